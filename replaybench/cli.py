@@ -1,0 +1,76 @@
+"""Command line: each command parses its options, calls one function, prints the outcome."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from replaybench.clusters import control
+from replaybench.clusters.artifacts import default_cache_dir
+from replaybench.errors import ReplaybenchError
+
+EXIT_USER_ERROR = 2
+
+
+class _Group(click.Group):
+    """Turns a ReplaybenchError into one line on stderr and exit code 2, not a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ReplaybenchError as exc:
+            click.echo(f"replaybench: {exc}", err=True)
+            ctx.exit(EXIT_USER_ERROR)
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="replaybench")
+def cli() -> None:
+    """Restore/replay benchmarks for Kafka-compatible clusters."""
+
+
+@cli.group(cls=_Group)
+def cluster() -> None:
+    """A local Apache Kafka cluster (KRaft) on 127.0.0.1, run in the background."""
+
+
+_dir_option = click.option("--dir", "root", type=click.Path(path_type=Path), default=None,
+                           help="Cluster folder (default: ~/.local/state/replaybench/cluster).")
+
+
+@cluster.command("up")
+@click.option("--brokers", type=click.IntRange(1, 9), default=1, show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="First broker port (default: free ports).")
+@_dir_option
+def cluster_up(brokers: int, port: int | None, root: Path | None) -> None:
+    """Start the cluster; the last line printed is its bootstrap servers."""
+    root = root or control.default_cluster_dir()
+    started = control.up(root, brokers, default_cache_dir(), port)
+    click.echo(f"{brokers} broker(s) ready in {root}", err=True)
+    click.echo(started.bootstrap)
+
+
+@cluster.command("status")
+@_dir_option
+def cluster_status(root: Path | None) -> None:
+    """Each broker's state; exit 1 if any is not up."""
+    result = control.status(root or control.default_cluster_dir(), default_cache_dir())
+    for node_id, state in sorted(result.brokers.items()):
+        click.echo(f"broker {node_id}: {state}")
+    click.echo(result.bootstrap)
+    sys.exit(0 if result.healthy else 1)
+
+
+@cluster.command("down")
+@_dir_option
+def cluster_down(root: Path | None) -> None:
+    """Stop the cluster's brokers by pid (SIGTERM, then SIGKILL)."""
+    stopped = control.down(root or control.default_cluster_dir(), default_cache_dir())
+    click.echo(f"stopped {stopped} broker(s)")
+
+
+def main() -> None:
+    cli()

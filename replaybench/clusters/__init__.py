@@ -1,0 +1,1 @@
+"""Clusters the harness runs against: local launchers and external ones."""

@@ -1,0 +1,117 @@
+"""Finding the JDK and fetching pinned Kafka jars from Maven Central into a per-version cache.
+
+The cache lives outside the repository (default ~/.cache/replaybench, or $REPLAYBENCH_CACHE),
+one folder per artifact set and version; a folder is used only once a completed fetch has
+written its marker, so later starts work offline.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from replaybench.errors import ClusterError
+
+KAFKA_VERSION = "4.3.1"
+# log4j-slf4j-impl binds Kafka's SLF4J-1 logging to log4j2; without it the broker logs nothing.
+LOG4J_VERSION = "2.24.3"
+MIN_JAVA_MAJOR = 17
+
+_POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>replaybench.cache</groupId>
+  <artifactId>{name}</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+{dependencies}
+  </dependencies>
+</project>
+"""
+_DEPENDENCY = (
+    "    <dependency><groupId>{g}</groupId><artifactId>{a}</artifactId>"
+    "<version>{v}</version></dependency>"
+)
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("REPLAYBENCH_CACHE") or Path.home() / ".cache" / "replaybench")
+
+
+@dataclass(frozen=True)
+class Java:
+    path: str
+    major: int
+
+
+def find_java() -> Java:
+    """The JDK to run brokers with: $JAVA_HOME/bin/java, else `java` on PATH; must be >= 17."""
+    home = os.environ.get("JAVA_HOME")
+    candidate = str(Path(home) / "bin" / "java") if home else shutil.which("java")
+    if not candidate or not os.access(candidate, os.X_OK):
+        where = f"JAVA_HOME={home}" if home else "PATH"
+        raise ClusterError(f"java not found on {where}: install a JDK {MIN_JAVA_MAJOR}+ "
+                           "(e.g. apt-get install openjdk-17-jdk-headless)")
+    out = subprocess.run([candidate, "-version"], capture_output=True, text=True).stderr
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', out)
+    if not match:
+        raise ClusterError(f"could not read the Java version from {candidate} -version")
+    major = int(match.group(1))
+    if major == 1:  # "1.8.0_x" style
+        major = int(match.group(2))
+    if major < MIN_JAVA_MAJOR:
+        raise ClusterError(f"java at {candidate} is version {major}; Kafka {KAFKA_VERSION} "
+                           f"needs {MIN_JAVA_MAJOR}+")
+    return Java(candidate, major)
+
+
+@dataclass(frozen=True)
+class MavenArtifacts:
+    """A named set of Maven coordinates fetched with their runtime dependencies."""
+
+    name: str
+    coordinates: tuple[str, ...]  # "group:artifact:version"
+
+    def fetch(self, cache_dir: Path) -> Path:
+        """Return the folder holding every jar, fetching it with Maven on first use."""
+        target = cache_dir / "maven" / self.name
+        libs = target / "libs"
+        marker = target / ".complete"
+        if marker.exists():
+            return libs
+        mvn = shutil.which("mvn")
+        if not mvn:
+            raise ClusterError(f"{self.name} jars are not cached in {target} and `mvn` is not "
+                               "on PATH to fetch them (apt-get install maven)")
+        target.mkdir(parents=True, exist_ok=True)
+        (target / "pom.xml").write_text(_POM.format(name=self.name, dependencies="\n".join(
+            _DEPENDENCY.format(g=g, a=a, v=v) for g, a, v in (c.split(":") for c in self.coordinates))))
+        staging = target / "libs.partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        result = subprocess.run(
+            [mvn, "-B", "-q", "-f", str(target / "pom.xml"), "dependency:copy-dependencies",
+             f"-DoutputDirectory={staging}", "-DincludeScope=runtime"],
+            capture_output=True, text=True)
+        if result.returncode != 0:
+            last = (result.stdout + result.stderr).strip().splitlines()[-1:] or ["(no output)"]
+            raise ClusterError(f"fetching {self.name} with Maven failed: {last[0]}")
+        shutil.rmtree(libs, ignore_errors=True)
+        staging.rename(libs)
+        marker.write_text("\n".join(self.coordinates) + "\n")
+        return libs
+
+
+def kafka_artifacts(version: str = KAFKA_VERSION) -> MavenArtifacts:
+    """Kafka's broker, its stock tools (perf-test) and a log4j2 binding for SLF4J 1."""
+    return MavenArtifacts(
+        name=f"kafka-{version}",
+        coordinates=(
+            f"org.apache.kafka:kafka_2.13:{version}",
+            f"org.apache.kafka:kafka-tools:{version}",
+            f"org.apache.logging.log4j:log4j-slf4j-impl:{LOG4J_VERSION}",
+        ),
+    )

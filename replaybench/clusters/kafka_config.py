@@ -1,0 +1,112 @@
+"""Pure rendering of a KRaft combined broker+controller node's configuration files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class NodeLayout:
+    """Where one node listens and keeps its data."""
+
+    node_id: int
+    broker_port: int
+    controller_port: int
+    dir: Path  # node folder: config, console log, logs/ and data/
+
+    @property
+    def data_dir(self) -> Path:
+        return self.dir / "data"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.dir / "logs"
+
+    @property
+    def config_path(self) -> Path:
+        return self.dir / "server.properties"
+
+    @property
+    def log4j_path(self) -> Path:
+        return self.dir / "log4j2.properties"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.broker_port}"
+
+
+def cluster_defaults(node_count: int) -> dict[str, str]:
+    """Broker settings for a small test cluster on a 2-core machine.
+
+    With 3 nodes: replication factor 3 and min ISR 2, for the internal topics and as the
+    cluster default, so one broker may fail without stopping acks=all producers.
+    """
+    rf = str(min(3, node_count))
+    min_isr = "2" if node_count >= 3 else "1"
+    return {
+        "num.network.threads": "2",
+        "num.io.threads": "4",
+        "num.partitions": "1",
+        "default.replication.factor": rf,
+        "min.insync.replicas": min_isr,
+        "offsets.topic.replication.factor": rf,
+        "offsets.topic.num.partitions": "10",
+        "transaction.state.log.replication.factor": rf,
+        "transaction.state.log.min.isr": min_isr,
+        "share.coordinator.state.topic.replication.factor": rf,
+        "share.coordinator.state.topic.min.isr": min_isr,
+        # Tests and runs create groups and start at once; the 3 s default only delays them.
+        "group.initial.rebalance.delay.ms": "0",
+        "auto.create.topics.enable": "false",
+        "unclean.leader.election.enable": "false",
+    }
+
+
+def server_properties(node: NodeLayout, voters: list[NodeLayout],
+                      overrides: dict[str, str]) -> str:
+    """server.properties for a combined node in a static-quorum KRaft cluster."""
+    quorum = ",".join(f"{v.node_id}@127.0.0.1:{v.controller_port}" for v in voters)
+    props = {
+        "process.roles": "broker,controller",
+        "node.id": str(node.node_id),
+        "controller.quorum.voters": quorum,
+        "listeners": f"PLAINTEXT://127.0.0.1:{node.broker_port},"
+                     f"CONTROLLER://127.0.0.1:{node.controller_port}",
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{node.broker_port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "log.dirs": str(node.data_dir),
+        **cluster_defaults(len(voters)),
+        **overrides,
+    }
+    return "".join(f"{k}={v}\n" for k, v in props.items())
+
+
+def log4j2_properties(node: NodeLayout) -> str:
+    """Broker logs to logs/server.log in the node folder; noisy request logs kept at WARN."""
+    return f"""status = warn
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = {node.logs_dir / 'server.log'}
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = file
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+logger.state.name = state.change.logger
+logger.state.level = WARN
+"""
+
+
+def jvm_options(heap_mb: int) -> list[str]:
+    """Flags for a broker sharing 2 cores with its peers and the load generators."""
+    return [
+        f"-Xms{heap_mb // 2}m", f"-Xmx{heap_mb}m",
+        "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:InitiatingHeapOccupancyPercent=35",
+        "-XX:+ExplicitGCInvokesConcurrent", "-XX:CICompilerCount=2",
+        "-XX:ParallelGCThreads=2", "-XX:ConcGCThreads=1",
+        "-Djava.awt.headless=true",
+    ]

@@ -1,0 +1,272 @@
+"""A real Apache Kafka cluster (KRaft, combined broker+controller nodes) on loopback.
+
+Started from the cached Maven jars with the machine's JDK. Its folder holds one sub-folder per
+node (config, data, logs) and `cluster.json`, which records the pids so that another process
+(`replaybench cluster down`) can stop exactly these servers, by pid.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+import signal
+import subprocess
+import uuid
+from pathlib import Path
+
+from replaybench.clusters import health
+from replaybench.clusters.artifacts import KAFKA_VERSION, find_java, kafka_artifacts
+from replaybench.clusters.kafka_config import (NodeLayout, jvm_options, log4j2_properties,
+                                               server_properties)
+from replaybench.clusters.ports import free_ports, require_free
+from replaybench.clusters.processes import ServerProcess, read_end, tail
+from replaybench.errors import BrokerDied, ClusterError
+
+STATE_FILE = "cluster.json"
+_BIND_FAILURE = re.compile(r"bind to ([\d.]+:\d+): Address already in use")
+
+
+def new_cluster_id() -> str:
+    """A Kafka Uuid string: 16 random bytes, URL-safe base64 without padding, no leading '-'."""
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not text.startswith("-"):
+            return text
+
+
+class LocalKafkaCluster:
+    """1 or 3 (or more) combined nodes with a static controller quorum, all on 127.0.0.1."""
+
+    def __init__(self, root: Path, brokers: int = 1, *, cache_dir: Path,
+                 first_port: int | None = None, overrides: dict[str, str] | None = None,
+                 heap_mb: int = 768, kafka_version: str = KAFKA_VERSION) -> None:
+        if brokers < 1:
+            raise ClusterError(f"brokers must be at least 1, got {brokers}")
+        self.root = Path(root).resolve()
+        self.cache_dir = cache_dir
+        self.kafka_version = kafka_version
+        self.overrides = dict(overrides or {})
+        self.heap_mb = heap_mb
+        self.cluster_id = new_cluster_id()
+        self.nodes = self._layout(brokers, first_port)
+        self.processes: dict[int, ServerProcess] = {}
+        self._java: str | None = None
+        self._classpath: str | None = None
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    def start(self, timeout_s: float = 90.0) -> "LocalKafkaCluster":
+        """Format every node, start them, and return once all brokers are in the metadata."""
+        self._ensure_runtime()
+        if self.root.exists():
+            shutil.rmtree(self.root)
+        try:
+            for node in self.nodes:
+                self._write_configs(node)
+            self._format(self.nodes)
+            for node in self.nodes:
+                self._spawn(node)
+            self.save()
+            self.wait_ready(timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self, timeout_s: float = 20.0) -> None:
+        """SIGTERM every broker by pid, SIGKILL any still running after timeout_s."""
+        for proc in self.processes.values():
+            proc.signal(signal.SIGCONT)
+            proc.signal(signal.SIGTERM)
+        for proc in self.processes.values():
+            if not proc.wait_gone(timeout_s):
+                proc.kill()
+        if self.root.exists():
+            self.save()
+
+    def __enter__(self) -> "LocalKafkaCluster":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- what clients need -----------------------------------------------------------------
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(n.bootstrap for n in self.nodes)
+
+    def client_config(self) -> dict[str, str]:
+        return {"bootstrap.servers": self.bootstrap}
+
+    def node(self, node_id: int) -> NodeLayout:
+        for n in self.nodes:
+            if n.node_id == node_id:
+                return n
+        raise ClusterError(f"no broker with id {node_id}; ids are {[n.node_id for n in self.nodes]}")
+
+    # ---- health ----------------------------------------------------------------------------
+
+    def check(self, expect_down: set[int] = frozenset()) -> None:
+        """Raise if a broker that should run has exited: a taken port by name, else the log tail."""
+        for node in self.nodes:
+            proc = self.processes.get(node.node_id)
+            if node.node_id in expect_down or proc is None or proc.alive():
+                continue
+            bind = (_BIND_FAILURE.search(read_end(node.logs_dir / "server.log"))
+                    or _BIND_FAILURE.search(read_end(node.dir / "console.log")))
+            if bind:
+                raise ClusterError(f"port {bind.group(1)} (broker {node.node_id}) is already in use")
+            raise BrokerDied(f"broker {node.node_id} exited; last lines of its logs "
+                             f"({node.logs_dir}):\n{tail(node.logs_dir / 'server.log')}")
+
+    def wait_ready(self, timeout_s: float = 90.0, down: set[int] = frozenset()) -> None:
+        """Wait until every broker not in `down` serves requests on its own port."""
+        want = [n for n in self.nodes if n.node_id not in down]
+        health.wait_until(lambda: all(health.answers_as(n.bootstrap, n.node_id) for n in want),
+                          timeout_s, f"brokers {[n.node_id for n in want]} to serve requests",
+                          check=lambda: self.check(down))
+
+    def wait_fenced(self, node_id: int, timeout_s: float = 30.0) -> None:
+        """Wait until the controller has dropped a lost broker from the metadata (and ISRs)."""
+        client = health.admin(self.bootstrap)
+        health.wait_until(lambda: node_id not in health.live_broker_ids(client), timeout_s,
+                          f"broker {node_id} to be fenced", check=lambda: self.check({node_id}))
+
+    def wait_fully_replicated(self, timeout_s: float = 60.0, topics: list[str] | None = None) -> None:
+        client = health.admin(self.bootstrap)
+        health.wait_until(lambda: not health.under_replicated(client, topics), timeout_s,
+                          "every partition's ISR to be full", check=self.check)
+
+    # ---- drills ----------------------------------------------------------------------------
+
+    def kill(self, node_id: int) -> None:
+        """SIGKILL one broker: no clean shutdown, as in a crash or a lost machine."""
+        self.node(node_id)
+        self.processes[node_id].kill()
+        self.save()
+
+    def restart(self, node_id: int, timeout_s: float = 60.0) -> None:
+        """Start a stopped or killed broker on its existing disk and wait for it to register."""
+        node = self.node(node_id)
+        self.processes[node_id].stop()
+        self._spawn(node)
+        self.save()
+        self.wait_ready(timeout_s)
+
+    def replace(self, node_id: int, timeout_s: float = 60.0) -> None:
+        """Swap a broker for a new one with an empty disk and the same id: it must re-replicate.
+
+        As with a lost machine, the new broker starts once the controller has fenced the old
+        one (broker.session.timeout.ms, 9 s by default), so the ISRs have shrunk and must grow
+        back through re-replication.
+        """
+        node = self.node(node_id)
+        self.processes[node_id].kill()
+        self.wait_fenced(node_id, timeout_s)
+        shutil.rmtree(node.data_dir)
+        self._format([node])
+        self._spawn(node)
+        self.save()
+        self.wait_ready(timeout_s)
+
+    def pause(self, node_id: int) -> None:
+        """SIGSTOP: the broker keeps its sockets but answers nothing, like a long GC pause."""
+        self.node(node_id)
+        self.processes[node_id].signal(signal.SIGSTOP)
+
+    def resume(self, node_id: int) -> None:
+        self.node(node_id)
+        self.processes[node_id].signal(signal.SIGCONT)
+
+    # ---- persistence (for the CLI) ---------------------------------------------------------
+
+    def save(self) -> None:
+        state = {
+            "kafka_version": self.kafka_version,
+            "cluster_id": self.cluster_id,
+            "bootstrap": self.bootstrap,
+            "nodes": [{"id": n.node_id, "broker_port": n.broker_port,
+                       "controller_port": n.controller_port, "dir": str(n.dir),
+                       "pid": self.processes[n.node_id].pid if n.node_id in self.processes else None}
+                      for n in self.nodes],
+        }
+        tmp = self.root / (STATE_FILE + ".tmp")
+        tmp.write_text(json.dumps(state, indent=2))
+        tmp.replace(self.root / STATE_FILE)
+
+    @classmethod
+    def attach(cls, root: Path, cache_dir: Path) -> "LocalKafkaCluster":
+        """The cluster recorded in root/cluster.json, controlled through its pids."""
+        path = Path(root).resolve() / STATE_FILE
+        try:
+            state = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ClusterError(f"no cluster recorded in {path.parent} (no {STATE_FILE})") from None
+        self = cls.__new__(cls)
+        self.root = path.parent
+        self.cache_dir = cache_dir
+        self.kafka_version = state["kafka_version"]
+        self.cluster_id = state["cluster_id"]
+        self.overrides, self.heap_mb = {}, 768
+        self._java, self._classpath = None, None
+        self.nodes = [NodeLayout(n["id"], n["broker_port"], n["controller_port"], Path(n["dir"]))
+                      for n in state["nodes"]]
+        self.processes = {n.node_id: ServerProcess(pid, str(n.config_path))
+                          for n, pid in zip(self.nodes, (s["pid"] for s in state["nodes"]))
+                          if pid is not None}
+        return self
+
+    def running(self) -> list[int]:
+        return [i for i, p in self.processes.items() if p.alive()]
+
+    # ---- internals -------------------------------------------------------------------------
+
+    def _layout(self, brokers: int, first_port: int | None) -> list[NodeLayout]:
+        if first_port is not None:
+            broker_ports = [first_port + i for i in range(brokers)]
+            for i, port in enumerate(broker_ports, start=1):
+                require_free(port, f"broker {i}")
+            controller_ports = free_ports(brokers)
+        else:
+            ports = free_ports(2 * brokers)
+            broker_ports, controller_ports = ports[:brokers], ports[brokers:]
+        return [NodeLayout(i, broker_ports[i - 1], controller_ports[i - 1], self.root / f"node-{i}")
+                for i in range(1, brokers + 1)]
+
+    def _write_configs(self, node: NodeLayout) -> None:
+        node.logs_dir.mkdir(parents=True, exist_ok=True)
+        node.config_path.write_text(server_properties(node, self.nodes, self.overrides))
+        node.log4j_path.write_text(log4j2_properties(node))
+
+    def _java_argv(self, node: NodeLayout, main: str, *args: str) -> list[str]:
+        return [self._java, *jvm_options(self.heap_mb),
+                f"-Dlog4j2.configurationFile={node.log4j_path}", f"-Dkafka.logs.dir={node.logs_dir}",
+                "-cp", self._classpath, main, *args]
+
+    def _format(self, nodes: list[NodeLayout]) -> None:
+        """kafka-storage format, all nodes at once (each is a JVM start of ~2 s)."""
+        self._ensure_runtime()
+        running = [(n, subprocess.Popen(
+            self._java_argv(n, "kafka.tools.StorageTool", "format", "--cluster-id", self.cluster_id,
+                            "--config", str(n.config_path)),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)) for n in nodes]
+        for node, proc in running:
+            out, _ = proc.communicate()
+            if proc.returncode != 0:
+                last = out.strip().splitlines()[-1:] or ["(no output)"]
+                raise ClusterError(f"formatting broker {node.node_id} failed: {last[0]}")
+
+    def _ensure_runtime(self) -> None:
+        """Find the JDK and the jars once, on first need (fetching them on a fresh machine)."""
+        if self._classpath is None:
+            self._java = find_java().path
+            self._classpath = f"{kafka_artifacts(self.kafka_version).fetch(self.cache_dir)}/*"
+
+    def _spawn(self, node: NodeLayout) -> None:
+        self._ensure_runtime()
+        self.processes[node.node_id] = ServerProcess.spawn(
+            self._java_argv(node, "kafka.Kafka", str(node.config_path)),
+            marker=str(node.config_path), log_path=node.dir / "console.log", cwd=node.dir)

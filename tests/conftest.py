@@ -1,0 +1,53 @@
+"""Fixtures that start real Kafka clusters, and a check that none outlives the session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from replaybench.clusters.artifacts import default_cache_dir
+from replaybench.clusters.local_kafka import LocalKafkaCluster
+from replaybench.clusters.processes import find_by_marker
+
+_ROOT = pytest.StashKey[Path]()
+
+
+@pytest.fixture(scope="session")
+def cache_dir() -> Path:
+    return default_cache_dir()
+
+
+@pytest.fixture(scope="session")
+def cluster_root(request, tmp_path_factory) -> Path:
+    """Every server the tests start lives below this folder (its path marks their processes)."""
+    root = tmp_path_factory.mktemp("servers")
+    request.config.stash[_ROOT] = root
+    return root
+
+
+@pytest.fixture(scope="session")
+def kafka1(cluster_root, cache_dir):
+    with LocalKafkaCluster(cluster_root / "kafka1", 1, cache_dir=cache_dir).start() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def kafka3(cluster_root, cache_dir):
+    with LocalKafkaCluster(cluster_root / "kafka3", 3, cache_dir=cache_dir).start() as cluster:
+        yield cluster
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run if any server started below the session's folder is still running."""
+    root = session.config.stash.get(_ROOT, None)
+    if root is None:
+        return
+    leftovers = find_by_marker(str(root))
+    for proc in leftovers:
+        proc.kill()
+    if leftovers:
+        session.config.pluginmanager.get_plugin("terminalreporter").write_line(
+            f"FAILED: {len(leftovers)} server process(es) outlived the tests: "
+            f"{[p.pid for p in leftovers]}", red=True)
+        session.exitstatus = 1
