@@ -175,11 +175,11 @@ class LocalKafkaCluster:
     def pause(self, node_id: int) -> None:
         """SIGSTOP: the broker keeps its sockets but answers nothing, like a long GC pause."""
         self.node(node_id)
-        self.processes[node_id].signal(signal.SIGSTOP)
+        self.processes[node_id].pause()
 
     def resume(self, node_id: int) -> None:
         self.node(node_id)
-        self.processes[node_id].signal(signal.SIGCONT)
+        self.processes[node_id].resume()
 
     # ---- persistence (for the CLI) ---------------------------------------------------------
 

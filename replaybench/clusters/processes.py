@@ -71,6 +71,23 @@ class ServerProcess:
         if self.alive():
             os.kill(self.pid, signum)
 
+    def pause(self, timeout_s: float = 5.0) -> None:
+        """SIGSTOP, returning once the kernel reports the process stopped (delivery is async)."""
+        self.signal(signal.SIGSTOP)
+        self._wait_state(lambda s: s == "T", timeout_s)
+
+    def resume(self, timeout_s: float = 5.0) -> None:
+        self.signal(signal.SIGCONT)
+        self._wait_state(lambda s: s != "T", timeout_s)
+
+    def _wait_state(self, ok, timeout_s: float) -> None:
+        deadline = time.monotonic_ns() + int(timeout_s * _NS_PER_S)
+        while time.monotonic_ns() < deadline:
+            state = self.state()
+            if state is None or ok(state):
+                return
+            time.sleep(0.005)
+
     def wait_gone(self, timeout_s: float) -> bool:
         """Wait until the process has exited; True if it did within the timeout."""
         deadline = time.monotonic_ns() + int(timeout_s * _NS_PER_S)

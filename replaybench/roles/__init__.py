@@ -1,0 +1,1 @@
+"""The plain classes that generate and measure load; Ray actors only wrap them."""

@@ -1,0 +1,153 @@
+"""The compiled core and the Python fallback agree on every input, good or corrupt."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from replaybench import _core, core, fallback, records
+from replaybench.counters import FOLD_COUNTERS, FOREIGN_COUNTERS, STATUS_COUNTER
+from replaybench.histograms import LatencyHistogram
+from tests.changelog import encode
+from tests.fakes import FakeError, FakeMessage
+
+N_KEYS = 64
+N_PARTITIONS = 3
+
+
+def test_compiled_constants_match_the_python_definitions():
+    c = _core.constants()
+    assert c["fold"] == list(range(len(FOLD_COUNTERS)))
+    assert c["foreign"] == list(range(len(FOREIGN_COUNTERS)))
+    assert c["status"] == list(range(len(records.STATUS_NAMES)))
+    assert c["header_bytes"] == records.HEADER_BYTES
+    assert c["format_version"] == records.FORMAT_VERSION
+
+
+@given(st.binary(max_size=200))
+def test_checksum_matches(data):
+    assert _core.checksum(data) == fallback.checksum(data)
+
+
+@st.composite
+def messages(draw):
+    """A batch mixing good records with every kind of damage the core must classify."""
+    n = draw(st.integers(0, 40))
+    out = []
+    offsets = [0] * N_PARTITIONS
+    for _ in range(n):
+        partition = draw(st.integers(0, N_PARTITIONS))  # N_PARTITIONS itself: untracked
+        key_id = draw(st.one_of(st.integers(0, N_KEYS + 3), st.integers(2**63, 2**64 - 1)))
+        kind = draw(st.sampled_from(["good", "good", "good", "tombstone", "truncate", "flip",
+                                     "magic", "version", "short_key", "wrong_key", "foreign",
+                                     "error", "no_key"]))
+        version = draw(st.integers(0, 6))
+        value = bytes(encode([key_id % 2**63], [version], [draw(st.integers(0, 10**12))],
+                             value_size=draw(st.integers(48, 90)))[0])
+        value = value[:8] + key_id.to_bytes(8, "little") + value[16:]
+        value = value[:0] + fallback.checksum(value[4:]).to_bytes(8, "little")[:4] + value[4:]
+        key = key_id.to_bytes(8, "big")
+        if kind == "tombstone":
+            value = None
+        elif kind == "truncate":
+            value = value[:draw(st.integers(0, len(value) - 1))]
+        elif kind == "flip":
+            i = draw(st.integers(0, len(value) - 1))
+            value = value[:i] + bytes([value[i] ^ (1 << draw(st.integers(0, 7)))]) + value[i + 1:]
+        elif kind == "magic":
+            value = value[:4] + b"XX" + value[6:]
+        elif kind == "version":
+            value = value[:6] + b"\x02" + value[7:]
+        elif kind == "short_key":
+            key = key[:draw(st.integers(0, 7))]
+        elif kind == "wrong_key":
+            key = (key_id + 1).to_bytes(8, "big") if key_id < 2**64 - 1 else bytes(8)
+        elif kind == "foreign":
+            value = draw(st.binary(max_size=120))
+        elif kind == "no_key":
+            key = None
+        step = draw(st.sampled_from([1, 1, 1, 2, 5, 0, -1]))
+        offsets[partition % N_PARTITIONS] += step
+        error = FakeError(-191) if kind == "error" else None
+        out.append(FakeMessage(key, value, partition, max(offsets[partition % N_PARTITIONS], 0),
+                               error))
+    return out
+
+
+def _fold(impl, batches, now_ns):
+    state = core.StateTable(N_KEYS, N_PARTITIONS, impl=impl)
+    latency = LatencyHistogram()
+    cols = []
+    for batch in batches:
+        columns = core.Columns(max(len(batch), 1))
+        state.fold(batch, now_ns=now_ns, latency=latency, columns=columns)
+        cols.append(columns.as_dict(len(batch)))
+    return state, latency, cols
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(messages(), min_size=1, max_size=4), st.integers(0, 2 * 10**12))
+def test_fold_agrees_on_random_and_corrupt_batches(batches, now_ns):
+    got, got_lat, got_cols = _fold(_core, batches, now_ns)
+    want, want_lat, want_cols = _fold(fallback, batches, now_ns)
+    assert got.counts() == want.counts()
+    np.testing.assert_array_equal(got.versions, want.versions)
+    np.testing.assert_array_equal(got.live, want.live)
+    np.testing.assert_array_equal(got.next_offset, want.next_offset)
+    np.testing.assert_array_equal(got_lat.counts, want_lat.counts)
+    assert got_lat.summary() == want_lat.summary()
+    for g, w in zip(got_cols, want_cols):
+        for name in g:
+            np.testing.assert_array_equal(g[name], w[name], err_msg=name)
+    total = sum(len(b) for b in batches)
+    c = got.counters
+    assert c[FOLD_COUNTERS.index("records")] + c[FOLD_COUNTERS.index("errors")] == total
+    assert sum(c[i] for i in STATUS_COUNTER) == total
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.none(), st.binary(max_size=12)),
+                          st.one_of(st.none(), st.binary(max_size=30)), st.booleans()),
+                max_size=300))
+def test_foreign_counts_agree_and_are_exact(items):
+    batch = [FakeMessage(k, v, error_=FakeError(1) if e and k == b"" else None)
+             for k, v, e in items]
+    got = core.ForeignCounter(impl=_core, initial_slots=8)
+    want = core.ForeignCounter(impl=fallback, initial_slots=8)
+    for chunk in (batch[: len(batch) // 2], batch[len(batch) // 2:]):
+        got.add(chunk)
+        want.add(chunk)
+    assert got.counts() == want.counts()
+    good = [m for m in batch if m.error_ is None]
+    assert got.counts()["distinct_keys"] == len({m.key_ for m in good if m.key_ is not None})
+    assert got.counts()["tombstones"] == sum(m.value_ is None for m in good)
+
+
+@given(st.integers(1, 50), st.integers(48, 300), st.booleans())
+@settings(max_examples=50, deadline=None)
+def test_encoders_agree_and_decode_as_good(n, size, random_payload):
+    rng = np.random.default_rng(n)
+    keys, versions = rng.integers(0, 2**40, n), rng.integers(1, 2**40, n)
+    intended = rng.integers(0, 2**62, n)
+    a = encode(keys, versions, intended, size, random_payload, impl=_core)
+    b = encode(keys, versions, intended, size, random_payload, impl=fallback)
+    np.testing.assert_array_equal(a, b)
+    for i in range(n):
+        status, header = records.classify(records.encode_keys(keys[i:i + 1])[0].tobytes(),
+                                          a[i].tobytes())
+        assert status == records.STATUS_OK
+        assert (header["key_id"], header["key_version"], header["intended_send_ns"]) == (
+            keys[i], versions[i], intended[i])
+
+
+def test_encoder_rejects_a_value_smaller_than_the_header():
+    with pytest.raises(ValueError, match="value size 40 is below the 48-byte header"):
+        encode([1], [1], [0], value_size=40)
+
+
+def test_repeated_payload_compresses_and_random_does_not():
+    import zlib
+    rnd = encode(np.arange(200), np.ones(200), np.zeros(200), 1000, True).tobytes()
+    rep = encode(np.arange(200), np.ones(200), np.zeros(200), 1000, False).tobytes()
+    assert len(zlib.compress(rep)) < len(rep) / 5
+    assert len(zlib.compress(rnd)) > len(rnd) * 0.9
