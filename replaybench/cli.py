@@ -72,5 +72,19 @@ def cluster_down(root: Path | None) -> None:
     click.echo(f"stopped {stopped} broker(s)")
 
 
+@cli.command("check")
+@click.option("--brokers", type=click.IntRange(1, 9), default=1, show_default=True)
+@click.option("--keys", type=click.IntRange(1), default=50_000, show_default=True)
+@click.option("--records", type=click.IntRange(1), default=200_000, show_default=True)
+def check(brokers: int, keys: int, records: int) -> None:
+    """Start an embedded cluster, seed a changelog, restore and verify it, stop the cluster."""
+    from replaybench.check import run_check
+
+    result = run_check(default_cache_dir(), brokers, keys, records)
+    for line in result.lines():
+        click.echo(line)
+    sys.exit(0 if result.verification.exact else 1)
+
+
 def main() -> None:
     cli()

@@ -45,3 +45,12 @@ def test_status_without_a_cluster_is_one_line(tmp_path):
     result = _cli("cluster", "status", "--dir", str(tmp_path))
     assert result.returncode == 2
     assert result.stderr.strip() == f"replaybench: no cluster recorded in {tmp_path} (no cluster.json)"
+
+
+def test_check_restores_and_verifies_on_an_embedded_cluster():
+    result = _cli("check", "--keys", "2000", "--records", "20000")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[1].startswith("seeded 20,000 records")
+    assert lines[2].startswith("restored 20,000 records")
+    assert lines[3].startswith("verification: exact")
