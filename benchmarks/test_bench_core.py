@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from replaybench import _core, core, fallback, records
+from replaybench import _core, core, fallback
 from replaybench.counters import FOLD_COUNTERS
 from replaybench.histograms import LatencyHistogram
 from replaybench.roles.seeder import ChangelogSeeder, SeedSpec, plan_changelog

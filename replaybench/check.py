@@ -12,13 +12,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import NewTopic
 
 from replaybench import core
 from replaybench.clusters import health
 from replaybench.clusters.local_kafka import LocalKafkaCluster
-from replaybench.roles.restore_reader import RestoreReader
+from replaybench.roles.restore_reader import RestoreReader, end_offsets
 from replaybench.roles.seeder import ChangelogSeeder, SeedSpec
 
 _NS_PER_S = 1e9
@@ -61,7 +60,7 @@ def run_check(cache_dir: Path, brokers: int = 1, keys: int = 50_000, records: in
                 "cleanup.policy": "compact"})])[topic].result(60)
             spec = SeedSpec(topic, keys, records, value_bytes, tombstone_ratio=0.02)
             seeded = ChangelogSeeder(cluster.client_config(), spec).run()
-            targets = _end_offsets(cluster.bootstrap, topic, partitions)
+            targets = end_offsets(cluster.client_config(), topic, partitions)
             reader = RestoreReader(cluster.client_config(), topic, list(range(partitions)),
                                    targets, keys, partitions)
             t2 = time.monotonic_ns()
@@ -73,11 +72,3 @@ def run_check(cache_dir: Path, brokers: int = 1, keys: int = 50_000, records: in
     return CheckResult((t1 - t0) / _NS_PER_S, seeded.records, seeded.duration_ns / _NS_PER_S,
                        progress.records, progress.bytes, (t3 - t2) / _NS_PER_S, verification)
 
-
-def _end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[int, int]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "replaybench-offsets"})
-    try:
-        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                for p in range(partitions)}
-    finally:
-        consumer.close()

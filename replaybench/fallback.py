@@ -6,7 +6,6 @@ signature of its twin in ext/core.pyx, and the tests run both over the same inpu
 
 from __future__ import annotations
 
-import numpy as np
 
 from replaybench import records
 from replaybench.checksum import rb64

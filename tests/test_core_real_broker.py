@@ -4,19 +4,10 @@ records caught, foreign topics counted."""
 import numpy as np
 from confluent_kafka import Producer
 
-from replaybench import core, records
-from replaybench.roles.restore_reader import RestoreReader
+from replaybench import core
+from replaybench.roles.restore_reader import RestoreReader, end_offsets
 from replaybench.roles.seeder import ChangelogSeeder, SeedSpec, expected_state, plan_changelog
 from tests.kafka_helpers import create_topic
-
-
-def _targets(bootstrap, topic, partitions):
-    from confluent_kafka import Consumer, TopicPartition
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "targets"})
-    ends = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-            for p in range(partitions)}
-    c.close()
-    return ends
 
 
 def test_plan_gives_per_key_versions_in_write_order():
@@ -38,7 +29,7 @@ def test_restore_of_a_seeded_changelog_verifies_exactly(kafka1):
     create_topic(kafka1.bootstrap, topic, 4, 1)
     spec = SeedSpec(topic, keys=5_000, records=40_000, value_bytes=100, tombstone_ratio=0.05)
     seeded = ChangelogSeeder(kafka1.client_config(), spec).run()
-    targets = _targets(kafka1.bootstrap, topic, 4)
+    targets = end_offsets(kafka1.client_config(), topic, 4)
     assert sum(targets.values()) == seeded.records == 40_000
 
     reader = RestoreReader(kafka1.client_config(), topic, [0, 1, 2, 3], targets, 5_000, 4)
@@ -66,7 +57,7 @@ def test_corrupt_records_on_the_wire_are_counted_and_reported(kafka1):
               b"...............")
     p.produce(topic, key=(6).to_bytes(8, "big"), value=b"RB")
     p.flush(30)
-    targets = _targets(kafka1.bootstrap, topic, 1)
+    targets = end_offsets(kafka1.client_config(), topic, 1)
     reader = RestoreReader(kafka1.client_config(), topic, [0], targets, 100, 1)
     reader.run_to_end(60)
     reader.close()

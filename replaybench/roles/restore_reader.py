@@ -28,6 +28,17 @@ RESTORE_CONSUMER_DEFAULTS = {
 }
 
 
+def end_offsets(client_config: dict, topic: str, partitions: int,
+                timeout_s: float = 10.0) -> dict[int, int]:
+    """Each partition's current end offset: the targets a restore that starts now must reach."""
+    consumer = Consumer({**client_config, "group.id": "replaybench-offsets"})
+    try:
+        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)[1]
+                for p in range(partitions)}
+    finally:
+        consumer.close()
+
+
 @dataclass
 class PartitionRestore:
     partition: int
