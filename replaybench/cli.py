@@ -6,7 +6,9 @@ import sys
 from pathlib import Path
 
 import click
+import yaml
 
+from replaybench import workload
 from replaybench.clusters import control
 from replaybench.clusters.artifacts import default_cache_dir
 from replaybench.errors import ReplaybenchError
@@ -84,6 +86,44 @@ def check(brokers: int, keys: int, records: int) -> None:
     for line in result.lines():
         click.echo(line)
     sys.exit(0 if result.verification.exact else 1)
+
+
+@cli.group(cls=_Group)
+def workloads() -> None:
+    """Workload files: list the shipped ones, validate or show one."""
+
+
+def _workload_path(name_or_path: str) -> Path:
+    path = Path(name_or_path)
+    return path if path.suffix in (".yaml", ".yml") else _WORKLOADS_DIR / f"{name_or_path}.yaml"
+
+
+_WORKLOADS_DIR = Path(__file__).resolve().parent.parent / "workloads"
+_set_option = click.option("--set", "overrides", multiple=True, metavar="FIELD=VALUE",
+                           help="Override a field, e.g. --set storm.readers=8.")
+
+
+@workloads.command("list")
+def workloads_list() -> None:
+    for path in sorted(_WORKLOADS_DIR.glob("*.yaml")):
+        click.echo(f"{path.stem}: {workload.load(path).description}")
+
+
+@workloads.command("validate")
+@click.argument("name_or_path")
+@_set_option
+def workloads_validate(name_or_path: str, overrides: tuple[str, ...]) -> None:
+    spec = workload.load(_workload_path(name_or_path), list(overrides))
+    click.echo(f"{spec.name}: valid (spec hash {spec.hash})")
+
+
+@workloads.command("show")
+@click.argument("name_or_path")
+@_set_option
+def workloads_show(name_or_path: str, overrides: tuple[str, ...]) -> None:
+    """The resolved spec, defaults filled in, as YAML."""
+    spec = workload.load(_workload_path(name_or_path), list(overrides))
+    click.echo(yaml.safe_dump({**spec.to_dict(), "hash": spec.hash}, sort_keys=False).rstrip())
 
 
 def main() -> None:

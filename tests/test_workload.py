@@ -1,0 +1,73 @@
+"""Workload files: strict validation with one-line errors, overrides, a stable hash."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from replaybench import workload
+from replaybench.workload import WorkloadError
+
+SHIPPED = Path(__file__).resolve().parent.parent / "workloads"
+
+
+def _write(tmp_path, text: str) -> Path:
+    path = tmp_path / "w.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_every_shipped_workload_is_valid():
+    paths = sorted(SHIPPED.glob("*.yaml"))
+    assert paths
+    for path in paths:
+        assert workload.load(path).name == path.stem
+
+
+def test_overrides_change_the_field_and_the_hash():
+    base = workload.load(SHIPPED / "restore-storm.yaml")
+    more = workload.load(SHIPPED / "restore-storm.yaml", ["storm.readers=8"])
+    assert (base.storm.readers, more.storm.readers) == (4, 8)
+    assert base.hash != more.hash
+    assert workload.load(SHIPPED / "restore-storm.yaml").hash == base.hash
+
+
+def test_hash_ignores_key_order_and_formatting(tmp_path):
+    a = _write(tmp_path, "version: 1\nname: x\nseed: {keys: 10, records: 20}\n")
+    b = tmp_path / "b.yaml"
+    b.write_text("name: x\nseed:\n  records: 20\n  keys: 10\nversion: 1\n")
+    assert workload.load(a).hash == workload.load(b).hash
+
+
+@pytest.mark.parametrize("text, message", [
+    ("version: 2\nname: x\n", "version: expected 1, got 2"),
+    ("version: 1\n", "name: expected a non-empty string, got None"),
+    ("version: 1\nname: x\nstorm: {reders: 2}\n", "storm.reders: unknown field (did you mean 'readers'?)"),
+    ("version: 1\nname: x\nstrom: {}\n", "strom: unknown field (did you mean 'storm'?)"),
+    ("version: 1\nname: x\nseed: {value_bytes: 10}\n", "seed.value_bytes: 10 is outside 48..10485760"),
+    ("version: 1\nname: x\nseed: {keys: many}\n", "seed.keys: expected an integer, got 'many'"),
+    ("version: 1\nname: x\nseed: {random_payload: 3}\n", "seed.random_payload: expected true or false, got 3"),
+    ("version: 1\nname: x\ntopic: 5\n", "topic: expected a section, got 5"),
+    ("version: 1\nname: [x\n", "not valid YAML (expected ',' or ']'"),
+    ("- 1\n- 2\n", "a workload is a mapping of fields, got list"),
+])
+def test_mistakes_are_one_line_naming_file_field_and_value(tmp_path, text, message):
+    path = _write(tmp_path, text)
+    with pytest.raises(WorkloadError) as err:
+        workload.load(path)
+    assert str(err.value).startswith(f"{path}:")
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_cli_validate_reports_without_traceback(tmp_path):
+    path = _write(tmp_path, "version: 1\nname: x\nlive: {rate_per_s: 0}\n")
+    bad = subprocess.run([sys.executable, "-m", "replaybench", "workloads", "validate", str(path)],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == f"replaybench: {path}: live.rate_per_s: 0 is outside 1.."
+    good = subprocess.run([sys.executable, "-m", "replaybench", "workloads", "validate",
+                           "restore-storm", "--set", "storm.readers=2"], capture_output=True, text=True)
+    assert good.returncode == 0, good.stderr
+    assert good.stdout.startswith("restore-storm: valid (spec hash ")
