@@ -99,15 +99,16 @@ class ServerProcess:
         return False
 
     def stop(self, timeout_s: float = 20.0) -> None:
-        """SIGTERM, then SIGKILL if it has not exited within timeout_s. A paused process is
-        resumed first, or it could not act on SIGTERM."""
-        if not self.alive():
-            self._reap()
-            return
-        os.kill(self.pid, signal.SIGCONT)
-        os.kill(self.pid, signal.SIGTERM)
+        """SIGTERM, then SIGKILL if it has not exited within timeout_s."""
+        self.terminate()
         if not self.wait_gone(timeout_s):
             self.kill()
+
+    def terminate(self) -> None:
+        """Ask for a clean exit without waiting. A paused process is resumed first, or it could
+        not act on SIGTERM."""
+        self.signal(signal.SIGCONT)
+        self.signal(signal.SIGTERM)
 
     def kill(self) -> None:
         """SIGKILL and wait for the process to be gone."""
