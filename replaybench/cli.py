@@ -13,7 +13,9 @@ from replaybench.clusters import control
 from replaybench.clusters.artifacts import default_cache_dir
 from replaybench.errors import ReplaybenchError
 
+EXIT_RUN_FAILED = 1
 EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
 
 
 class _Group(click.Group):
@@ -124,6 +126,47 @@ def workloads_show(name_or_path: str, overrides: tuple[str, ...]) -> None:
     """The resolved spec, defaults filled in, as YAML."""
     spec = workload.load(_workload_path(name_or_path), list(overrides))
     click.echo(yaml.safe_dump({**spec.to_dict(), "hash": spec.hash}, sort_keys=False).rstrip())
+
+
+@cli.command("run")
+@click.option("--workload", "workload_name", default="restore-storm", show_default=True,
+              help="A shipped workload name or a path to a YAML file.")
+@_set_option
+@click.option("--scale", type=click.Choice(list(workload.SCALES)), default="default",
+              show_default=True, help="Scale sizes and durations (smoke: under a minute).")
+@click.option("--bootstrap", metavar="HOST:PORT", help="An existing cluster to run against.")
+@click.option("--client-config", type=click.Path(path_type=Path), metavar="FILE",
+              help="librdkafka properties (key=value lines; ${ENV} references) for --bootstrap.")
+@click.option("--cluster", "cluster_kind", type=click.Choice(["kafka"]), default="kafka",
+              show_default=True, help="The embedded cluster to start when no --bootstrap is given.")
+@click.option("--brokers", type=click.IntRange(1, 9), default=1, show_default=True)
+@click.option("--ray-address", metavar="ADDR", help="Run the actors on this Ray cluster.")
+@click.option("--results", "results_dir", type=click.Path(path_type=Path), default=Path("results"),
+              show_default=True)
+@click.option("--recreate-topics", is_flag=True,
+              help="Delete and recreate topics named in the workload that already exist.")
+def run_command(workload_name: str, overrides: tuple[str, ...], scale: str, bootstrap: str | None,
+                client_config: Path | None, cluster_kind: str, brokers: int,
+                ray_address: str | None, results_dir: Path, recreate_topics: bool) -> None:
+    """Seed a changelog, run live traffic, restore it in parallel, write results/<run-id>/."""
+    from rich.console import Console
+
+    from replaybench import progress, runner
+    if client_config and not bootstrap:
+        raise ReplaybenchError("--client-config applies to --bootstrap clusters only")
+    request = runner.RunRequest(_workload_path(workload_name), default_cache_dir(), overrides,
+                                scale, bootstrap, client_config, brokers, ray_address,
+                                results_dir, recreate_topics)
+    console = Console(stderr=False)
+    try:
+        with progress.RichDisplay(console) as display:
+            outcome = runner.run(request, display)
+    except KeyboardInterrupt:
+        click.echo("replaybench: interrupted before anything was measured", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    console.print(progress.summary_table(outcome))
+    click.echo(f"results: {outcome.run_dir}")
+    sys.exit({"completed": 0, "aborted": EXIT_INTERRUPTED}.get(outcome.status, EXIT_RUN_FAILED))
 
 
 def main() -> None:

@@ -8,6 +8,8 @@ implementation can read and merge.
 from __future__ import annotations
 
 import base64
+import functools
+import sys
 
 import numpy as np
 from hdrh.histogram import HdrHistogram
@@ -29,6 +31,13 @@ class LatencyHistogram:
     def record(self, value_ns: int) -> None:
         self.hist.record_value(min(max(value_ns, 0), HIGHEST_NS))
 
+    def reset(self) -> None:
+        """Empty it in place (hdrh's own reset loops over every bucket in Python)."""
+        self.counts[:] = 0
+        h = self.hist
+        h.total_count, h.min_value, h.max_value = 0, sys.maxsize, 0
+        h.start_time_stamp_msec, h.end_time_stamp_msec = sys.maxsize, 0
+
     @property
     def count(self) -> int:
         return self.hist.get_total_count()
@@ -39,7 +48,16 @@ class LatencyHistogram:
         return self
 
     def percentile(self, p: float) -> int:
-        return self.hist.get_value_at_percentile(p)
+        return self.percentiles((p,))[0]
+
+    def percentiles(self, ps: tuple[float, ...]) -> list[int]:
+        """hdrh's get_value_at_percentile, over numpy arrays instead of a Python loop (~50x)."""
+        if not self.count:
+            return [0] * len(ps)
+        cumulative = np.cumsum(self.counts)
+        targets = [self.hist.get_target_count_at_percentile(p) for p in ps]
+        highest = _bucket_values(self.hist)[1]
+        return [int(highest[np.searchsorted(cumulative, t)]) for t in targets]
 
     def summary(self) -> dict[str, float]:
         """count, min, max, mean and PERCENTILES, in ns (0 for an empty histogram)."""
@@ -47,9 +65,10 @@ class LatencyHistogram:
         if not self.count:
             return {"count": 0, "min_ns": 0, "max_ns": 0, "mean_ns": 0.0,
                     **{_pname(p): 0 for p in PERCENTILES}}
+        median = _bucket_values(h)[2]
+        mean = float(np.dot(self.counts.astype(np.float64), median) / self.count)
         return {"count": self.count, "min_ns": h.get_min_value(), "max_ns": h.get_max_value(),
-                "mean_ns": float(h.get_mean_value()),
-                **{_pname(p): h.get_value_at_percentile(p) for p in PERCENTILES}}
+                "mean_ns": mean, **dict(zip(map(_pname, PERCENTILES), self.percentiles(PERCENTILES)))}
 
     def to_blob(self) -> bytes:
         """The compressed HdrHistogram V2 encoding (base64-decoded)."""
@@ -60,6 +79,26 @@ class LatencyHistogram:
         fresh = cls()
         fresh.hist.decode_and_add(base64.b64encode(blob))
         return fresh
+
+
+def _bucket_values(hist: HdrHistogram) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return _bucket_table(hist.counts_len, hist.sub_bucket_half_count_magnitude,
+                         hist.unit_magnitude)
+
+
+@functools.cache
+def _bucket_table(counts_len: int, half_magnitude: int, unit_magnitude: int):
+    """Lowest, highest and median equivalent value of every counts index, as hdrh defines them."""
+    index = np.arange(counts_len, dtype=np.int64)
+    half = 1 << half_magnitude
+    bucket = (index >> half_magnitude) - 1
+    sub = (index & (half - 1)) + half
+    first = bucket < 0
+    sub[first] -= half
+    bucket[first] = 0
+    lowest = sub << (bucket + unit_magnitude)
+    size = np.left_shift(1, bucket + unit_magnitude)
+    return lowest, lowest + size - 1, lowest + (size >> 1)
 
 
 def _pname(p: float) -> str:

@@ -27,6 +27,8 @@ class WorkloadError(ReplaybenchError):
 
 @dataclass(frozen=True)
 class Topic:
+    """The changelog a restore rebuilds."""
+    name: str = ""                 #: empty: "rb-<run id>-changelog", fresh per run
     partitions: int = 8
     replication: int = 1
     configs: dict[str, str] = field(default_factory=dict)
@@ -43,24 +45,38 @@ class Seed:
 
 @dataclass(frozen=True)
 class Live:
+    """Live traffic: open-loop producers at a fixed rate and tailing consumers."""
     producers: int = 1
-    rate_per_s: int = 2_000
+    rate_per_s: int = 2_000        #: per producer
+    rate_steps: dict[str, str] = field(default_factory=dict)  #: seconds into the run -> rate
     value_bytes: int = 100
     consumers: int = 1
+    topic: str = "live"            #: "live": a topic of its own; "changelog": append to it
+    partitions: int = 4            #: of the live topic
+    keys: int = 10_000             #: key space of the live topic
+    producer_config: dict[str, str] = field(default_factory=dict)  #: librdkafka, passed through
+    consumer_config: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Storm:
+    """Parallel restores: `groups` jobs, each with `readers` readers over all partitions."""
     readers: int = 4
     groups: int = 1
-    stagger_s: float = 0.0
+    stagger_s: float = 0.0         #: between group starts
+    follow: bool = False           #: moving target: read past the storm-start offsets
+    caught_up_lag: int = 100       #: records; with follow, caught up below this lag
+    consumer_config: dict[str, str] = field(default_factory=dict)  #: librdkafka, passed through
 
 
 @dataclass(frozen=True)
 class Phases:
+    warmup_s: float = 2.0          #: live traffic before baseline, not measured (client and JIT warm-up)
     baseline_s: float = 10.0
     storm_timeout_s: float = 300.0
-    recovery_s: float = 10.0
+    recovery_s: float = 10.0       #: at most; ends early once latency settled
+    settle_ratio: float = 1.5      #: settled: live p99 of a tick <= ratio x baseline p99 ...
+    settle_ticks: int = 3          #: ... for this many ticks in a row
 
 
 @dataclass(frozen=True)
@@ -92,11 +108,24 @@ _RANGES = {
     "live.rate_per_s": (1, None), "live.value_bytes": (48, 10 << 20), "live.consumers": (0, 1_000),
     "storm.readers": (0, 10_000), "storm.groups": (1, 100), "storm.stagger_s": (0.0, None),
     "phases.baseline_s": (0.0, None), "phases.storm_timeout_s": (1.0, None),
-    "phases.recovery_s": (0.0, None),
+    "phases.recovery_s": (0.0, None), "phases.warmup_s": (0.0, None), "phases.settle_ratio": (1.0, None),
+    "phases.settle_ticks": (1, 3600), "live.partitions": (1, 10_000), "live.keys": (1, None),
+    "storm.caught_up_lag": (0, None),
+}
+_CHOICES = {"live.topic": ("live", "changelog")}
+
+# --scale: multipliers on sizes and durations; `default` is the file as written, and --set
+# overrides apply after scaling.
+SCALES = {
+    "smoke": {"seed.keys": 0.1, "seed.records": 0.1, "phases.baseline_s": 0.3,
+              "phases.recovery_s": 0.3, "live.keys": 0.1},
+    "default": {},
+    "large": {"seed.keys": 10, "seed.records": 10, "phases.baseline_s": 3,
+              "phases.recovery_s": 3, "phases.storm_timeout_s": 4, "live.keys": 10},
 }
 
 
-def load(path: Path, overrides: list[str] = ()) -> WorkloadSpec:
+def load(path: Path, overrides: list[str] = (), scale: str = "default") -> WorkloadSpec:
     try:
         raw = yaml.safe_load(Path(path).read_text())
     except FileNotFoundError:
@@ -108,9 +137,24 @@ def load(path: Path, overrides: list[str] = ()) -> WorkloadSpec:
         raise WorkloadError(f"{path}:{where} not valid YAML" + (f" ({problem})" if problem else "")) from None
     if not isinstance(raw, dict):
         raise WorkloadError(f"{path}: a workload is a mapping of fields, got {type(raw).__name__}")
+    spec = from_dict(raw, str(path))
+    if scale not in SCALES:
+        raise WorkloadError(f"--scale {scale!r}: expected one of {', '.join(SCALES)}")
+    if not SCALES[scale] and not overrides:
+        return spec
+    scaled = apply_scale(spec.to_dict(), SCALES[scale])
     for item in overrides:
-        apply_override(raw, item, path)
-    return from_dict(raw, str(path))
+        apply_override(scaled, item, path)
+    return from_dict({**scaled, "version": raw.get("version")}, str(path))
+
+
+def apply_scale(raw: dict, factors: dict[str, float]) -> dict:
+    """Multiply the named fields, keeping integers integers and at least 1."""
+    for dotted, factor in factors.items():
+        section, leaf = dotted.split(".")
+        value = raw[section][leaf] * factor
+        raw[section][leaf] = max(1, round(value)) if isinstance(raw[section][leaf], int) else value
+    return raw
 
 
 def apply_override(raw: dict, item: str, source: Path | str) -> None:
@@ -133,7 +177,29 @@ def from_dict(raw: dict, source: str) -> WorkloadSpec:
         raise WorkloadError(f"{source}: version: expected {SUPPORTED_VERSION}, got {version!r}")
     if not isinstance(raw.get("name"), str) or not raw["name"]:
         raise WorkloadError(f"{source}: name: expected a non-empty string, got {raw.get('name')!r}")
-    return _build(WorkloadSpec, raw, source, "")
+    spec = _build(WorkloadSpec, raw, source, "")
+    _check_together(spec, source)
+    return spec
+
+
+def _check_together(spec: WorkloadSpec, source: str) -> None:
+    """Rules that span fields."""
+    if spec.live.topic == "live" and spec.live.keys < spec.live.producers:
+        raise WorkloadError(f"{source}: live.keys: {spec.live.keys} is fewer than live.producers "
+                            f"({spec.live.producers}); each producer owns a share of the keys")
+    if spec.live.topic == "changelog" and spec.seed.keys < spec.live.producers:
+        raise WorkloadError(f"{source}: seed.keys: {spec.seed.keys} is fewer than live.producers")
+    if spec.storm.follow and spec.live.topic != "changelog":
+        raise WorkloadError(f"{source}: storm.follow: true needs live.topic: changelog "
+                            "(nothing else moves the target)")
+    for at, rate in spec.live.rate_steps.items():
+        try:
+            ok = float(at) >= 0 and float(rate) >= 0
+        except ValueError:
+            ok = False
+        if not ok:
+            raise WorkloadError(f"{source}: live.rate_steps: {at}: {rate} is not "
+                                "'seconds: records per second' (both numbers >= 0)")
 
 
 def _build(cls, raw: Any, source: str, prefix: str):
@@ -177,6 +243,8 @@ def _check(path: str, value: Any, declared: Any, source: str) -> Any:
         if not isinstance(value, dict):
             raise WorkloadError(f"{source}: {path}: expected a mapping, got {value!r}")
         value = {str(k): str(v) for k, v in value.items()}
+    if path in _CHOICES and value not in _CHOICES[path]:
+        raise WorkloadError(f"{source}: {path}: {value!r} is not one of {', '.join(_CHOICES[path])}")
     low, high = _RANGES.get(path, (None, None))
     if low is not None and value < low or high is not None and value > high:
         bounds = f"{low}..{high if high is not None else ''}"

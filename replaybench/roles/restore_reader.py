@@ -3,18 +3,21 @@ after losing its local state, and verifies it with the core."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from replaybench import records
+from replaybench.clock import Clock
 from replaybench.counters import FOLD_COUNTERS
 from replaybench.core import Columns, StateTable
+from replaybench.metrics import Snapshot
+from replaybench.roles.client_stats import ClientStats
 
 _PARTITION_EOF = -191
 _ERRORS = FOLD_COUNTERS.index("errors")
+_CORRUPT = ("truncated", "bad_magic", "bad_version", "bad_checksum", "bad_key", "key_out_of_range")
 
 # Catch-up reads want large fetches; any librdkafka property passed in overrides these.
 RESTORE_CONSUMER_DEFAULTS = {
@@ -46,8 +49,19 @@ class PartitionRestore:
     end_offset: int          # the target: the end offset captured when the restore began
     records: int = 0
     bytes: int = 0
-    started_ns: int = 0
-    done_ns: int = 0
+    started_ns: int = 0      # wall clock
+    done_ns: int = 0         # wall clock; 0 while still reading
+
+
+@dataclass
+class RestoreResult:
+    """What a reader hands back when it is done: its partitions, its state and its counters."""
+    name: str
+    partitions: dict[int, PartitionRestore]
+    versions: np.ndarray
+    live: np.ndarray
+    counters: dict[str, int]
+    caught_up_ns: int        # wall clock; 0: never caught up
 
 
 @dataclass
@@ -62,25 +76,77 @@ class RestoreReader:
     """Assign + seek to the beginning (no group rebalances), read to the targets, fold."""
 
     def __init__(self, client_config: dict, topic: str, partitions: list[int],
-                 targets: dict[int, int], n_keys: int, n_partitions: int,
-                 batch: int = 2_000) -> None:
-        self.topic = topic
-        self.batch = batch
+                 targets: dict[int, int] | None, n_keys: int, n_partitions: int,
+                 batch: int = 2_000, follow: bool = False, caught_up_lag: int = 0,
+                 name: str = "reader-0") -> None:
+        """targets: partition -> end offset to reach; may wait until start() when the restore
+        begins later than the reader is built. follow: the moving-target mode. Read past
+        `targets` until a record sent after start() has been read and every partition is fewer
+        than `caught_up_lag` records behind."""
+        self.topic, self.batch, self.name = topic, batch, name
+        self.follow, self.caught_up_lag = follow, caught_up_lag
+        self.clock = Clock()
+        self.stats = ClientStats()
         self.state = StateTable(n_keys, n_partitions)
         self.consumer = Consumer({**RESTORE_CONSUMER_DEFAULTS, "group.id": f"replaybench-restore-{topic}",
-                                  **client_config})
-        self.parts = {p: PartitionRestore(p, 0, targets[p]) for p in partitions}
-        self._pending = {p for p in partitions if targets[p] > 0}
+                                  **client_config, **self.stats.config})
+        self.parts = {p: PartitionRestore(p, 0, 0) for p in partitions}
+        self._pending: set[int] = set()
+        if targets is not None:
+            self._set_targets(targets)
         self.columns = Columns(batch)
         self._n_partitions = n_partitions
+        self._since_ns = 0
+        self._seen_new = False
+        self._caught_up_ns = 0
+        self._reported = self.state.counters.copy()
 
-    def start(self) -> None:
-        now = time.monotonic_ns()
+    def _set_targets(self, targets: dict[int, int]) -> None:
+        for p, part in self.parts.items():
+            part.end_offset = targets[p]
+        self._pending = set(self.parts) if self.follow else \
+            {p for p in self.parts if targets[p] > 0}
+
+    def start(self, since_ns: int | None = None, targets: dict[int, int] | None = None) -> None:
+        """Begin reading from offset 0; `since_ns` (wall clock) is the storm start for follow."""
+        if targets is not None:
+            self._set_targets(targets)
+        now = self.clock()
+        self._since_ns = since_ns if since_ns is not None else now
         for part in self.parts.values():
             part.started_ns = now
-            if part.end_offset == 0:
+            if part.partition not in self._pending:
                 part.done_ns = now
+        if not self._pending:
+            self._caught_up_ns = now
         self.consumer.assign([TopicPartition(self.topic, p, 0) for p in self._pending])
+
+    def tick(self, deadline_ns: int) -> Snapshot:
+        """Read until deadline_ns or until caught up."""
+        while self._pending and (remaining := deadline_ns - self.clock()) > 0:
+            self.poll(min(remaining / 1e9, 0.2))
+        return self.snapshot()
+
+    def snapshot(self) -> Snapshot:
+        delta = self.state.counters - self._reported
+        self._reported = self.state.counters.copy()
+        counts = dict(zip(FOLD_COUNTERS, delta.tolist()))
+        lag = sum(max(part.end_offset - int(self.state.next_offset[p]), 0)
+                  for p, part in self.parts.items() if p in self._pending)
+        return Snapshot("reader", self.name, self.clock(),
+                        {"records": counts["records"], "bytes": counts["bytes"],
+                         "corrupt": sum(counts[n] for n in _CORRUPT),
+                         "regressions": counts["regressions"]},
+                        {**self.stats.gauges(), "lag_records": float(lag)}, {},
+                        done=not self._pending)
+
+    def caught_up_at(self) -> int:
+        """Wall-clock ns at which the last partition reached its target (0: not yet)."""
+        return self._caught_up_ns
+
+    def result(self) -> RestoreResult:
+        return RestoreResult(self.name, self.parts, self.state.versions, self.state.live,
+                             self.state.counts(), self._caught_up_ns)
 
     def poll(self, timeout_s: float = 0.2) -> RestoreProgress:
         """Consume one batch and fold it; cheap to call in a loop until caught_up."""
@@ -96,9 +162,7 @@ class RestoreReader:
 
     def run_to_end(self, timeout_s: float = 600.0) -> RestoreProgress:
         self.start()
-        deadline = time.monotonic_ns() + int(timeout_s * 1e9)
-        while self._pending and time.monotonic_ns() < deadline:
-            self.poll()
+        self.tick(self.clock() + int(timeout_s * 1e9))
         return self.progress()
 
     def progress(self) -> RestoreProgress:
@@ -119,16 +183,35 @@ class RestoreReader:
         sizes = np.bincount(part, weights=size, minlength=self._n_partitions)
         last = np.full(self._n_partitions, -1, np.int64)
         np.maximum.at(last, part, cols.offset[:n][good])
-        now = time.monotonic_ns()
+        now = self.clock()
         for p in np.flatnonzero(counts).tolist():
             restore = self.parts[p]
             restore.records += int(counts[p])
             restore.bytes += int(sizes[p])
-            if p in self._pending and last[p] + 1 >= restore.end_offset:
+            if not self.follow and p in self._pending and last[p] + 1 >= restore.end_offset:
                 restore.done_ns = now
                 self._pending.discard(p)
+        if self.follow:
+            self._seen_new = self._seen_new or bool(
+                (cols.intended_send_ns[:n][good] > self._since_ns).any())
+            if self._seen_new and self._lag_below_threshold():
+                for p in self._pending:
+                    self.parts[p].end_offset = max(int(self.state.next_offset[p]), 0)
+                    self.parts[p].done_ns = now
+                self._pending.clear()
         if not self._pending:
+            self._caught_up_ns = now
             self.consumer.unassign()
+
+    def _lag_below_threshold(self) -> bool:
+        """Every partition's high watermark, as of the last fetch, is close to our position."""
+        for p in self._pending:
+            _, high = self.consumer.get_watermark_offsets(TopicPartition(self.topic, p),
+                                                          cached=True)
+            position = max(int(self.state.next_offset[p]), 0)
+            if high < 0 or high - position >= max(self.caught_up_lag, 1):
+                return False
+        return True
 
 
 def _raise_real_errors(messages: list) -> None:

@@ -3,13 +3,14 @@ restored state must be."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
 from confluent_kafka import KafkaException, Producer
 
 from replaybench import core, records
+from replaybench.clock import Clock
+from replaybench.metrics import Snapshot
 
 _BATCH = 10_000  # records encoded per call into the compiled encoder
 
@@ -74,42 +75,73 @@ def expected_state(n_keys: int, key_ids, versions, tomb) -> tuple[np.ndarray, np
 
 
 class ChangelogSeeder:
-    """Produces a SeedSpec's changelog as fast as the producer allows (acks=all, idempotent)."""
+    """Produces a SeedSpec's changelog as fast as the producer allows (acks=all, idempotent),
+    a batch at a time so a coordinator can watch its progress."""
 
-    def __init__(self, client_config: dict, spec: SeedSpec) -> None:
-        self.spec = spec
+    def __init__(self, client_config: dict, spec: SeedSpec, name: str = "seeder-0") -> None:
+        self.spec, self.name = spec, name
+        self.clock = Clock()
         self.producer = Producer({"acks": "all", "enable.idempotence": True, "linger.ms": 20,
                                   "batch.size": 1 << 20, "compression.type": "lz4",
                                   **client_config})
         self.pool = records.payload_pool(records.DEFAULT_POOL_BYTES, spec.random_payload, spec.seed)
         self.failures: list[str] = []
+        self.key_ids, self.versions, self.tomb = plan_changelog(spec)
+        self.keys = records.encode_keys(self.key_ids).tobytes()
+        self.values = np.zeros((_BATCH, spec.value_bytes), np.uint8)
+        self.next = 0
+        self.sent_bytes = 0
+        self._reported = (0, 0)
+        self._started_ns = 0
+        self._duration_ns = 0
 
     def run(self) -> SeedResult:
-        spec = self.spec
-        key_ids, versions, tomb = plan_changelog(spec)
-        keys = records.encode_keys(key_ids).tobytes()
-        values = np.zeros((_BATCH, spec.value_bytes), np.uint8)
-        start = time.monotonic_ns()
-        sent_bytes = 0
-        for lo in range(0, len(key_ids), _BATCH):
-            hi = min(lo + _BATCH, len(key_ids))
-            n = hi - lo
-            intended = np.full(n, time.time_ns(), np.int64)
-            core.encode_values(values[:n], key_ids[lo:hi], versions[lo:hi], intended,
-                               np.arange(lo, hi), spec.producer_id, self.pool, spec.random_payload)
-            blob = values[:n].tobytes()
-            size = spec.value_bytes
-            for i in range(n):
-                j = lo + i
-                value = None if tomb[j] else blob[i * size:(i + 1) * size]
-                self._produce(keys[8 * j:8 * j + 8], value)
-                sent_bytes += 8 + (0 if value is None else size)
-        if self.producer.flush(120) or self.failures:
-            raise KafkaException(f"seeding {spec.topic}: {len(self.failures)} records failed, "
-                                 f"first: {self.failures[:1]}")
-        exp_versions, exp_live = expected_state(spec.keys, key_ids, versions, tomb)
-        return SeedResult(exp_versions, exp_live, len(key_ids), sent_bytes,
-                          time.monotonic_ns() - start)
+        while not self.tick(self.clock() + 10**9).done:
+            pass
+        return self.result()
+
+    def tick(self, deadline_ns: int) -> Snapshot:
+        """Produce batches until deadline_ns; once all are sent, flush and report done."""
+        if not self._started_ns:
+            self._started_ns = self.clock()
+        while self.next < len(self.key_ids) and self.clock() < deadline_ns:
+            self._produce_batch()
+        done = self.next == len(self.key_ids)
+        if done and not self._duration_ns:
+            if self.producer.flush(120) or self.failures:
+                raise KafkaException(f"seeding {self.spec.topic}: {len(self.failures)} records "
+                                     f"failed, first: {self.failures[:1]}")
+            self._duration_ns = self.clock() - self._started_ns
+        sent = (self.next, self.sent_bytes)
+        delta = {"records": sent[0] - self._reported[0], "bytes": sent[1] - self._reported[1]}
+        self._reported = sent
+        return Snapshot("seeder", self.name, self.clock(), delta,
+                        {"remaining_records": float(len(self.key_ids) - self.next)}, {}, done)
+
+    def result(self) -> SeedResult:
+        exp_versions, exp_live = expected_state(self.spec.keys, self.key_ids, self.versions,
+                                                self.tomb)
+        return SeedResult(exp_versions, exp_live, len(self.key_ids), self.sent_bytes,
+                          self._duration_ns)
+
+    def close(self) -> None:
+        self.producer.flush(5)
+
+    def _produce_batch(self) -> None:
+        spec, lo = self.spec, self.next
+        hi = min(lo + _BATCH, len(self.key_ids))
+        n, size = hi - lo, spec.value_bytes
+        intended = np.full(n, self.clock(), np.int64)
+        core.encode_values(self.values[:n], self.key_ids[lo:hi], self.versions[lo:hi], intended,
+                           np.arange(lo, hi), spec.producer_id, self.pool, spec.random_payload)
+        blob, keys, tomb = self.values[:n].tobytes(), self.keys, self.tomb
+        for i in range(n):
+            j = lo + i
+            value = None if tomb[j] else blob[i * size:(i + 1) * size]
+            self._produce(keys[8 * j:8 * j + 8], value)
+            self.sent_bytes += 8 + (0 if value is None else size)
+        self.producer.poll(0)
+        self.next = hi
 
     def _produce(self, key: bytes, value: bytes | None) -> None:
         while True:

@@ -1,0 +1,50 @@
+"""librdkafka client settings from a properties file (`key=value` lines), with `${ENV}`
+references for secrets, and their redacted form for the manifest."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from replaybench.errors import ReplaybenchError
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SECRET = re.compile(r"password|secret|sasl\.oauthbearer\.config|ssl\.key\.pem|token|credential",
+                     re.IGNORECASE)
+
+
+class ClientConfigError(ReplaybenchError):
+    """A client config file that cannot be used."""
+
+
+def load(path: Path) -> dict[str, str]:
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError as exc:
+        raise ClientConfigError(f"{path}: cannot read client config ({exc.strerror})") from None
+    config = {}
+    for number, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line or line.startswith(("#", "!")):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise ClientConfigError(f"{path}: line {number}: expected key=value, got {line!r}")
+        config[key.strip()] = _expand(value.strip(), path, number)
+    return config
+
+
+def redact(config: dict) -> dict[str, str]:
+    """Secrets replaced; callables (callbacks) named by their type only."""
+    return {k: "<redacted>" if _SECRET.search(k) else
+            (f"<{type(v).__name__}>" if callable(v) else str(v)) for k, v in config.items()}
+
+
+def _expand(value: str, path: Path, number: int) -> str:
+    def lookup(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            raise ClientConfigError(f"{path}: line {number}: environment variable {name} is not set")
+        return os.environ[name]
+    return _ENV.sub(lookup, value)

@@ -1,0 +1,88 @@
+"""What `replaybench run` shows: a live status line while it runs, a summary table at the end."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from replaybench.coordinator import Coordinator
+from replaybench.runner import Display, RunOutcome
+from replaybench.summary import Summary
+
+
+class RichDisplay(Display):
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.live = Live(Text(""), console=console, refresh_per_second=4, transient=True)
+        self._phase = ""
+
+    def __enter__(self) -> "RichDisplay":
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.live.__exit__(*exc)
+
+    def note(self, text: str) -> None:
+        self.console.print(text)
+
+    def tick(self, coordinator: Coordinator) -> None:
+        record = coordinator.record
+        if record.phase != self._phase:
+            self._phase = record.phase
+            self.console.print(f"[bold]{record.phase}[/bold] at "
+                               f"{(record.phase_bounds[record.phase][0] - record.started_ns) / 1e9:.1f} s")
+        self.live.update(Text(status_line(coordinator)))
+
+
+def status_line(coordinator: Coordinator) -> str:
+    """phase, elapsed, restore %, restore MB/s, live p99, consumer lag, from the latest tick."""
+    record = coordinator.record
+    latest = {}
+    for row in reversed(record.ticks):
+        if row["tick"] != record.ticks[-1]["tick"]:
+            break
+        latest[row["role"]] = row
+    parts = [f"{record.phase:<9}", f"{(record.ticks[-1]['elapsed_ns'] if record.ticks else 0) / 1e9:6.1f} s"]
+    total = sum(coordinator.targets.values()) * max(len(coordinator.groups), 1)
+    if total:
+        done = sum(r["records"] for r in record.ticks if r["role"] == "reader")
+        parts.append(f"restore {min(done / total, 1.0):6.1%}")
+    if "reader" in latest:
+        parts.append(f"{latest['reader']['bytes_per_s'] / 1e6:7.1f} MB/s")
+    if "seeder" in latest:
+        parts.append(f"seeding {latest['seeder']['records_per_s']:,.0f} rec/s")
+    if "producer" in latest:
+        parts.append(f"live p99 {latest['producer']['p99_ns'] / 1e6:7.1f} ms")
+    if "consumer" in latest:
+        parts.append(f"lag {latest['consumer']['lag_records']:,}")
+    return "  ".join(parts)
+
+
+def summary_table(outcome: RunOutcome) -> Table:
+    s: Summary = outcome.summary
+    table = Table(title=f"{outcome.run_dir.name}: {outcome.status}", show_header=True)
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for g in s.groups:
+        label = f"group {g.group} " if len(s.groups) > 1 else ""
+        table.add_row(f"{label}restore time", f"{g.restore_time_s:.2f} s" if g.restore_time_s
+                      else "not caught up")
+        table.add_row(f"{label}restore throughput", f"{g.mb_per_s:.1f} MB/s, "
+                      f"{g.records_per_s:,.0f} records/s")
+    for role, metric in (("producer", "produce ack−intended"), ("consumer", "end-to-end")):
+        base, storm = s.live.get(f"baseline {role}"), s.live.get(f"storm {role}")
+        for p, key in (("p99", "p99_ns"), ("p99.9", "p99_9_ns")):
+            if base or storm:
+                cells = [f"{x[key] / 1e6:.1f} ms" if x else "—" for x in (base, storm)]
+                table.add_row(f"live {metric} {p} baseline → storm", f"{cells[0]} → {cells[1]}")
+        ratio = s.interference.get(f"{role} p99_9")
+        if ratio:
+            table.add_row(f"interference ({metric} p99.9 storm / baseline)", f"{ratio:.2f}×")
+    table.add_row("verification", "exact" if s.verification_passed else
+                  "FAILED: " + "; ".join(s.failed_checks[:3]))
+    if outcome.reason:
+        table.add_row("reason", outcome.reason)
+    return table

@@ -1,0 +1,162 @@
+"""Results on disk: results/<run-id>/ with manifest.json and Parquet files, written atomically.
+
+Every Parquet file carries `replaybench.schema_version` in its metadata and a description on
+every column, so any Parquet reader can make sense of it without replaybench. Times are integer
+nanoseconds (wall clock for *_ns instants); units are in column names.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from replaybench.errors import ReplaybenchError
+from replaybench.histograms import LatencyHistogram
+from replaybench.run_record import RunRecord
+
+SCHEMA_VERSION = 1
+_I, _F, _S, _B = pa.int64(), pa.float64(), pa.string(), pa.bool_()
+
+# file -> [(column, type, description)]
+SCHEMAS: dict[str, list[tuple[str, pa.DataType, str]]] = {
+    "timeseries": [
+        ("tick", _I, "interval number within the phase group"),
+        ("t_ns", _I, "end of the interval, wall clock ns"),
+        ("elapsed_ns", _I, "end of the interval, ns since the run started"),
+        ("interval_ns", _I, "length of the interval"),
+        ("phase", _S, "seed, baseline, storm, recovery or drain"),
+        ("role", _S, "seeder, producer, consumer or reader (all actors of the role summed)"),
+        ("actors", _I, "actors of the role that reported"),
+        ("records", _I, "records produced (acked), consumed or restored in the interval"),
+        ("bytes", _I, "key + value bytes of those records"),
+        ("records_per_s", _F, "records / interval"),
+        ("bytes_per_s", _F, "bytes / interval"),
+        ("lag_records", _I, "readers: offsets left to their targets; consumers: librdkafka lag"),
+        ("fetch_queue_records", _I, "librdkafka fetch queue (consumers, readers)"),
+        ("producer_queue_records", _I, "librdkafka messages waiting in the producer"),
+        ("rtt_p99_us", _I, "librdkafka broker round trip p99, worst broker, microseconds"),
+        ("latency_metric", _S, "which latency the p* columns describe (see latency.parquet)"),
+        ("latency_count", _I, "latency samples in the interval"),
+        ("p50_ns", _I, "median of latency_metric in the interval"),
+        ("p99_ns", _I, "99th percentile"),
+        ("p99_9_ns", _I, "99.9th percentile"),
+        ("max_ns", _I, "maximum"),
+    ],
+    "latency": [
+        ("phase", _S, "phase the samples fell in"),
+        ("role", _S, "producer or consumer"),
+        ("metric", _S, "ack_intended (coordinated-omission corrected: ack - intended send), "
+                       "ack_sent, sent_intended, e2e (consumer receive - intended send)"),
+        ("count", _I, "samples"), ("min_ns", _I, "minimum"), ("p50_ns", _I, "median"),
+        ("p90_ns", _I, "90th percentile"), ("p99_ns", _I, "99th percentile"),
+        ("p99_9_ns", _I, "99.9th percentile"), ("p99_99_ns", _I, "99.99th percentile"),
+        ("max_ns", _I, "maximum"), ("mean_ns", _F, "mean"),
+        ("hdr_v2", pa.binary(), "the full histogram: HdrHistogram V2 compressed encoding "
+                               "(1 ns .. 1 h, 3 significant digits); merge these, not percentiles"),
+    ],
+    "restore_partitions": [
+        ("group", _I, "restore group (one stream job)"), ("reader", _S, "reader actor"),
+        ("partition", _I, "changelog partition"),
+        ("start_offset", _I, "first offset read"),
+        ("end_offset", _I, "target: end offset at storm start (moving target: where caught up)"),
+        ("records", _I, "records read"), ("bytes", _I, "key + value bytes read"),
+        ("started_ns", _I, "wall clock"), ("done_ns", _I, "wall clock; 0 if never reached"),
+        ("duration_ns", _I, "done - started; 0 if never reached"),
+    ],
+    "restore_groups": [
+        ("group", _I, "restore group"), ("readers", _I, "readers in the group"),
+        ("started_ns", _I, "group start, wall clock"),
+        ("caught_up_ns", _I, "last reader caught up, wall clock; 0: never"),
+        ("restore_time_ns", _I, "caught_up - started: the time until the job is useful again"),
+        ("records", _I, "records read"), ("bytes", _I, "bytes read"),
+        ("target_records", _I, "sum of the partitions' end offsets"),
+    ],
+    "events": [
+        ("t_ns", _I, "wall clock"), ("elapsed_ns", _I, "since the run started"),
+        ("kind", _S, "phase_start, phase_end, group_started, reader_caught_up, ..., error"),
+        ("phase", _S, "phase at the time"), ("actor", _S, "actor concerned, if any"),
+        ("detail", _S, "JSON object with the event's fields"),
+    ],
+    "verification": [
+        ("scope", _S, "group-N (a restore group) or live"),
+        ("check", _S, "what is compared"), ("expected", _I, "what a correct run gives"),
+        ("observed", _I, "what was measured"), ("passed", _B, "expected == observed"),
+    ],
+}
+
+
+class ResultsError(ReplaybenchError):
+    """The results directory cannot be written or read."""
+
+
+def new_run_id(results_dir: Path, workload: str) -> str:
+    """Timestamp + workload + random suffix; checked against what exists, so never reused."""
+    while True:
+        run_id = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{workload}-{secrets.token_hex(3)}"
+        if not (results_dir / run_id).exists() and not (results_dir / f".{run_id}.partial").exists():
+            return run_id
+
+
+def write(results_dir: Path, record: RunRecord, manifest: dict[str, Any]) -> Path:
+    """Write every file into a hidden partial directory, then rename it into place."""
+    final = results_dir / record.run_id
+    partial = results_dir / f".{record.run_id}.partial"
+    try:
+        partial.mkdir(parents=True, exist_ok=False)
+    except OSError as exc:
+        raise ResultsError(f"{partial}: cannot create results directory ({exc.strerror})") from None
+    rows = {"timeseries": record.ticks, "latency": latency_rows(record),
+            "restore_partitions": record.partitions, "restore_groups": record.groups,
+            "events": record.events, "verification": record.verification}
+    for name, data in rows.items():
+        pq.write_table(_table(name, data), partial / f"{name}.parquet")
+    (partial / "manifest.json").write_text(json.dumps(
+        {"schema_version": SCHEMA_VERSION, **manifest}, indent=2, sort_keys=False, default=str) + "\n")
+    os.rename(partial, final)
+    return final
+
+
+def latency_rows(record: RunRecord) -> list[dict[str, Any]]:
+    rows = []
+    for (phase, role), acc in record.phases.items():
+        for metric, hist in sorted(acc.histograms.items()):
+            rows.append({"phase": phase, "role": role, "metric": metric, **hist.summary(),
+                         "hdr_v2": hist.to_blob()})
+    return rows
+
+
+def schema(name: str) -> pa.Schema:
+    fields = [pa.field(col, kind, metadata={"description": text})
+              for col, kind, text in SCHEMAS[name]]
+    return pa.schema(fields, metadata={"replaybench.schema_version": str(SCHEMA_VERSION),
+                                       "replaybench.file": name})
+
+
+def _table(name: str, rows: list[dict[str, Any]]) -> pa.Table:
+    cols = [c for c, _, _ in SCHEMAS[name]]
+    return pa.Table.from_pylist([{c: r.get(c) for c in cols} for r in rows], schema=schema(name))
+
+
+def read_table(run_dir: Path, name: str) -> pa.Table:
+    """A results table, refusing files of a schema version this build does not understand."""
+    path = Path(run_dir) / f"{name}.parquet"
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise ResultsError(f"{path}: cannot read ({exc})") from None
+    version = (table.schema.metadata or {}).get(b"replaybench.schema_version", b"?").decode()
+    if version != str(SCHEMA_VERSION):
+        raise ResultsError(f"{path}: schema_version {version}, this replaybench reads "
+                           f"{SCHEMA_VERSION}")
+    return table
+
+
+def histogram(blob: bytes) -> LatencyHistogram:
+    return LatencyHistogram.from_blob(blob)

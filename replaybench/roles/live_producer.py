@@ -1,0 +1,173 @@
+"""LiveProducer: the live traffic a restore storm must not hurt, sent open-loop.
+
+Each record's intended send time comes from the RateSchedule and travels in its header. Three
+latencies are recorded per acknowledged record, each into its own HDR histogram:
+
+- ack_intended: acknowledgement - intended time. Corrected for coordinated omission: a stall
+  delays every record that was due during it, and each of them counts the whole wait.
+- ack_sent: acknowledgement - the moment produce() was called (what closed-loop tools report).
+- sent_intended: how late the producer itself was (the harness's own share of the delay).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from confluent_kafka import Producer
+
+from replaybench import core, records
+from replaybench.clock import Clock
+from replaybench.counters import FOLD_COUNTERS
+from replaybench.metrics import IntervalHistograms, Snapshot
+from replaybench.roles.client_stats import ClientStats
+from replaybench.roles.schedule import RateSchedule
+
+VERSION_BASE = 1 << 32  # live versions sit above any seeded version of the same key
+_BATCH = 2_000          # records encoded per call into the compiled encoder
+_RING = 1 << 20         # sent times kept for in-flight records, indexed by sequence
+_SPIN_NS = 2_000_000    # waits shorter than this sleep instead of polling (poll has ms ticks)
+
+PRODUCER_DEFAULTS = {"acks": "all", "enable.idempotence": True, "linger.ms": 1,
+                     "compression.type": "lz4"}
+
+
+@dataclass(frozen=True)
+class KeyShare:
+    """Producer `index` of `count` owns keys k with k % count == index, so each key's versions
+    come from one producer and only ever grow."""
+    n_keys: int
+    index: int = 0
+    count: int = 1
+
+    def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return self.index + self.count * rng.integers(0, self.n_keys // self.count, n, np.int64)
+
+
+class LiveProducer:
+    METRICS = ("ack_intended", "ack_sent", "sent_intended")
+
+    def __init__(self, client_config: dict, topic: str, n_partitions: int, keys: KeyShare,
+                 value_bytes: int, schedule: RateSchedule | None, producer_id: int = 1,
+                 record_deliveries: bool = False, name: str = "producer-0") -> None:
+        """schedule None: closed loop, as fast as the client accepts (intended = sent)."""
+        self.name, self.topic, self.keys, self.schedule = name, topic, keys, schedule
+        self.value_bytes, self.producer_id = value_bytes, producer_id
+        self.clock = Clock()
+        self.stats = ClientStats()
+        self.producer = Producer({**PRODUCER_DEFAULTS, **client_config, **self.stats.config,
+                                  "on_delivery": self._on_delivery})
+        self.hists = IntervalHistograms(self.METRICS)
+        self.state = core.StateTable(keys.n_keys, n_partitions)
+        self.columns = core.Columns(1 << 16)
+        self.pool = records.payload_pool(records.DEFAULT_POOL_BYTES, True, producer_id)
+        self.values = np.zeros((_BATCH, value_bytes), np.uint8)
+        self.sent_ns = np.zeros(_RING, np.int64)
+        self.rng = np.random.default_rng(producer_id)
+        self.origin_ns = 0
+        self.sent = 0
+        self._acked: list = []
+        self._failed: list[str] = []
+        self._counts = {"sent": 0, "acked": 0, "failed": 0, "bytes": 0}
+        self._scratch = np.zeros(len(FOLD_COUNTERS), np.int64)
+        self._record_deliveries = record_deliveries
+        self._deliveries: list[np.ndarray] = []   # (key id, version, partition, offset) rows
+
+    def start(self, origin_ns: int | None = None) -> None:
+        """The schedule's time zero, wall-clock ns (now if None)."""
+        self.origin_ns = origin_ns if origin_ns is not None else self.clock()
+
+    def tick(self, deadline_ns: int) -> Snapshot:
+        """Send what falls due until deadline_ns, and record the acks that arrive meanwhile."""
+        while (now := self.clock()) < deadline_ns:
+            due = self.sent + _BATCH if self.schedule is None else \
+                self.schedule.due(now - self.origin_ns)
+            if due > self.sent:
+                self._send(min(due, self.sent + _BATCH))
+                self.producer.poll(0)
+            else:
+                self._wait(min(self._next_intended(), deadline_ns) - now)
+            self._take_acks()
+        return self.snapshot()
+
+    def finish(self, timeout_s: float = 60.0) -> Snapshot:
+        """Flush what is in flight; the final snapshot holds the last acks."""
+        self.producer.flush(timeout_s)
+        self._take_acks()
+        return self.snapshot(done=True)
+
+    def deliveries(self) -> np.ndarray:
+        """Every acknowledged record as (key id, version, partition, offset), if recorded."""
+        if not self._deliveries:
+            return np.zeros((0, 4), np.int64)
+        return np.concatenate(self._deliveries)
+
+    def snapshot(self, done: bool = False) -> Snapshot:
+        counts, self._counts = self._counts, dict.fromkeys(self._counts, 0)
+        counts["failed"] = len(self._failed)
+        errors = [f"{self.name}: {len(self._failed)} records failed, first: {self._failed[0]}"] \
+            if self._failed else []
+        self._failed = []
+        return Snapshot("producer", self.name, self.clock(), counts, self.stats.gauges(),
+                        self.hists.take(), done, errors)
+
+    def close(self) -> None:
+        self.producer.flush(5)
+
+    def _next_intended(self) -> int:
+        return self.origin_ns + int(self.schedule.intended(self.sent, self.sent + 1)[0])
+
+    def _wait(self, wait_ns: int) -> None:
+        if wait_ns > _SPIN_NS:
+            self.producer.poll((wait_ns - _SPIN_NS // 2) / 1e9)  # serves acks while waiting
+        elif wait_ns > 0:
+            time.sleep(wait_ns / 1e9)
+
+    def _send(self, hi: int) -> None:
+        lo, n, size = self.sent, hi - self.sent, self.value_bytes
+        seq = np.arange(lo, hi, dtype=np.int64)
+        if self.schedule is None:
+            intended = np.full(n, self.clock(), np.int64)
+        else:
+            intended = self.origin_ns + self.schedule.intended(lo, hi)
+        key_ids = self.keys.draw(self.rng, n)
+        core.encode_values(self.values[:n], key_ids, VERSION_BASE + seq, intended, seq,
+                           self.producer_id, self.pool, True)
+        blob, keys = self.values[:n].tobytes(), records.encode_keys(key_ids).tobytes()
+        sent = np.zeros(n, np.int64)
+        produce, clock, topic = self.producer.produce, self.clock, self.topic
+        for i in range(n):
+            sent[i] = clock()
+            while True:
+                try:
+                    produce(topic, blob[i * size:(i + 1) * size], keys[8 * i:8 * i + 8])
+                    break
+                except BufferError:  # local queue full: the broker is behind; wait for acks
+                    self.producer.poll(0.005)
+        self.sent_ns[seq & (_RING - 1)] = sent
+        core.record_latencies(self.hists["sent_intended"], sent - intended, self._scratch)
+        self.sent = hi
+        self._counts["sent"] += n
+
+    def _on_delivery(self, err, msg) -> None:
+        if err is None:
+            self._acked.append(msg)
+        else:
+            self._failed.append(str(err))
+
+    def _take_acks(self) -> None:
+        while self._acked:
+            batch = self._acked[:self.columns.capacity]
+            del self._acked[:len(batch)]
+            now, n, cols = self.clock(), len(batch), self.columns
+            self.state.fold(batch, now, self.hists["ack_intended"], cols)
+            seq = cols.key_version[:n] - VERSION_BASE
+            core.record_latencies(self.hists["ack_sent"], now - self.sent_ns[seq & (_RING - 1)],
+                                  self._scratch)
+            self._counts["acked"] += n
+            self._counts["bytes"] += int(cols.value_size[:n].sum()) + 8 * n
+            if self._record_deliveries:
+                self._deliveries.append(np.stack([cols.key_id[:n], cols.key_version[:n],
+                                                  cols.partition[:n].astype(np.int64),
+                                                  cols.offset[:n]], axis=1))

@@ -1,0 +1,82 @@
+"""Everything one run measured, kept in memory as it happens so that a failed or interrupted run
+can still write it out (results.py turns it into Parquet)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from replaybench.histograms import LatencyHistogram
+from replaybench.metrics import Accumulator, Snapshot
+
+# Each role's headline latency, used for the per-second time series and the summary.
+PRIMARY_METRIC = {"producer": "ack_intended", "consumer": "e2e"}
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    started_ns: int
+    ended_ns: int = 0
+    status: str = "running"        #: running, completed, failed, aborted
+    reason: str = ""
+    phase: str = "setup"
+    ticks: list[dict[str, Any]] = field(default_factory=list)
+    phases: dict[tuple[str, str], Accumulator] = field(default_factory=dict)
+    phase_bounds: dict[str, list[int]] = field(default_factory=dict)  #: phase -> [start, end] ns
+    events: list[dict[str, Any]] = field(default_factory=list)
+    partitions: list[dict[str, Any]] = field(default_factory=list)
+    groups: list[dict[str, Any]] = field(default_factory=list)
+    verification: list[dict[str, Any]] = field(default_factory=list)
+    placement: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def event(self, t_ns: int, kind: str, actor: str = "", **detail: Any) -> None:
+        self.events.append({"t_ns": t_ns, "elapsed_ns": t_ns - self.started_ns, "kind": kind,
+                            "phase": self.phase, "actor": actor,
+                            "detail": json.dumps(detail, sort_keys=True, default=str)})
+
+    def enter(self, phase: str, t_ns: int) -> None:
+        if self.phase in self.phase_bounds:
+            self.phase_bounds[self.phase][1] = t_ns
+            self.event(t_ns, "phase_end")
+        self.phase = phase
+        self.phase_bounds[phase] = [t_ns, 0]
+        self.event(t_ns, "phase_start")
+
+    def add_interval(self, tick: int, start_ns: int, snapshots: list[Snapshot]) -> None:
+        """One interval of every actor: summed per role into the phase, one time-series row per
+        role."""
+        by_role: dict[str, Snapshot] = {}
+        for snap in snapshots:
+            self.phases.setdefault((self.phase, snap.role), Accumulator()).add(snap)
+            by_role[snap.role] = by_role[snap.role].merge(snap) if snap.role in by_role else snap
+        for role, snap in sorted(by_role.items()):
+            self.ticks.append(self._row(tick, start_ns, role, snap,
+                                        sum(s.role == role for s in snapshots)))
+
+    def latency(self, phase: str, role: str, metric: str | None = None) -> LatencyHistogram:
+        """A phase's histogram for a role (empty if none was recorded)."""
+        acc = self.phases.get((phase, role))
+        name = metric or PRIMARY_METRIC.get(role, "")
+        return acc.histograms.get(name, LatencyHistogram()) if acc else LatencyHistogram()
+
+    def _row(self, tick: int, start_ns: int, role: str, snap: Snapshot, actors: int) -> dict:
+        seconds = max(snap.t_ns - start_ns, 1) / 1e9
+        records, size = snap.counters.get("records", snap.counters.get("acked", 0)), \
+            snap.counters.get("bytes", 0)
+        metric = PRIMARY_METRIC.get(role)
+        blob = snap.histograms.get(metric) if metric else None
+        lat = LatencyHistogram.from_blob(blob).summary() if blob else LatencyHistogram().summary()
+        g = snap.gauges
+        return {"tick": tick, "t_ns": snap.t_ns, "elapsed_ns": snap.t_ns - self.started_ns,
+                "interval_ns": snap.t_ns - start_ns, "phase": self.phase, "role": role,
+                "actors": actors, "records": records, "bytes": size,
+                "records_per_s": records / seconds, "bytes_per_s": size / seconds,
+                "lag_records": int(g.get("lag_records", g.get("client_lag_records", 0))),
+                "fetch_queue_records": int(g.get("fetchq_msgs", 0)),
+                "producer_queue_records": int(g.get("queue_msgs", 0)),
+                "rtt_p99_us": int(g.get("rtt_p99_us_max", 0)),
+                "latency_metric": metric or "", "latency_count": lat["count"],
+                "p50_ns": lat["p50_ns"], "p99_ns": lat["p99_ns"], "p99_9_ns": lat["p99_9_ns"],
+                "max_ns": lat["max_ns"]}

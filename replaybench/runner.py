@@ -1,0 +1,185 @@
+"""`replaybench run`: resolve the workload and the cluster, run the coordinator on Ray, and
+write results whatever happens once measuring has begun."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import tempfile
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from replaybench import actors, client_config, manifest, results, topics, workload
+from replaybench.clock import Clock
+from replaybench.clusters import health
+from replaybench.clusters.artifacts import KAFKA_VERSION
+from replaybench.clusters.local_kafka import LocalKafkaCluster
+from replaybench.coordinator import Coordinator, Topics
+from replaybench.errors import ClusterError, ReplaybenchError
+from replaybench.run_record import RunRecord
+from replaybench.summary import Summary, summarize
+
+REACH_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    workload: Path
+    cache_dir: Path
+    overrides: tuple[str, ...] = ()
+    scale: str = "default"
+    bootstrap: str | None = None          #: None: start the embedded local cluster
+    client_config: Path | None = None
+    brokers: int = 1
+    ray_address: str | None = None
+    results_dir: Path = Path("results")
+    recreate_topics: bool = False
+
+
+@dataclass
+class RunOutcome:
+    run_dir: Path
+    status: str
+    reason: str
+    summary: Summary
+    record: RunRecord = field(repr=False)
+
+
+class Display:
+    """What the runner tells the user while it works; the CLI passes a rich one."""
+
+    def note(self, text: str) -> None:
+        pass
+
+    def tick(self, coordinator: Coordinator) -> None:
+        pass
+
+
+def run(request: RunRequest, display: Display | None = None) -> RunOutcome:
+    display = display or Display()
+    spec = workload.load(request.workload, list(request.overrides), request.scale)
+    extra = client_config.load(request.client_config) if request.client_config else {}
+    results_dir = _results_dir(request.results_dir)
+    run_id = results.new_run_id(results_dir, spec.name)
+    with ExitStack() as stack:
+        cluster = stack.enter_context(_cluster(request, display))
+        config = {**cluster["client_config"], **extra}
+        _check_reachable(config)
+        names = _topics(spec, run_id)
+        _create_topics(spec, config, names, request.recreate_topics)
+        display.note(f"run {run_id}: {spec.name} on {cluster['bootstrap']}")
+        ray_info = stack.enter_context(actors.ray_runtime(request.ray_address))
+        record = RunRecord(run_id, Clock()())
+        coordinator = Coordinator(spec, config, names, record, display.tick)
+        try:
+            coordinator.run()
+            record.status = "completed"
+        except KeyboardInterrupt:
+            record.status, record.reason = "aborted", "interrupted (SIGINT)"
+        except ReplaybenchError as exc:
+            record.status, record.reason = "failed", str(exc)
+            record.event(Clock()(), "error", message=str(exc))
+        with _no_interrupts():
+            return _finish(record, spec, request, cluster, names, config, ray_info, results_dir)
+
+
+def _finish(record: RunRecord, spec, request: RunRequest, cluster: dict, names: Topics,
+            config: dict, ray_info: dict, results_dir: Path) -> RunOutcome:
+    record.ended_ns = Clock()()
+    if record.phase_bounds.get(record.phase):
+        record.phase_bounds[record.phase][1] = record.ended_ns
+    summary = summarize(record)
+    if record.status == "completed" and not summary.verification_passed:
+        record.status = "failed"
+        record.reason = "verification: " + "; ".join(summary.failed_checks[:3])
+    cluster_info = {k: v for k, v in cluster.items() if k != "client_config"}
+    cluster_info["topics"] = _describe_topics(config, names)
+    info = manifest.build(record, spec, {"scale": request.scale, "overrides": list(request.overrides),
+                                         "file": str(request.workload)},
+                          cluster_info, {"base": config, "producer": spec.live.producer_config,
+                                         "consumer": spec.live.consumer_config,
+                                         "reader": spec.storm.consumer_config},
+                          summary, ray_info)
+    run_dir = results.write(results_dir, record, info)
+    return RunOutcome(run_dir, record.status, record.reason, summary, record)
+
+
+@contextmanager
+def _cluster(request: RunRequest, display: Display) -> Iterator[dict[str, Any]]:
+    """The cluster to run against: the given bootstrap, or an embedded one started and stopped
+    here (its data lives in a temp dir removed afterwards)."""
+    if request.bootstrap:
+        yield {"kind": "external", "bootstrap": request.bootstrap, "broker_version": "unknown",
+               "client_config": {"bootstrap.servers": request.bootstrap}}
+        return
+    root = Path(tempfile.mkdtemp(prefix="rb-kafka-"))
+    display.note(f"starting embedded Kafka {KAFKA_VERSION} ({request.brokers} broker"
+                 f"{'s' if request.brokers > 1 else ''})")
+    try:
+        cluster = LocalKafkaCluster(root, request.brokers, cache_dir=request.cache_dir)
+        with cluster.start():
+            yield {"kind": "embedded", "bootstrap": cluster.bootstrap, "brokers": request.brokers,
+                   "broker_version": KAFKA_VERSION, "client_config": cluster.client_config()}
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _check_reachable(config: dict) -> None:
+    bootstrap = config.get("bootstrap.servers", "")
+    try:
+        admin = health.admin(bootstrap, {k: v for k, v in config.items() if k != "bootstrap.servers"})
+        admin.list_topics(timeout=REACH_TIMEOUT_S)
+    except Exception as exc:  # noqa: BLE001 - KafkaException or a bad property name
+        reason = str(exc.args[0] if exc.args else exc)
+        raise ClusterError(f"cannot reach the cluster at {bootstrap} within "
+                           f"{REACH_TIMEOUT_S:.0f} s ({reason})") from None
+
+
+def _topics(spec: workload.WorkloadSpec, run_id: str) -> Topics:
+    changelog = spec.topic.name or f"rb-{run_id}-changelog"
+    live = changelog if spec.live.topic == "changelog" else f"{changelog}-live"
+    return Topics(changelog, live)
+
+
+def _create_topics(spec, config: dict, names: Topics, recreate: bool) -> None:
+    admin = health.admin(config["bootstrap.servers"],
+                         {k: v for k, v in config.items() if k != "bootstrap.servers"})
+    topics.ensure_topic(admin, names.changelog, spec.topic.partitions, spec.topic.replication,
+                        spec.topic.configs, recreate)
+    if names.live != names.changelog and (spec.live.producers or spec.live.consumers):
+        topics.ensure_topic(admin, names.live, spec.live.partitions, spec.topic.replication,
+                            {}, recreate)
+
+
+def _describe_topics(config: dict, names: Topics) -> dict[str, dict[str, str]]:
+    admin = health.admin(config["bootstrap.servers"],
+                         {k: v for k, v in config.items() if k != "bootstrap.servers"})
+    out = {}
+    for name in {names.changelog, names.live}:
+        try:
+            out[name] = topics.topic_configs(admin, name)
+        except Exception as exc:  # noqa: BLE001 - the manifest says why instead
+            out[name] = {"error": str(exc)}
+    return out
+
+
+def _results_dir(path: Path) -> Path:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReplaybenchError(f"{path}: cannot create results directory ({exc.strerror})") from None
+    return path
+
+
+@contextmanager
+def _no_interrupts() -> Iterator[None]:
+    """Writing results must not be cut short by a second Ctrl-C."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
