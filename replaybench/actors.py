@@ -8,6 +8,7 @@ are several: the coordinator never knows or cares where they run.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import tempfile
 from contextlib import contextmanager
@@ -42,22 +43,29 @@ def ray_runtime(address: str | None) -> Iterator[dict[str, str]]:
     An already initialised Ray (a test session's) is used as is. The local one lives in its own
     short temp dir, so its processes are identifiable and all stop with ray.shutdown().
     """
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if address is None or address.split(":")[0] in ("127.0.0.1", "localhost"):
+        # Ray otherwise swaps loopback for the host's routable address, and binds there. Read
+        # when ray is first imported, hence set before the import below.
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     import ray
     if ray.is_initialized():
         yield _describe(ray)
         return
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    temp_dir = None
     if address:
-        ray.init(address=address, configure_logging=False, log_to_driver=True)
-        temp_dir = None
+        ray.init(address=address, configure_logging=False, log_to_driver=False)
     else:
         temp_dir = tempfile.mkdtemp(prefix="rb-ray-", dir="/tmp")
         ray.init(num_cpus=os.cpu_count(), include_dashboard=False, configure_logging=False,
-                 object_store_memory=256 << 20, _temp_dir=temp_dir, log_to_driver=False)
+                 object_store_memory=256 << 20, _temp_dir=temp_dir, log_to_driver=False,
+                 _node_ip_address="127.0.0.1")
     try:
-        yield _describe(ray)
+        yield {**_describe(ray), "temp_dir": temp_dir or ""}
     finally:
         ray.shutdown()
+        if temp_dir:
+            shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def _describe(ray) -> dict[str, str]:

@@ -56,8 +56,10 @@ class LatencyHistogram:
             return [0] * len(ps)
         cumulative = np.cumsum(self.counts)
         targets = [self.hist.get_target_count_at_percentile(p) for p in ps]
-        highest = _bucket_values(self.hist)[1]
-        return [int(highest[np.searchsorted(cumulative, t)]) for t in targets]
+        lowest, highest, _ = _bucket_values(self.hist)
+        # As hdrh: the highest value equivalent to the bucket, the lowest for percentile 0.
+        return [int((highest if p else lowest)[np.searchsorted(cumulative, t)])
+                for p, t in zip(ps, targets)]
 
     def summary(self) -> dict[str, float]:
         """count, min, max, mean and PERCENTILES, in ns (0 for an empty histogram)."""

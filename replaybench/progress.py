@@ -81,8 +81,9 @@ def summary_table(outcome: RunOutcome) -> Table:
         ratio = s.interference.get(f"{role} p99_9")
         if ratio:
             table.add_row(f"interference ({metric} p99.9 storm / baseline)", f"{ratio:.2f}×")
-    table.add_row("verification", "exact" if s.verification_passed else
-                  "FAILED: " + "; ".join(s.failed_checks[:3]))
+    verdict = "not run" if not s.checks else f"exact ({s.checks} checks)" \
+        if s.verification_passed else "FAILED: " + "; ".join(s.failed_checks[:3])
+    table.add_row("verification", verdict)
     if outcome.reason:
         table.add_row("reason", outcome.reason)
     return table

@@ -121,6 +121,7 @@ def _cluster(request: RunRequest, display: Display) -> Iterator[dict[str, Any]]:
         cluster = LocalKafkaCluster(root, request.brokers, cache_dir=request.cache_dir)
         with cluster.start():
             yield {"kind": "embedded", "bootstrap": cluster.bootstrap, "brokers": request.brokers,
+                   "root": str(root),
                    "broker_version": KAFKA_VERSION, "client_config": cluster.client_config()}
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -25,6 +25,7 @@ class Summary:
     interference: dict[str, float] = field(default_factory=dict)   #: storm / baseline ratios
     verification_passed: bool = True
     failed_checks: list[str] = field(default_factory=list)
+    checks: int = 0                                                #: 0: verification never ran
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -52,4 +53,4 @@ def summarize(record: RunRecord) -> Summary:
                     interference[f"{role} {p[:-3]}"] = storm[p] / base[p]
     failed = [f"{v['scope']}.{v['check']}: expected {v['expected']}, got {v['observed']}"
               for v in record.verification if not v["passed"]]
-    return Summary(groups, live, interference, not failed, failed)
+    return Summary(groups, live, interference, not failed, failed, len(record.verification))

@@ -51,3 +51,11 @@ def pytest_sessionfinish(session, exitstatus):
             f"FAILED: {len(leftovers)} server process(es) outlived the tests: "
             f"{[p.pid for p in leftovers]}", red=True)
         session.exitstatus = 1
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """One private local Ray for the in-process engine tests (starting one costs ~4 s)."""
+    from replaybench.actors import ray_runtime
+    with ray_runtime(None) as info:
+        yield info

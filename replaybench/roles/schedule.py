@@ -50,7 +50,16 @@ class RateSchedule:
         firsts = self._firsts
         k = max(i for i, (start, _) in enumerate(self.steps) if start <= t_ns)
         start, rate = self.steps[k]
-        n = firsts[k] + (math.floor((t_ns - start) * rate / NS_PER_S) + 1 if rate > 0 else 0)
+        n = 0
+        if rate > 0:
+            # An estimate, then corrected against _offset so that due() and intended() agree to
+            # the nanosecond despite float rounding.
+            n = math.floor((t_ns - start) * rate / NS_PER_S) + 1
+            while n > 0 and start + _offset(n - 1, rate) > t_ns:
+                n -= 1
+            while start + _offset(n, rate) <= t_ns:
+                n += 1
+        n += firsts[k]
         return n if k + 1 == len(self.steps) else min(n, firsts[k + 1])
 
     def intended(self, lo: int, hi: int) -> np.ndarray:
@@ -64,3 +73,9 @@ class RateSchedule:
             if rate > 0 and mask.any():
                 out[mask] = start + np.ceil((index[mask] - firsts[k]) * (NS_PER_S / rate)).astype(np.int64)
         return out
+
+
+def _offset(k: int, rate: float) -> int:
+    """ns from its step's start to the step's k-th record; the same float operations as the
+    vectorised form in intended()."""
+    return int(np.ceil(np.float64(k) * (NS_PER_S / rate)))

@@ -1,0 +1,132 @@
+"""The engine's plain parts without a broker: schedule, placement, snapshots, histograms,
+client config, results files."""
+
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from replaybench import client_config, results
+from replaybench.histograms import LatencyHistogram
+from replaybench.metrics import Snapshot
+from replaybench.placement import assign_partitions
+from replaybench.roles.schedule import RateSchedule
+from replaybench.run_record import RunRecord
+
+S = 1_000_000_000
+
+
+@pytest.mark.parametrize("steps, t_ns, due", [
+    ({}, -1, 0), ({}, 0, 1), ({}, S // 1000 - 1, 1), ({}, S // 1000, 2), ({}, S, 1001),
+    ({"1": 0}, 5 * S, 1000),                        # rate 0 from 1 s: nothing more is due
+    ({"1": 0, "2": 2000}, 2 * S, 1001), ({"1": 0, "2": 2000}, 3 * S, 3001),
+    ({"0.5": 4000}, S, 500 + 2001),
+])
+def test_rate_schedule_counts_due_records(steps, t_ns, due):
+    assert RateSchedule.from_spec(1000, steps).due(t_ns) == due
+
+
+@settings(max_examples=60, deadline=None)
+@given(rates=st.lists(st.integers(0, 50_000), min_size=1, max_size=4),
+       i=st.integers(0, 20_000))
+def test_record_i_is_due_exactly_at_its_intended_time(rates, i):
+    schedule = RateSchedule.from_spec(rates[0], {str(k): r for k, r in enumerate(rates[1:], 1)})
+    if schedule.due(10**12) <= i:  # the schedule ends (rate 0) before record i
+        return
+    at = int(schedule.intended(i, i + 1)[0])
+    assert schedule.due(at) >= i + 1 and schedule.due(at - 1) <= i
+    assert np.all(np.diff(schedule.intended(max(i - 50, 0), i + 50)) >= 0)
+
+
+@pytest.mark.parametrize("partitions, readers, expected", [
+    (8, 4, [[0, 4], [1, 5], [2, 6], [3, 7]]), (3, 1, [[0, 1, 2]]), (2, 4, [[0], [1]]),
+    (5, 2, [[0, 2, 4], [1, 3]]),
+])
+def test_partitions_are_split_round_robin(partitions, readers, expected):
+    assert assign_partitions(partitions, readers) == expected
+
+
+def _hist(values):
+    h = LatencyHistogram()
+    for v in values:
+        h.record(int(v))
+    return h
+
+
+def test_snapshot_merge_is_associative_and_lossless():
+    rng = np.random.default_rng(1)
+    parts = [rng.lognormal(12, 2, 500).astype(np.int64) for _ in range(3)]
+    snaps = [Snapshot("producer", f"p{i}", i, {"acked": len(v)}, {"queue_msgs": i, "rtt_p99_us_max": 10 * i},
+                      {"ack_intended": _hist(v).to_blob()}) for i, v in enumerate(parts)]
+    left = snaps[0].merge(snaps[1]).merge(snaps[2])
+    right = snaps[0].merge(snaps[1].merge(snaps[2]))
+    whole = _hist(np.concatenate(parts))
+    for merged in (left, right):
+        h = LatencyHistogram.from_blob(merged.histograms["ack_intended"])
+        assert h.summary() == whole.summary()
+        assert merged.counters == {"acked": 1500}
+        assert merged.gauges == {"queue_msgs": 3, "rtt_p99_us_max": 20}
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 3_600_000_000_000), min_size=1, max_size=300))
+def test_vectorised_percentiles_equal_hdrhistogram(values):
+    h = _hist(values)
+    ps = (0.0, 1.0, 50.0, 90.0, 99.0, 99.9, 99.99, 100.0)
+    assert h.percentiles(ps) == [h.hist.get_value_at_percentile(p) for p in ps]
+    assert h.summary()["mean_ns"] == pytest.approx(h.hist.get_mean_value(), rel=1e-9)
+
+
+def test_client_config_expands_env_and_redacts(tmp_path, monkeypatch):
+    path = tmp_path / "client.properties"
+    path.write_text("# comment\nsecurity.protocol=SASL_SSL\nsasl.username=me\n"
+                    "sasl.password=${RB_TEST_SECRET}\n")
+    monkeypatch.setenv("RB_TEST_SECRET", "hunter2")
+    cfg = client_config.load(path)
+    assert cfg["sasl.password"] == "hunter2"
+    assert client_config.redact(cfg) == {"security.protocol": "SASL_SSL", "sasl.username": "me",
+                                         "sasl.password": "<redacted>"}
+    monkeypatch.delenv("RB_TEST_SECRET")
+    with pytest.raises(client_config.ClientConfigError,
+                       match=r"line 4: environment variable RB_TEST_SECRET is not set"):
+        client_config.load(path)
+    path.write_text("no equals sign\n")
+    with pytest.raises(client_config.ClientConfigError, match=r"line 1: expected key=value"):
+        client_config.load(path)
+
+
+def test_results_are_written_atomically_with_schema_version(tmp_path):
+    record = RunRecord("r1", 1_000)
+    record.enter("baseline", 2_000)
+    h = _hist([1_000, 2_000, 3_000_000])
+    record.add_interval(1, 2_000, [Snapshot("producer", "producer-0", 1_002_000, {"acked": 3, "bytes": 300},
+                                            {}, {"ack_intended": h.to_blob()})])
+    run_dir = results.write(tmp_path, record, {"status": "completed"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r1"]  # no partial directory left
+    assert json.loads((run_dir / "manifest.json").read_text())["schema_version"] == results.SCHEMA_VERSION
+    lat = pq.read_table(run_dir / "latency.parquet")
+    assert lat.schema.metadata[b"replaybench.schema_version"] == str(results.SCHEMA_VERSION).encode()
+    row = lat.to_pylist()[0]
+    assert (row["phase"], row["metric"], row["count"]) == ("baseline", "ack_intended", 3)
+    assert row["p99_ns"] == LatencyHistogram.from_blob(row["hdr_v2"]).percentile(99.0)
+    assert lat.schema.field("p99_ns").metadata[b"description"]
+    ts = results.read_table(run_dir, "timeseries").to_pylist()
+    assert ts[0]["records"] == 3 and ts[0]["records_per_s"] == pytest.approx(3 / 1e-3)
+    with pytest.raises(results.ResultsError, match="partial"):
+        (tmp_path / ".r2.partial").mkdir()
+        results.write(tmp_path, RunRecord("r2", 0), {})
+
+
+def test_results_refuse_an_unknown_schema_version(tmp_path):
+    table = results._table("events", []).replace_schema_metadata({b"replaybench.schema_version": b"99"})
+    pq.write_table(table, tmp_path / "events.parquet")
+    with pytest.raises(results.ResultsError, match="schema_version 99"):
+        results.read_table(tmp_path, "events")
+
+
+def test_run_ids_are_never_reused(tmp_path):
+    ids = {results.new_run_id(tmp_path, "w") for _ in range(50)}
+    assert len(ids) == 50

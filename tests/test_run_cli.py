@@ -1,0 +1,72 @@
+"""`replaybench run` as a user runs it: Ctrl-C mid-storm, and actors spread over a two-node
+Ray cluster."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from replaybench.clusters.processes import find_by_marker
+
+HERE = Path(__file__).resolve().parent
+SHORT = ["--set", "phases.warmup_s=1", "--set", "phases.baseline_s=2", "--set", "phases.recovery_s=2"]
+
+
+def _cli(*args: str, **kw) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "replaybench", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, **kw)
+
+
+def _manifests(results: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in results.glob("*/manifest.json")]
+
+
+def test_ctrl_c_mid_storm_leaves_an_aborted_run_and_no_processes(tmp_path):
+    results = tmp_path / "results"
+    # Its own process group, signalled as a terminal's Ctrl-C would (the whole group).
+    proc = _cli("run", "--workload", "restore-storm", "--scale", "smoke", "--results",
+                str(results), "--set", "seed.records=600000", *SHORT, start_new_session=True)
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if line.startswith("storm"):
+            os.killpg(proc.pid, signal.SIGINT)
+            break
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, "".join(seen) + out + err
+    assert "aborted" in out and "Traceback" not in err
+    [info] = _manifests(results)
+    assert info["status"] == "aborted" and info["reason"] == "interrupted (SIGINT)"
+    assert info["phases"]["storm"]["start_ns"] > 0
+    assert (results / info["run_id"] / "timeseries.parquet").exists()
+    time.sleep(1)
+    for marker in (info["cluster"]["root"], info["ray"]["temp_dir"]):
+        assert marker and not find_by_marker(marker), f"left running: {marker}"
+
+
+def test_actors_spread_over_a_two_node_ray_cluster(kafka1, tmp_path):
+    helper = subprocess.Popen([sys.executable, str(HERE / "ray_cluster_helper.py")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        address = helper.stdout.readline().strip()
+        assert address.startswith("127.0.0.1:"), address
+        env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+        run = subprocess.run(
+            [sys.executable, "-m", "replaybench", "run", "--workload", "restore-storm", "--scale",
+             "smoke", "--bootstrap", kafka1.bootstrap, "--ray-address", address, "--results",
+             str(tmp_path), "--set", "storm.readers=4", *SHORT],
+            capture_output=True, text=True, timeout=300, env=env)
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    finally:
+        helper.stdin.close()
+        helper.wait(60)
+    [info] = _manifests(tmp_path)
+    assert info["status"] == "completed" and info["ray"]["ray_nodes"] == "2"
+    nodes = {where["node_id"] for where in info["placement"].values()}
+    assert len(nodes) == 2, info["placement"]
