@@ -164,7 +164,8 @@ def run_command(workload_name: str, overrides: tuple[str, ...], scale: str, boot
     except KeyboardInterrupt:
         click.echo("replaybench: interrupted before anything was measured", err=True)
         sys.exit(EXIT_INTERRUPTED)
-    console.print(progress.summary_table(outcome))
+    for table in progress.summary_tables(outcome):
+        console.print(table)
     click.echo(f"results: {outcome.run_dir}")
     sys.exit({"completed": 0, "aborted": EXIT_INTERRUPTED}.get(outcome.status, EXIT_RUN_FAILED))
 

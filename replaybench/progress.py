@@ -61,29 +61,34 @@ def status_line(coordinator: Coordinator) -> str:
     return "  ".join(parts)
 
 
-def summary_table(outcome: RunOutcome) -> Table:
+def summary_tables(outcome: RunOutcome) -> list[Table]:
+    """Restore figures and verdict; then live latency per phase with the storm's inflation."""
     s: Summary = outcome.summary
-    table = Table(title=f"{outcome.run_dir.name}: {outcome.status}", show_header=True)
-    table.add_column("measure")
-    table.add_column("value", justify="right")
+    main = Table(title=f"{outcome.run_dir.name}: {outcome.status}")
+    main.add_column("restore")
+    main.add_column("value", justify="right")
     for g in s.groups:
         label = f"group {g.group} " if len(s.groups) > 1 else ""
-        table.add_row(f"{label}restore time", f"{g.restore_time_s:.2f} s" if g.restore_time_s
-                      else "not caught up")
-        table.add_row(f"{label}restore throughput", f"{g.mb_per_s:.1f} MB/s, "
-                      f"{g.records_per_s:,.0f} records/s")
-    for role, metric in (("producer", "produce ack−intended"), ("consumer", "end-to-end")):
-        base, storm = s.live.get(f"baseline {role}"), s.live.get(f"storm {role}")
-        for p, key in (("p99", "p99_ns"), ("p99.9", "p99_9_ns")):
-            if base or storm:
-                cells = [f"{x[key] / 1e6:.1f} ms" if x else "—" for x in (base, storm)]
-                table.add_row(f"live {metric} {p} baseline → storm", f"{cells[0]} → {cells[1]}")
-        ratio = s.interference.get(f"{role} p99_9")
-        if ratio:
-            table.add_row(f"interference ({metric} p99.9 storm / baseline)", f"{ratio:.2f}×")
+        main.add_row(f"{label}restore time", f"{g.restore_time_s:.2f} s" if g.restore_time_s
+                     else "not caught up")
+        main.add_row(f"{label}throughput", f"{g.mb_per_s:.1f} MB/s, {g.records_per_s:,.0f} records/s")
     verdict = "not run" if not s.checks else f"exact ({s.checks} checks)" \
         if s.verification_passed else "FAILED: " + "; ".join(s.failed_checks[:3])
-    table.add_row("verification", verdict)
+    main.add_row("verification", verdict)
     if outcome.reason:
-        table.add_row("reason", outcome.reason)
-    return table
+        main.add_row("reason", outcome.reason)
+    tables = [main]
+    if s.live:
+        lat = Table(title="live latency (ms)")
+        for col in ("latency", "baseline", "storm", "recovery", "storm / baseline"):
+            lat.add_column(col, justify="left" if col == "latency" else "right")
+        for role, metric in (("producer", "produce ack−intended"), ("consumer", "end-to-end")):
+            for p, key in (("p99", "p99_ns"), ("p99.9", "p99_9_ns")):
+                cells = [s.live.get(f"{phase} {role}") for phase in ("baseline", "storm", "recovery")]
+                if not any(cells):
+                    continue
+                ratio = s.interference.get(f"{role} {key[:-3]}")
+                lat.add_row(f"{metric} {p}", *[f"{c[key] / 1e6:.1f}" if c else "—" for c in cells],
+                            f"{ratio:.2f}×" if ratio else "—")
+        tables.append(lat)
+    return tables

@@ -3,6 +3,7 @@ write results whatever happens once measuring has begun."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import tempfile
@@ -72,7 +73,10 @@ def run(request: RunRequest, display: Display | None = None) -> RunOutcome:
         display.note(f"run {run_id}: {spec.name} on {cluster['bootstrap']}")
         ray_info = stack.enter_context(actors.ray_runtime(request.ray_address))
         record = RunRecord(run_id, Clock()())
-        coordinator = Coordinator(spec, config, names, record, display.tick)
+        # A local broker's freshly written changelog sits in dirty pages that the kernel writes
+        # back ~30 s later, in the middle of whatever phase runs then; flush it first.
+        flush = os.sync if cluster["kind"] == "embedded" else None
+        coordinator = Coordinator(spec, config, names, record, display.tick, flush)
         try:
             coordinator.run()
             record.status = "completed"

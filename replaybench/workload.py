@@ -71,7 +71,8 @@ class Storm:
 
 @dataclass(frozen=True)
 class Phases:
-    warmup_s: float = 2.0          #: live traffic before baseline, not measured (client and JIT warm-up)
+    warmup_s: float = 3.0          #: live traffic before baseline, not judged; at least this,
+    warmup_max_s: float = 30.0     #: at most this: until live p99 is steady (see settle_*)
     baseline_s: float = 10.0
     storm_timeout_s: float = 300.0
     recovery_s: float = 10.0       #: at most; ends early once latency settled
@@ -108,7 +109,7 @@ _RANGES = {
     "live.rate_per_s": (1, None), "live.value_bytes": (48, 10 << 20), "live.consumers": (0, 1_000),
     "storm.readers": (0, 10_000), "storm.groups": (1, 100), "storm.stagger_s": (0.0, None),
     "phases.baseline_s": (0.0, None), "phases.storm_timeout_s": (1.0, None),
-    "phases.recovery_s": (0.0, None), "phases.warmup_s": (0.0, None), "phases.settle_ratio": (1.0, None),
+    "phases.recovery_s": (0.0, None), "phases.warmup_s": (0.0, None), "phases.warmup_max_s": (0.0, None), "phases.settle_ratio": (1.0, None),
     "phases.settle_ticks": (1, 3600), "live.partitions": (1, 10_000), "live.keys": (1, None),
     "storm.caught_up_lag": (0, None),
 }

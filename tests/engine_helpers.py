@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 from replaybench import runner
 
 WORKLOADS = Path(__file__).resolve().parent.parent / "workloads"
-SHORT = ("phases.warmup_s=1", "phases.baseline_s=2", "phases.recovery_s=2")
+SHORT = ("phases.warmup_s=1", "phases.warmup_max_s=1", "phases.baseline_s=2", "phases.recovery_s=2")
 
 
 def run_smoke(cluster, cache_dir, tmp_path, name: str, *overrides: str,

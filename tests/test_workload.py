@@ -71,3 +71,40 @@ def test_cli_validate_reports_without_traceback(tmp_path):
                            "restore-storm", "--set", "storm.readers=2"], capture_output=True, text=True)
     assert good.returncode == 0, good.stderr
     assert good.stdout.startswith("restore-storm: valid (spec hash ")
+
+
+def test_scale_multiplies_sizes_and_durations_and_set_applies_after():
+    path = SHIPPED / "restore-storm.yaml"
+    base, smoke = workload.load(path), workload.load(path, scale="smoke")
+    assert smoke.seed.records == base.seed.records // 10 and smoke.seed.keys == base.seed.keys // 10
+    assert smoke.phases.baseline_s == pytest.approx(base.phases.baseline_s * 0.3)
+    assert smoke.live.rate_per_s == base.live.rate_per_s and smoke.hash != base.hash
+    large = workload.load(path, ["seed.records=7"], scale="large")
+    assert large.seed.records == 7 and large.seed.keys == base.seed.keys * 10
+    with pytest.raises(WorkloadError, match="--scale 'huge': expected one of smoke, default, large"):
+        workload.load(path, scale="huge")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("version: 1\nname: x\nstorm: {follow: true}\n",
+     "storm.follow: true needs live.topic: changelog"),
+    ("version: 1\nname: x\nlive: {topic: elsewhere}\n", "live.topic: 'elsewhere' is not one of live, changelog"),
+    ("version: 1\nname: x\nlive: {rate_steps: {soon: 5}}\n", "live.rate_steps: soon: 5 is not"),
+    ("version: 1\nname: x\nlive: {producers: 4, keys: 2}\n", "live.keys: 2 is fewer than live.producers (4)"),
+])
+def test_rules_across_fields(tmp_path, text, message):
+    with pytest.raises(WorkloadError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        workload.load(_write(tmp_path, text))
+
+
+def test_cli_run_rejects_bad_input_in_one_line_before_starting_anything(tmp_path):
+    bad = _write(tmp_path, "version: 1\nname: x\nstorm: {readrs: 2}\n")
+    for args, message in (
+            (["--workload", str(bad)], f"{bad}: storm.readrs: unknown field (did you mean 'readers'?)"),
+            (["--client-config", str(bad)], "--client-config applies to --bootstrap clusters only"),
+            (["--workload", "no-such-workload"], "no such workload file")):
+        run = subprocess.run([sys.executable, "-m", "replaybench", "run", "--results",
+                              str(tmp_path / "r"), *args], capture_output=True, text=True, timeout=60)
+        assert run.returncode == 2, run.stderr
+        assert message in run.stderr and len(run.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
