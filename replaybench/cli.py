@@ -103,6 +103,9 @@ def _workload_path(name_or_path: str) -> Path:
 _WORKLOADS_DIR = Path(__file__).resolve().parent.parent / "workloads"
 _set_option = click.option("--set", "overrides", multiple=True, metavar="FIELD=VALUE",
                            help="Override a field, e.g. --set storm.readers=8.")
+_scale_option = click.option("--scale", type=click.Choice(list(workload.SCALES)),
+                             default="default", show_default=True,
+                             help="Scale sizes and durations (smoke: under a minute).")
 
 
 @workloads.command("list")
@@ -114,17 +117,19 @@ def workloads_list() -> None:
 @workloads.command("validate")
 @click.argument("name_or_path")
 @_set_option
-def workloads_validate(name_or_path: str, overrides: tuple[str, ...]) -> None:
-    spec = workload.load(_workload_path(name_or_path), list(overrides))
+@_scale_option
+def workloads_validate(name_or_path: str, overrides: tuple[str, ...], scale: str) -> None:
+    spec = workload.load(_workload_path(name_or_path), list(overrides), scale)
     click.echo(f"{spec.name}: valid (spec hash {spec.hash})")
 
 
 @workloads.command("show")
 @click.argument("name_or_path")
 @_set_option
-def workloads_show(name_or_path: str, overrides: tuple[str, ...]) -> None:
+@_scale_option
+def workloads_show(name_or_path: str, overrides: tuple[str, ...], scale: str) -> None:
     """The resolved spec, defaults filled in, as YAML."""
-    spec = workload.load(_workload_path(name_or_path), list(overrides))
+    spec = workload.load(_workload_path(name_or_path), list(overrides), scale)
     click.echo(yaml.safe_dump({**spec.to_dict(), "hash": spec.hash}, sort_keys=False).rstrip())
 
 
@@ -132,8 +137,7 @@ def workloads_show(name_or_path: str, overrides: tuple[str, ...]) -> None:
 @click.option("--workload", "workload_name", default="restore-storm", show_default=True,
               help="A shipped workload name or a path to a YAML file.")
 @_set_option
-@click.option("--scale", type=click.Choice(list(workload.SCALES)), default="default",
-              show_default=True, help="Scale sizes and durations (smoke: under a minute).")
+@_scale_option
 @click.option("--bootstrap", metavar="HOST:PORT", help="An existing cluster to run against.")
 @click.option("--client-config", type=click.Path(path_type=Path), metavar="FILE",
               help="librdkafka properties (key=value lines; ${ENV} references) for --bootstrap.")
