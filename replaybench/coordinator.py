@@ -13,9 +13,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from replaybench import actors, core
+from replaybench import actors
 from replaybench.clock import Clock
-from replaybench.counters import FOLD_COUNTERS
 from replaybench.errors import ReplaybenchError
 from replaybench.placement import assign_partitions
 from replaybench.roles.live_producer import KeyShare, LiveProducer
@@ -25,6 +24,7 @@ from replaybench.roles.seeder import ChangelogSeeder, SeedSpec
 from replaybench.roles.tail_consumer import TailConsumer
 from replaybench.run_record import RunRecord
 from replaybench.ticker import Ticker, call, get
+from replaybench.verification import check, judge_group
 from replaybench.workload import WorkloadSpec
 
 DRAIN_TIMEOUT_NS = 30_000_000_000
@@ -259,46 +259,12 @@ class Coordinator:
         self._verify_live()
 
     def _verify_group(self, group: Group, results: list, deliveries: np.ndarray) -> None:
-        n_keys, n_parts = self.spec.seed.keys, self.spec.topic.partitions
-        state = core.StateTable(n_keys, n_parts)
-        ends = dict(self.targets)
-        for res in results:
-            np.maximum(state.versions, res.versions, out=state.versions)
-            np.bitwise_or(state.live, res.live, out=state.live)
-            for p, part in res.partitions.items():
-                ends[p] = part.end_offset
-                self.record.partitions.append({
-                    "group": group.index, "reader": res.name, "partition": p,
-                    "start_offset": part.start_offset, "end_offset": part.end_offset,
-                    "records": part.records, "bytes": part.bytes, "started_ns": part.started_ns,
-                    "done_ns": part.done_ns, "duration_ns": part.done_ns - part.started_ns
-                    if part.done_ns else 0})
-        counters = {k: sum(r.counters[k] for r in results) for k in FOLD_COUNTERS}
-        state.counters[:] = [counters[k] for k in FOLD_COUNTERS]
-        exp_versions, exp_live = self.seeded.expected_versions.copy(), self.seeded.expected_live.copy()
-        if len(deliveries):
-            # Moving target: what was appended before each partition's final position counts too.
-            upto = np.array([ends[p] for p in range(n_parts)], np.int64)
-            seen = deliveries[deliveries[:, 3] < upto[deliveries[:, 2]]]
-            np.maximum.at(exp_versions, seen[:, 0], seen[:, 1])
-            exp_live[seen[:, 0]] = 1
-        v = core.verify(exp_versions, exp_live, state)
-        group.caught_up_ns = max(r.caught_up_ns for r in results) if all(
-            r.caught_up_ns for r in results) else 0
-        records, size = counters["records"], counters["bytes"]
-        self.record.groups.append({
-            "group": group.index, "readers": len(results), "started_ns": group.start_ns,
-            "caught_up_ns": group.caught_up_ns,
-            "restore_time_ns": group.caught_up_ns - group.start_ns if group.caught_up_ns else 0,
-            "records": records, "bytes": size, "target_records": sum(ends.values())})
-        scope = f"group-{group.index}"
-        for check, expected, observed in (
-                ("live_keys", v.keys_expected, v.keys_expected - v.missing),
-                ("missing_keys", 0, v.missing), ("wrong_version_keys", 0, v.wrong_version),
-                ("not_deleted_keys", 0, v.not_deleted), ("corrupt_records", 0, v.corrupt_records),
-                ("regressions", 0, v.regressions),
-                ("records_read_vs_offsets", sum(ends.values()), records)):
-            self._check(scope, check, expected, observed)
+        verdict = judge_group(group.index, group.start_ns, results, self.seeded.expected_versions,
+                              self.seeded.expected_live, self.targets, deliveries)
+        group.caught_up_ns = verdict.group_row["caught_up_ns"]
+        self.record.groups.append(verdict.group_row)
+        self.record.partitions.extend(verdict.partition_rows)
+        self.record.verification.extend(verdict.checks)
 
     def _verify_live(self) -> None:
         producers, consumers = self._names("producer"), self._names("consumer")
@@ -313,10 +279,8 @@ class Coordinator:
         for counter in ("duplicates", "regressions") + _CORRUPT:
             self._check("live", f"consumed_{counter}", 0, self._total("consumer", counter))
 
-    def _check(self, scope: str, check: str, expected: int, observed: int) -> None:
-        self.record.verification.append({"scope": scope, "check": check, "expected": int(expected),
-                                         "observed": int(observed),
-                                         "passed": int(expected) == int(observed)})
+    def _check(self, scope: str, name: str, expected: int, observed: int) -> None:
+        self.record.verification.append(check(scope, name, expected, observed))
 
     # -- helpers ----------------------------------------------------------------------------
 

@@ -130,3 +130,36 @@ def test_results_refuse_an_unknown_schema_version(tmp_path):
 def test_run_ids_are_never_reused(tmp_path):
     ids = {results.new_run_id(tmp_path, "w") for _ in range(50)}
     assert len(ids) == 50
+
+
+def _result(name, parts, versions, live, records):
+    from replaybench.counters import FOLD_COUNTERS
+    from replaybench.roles.restore_reader import PartitionRestore, RestoreResult
+    counters = dict.fromkeys(FOLD_COUNTERS, 0)
+    counters["records"] = records
+    return RestoreResult(name, {p: PartitionRestore(p, 0, end, records // len(parts), 0, 1, 2)
+                                for p, end in parts.items()},
+                         np.array(versions, np.int64), np.array(live, np.uint8), counters, 5)
+
+
+def test_a_group_verdict_merges_readers_and_names_what_is_wrong():
+    from replaybench.verification import judge_group
+    expected_versions = np.array([3, 1, 2, 0], np.int64)
+    expected_live = np.array([1, 1, 0, 0], np.uint8)  # key 2 deleted, key 3 never written
+    targets = {0: 4, 1: 3}
+    good = [_result("a", {0: 4}, [3, 0, 0, 0], [1, 0, 0, 0], 4),
+            _result("b", {1: 3}, [0, 1, 2, 0], [0, 1, 0, 0], 3)]
+    verdict = judge_group(0, 1, good, expected_versions, expected_live, targets, np.zeros((0, 4)))
+    assert all(c["passed"] for c in verdict.checks)
+    assert verdict.group_row["restore_time_ns"] == 4 and len(verdict.partition_rows) == 2
+
+    stale = [good[0], _result("b", {1: 3}, [0, 0, 2, 0], [0, 0, 1, 0], 3)]
+    failed = {c["check"]: c for c in judge_group(0, 1, stale, expected_versions, expected_live,
+                                                 targets, np.zeros((0, 4))).checks if not c["passed"]}
+    assert set(failed) == {"live_keys", "missing_keys", "not_deleted_keys"}
+
+    # Moving target: key 3 appended at partition 1 offset 3, below where reader b stopped (4).
+    appended = np.array([[3, 1 << 32, 1, 3]], np.int64)
+    moved = [good[0], _result("b", {1: 4}, [0, 1, 2, 1 << 32], [0, 1, 0, 1], 4)]
+    verdict = judge_group(0, 1, moved, expected_versions, expected_live, targets, appended)
+    assert all(c["passed"] for c in verdict.checks), verdict.checks
