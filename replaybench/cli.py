@@ -174,5 +174,153 @@ def run_command(workload_name: str, overrides: tuple[str, ...], scale: str, boot
     sys.exit({"completed": 0, "aborted": EXIT_INTERRUPTED}.get(outcome.status, EXIT_RUN_FAILED))
 
 
+@cli.command("compare")
+@click.argument("baseline", type=click.Path(path_type=Path))
+@click.argument("contender", type=click.Path(path_type=Path))
+@click.option("--fail", "rules", multiple=True, metavar="METRIC:±N%",
+              help="Regression rule, e.g. 'restore_time:+10%' (default: restore_time:+25%, "
+                   "restore_mb_per_s:-20%, storm.produce.p99:+100%, storm.e2e.p99:+100%).")
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table",
+              show_default=True)
+def compare_command(baseline: Path, contender: Path, rules: tuple[str, ...], fmt: str) -> None:
+    """Compare runs (a run dir, or a dir of repetitions). Exit 0 fine, 1 regression,
+    2 not comparable or bad input."""
+    from replaybench import compare, runs
+    parsed = [compare.Rule.parse(r) for r in (rules or compare.DEFAULT_RULES)]
+    result = compare.compare(runs.load_runs(baseline), runs.load_runs(contender), parsed)
+    if fmt == "json":
+        click.echo(compare.render_json(result))
+    elif fmt == "markdown":
+        click.echo(compare.render_markdown(result))
+    else:
+        click.echo(compare.render_table(result))
+    sys.exit(result.exit_code)
+
+
+@cli.command("history")
+@click.argument("results_dir", type=click.Path(path_type=Path))
+@click.option("--metric", required=True, help="e.g. restore_time or storm.produce.p99")
+@click.option("--workload", "workload_name", help="Only runs of this workload.")
+@click.option("--threshold", default=10.0, show_default=True, help="Step size to flag, in %.")
+@click.option("--window", default=5, show_default=True, help="Previous runs a step is judged against.")
+def history_command(results_dir: Path, metric: str, workload_name: str | None, threshold: float,
+                    window: int) -> None:
+    """A metric over runs in time order; exit 1 if the newest run is a regression step."""
+    from replaybench import history, runs
+    found = [r for r in runs.load_runs(results_dir)
+             if not workload_name or r.manifest["workload"]["name"] == workload_name]
+    if not found:
+        raise ReplaybenchError(f"{results_dir}: no runs of workload {workload_name!r}")
+    runs.value(found[:1], metric)  # an unknown metric name fails here, in one line
+    points = history.history(found, metric, window, threshold / 100)
+    for p in points:
+        shown = "—" if p.value is None else f"{p.value:,.3f}"
+        change = "" if p.change_pct is None else f"{p.change_pct:+.1%}"
+        click.echo(f"{p.started[:19]:<20} {p.run_id:<45} {shown:>12} {change:>8}  {p.step}")
+    sys.exit(1 if points and points[-1].step == "regression" else 0)
+
+
+@cli.command("sweep")
+@click.option("--workload", "workload_name", default="restore-storm", show_default=True)
+@click.option("--vary", "vary", multiple=True, required=True, metavar="FIELD=V1,V2,...")
+@click.option("--repeat", default=1, show_default=True, help="Repetitions of each combination.")
+@_set_option
+@_scale_option
+@click.option("--bootstrap", metavar="HOST:PORT")
+@click.option("--brokers", type=click.IntRange(1, 9), default=1, show_default=True)
+@click.option("--ray-address", metavar="ADDR")
+@click.option("--results", "results_dir", type=click.Path(path_type=Path), default=Path("results"),
+              show_default=True)
+def sweep_command(workload_name: str, vary: tuple[str, ...], repeat: int,
+                  overrides: tuple[str, ...], scale: str, bootstrap: str | None, brokers: int,
+                  ray_address: str | None, results_dir: Path) -> None:
+    """Run every combination of the varied fields into one results set, tagged."""
+    from rich.console import Console
+
+    from replaybench import progress, runner, sweep
+    base = runner.RunRequest(_workload_path(workload_name), default_cache_dir(), overrides, scale,
+                             bootstrap, None, brokers, ray_address, results_dir)
+    with progress.RichDisplay(Console()) as display:
+        sweep_dir, outcomes = sweep.sweep(base, sweep.parse_vary(vary), repeat, display)
+    for out in outcomes:
+        g = out.summary.groups[0] if out.summary.groups else None
+        click.echo(f"{out.run_dir.name}: {out.status}" + (
+            f", restore {g.restore_time_s:.2f} s, {g.mb_per_s:.1f} MB/s" if g else ""))
+    click.echo(f"results: {sweep_dir}")
+    sys.exit(0 if all(o.status == "completed" for o in outcomes) else EXIT_RUN_FAILED)
+
+
+@cli.command("plan")
+@click.option("--results", "results_dir", type=click.Path(path_type=Path), required=True,
+              help="Runs to fit (a sweep over storm.readers is best).")
+@click.option("--state-size", required=True, help="e.g. 2TiB")
+@click.option("--rto", required=True, help="Recovery-time objective, e.g. 15m")
+@click.option("--live-rate", help="Live traffic during the restore, e.g. 200MB/s")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Where plan.parquet and plan.csv go.")
+def plan_command(results_dir: Path, state_size: str, rto: str, live_rate: str | None,
+                 out_dir: Path | None) -> None:
+    """Readers, restore time, live latency and headroom for a state size and an RTO."""
+    from replaybench import plan, runs
+    result = plan.make_plan(runs.load_runs(results_dir), plan.parse_size(state_size),
+                            plan.parse_duration(rto), plan.parse_rate(live_rate) if live_rate else None)
+    out_dir = out_dir or results_dir / "plan"
+    parquet, _ = plan.write(result, out_dir)
+    readers = result.readers if result.readers is not None else f"none reaches it (max {plan.MAX_READERS})"
+    for line in (f"readers needed:       {readers}",
+                 f"predicted restore:    {result.restore_time_s:,.0f} s at {result.restore_mb_per_s:,.1f} MB/s "
+                 f"(RTO {result.rto_s:,.0f} s, headroom {result.headroom_s:+,.0f} s)",
+                 f"live produce p99:     {_opt_ms(result.live_p99_ms)} during the restore",
+                 f"live produce p99.9:   {_opt_ms(result.live_p99_9_ms)}",
+                 f"measured on:          readers {result.measured_readers}, MB/s {result.measured_mb_per_s}"):
+        click.echo(line)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}")
+    click.echo(f"plan: {parquet} (+ plan.csv)")
+
+
+def _opt_ms(value: float | None) -> str:
+    return "unknown (no live traffic measured)" if value is None else f"{value:,.1f} ms"
+
+
+@cli.command("report")
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "out", type=click.Path(path_type=Path), default=Path("report.html"),
+              show_default=True)
+def report_command(run_dirs: tuple[Path, ...], out: Path) -> None:
+    """One self-contained HTML file with charts for these runs, side by side."""
+    from replaybench import report, runs
+    loaded = [run for d in run_dirs for run in runs.load_runs(d)]
+    click.echo(f"report: {report.write(loaded, out)} ({len(loaded)} run(s))")
+
+
+@cli.command("export-hdr")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--role", default="producer", show_default=True)
+@click.option("--metric", default="ack_intended", show_default=True)
+@click.option("-o", "out", type=click.Path(path_type=Path), required=True)
+def export_hdr_command(run_dir: Path, role: str, metric: str, out: Path) -> None:
+    """A stored histogram as an HdrHistogram log (one interval per phase)."""
+    from replaybench import interop, runs
+    count = interop.export_hdr_log(runs.load_run(run_dir), role, metric, out)
+    if not count:
+        raise ReplaybenchError(f"{run_dir}: no {role} {metric} histogram in this run")
+    click.echo(f"{out}: {count} interval(s)")
+
+
+@workloads.command("import-omb")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("-o", "out", type=click.Path(path_type=Path), help="Write here instead of stdout.")
+def workloads_import_omb(path: Path, out: Path | None) -> None:
+    """An OpenMessaging Benchmark workload YAML as a replaybench workload."""
+    from replaybench import interop
+    text = interop.import_omb(path)
+    workload.from_dict(yaml.safe_load(text), str(path))  # what we write must load
+    if out:
+        out.write_text(text)
+        click.echo(f"{out}: written")
+    else:
+        click.echo(text.rstrip())
+
+
 def main() -> None:
     cli()

@@ -37,6 +37,7 @@ class RunRequest:
     ray_address: str | None = None
     results_dir: Path = Path("results")
     recreate_topics: bool = False
+    tags: tuple[tuple[str, str], ...] = ()   #: recorded in the manifest (a sweep's values)
 
 
 @dataclass
@@ -106,6 +107,7 @@ def _finish(record: RunRecord, spec, request: RunRequest, cluster: dict, names: 
                                          "consumer": spec.live.consumer_config,
                                          "reader": spec.storm.consumer_config},
                           summary, ray_info)
+    info["tags"] = dict(request.tags)
     run_dir = results.write(results_dir, record, info)
     return RunOutcome(run_dir, record.status, record.reason, summary, record)
 

@@ -96,9 +96,29 @@ class WorkloadSpec:
 
     @property
     def hash(self) -> str:
-        """Stable over key order and formatting: two runs compare only if their hashes match."""
-        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+        """The whole resolved spec, stable over key order and formatting."""
+        return _digest(self.to_dict())
+
+    @property
+    def scenario_hash(self) -> str:
+        """The question a run asks (data, topics, live traffic, phases), without the knobs one
+        turns to answer it (TUNABLES). Runs compare only if these match."""
+        spec = self.to_dict()
+        for dotted in TUNABLES:
+            section, leaf = dotted.split(".")
+            spec[section].pop(leaf)
+        spec.pop("description")
+        return _digest(spec)
+
+
+# Restore parallelism and client settings: what a comparison or a sweep varies.
+TUNABLES = ("storm.readers", "storm.consumer_config", "live.producer_config",
+            "live.consumer_config")
+
+
+def _digest(data: dict) -> str:
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 # (minimum, maximum) for numeric fields; None: unbounded.
@@ -163,13 +183,23 @@ def apply_override(raw: dict, item: str, source: Path | str) -> None:
     dotted, sep, text = item.partition("=")
     if not sep or not dotted:
         raise WorkloadError(f"--set {item!r}: expected FIELD=VALUE, e.g. storm.readers=8")
-    *parents, leaf = dotted.split(".")
+    *parents, leaf = _split_field(dotted)
     node = raw
     for part in parents:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
             raise WorkloadError(f"{source}: --set {dotted}: {part} is not a section")
     node[leaf] = yaml.safe_load(text)
+
+
+def _split_field(dotted: str) -> list[str]:
+    """Split at dots, except inside a mapping field: `storm.consumer_config.fetch.max.bytes`
+    is the librdkafka property `fetch.max.bytes` of `storm.consumer_config`."""
+    parts = dotted.split(".")
+    for i in range(1, len(parts)):
+        if ".".join(parts[:i]) in _MAPPINGS:
+            return [*parts[:i], ".".join(parts[i:])]
+    return parts
 
 
 def from_dict(raw: dict, source: str) -> WorkloadSpec:
@@ -225,6 +255,8 @@ def _build(cls, raw: Any, source: str, prefix: str):
     return cls(**values)
 
 
+_MAPPINGS = {"topic.configs", "live.rate_steps", "live.producer_config", "live.consumer_config",
+             "storm.consumer_config"}
 _SECTIONS = {"Topic": Topic, "Seed": Seed, "Live": Live, "Storm": Storm, "Phases": Phases}
 
 

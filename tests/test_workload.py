@@ -108,3 +108,10 @@ def test_cli_run_rejects_bad_input_in_one_line_before_starting_anything(tmp_path
         assert run.returncode == 2, run.stderr
         assert message in run.stderr and len(run.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
+
+
+def test_set_reaches_into_mappings_whose_keys_have_dots():
+    spec = workload.load(SHIPPED / "restore-storm.yaml", [
+        "storm.consumer_config.max.partition.fetch.bytes=16384", "topic.configs.segment.bytes=1000000"])
+    assert spec.storm.consumer_config == {"max.partition.fetch.bytes": "16384"}
+    assert spec.topic.configs == {"cleanup.policy": "compact", "segment.bytes": "1000000"}

@@ -1,0 +1,153 @@
+"""compare, history, plan, report and interop over fixtures of real runs (tests/fixtures/runs,
+made by `replaybench run`/`sweep` against a real broker), so they need no broker here."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hdrh.histogram import HdrHistogram
+from hdrh.log import HistogramLogReader
+
+from replaybench import compare, interop, plan, report, runs, workload
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+RUNS = FIXTURES / "runs"
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "replaybench", *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_repetitions_of_the_same_workload_compare_clean():
+    reps = sorted((RUNS / "baseline").iterdir())
+    out = _cli("compare", str(reps[0]), str(reps[1]), "--format", "markdown")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "| restore_time |" in out.stdout and "REGRESSION" not in out.stdout
+
+
+def test_a_slowed_contender_is_flagged_as_a_regression():
+    out = _cli("compare", str(RUNS / "baseline"), str(RUNS / "slow"), "--format", "json",
+               "--fail", "restore_time:+10%")
+    assert out.returncode == 1, out.stdout + out.stderr
+    result = json.loads(out.stdout)
+    row = next(r for r in result["rows"] if r["metric"] == "restore_time")
+    assert row["regression"] and row["verdict"] == "worse" and row["diff_pct"] > 0.1
+    assert (result["baseline_runs"], result["contender_runs"]) == (3, 2)
+
+
+def test_different_workloads_are_not_comparable():
+    out = _cli("compare", str(RUNS / "baseline"), str(RUNS / "other"))
+    assert out.returncode == 2 and "not comparable" in out.stdout
+    assert "different workloads" in out.stdout
+
+
+def test_latency_of_repetitions_comes_from_merged_histograms():
+    reps = runs.load_runs(RUNS / "baseline")
+    merged = HdrHistogram(1, 3_600_000_000_000, 3)
+    for run in reps:
+        merged.add(run.histogram("storm", "producer", "ack_intended").hist)
+    assert runs.value(reps, "storm.produce.p99") == merged.get_value_at_percentile(99) / 1e6
+
+
+def test_a_change_inside_the_repetitions_spread_is_noise_not_regression():
+    reps = runs.load_runs(RUNS / "baseline")
+    result = compare.compare(reps[:2], reps[1:], [compare.Rule.parse("storm.produce.p99:+1%")])
+    row = next(r for r in result.rows if r.metric == "storm.produce.p99")
+    assert row.verdict in ("noise", "same") and not row.regression and result.exit_code == 0
+
+
+@pytest.mark.parametrize("rule", ["restore_time", "restore_time:10%", "x:+1"])
+def test_bad_rules_are_one_line_errors(rule):
+    out = _cli("compare", str(RUNS / "baseline"), str(RUNS / "slow"), "--fail", rule)
+    assert out.returncode == 2 and out.stderr.startswith("replaybench: --fail")
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_history_flags_the_step(tmp_path):
+    for run in [*(RUNS / "baseline").iterdir(), *(RUNS / "slow").iterdir()]:
+        shutil.copytree(run, tmp_path / run.name)
+    out = _cli("history", str(tmp_path), "--metric", "restore_time", "--workload", "restore-storm")
+    lines = out.stdout.strip().splitlines()
+    assert len(lines) == 5 and not any(ln.endswith("regression") for ln in lines[:3])
+    assert lines[3].endswith("regression") and lines[4].endswith("regression")
+    assert out.returncode == 1  # the newest run is still far above the runs before it
+    quiet = _cli("history", str(RUNS / "baseline"), "--metric", "restore_time")
+    assert quiet.returncode == 0 and "regression" not in quiet.stdout
+    bad = _cli("history", str(tmp_path), "--metric", "storm.produce.p42")
+    assert bad.returncode == 2 and "unknown metric 'storm.produce.p42'" in bad.stderr
+
+
+def test_plan_answers_from_a_sweep_and_warns_on_extrapolation(tmp_path):
+    sweep = runs.load_runs(RUNS / "sweep")
+    assert sorted(r.tags["storm.readers"] for r in sweep) == ["1", "2", "4"]
+    modest = plan.make_plan(sweep, 2e9, 60.0)
+    assert modest.readers is not None and modest.restore_time_s <= 60.0
+    assert modest.headroom_s == pytest.approx(60.0 - modest.restore_time_s)
+    assert modest.live_p99_ms is not None and not modest.warnings
+    huge = plan.make_plan(sweep, plan.parse_size("2TiB"), plan.parse_duration("15m"))
+    assert any("out of reach" in w or "extrapolating" in w for w in huge.warnings)
+    out = _cli("plan", "--results", str(RUNS / "sweep"), "--state-size", "2TiB", "--rto", "15m",
+               "--out", str(tmp_path))
+    assert out.returncode == 0 and "warning:" in out.stdout
+    assert (tmp_path / "plan.parquet").exists() and (tmp_path / "plan.csv").read_text().count("\n") == 2
+
+
+def test_plan_inputs_are_checked():
+    with pytest.raises(plan.PlanError, match=r"--state-size '2 parsecs'"):
+        plan.parse_size("2 parsecs")
+    with pytest.raises(plan.PlanError, match=r"--rto 'soon'"):
+        plan.parse_duration("soon")
+    assert plan.parse_size("2TiB") == 2 * 2**40 and plan.parse_rate("200MB/s") == 200e6
+
+
+def test_report_draws_its_charts_in_a_real_browser(tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "chromium is required (Debian package chromium; .ci/run installs it)"
+    out = tmp_path / "report.html"
+    report.write([*runs.load_runs(RUNS / "baseline")[:2], *runs.load_runs(RUNS / "slow")[:1]], out)
+    text = out.read_text()
+    assert "http://" not in text.replace("http://www.w3.org/2000/svg", "") and "https://" not in text
+    dom = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu",
+                          "--virtual-time-budget=3000", "--dump-dom", out.as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout
+    assert 'data-charts="12"' in dom
+    drawn = [d.split('"')[1] for d in dom.split('data-drawn=')[1:]]
+    assert len(drawn) == 12
+    assert all(int(w) > 0 and int(h) > 0 for w, h in (d.split("x") for d in drawn)), drawn
+
+
+def test_an_exported_histogram_log_reads_back_with_plain_hdrhistogram(tmp_path):
+    run = runs.load_runs(RUNS / "baseline")[0]
+    out = tmp_path / "produce.hlog"
+    assert interop.export_hdr_log(run, "producer", "ack_intended", out) >= 4
+    reader = HistogramLogReader(str(out), HdrHistogram(1, 3_600_000_000_000, 3))
+    storm = run.histogram("storm", "producer", "ack_intended")
+    counts = []
+    while (h := reader.get_next_interval_histogram()) is not None:
+        counts.append(h.get_total_count())
+    assert storm.count in counts and sum(counts) == sum(
+        r["count"] for r in run.latency if r["role"] == "producer" and r["metric"] == "ack_intended")
+
+
+def test_an_omb_workload_imports_and_what_cannot_is_refused(tmp_path):
+    omb = tmp_path / "omb.yaml"
+    omb.write_text("name: 1 producer / 1 consumers on 1 topic\ntopics: 1\npartitionsPerTopic: 4\n"
+                   "messageSize: 1024\npayloadFile: payload/payload-1Kb.data\n"
+                   "subscriptionsPerTopic: 1\nconsumerPerSubscription: 1\nproducersPerTopic: 2\n"
+                   "producerRate: 50000\nconsumerBacklogSizeGB: 0\ntestDurationMinutes: 15\n")
+    out = _cli("workloads", "import-omb", str(omb), "-o", str(tmp_path / "w.yaml"))
+    assert out.returncode == 0, out.stderr
+    spec = workload.load(tmp_path / "w.yaml")
+    assert (spec.live.producers, spec.live.rate_per_s, spec.live.value_bytes, spec.live.partitions,
+            spec.phases.baseline_s, spec.storm.readers) == (2, 25000, 1024, 4, 900.0, 0)
+    omb.write_text("topics: 2\nproducerRate: 100\n")
+    bad = _cli("workloads", "import-omb", str(omb))
+    assert bad.returncode == 2 and "topics: 2 cannot be imported" in bad.stderr
+    omb.write_text("topics: 1\nproducerRate: 100\nlingerMs: 3\n")
+    assert "lingerMs: not an OMB workload field" in _cli("workloads", "import-omb", str(omb)).stderr
