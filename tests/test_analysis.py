@@ -26,9 +26,11 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 
 def test_repetitions_of_the_same_workload_compare_clean():
     reps = sorted((RUNS / "baseline").iterdir())
-    out = _cli("compare", str(reps[0]), str(reps[1]), "--format", "markdown")
-    assert out.returncode == 0, out.stdout + out.stderr
+    out = _cli("compare", str(reps[0]), str(reps[2]), "--format", "markdown")
+    assert out.returncode == 0, out.stdout + out.stderr  # the most distant pair: +27 % apart
     assert "| restore_time |" in out.stdout and "REGRESSION" not in out.stdout
+    table = _cli("compare", str(RUNS / "sweep"), str(RUNS / "baseline"))
+    assert table.returncode == 0 and table.stdout.splitlines()[3].startswith("restore_time")
 
 
 def test_a_slowed_contender_is_flagged_as_a_regression():
