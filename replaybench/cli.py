@@ -143,14 +143,15 @@ def workloads_show(name_or_path: str, overrides: tuple[str, ...], scale: str) ->
               help="librdkafka properties (key=value lines; ${ENV} references) for --bootstrap.")
 @click.option("--cluster", "cluster_kind", type=click.Choice(["kafka"]), default="kafka",
               show_default=True, help="The embedded cluster to start when no --bootstrap is given.")
-@click.option("--brokers", type=click.IntRange(1, 9), default=1, show_default=True)
+@click.option("--brokers", type=click.IntRange(1, 9), default=None,
+              help="Embedded cluster size (default: the workload's cluster.brokers, 1).")
 @click.option("--ray-address", metavar="ADDR", help="Run the actors on this Ray cluster.")
 @click.option("--results", "results_dir", type=click.Path(path_type=Path), default=Path("results"),
               show_default=True)
 @click.option("--recreate-topics", is_flag=True,
               help="Delete and recreate topics named in the workload that already exist.")
 def run_command(workload_name: str, overrides: tuple[str, ...], scale: str, bootstrap: str | None,
-                client_config: Path | None, cluster_kind: str, brokers: int,
+                client_config: Path | None, cluster_kind: str, brokers: int | None,
                 ray_address: str | None, results_dir: Path, recreate_topics: bool) -> None:
     """Seed a changelog, run live traffic, restore it in parallel, write results/<run-id>/."""
     from rich.console import Console
@@ -227,12 +228,12 @@ def history_command(results_dir: Path, metric: str, workload_name: str | None, t
 @_set_option
 @_scale_option
 @click.option("--bootstrap", metavar="HOST:PORT")
-@click.option("--brokers", type=click.IntRange(1, 9), default=1, show_default=True)
+@click.option("--brokers", type=click.IntRange(1, 9), default=None)
 @click.option("--ray-address", metavar="ADDR")
 @click.option("--results", "results_dir", type=click.Path(path_type=Path), default=Path("results"),
               show_default=True)
 def sweep_command(workload_name: str, vary: tuple[str, ...], repeat: int,
-                  overrides: tuple[str, ...], scale: str, bootstrap: str | None, brokers: int,
+                  overrides: tuple[str, ...], scale: str, bootstrap: str | None, brokers: int | None,
                   ray_address: str | None, results_dir: Path) -> None:
     """Run every combination of the varied fields into one results set, tagged."""
     from rich.console import Console

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from replaybench import actors
+from replaybench import actors, drills
 from replaybench.clock import Clock
 from replaybench.errors import ReplaybenchError
 from replaybench.placement import assign_partitions
@@ -52,9 +52,11 @@ class Group:
 class Coordinator:
     def __init__(self, spec: WorkloadSpec, client_config: dict, topics: Topics,
                  record: RunRecord, on_tick: Callable[["Coordinator"], None] | None = None,
-                 after_seed: Callable[[], None] | None = None) -> None:
+                 after_seed: Callable[[], None] | None = None,
+                 drill_target: drills.Drillable | None = None) -> None:
         """after_seed: run once the changelog is written (the embedded cluster flushes it to
-        disk, so that its writeback does not land in the baseline)."""
+        disk, so that its writeback does not land in the baseline). drill_target: the cluster
+        the workload's faults act on."""
         self.spec, self.client_config, self.topics, self.record = spec, client_config, topics, record
         self.on_tick = on_tick or (lambda _c: None)
         self.after_seed = after_seed
@@ -66,6 +68,14 @@ class Coordinator:
         self.ticker: Ticker | None = None
         self._per_actor: dict[str, dict[str, int]] = {}   #: counters summed over the run
         self._done: dict[str, bool] = {}
+        self.drill_target = drill_target
+        self.drills = [drills.Drill(i, f) for i, f in enumerate(spec.faults)]
+        self._storm_start = 0
+        self._last_watch = 0
+        self._admin = None
+        if self.drills and drill_target is None:
+            raise RunFailed("this workload has faults; they need the embedded cluster "
+                            "(no --bootstrap), which replaybench can kill, pause and replace")
 
     # -- the run ----------------------------------------------------------------------------
 
@@ -184,14 +194,15 @@ class Coordinator:
         if not self.groups:
             return
         self._enter("storm")
-        storm_start = self.clock()
+        storm_start = self._storm_start = self.clock()
         self.targets = end_offsets(self.client_config, self.topics.changelog,
                                    self.spec.topic.partitions)
         self.record.event(storm_start, "targets", offsets=self.targets)
         timeout_ns = int(self.spec.phases.storm_timeout_s * 1e9)
         stagger_ns = int(self.spec.storm.stagger_s * 1e9)
-        while any(not g.caught_up_ns for g in self.groups):
+        while any(not g.caught_up_ns for g in self.groups) or any(d.running for d in self.drills):
             now = self.clock()
+            self._trigger_drills(now)
             for group in self.groups:
                 if not group.start_ns and now >= storm_start + group.index * stagger_ns:
                     self._start_group(group)
@@ -201,6 +212,48 @@ class Coordinator:
                 raise RunFailed(f"restore not caught up within phases.storm_timeout_s="
                                 f"{self.spec.phases.storm_timeout_s:g}: {', '.join(behind)}")
             self._step()
+
+    def _trigger_drills(self, now: int) -> None:
+        done = sum(self._per_actor.get(n, {}).get("records", 0) for n in self.groups[0].readers)
+        target = sum(self.targets.values()) or 1
+        for d in self.drills:
+            if d.started_ns:
+                continue
+            due = now - self._storm_start >= d.fault.at_s * 1e9 if d.fault.at_s >= 0 else \
+                100 * done / target >= d.fault.at_restore_percent
+            if due:
+                drills.run(self.drill_target, d, self.clock)
+                self.record.event(d.started_ns, "fault_start", action=d.fault.action,
+                                  broker=d.fault.broker, drill=d.index,
+                                  restore_percent=round(100 * done / target, 1))
+
+    def _watch_drills(self, snaps: list) -> None:
+        """Live latency while a drill runs goes into its own 'fault-N' accumulation; a finished
+        drill is logged, a failed one fails the run."""
+        for d in self.drills:
+            if d.started_ns and (d.running or d.done_ns > self._last_watch):
+                self.record.add_to(f"fault-{d.index}", [s for _, s in snaps
+                                                         if s.role in ("producer", "consumer")])
+            if d.done_ns and not d.thread.is_alive() and d.done_ns > self._last_watch:
+                self.record.event(d.done_ns, "fault_done", drill=d.index, action=d.fault.action,
+                                  duration_ns=d.done_ns - d.started_ns, error=d.error)
+                if d.error:
+                    raise RunFailed(f"fault {d.index} ({d.fault.action} broker {d.fault.broker}) "
+                                    f"failed: {d.error}")
+        self._last_watch = self.clock()
+        if self.drills and any(d.started_ns for d in self.drills):
+            self._sample_replication()
+
+    def _sample_replication(self) -> None:
+        from replaybench.clusters import health
+        if self._admin is None:
+            self._admin = health.admin(self.client_config["bootstrap.servers"])
+        try:
+            urp = len(health.under_replicated(self._admin, [self.topics.changelog, self.topics.live],
+                                              timeout_s=2.0))
+        except Exception:  # noqa: BLE001 - metadata unavailable mid-fault: not a sample
+            return
+        self.record.cluster_sample(self.clock(), urp)
 
     def _start_group(self, group: Group) -> None:
         group.start_ns = self.clock()
@@ -252,6 +305,11 @@ class Coordinator:
 
     def _verify(self) -> None:
         self._enter("verify")
+        for d in self.drills:
+            if not d.started_ns:
+                self.record.event(self.clock(), "fault_skipped", drill=d.index,
+                                  reason="the restore finished before the trigger")
+        self.record.faults = drills.figures(self.record, self.drills, self.drill_target)
         deliveries = self._changelog_deliveries()
         for group in self.groups:
             results = [call(self.handles[n], n, "result") for n in group.readers]
@@ -287,6 +345,8 @@ class Coordinator:
     def _step(self) -> None:
         start, snaps = self.ticker.step()
         self._record(start, snaps)
+        if self.drills:
+            self._watch_drills(snaps)
         for name, snap in snaps:
             if snap.role == "reader" and snap.done and name not in self.ticker.retiring:
                 self.ticker.retire(name)

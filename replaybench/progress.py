@@ -91,4 +91,21 @@ def summary_tables(outcome: RunOutcome) -> list[Table]:
                 lat.add_row(f"{metric} {p}", *[f"{c[key] / 1e6:.1f}" if c else "—" for c in cells],
                             f"{ratio:.2f}×" if ratio else "—")
         tables.append(lat)
+    faults = outcome.record.faults if outcome.record else []
+    if faults:
+        ft = Table(title="drills")
+        for col in ("drill", "at", "took", "stall", "p99.9", "URP", "URP gone", "bytes"):
+            ft.add_column(col, justify="left" if col == "drill" else "right")
+        start = outcome.record.started_ns
+        for f in faults:
+            if not f["started_ns"]:
+                ft.add_row(f"{f['action']} b{f['broker']}", "never", *["—"] * 6)
+                continue
+            ft.add_row(f"{f['action']} b{f['broker']}",
+                       f"{(f['started_ns'] - start) / 1e9:.1f} s", f"{f['duration_ns'] / 1e9:.1f} s",
+                       f"{f['restore_stall_ns'] / 1e9:.0f} s", f"{f['produce_p99_9_ns'] / 1e6:.0f} ms",
+                       str(f["under_replicated_max"]),
+                       f"{f['under_replicated_cleared_ns'] / 1e9:.1f} s" if f["under_replicated_cleared_ns"] else "—",
+                       f"{f['broker_bytes_after'] / 1e6:.1f} MB")
+        tables.append(ft)
     return tables

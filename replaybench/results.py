@@ -48,9 +48,11 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType, str]]] = {
         ("p99_ns", _I, "99th percentile"),
         ("p99_9_ns", _I, "99.9th percentile"),
         ("max_ns", _I, "maximum"),
+        ("under_replicated_partitions", _I, "role cluster: the run's topics' partitions with "
+                                            "ISR < replicas (sampled while drills run)"),
     ],
     "latency": [
-        ("phase", _S, "phase the samples fell in"),
+        ("phase", _S, "phase the samples fell in; fault-N: live latency while drill N ran"),
         ("role", _S, "producer or consumer"),
         ("metric", _S, "ack_intended (coordinated-omission corrected: ack - intended send), "
                        "ack_sent, sent_intended, e2e (consumer receive - intended send)"),
@@ -84,6 +86,20 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType, str]]] = {
         ("phase", _S, "phase at the time"), ("actor", _S, "actor concerned, if any"),
         ("detail", _S, "JSON object with the event's fields"),
     ],
+    "faults": [
+        ("drill", _I, "index in the workload's faults"), ("action", _S, "kill, replace, pause, restart"),
+        ("broker", _I, "node id"), ("trigger", _S, "at_s=... or at_restore_percent=..."),
+        ("started_ns", _I, "wall clock; 0: never triggered"), ("done_ns", _I, "broker back, wall clock"),
+        ("duration_ns", _I, "done - started"), ("error", _S, "why the drill failed, if it did"),
+        ("restore_stall_ns", _I, "longest stretch without restore progress after the drill "
+                                 "started (1 s resolution)"),
+        ("restore_resumed_ns", _I, "from drill start to restore progress after that stall"),
+        ("produce_p99_9_ns", _I, "live produce ack - intended p99.9 while the drill ran"),
+        ("under_replicated_max", _I, "most under-replicated partitions seen after the start"),
+        ("under_replicated_cleared_ns", _I, "from drill start until none were under-replicated"),
+        ("broker_bytes_after", _I, "bytes in the broker's log dirs at the end of the run: for "
+                                   "a replacement, what it fetched back"),
+    ],
     "verification": [
         ("scope", _S, "group-N (a restore group) or live"),
         ("check", _S, "what is compared"), ("expected", _I, "what a correct run gives"),
@@ -114,7 +130,8 @@ def write(results_dir: Path, record: RunRecord, manifest: dict[str, Any]) -> Pat
         raise ResultsError(f"{partial}: cannot create results directory ({exc.strerror})") from None
     rows = {"timeseries": record.ticks, "latency": latency_rows(record),
             "restore_partitions": record.partitions, "restore_groups": record.groups,
-            "events": record.events, "verification": record.verification}
+            "events": record.events, "verification": record.verification,
+            "faults": record.faults}
     for name, data in rows.items():
         pq.write_table(_table(name, data), partial / f"{name}.parquet")
     (partial / "manifest.json").write_text(json.dumps(

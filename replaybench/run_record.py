@@ -30,6 +30,7 @@ class RunRecord:
     groups: list[dict[str, Any]] = field(default_factory=list)
     verification: list[dict[str, Any]] = field(default_factory=list)
     placement: dict[str, dict[str, str]] = field(default_factory=dict)
+    faults: list[dict[str, Any]] = field(default_factory=list)
 
     def event(self, t_ns: int, kind: str, actor: str = "", **detail: Any) -> None:
         self.events.append({"t_ns": t_ns, "elapsed_ns": t_ns - self.started_ns, "kind": kind,
@@ -54,6 +55,18 @@ class RunRecord:
         for role, snap in sorted(by_role.items()):
             self.ticks.append(self._row(tick, start_ns, role, snap,
                                         sum(s.role == role for s in snapshots)))
+
+    def add_to(self, phase: str, snapshots: list[Snapshot]) -> None:
+        """Also count these snapshots under another name (a fault's window)."""
+        for snap in snapshots:
+            self.phases.setdefault((phase, snap.role), Accumulator()).add(snap)
+
+    def cluster_sample(self, t_ns: int, under_replicated: int) -> None:
+        """A time-series row for the cluster itself."""
+        tick = self.ticks[-1]["tick"] if self.ticks else 0
+        self.ticks.append({"tick": tick, "t_ns": t_ns, "elapsed_ns": t_ns - self.started_ns,
+                           "interval_ns": 0, "phase": self.phase, "role": "cluster", "actors": 0,
+                           "records": 0, "bytes": 0, "under_replicated_partitions": under_replicated})
 
     def latency(self, phase: str, role: str, metric: str | None = None) -> LatencyHistogram:
         """A phase's histogram for a role (empty if none was recorded)."""

@@ -33,7 +33,7 @@ class RunRequest:
     scale: str = "default"
     bootstrap: str | None = None          #: None: start the embedded local cluster
     client_config: Path | None = None
-    brokers: int = 1
+    brokers: int | None = None            #: None: the workload's cluster.brokers
     ray_address: str | None = None
     results_dir: Path = Path("results")
     recreate_topics: bool = False
@@ -66,7 +66,8 @@ def run(request: RunRequest, display: Display | None = None) -> RunOutcome:
     results_dir = _results_dir(request.results_dir)
     run_id = results.new_run_id(results_dir, spec.name)
     with ExitStack() as stack:
-        cluster = stack.enter_context(_cluster(request, display))
+        cluster = stack.enter_context(_cluster(request, request.brokers or spec.cluster.brokers,
+                                               display))
         config = {**cluster["client_config"], **extra}
         _check_reachable(config)
         names = _topics(spec, run_id)
@@ -77,7 +78,8 @@ def run(request: RunRequest, display: Display | None = None) -> RunOutcome:
         # A local broker's freshly written changelog sits in dirty pages that the kernel writes
         # back ~30 s later, in the middle of whatever phase runs then; flush it first.
         flush = os.sync if cluster["kind"] == "embedded" else None
-        coordinator = Coordinator(spec, config, names, record, display.tick, flush)
+        coordinator = Coordinator(spec, config, names, record, display.tick, flush,
+                                  cluster.get("drills"))
         try:
             coordinator.run()
             record.status = "completed"
@@ -99,7 +101,7 @@ def _finish(record: RunRecord, spec, request: RunRequest, cluster: dict, names: 
     if record.status == "completed" and not summary.verification_passed:
         record.status = "failed"
         record.reason = "verification: " + "; ".join(summary.failed_checks[:3])
-    cluster_info = {k: v for k, v in cluster.items() if k != "client_config"}
+    cluster_info = {k: v for k, v in cluster.items() if k not in ("client_config", "drills")}
     cluster_info["topics"] = _describe_topics(config, names)
     info = manifest.build(record, spec, {"scale": request.scale, "overrides": list(request.overrides),
                                          "file": str(request.workload)},
@@ -113,7 +115,7 @@ def _finish(record: RunRecord, spec, request: RunRequest, cluster: dict, names: 
 
 
 @contextmanager
-def _cluster(request: RunRequest, display: Display) -> Iterator[dict[str, Any]]:
+def _cluster(request: RunRequest, brokers: int, display: Display) -> Iterator[dict[str, Any]]:
     """The cluster to run against: the given bootstrap, or an embedded one started and stopped
     here (its data lives in a temp dir removed afterwards)."""
     if request.bootstrap:
@@ -121,13 +123,13 @@ def _cluster(request: RunRequest, display: Display) -> Iterator[dict[str, Any]]:
                "client_config": {"bootstrap.servers": request.bootstrap}}
         return
     root = Path(tempfile.mkdtemp(prefix="rb-kafka-"))
-    display.note(f"starting embedded Kafka {KAFKA_VERSION} ({request.brokers} broker"
-                 f"{'s' if request.brokers > 1 else ''})")
+    display.note(f"starting embedded Kafka {KAFKA_VERSION} ({brokers} broker"
+                 f"{'s' if brokers > 1 else ''})")
     try:
-        cluster = LocalKafkaCluster(root, request.brokers, cache_dir=request.cache_dir)
+        cluster = LocalKafkaCluster(root, brokers, cache_dir=request.cache_dir)
         with cluster.start():
-            yield {"kind": "embedded", "bootstrap": cluster.bootstrap, "brokers": request.brokers,
-                   "root": str(root),
+            yield {"kind": "embedded", "bootstrap": cluster.bootstrap, "brokers": brokers,
+                   "root": str(root), "drills": cluster,
                    "broker_version": KAFKA_VERSION, "client_config": cluster.client_config()}
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -81,6 +81,22 @@ class Phases:
 
 
 @dataclass(frozen=True)
+class Fault:
+    """A drill during the storm: at `at_s` seconds after storm start, or once the first restore
+    group has read `at_restore_percent` of its target."""
+    action: str = "kill"           #: kill, replace, pause, restart
+    broker: int = 1                #: node id (1..brokers on the embedded cluster)
+    at_s: float = -1.0             #: -1: not time-triggered
+    at_restore_percent: float = -1.0  #: -1: not progress-triggered
+    duration_s: float = 5.0        #: pause: how long; kill: until restart (0: stays down)
+
+
+@dataclass(frozen=True)
+class ClusterShape:
+    brokers: int = 1               #: embedded cluster size this workload wants (--brokers wins)
+
+
+@dataclass(frozen=True)
 class WorkloadSpec:
     version: int
     name: str
@@ -90,6 +106,8 @@ class WorkloadSpec:
     live: Live = field(default_factory=Live)
     storm: Storm = field(default_factory=Storm)
     phases: Phases = field(default_factory=Phases)
+    cluster: ClusterShape = field(default_factory=ClusterShape)
+    faults: tuple = ()             #: of Fault
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -131,9 +149,10 @@ _RANGES = {
     "phases.baseline_s": (0.0, None), "phases.storm_timeout_s": (1.0, None),
     "phases.recovery_s": (0.0, None), "phases.warmup_s": (0.0, None), "phases.warmup_max_s": (0.0, None), "phases.settle_ratio": (1.0, None),
     "phases.settle_ticks": (1, 3600), "live.partitions": (1, 10_000), "live.keys": (1, None),
-    "storm.caught_up_lag": (0, None),
+    "storm.caught_up_lag": (0, None), "cluster.brokers": (1, 9),
 }
-_CHOICES = {"live.topic": ("live", "changelog")}
+_CHOICES = {"live.topic": ("live", "changelog"),
+            "action": ("kill", "replace", "pause", "restart")}
 
 # --scale: multipliers on sizes and durations; `default` is the file as written, and --set
 # overrides apply after scaling.
@@ -248,7 +267,9 @@ def _build(cls, raw: Any, source: str, prefix: str):
             continue
         path = prefix + name
         section = _SECTIONS.get(f.type)  # annotations are strings (postponed evaluation)
-        if section is not None:
+        if name == "faults":
+            values[name] = _faults(raw[name], source)
+        elif section is not None:
             values[name] = _build(section, raw[name], source, path + ".")
         else:
             values[name] = _check(path, raw[name], f.type, source)
@@ -257,7 +278,22 @@ def _build(cls, raw: Any, source: str, prefix: str):
 
 _MAPPINGS = {"topic.configs", "live.rate_steps", "live.producer_config", "live.consumer_config",
              "storm.consumer_config"}
-_SECTIONS = {"Topic": Topic, "Seed": Seed, "Live": Live, "Storm": Storm, "Phases": Phases}
+_SECTIONS = {"Topic": Topic, "Seed": Seed, "Live": Live, "Storm": Storm, "Phases": Phases,
+             "ClusterShape": ClusterShape, "Fault": Fault}
+
+
+def _faults(raw: Any, source: str) -> tuple:
+    if not isinstance(raw, (list, tuple)):
+        raise WorkloadError(f"{source}: faults: expected a list of drills, got {raw!r}")
+    faults = []
+    for i, item in enumerate(raw):
+        fault = _build(Fault, item, source, f"faults[{i}].")
+        triggers = (fault.at_s >= 0) + (fault.at_restore_percent >= 0)
+        if triggers != 1:
+            raise WorkloadError(f"{source}: faults[{i}]: give exactly one of at_s or "
+                                "at_restore_percent")
+        faults.append(fault)
+    return tuple(faults)
 
 
 def _check(path: str, value: Any, declared: Any, source: str) -> Any:
@@ -276,8 +312,9 @@ def _check(path: str, value: Any, declared: Any, source: str) -> Any:
         if not isinstance(value, dict):
             raise WorkloadError(f"{source}: {path}: expected a mapping, got {value!r}")
         value = {str(k): str(v) for k, v in value.items()}
-    if path in _CHOICES and value not in _CHOICES[path]:
-        raise WorkloadError(f"{source}: {path}: {value!r} is not one of {', '.join(_CHOICES[path])}")
+    choices = _CHOICES.get(path) or _CHOICES.get(path.rsplit(".", 1)[-1] if "[" in path else "")
+    if choices and value not in choices:
+        raise WorkloadError(f"{source}: {path}: {value!r} is not one of {', '.join(choices)}")
     low, high = _RANGES.get(path, (None, None))
     if low is not None and value < low or high is not None and value > high:
         bounds = f"{low}..{high if high is not None else ''}"

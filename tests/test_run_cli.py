@@ -70,3 +70,28 @@ def test_actors_spread_over_a_two_node_ray_cluster(kafka1, tmp_path):
     assert info["status"] == "completed" and info["ray"]["ray_nodes"] == "2"
     nodes = {where["node_id"] for where in info["placement"].values()}
     assert len(nodes) == 2, info["placement"]
+
+
+def test_a_broker_replaced_mid_restore_is_measured_and_nothing_is_lost(tmp_path):
+    """broker-replacement at smoke scale on the embedded 3-broker cluster, the replacement
+    triggered as the storm starts so that it lands inside the restore."""
+    import pyarrow.parquet as pq
+    proc = _cli("run", "--workload", "broker-replacement", "--scale", "smoke", "--results",
+                str(tmp_path), *SHORT, "--set", "faults=[{action: replace, broker: 2, at_s: 0}]")
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, out[-3000:] + err[-3000:]
+    [info] = _manifests(tmp_path)
+    run_dir = tmp_path / info["run_id"]
+    assert info["status"] == "completed" and info["cluster"]["brokers"] == 3
+    [drill] = pq.read_table(run_dir / "faults.parquet").to_pylist()
+    assert (drill["action"], drill["broker"], drill["error"]) == ("replace", 2, "")
+    assert drill["done_ns"] > drill["started_ns"] > 0
+    assert drill["under_replicated_max"] > 0 and drill["under_replicated_cleared_ns"] > 0
+    assert drill["broker_bytes_after"] > 1_000_000          # the new disk was filled again
+    kinds = [e["kind"] for e in pq.read_table(run_dir / "events.parquet").to_pylist()]
+    assert "fault_start" in kinds and "fault_done" in kinds
+    phases = {r["phase"] for r in pq.read_table(run_dir / "latency.parquet").to_pylist()}
+    assert "fault-0" in phases
+    assert all(c["passed"] for c in pq.read_table(run_dir / "verification.parquet").to_pylist())
+    for marker in (info["cluster"]["root"], info["ray"]["temp_dir"]):
+        assert not find_by_marker(marker)

@@ -171,6 +171,14 @@ class LocalKafkaCluster:
         self.save()
         self.wait_ready(timeout_s)
 
+    def data_bytes(self, node_id: int) -> int:
+        """Bytes stored in one broker's log dirs (what a replacement had to fetch back). Counts
+        allocated blocks: Kafka preallocates 10 MB sparse index files per segment."""
+        data = self.node(node_id).data_dir
+        if not data.exists():
+            return 0
+        return sum(p.stat().st_blocks * 512 for p in data.rglob("*") if p.is_file())
+
     def pause(self, node_id: int) -> None:
         """SIGSTOP: the broker keeps its sockets but answers nothing, like a long GC pause."""
         self.node(node_id)
