@@ -76,6 +76,18 @@ def cluster_down(root: Path | None) -> None:
     click.echo(f"stopped {stopped} broker(s)")
 
 
+@cluster.command("drill")
+@click.argument("action", type=click.Choice(["kill", "restart", "replace", "pause", "resume"]))
+@click.option("--broker", type=click.IntRange(1, 9), required=True)
+@_dir_option
+def cluster_drill(action: str, broker: int, root: Path | None) -> None:
+    """Kill, restart, replace (empty disk), pause or resume one broker of a running cluster.
+    Usable as the hooks of a cluster profile."""
+    target = control.attach(root or control.default_cluster_dir(), default_cache_dir())
+    getattr(target, action)(broker)
+    click.echo(f"broker {broker}: {action} done")
+
+
 @cli.command("check")
 @click.option("--brokers", type=click.IntRange(1, 9), default=1, show_default=True)
 @click.option("--keys", type=click.IntRange(1), default=50_000, show_default=True)
@@ -143,6 +155,8 @@ def workloads_show(name_or_path: str, overrides: tuple[str, ...], scale: str) ->
               help="librdkafka properties (key=value lines; ${ENV} references) for --bootstrap.")
 @click.option("--cluster", "cluster_kind", type=click.Choice(["kafka"]), default="kafka",
               show_default=True, help="The embedded cluster to start when no --bootstrap is given.")
+@click.option("--cluster-profile", type=click.Path(path_type=Path), metavar="FILE",
+              help="An external cluster: bootstrap, client config, labels, drill hooks (YAML).")
 @click.option("--brokers", type=click.IntRange(1, 9), default=None,
               help="Embedded cluster size (default: the workload's cluster.brokers, 1).")
 @click.option("--ray-address", metavar="ADDR", help="Run the actors on this Ray cluster.")
@@ -151,17 +165,20 @@ def workloads_show(name_or_path: str, overrides: tuple[str, ...], scale: str) ->
 @click.option("--recreate-topics", is_flag=True,
               help="Delete and recreate topics named in the workload that already exist.")
 def run_command(workload_name: str, overrides: tuple[str, ...], scale: str, bootstrap: str | None,
-                client_config: Path | None, cluster_kind: str, brokers: int | None,
-                ray_address: str | None, results_dir: Path, recreate_topics: bool) -> None:
+                client_config: Path | None, cluster_kind: str, cluster_profile: Path | None,
+                brokers: int | None, ray_address: str | None, results_dir: Path,
+                recreate_topics: bool) -> None:
     """Seed a changelog, run live traffic, restore it in parallel, write results/<run-id>/."""
     from rich.console import Console
 
     from replaybench import progress, runner
     if client_config and not bootstrap:
         raise ReplaybenchError("--client-config applies to --bootstrap clusters only")
+    if cluster_profile and bootstrap:
+        raise ReplaybenchError("give --bootstrap or --cluster-profile, not both")
     request = runner.RunRequest(_workload_path(workload_name), default_cache_dir(), overrides,
                                 scale, bootstrap, client_config, brokers, ray_address,
-                                results_dir, recreate_topics)
+                                results_dir, recreate_topics, profile=cluster_profile)
     console = Console(stderr=False)
     try:
         with progress.RichDisplay(console) as display:

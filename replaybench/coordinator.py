@@ -74,8 +74,8 @@ class Coordinator:
         self._last_watch = 0
         self._admin = None
         if self.drills and drill_target is None:
-            raise RunFailed("this workload has faults; they need the embedded cluster "
-                            "(no --bootstrap), which replaybench can kill, pause and replace")
+            raise RunFailed("this workload has faults; they need the embedded cluster or a "
+                            "--cluster-profile with hooks (a bare --bootstrap cannot be drilled)")
 
     # -- the run ----------------------------------------------------------------------------
 

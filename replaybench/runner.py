@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 from replaybench import actors, client_config, manifest, results, topics, workload
 from replaybench.clock import Clock
-from replaybench.clusters import health
+from replaybench.clusters import health, profile
 from replaybench.clusters.artifacts import KAFKA_VERSION
 from replaybench.clusters.local_kafka import LocalKafkaCluster
 from replaybench.coordinator import Coordinator, Topics
@@ -38,6 +38,7 @@ class RunRequest:
     results_dir: Path = Path("results")
     recreate_topics: bool = False
     tags: tuple[tuple[str, str], ...] = ()   #: recorded in the manifest (a sweep's values)
+    profile: Path | None = None              #: an external cluster profile (YAML)
 
 
 @dataclass
@@ -118,6 +119,14 @@ def _finish(record: RunRecord, spec, request: RunRequest, cluster: dict, names: 
 def _cluster(request: RunRequest, brokers: int, display: Display) -> Iterator[dict[str, Any]]:
     """The cluster to run against: the given bootstrap, or an embedded one started and stopped
     here (its data lives in a temp dir removed afterwards)."""
+    if request.profile:
+        prof = profile.load(request.profile)
+        yield {"kind": "external", "name": prof.name, "bootstrap": prof.bootstrap,
+               "broker_version": prof.labels.get("version", "unknown"), "labels": prof.labels,
+               "hooks": sorted(prof.hooks),
+               "client_config": {**prof.client_config, "bootstrap.servers": prof.bootstrap},
+               "drills": profile.HookCluster(prof) if prof.hooks else None}
+        return
     if request.bootstrap:
         yield {"kind": "external", "bootstrap": request.bootstrap, "broker_version": "unknown",
                "client_config": {"bootstrap.servers": request.bootstrap}}

@@ -51,7 +51,9 @@ class Run:
     @property
     def cluster_label(self) -> str:
         c = self.manifest.get("cluster", {})
-        return f"{c.get('kind', '?')} {c.get('broker_version', '?')} x{c.get('brokers', '?')}"
+        labels = ",".join(f"{k}={v}" for k, v in sorted(c.get("labels", {}).items()))
+        return f"{c.get('kind', '?')} {c.get('broker_version', '?')} x{c.get('brokers', '?')}" + \
+            (f" [{labels}]" if labels else "")
 
     @property
     def started_ns(self) -> int:

@@ -52,6 +52,10 @@ def status(root: Path, cache_dir: Path) -> Status:
     return Status(cluster.bootstrap, states)
 
 
+def attach(root: Path, cache_dir: Path) -> LocalKafkaCluster:
+    return LocalKafkaCluster.attach(root, cache_dir)
+
+
 def down(root: Path, cache_dir: Path) -> int:
     """Stop every broker recorded in root by pid; returns how many were running."""
     cluster = LocalKafkaCluster.attach(root, cache_dir)
