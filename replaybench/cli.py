@@ -153,8 +153,9 @@ def workloads_show(name_or_path: str, overrides: tuple[str, ...], scale: str) ->
 @click.option("--bootstrap", metavar="HOST:PORT", help="An existing cluster to run against.")
 @click.option("--client-config", type=click.Path(path_type=Path), metavar="FILE",
               help="librdkafka properties (key=value lines; ${ENV} references) for --bootstrap.")
-@click.option("--cluster", "cluster_kind", type=click.Choice(["kafka"]), default="kafka",
-              show_default=True, help="The embedded cluster to start when no --bootstrap is given.")
+@click.option("--cluster", "cluster_kind", type=click.Choice(["kafka", "tiered"]), default="kafka",
+              show_default=True, help="The embedded cluster to start when no --bootstrap is "
+                                      "given: kafka (local disk) or tiered (Tiered Storage).")
 @click.option("--cluster-profile", type=click.Path(path_type=Path), metavar="FILE",
               help="An external cluster: bootstrap, client config, labels, drill hooks (YAML).")
 @click.option("--brokers", type=click.IntRange(1, 9), default=None,
@@ -178,7 +179,8 @@ def run_command(workload_name: str, overrides: tuple[str, ...], scale: str, boot
         raise ReplaybenchError("give --bootstrap or --cluster-profile, not both")
     request = runner.RunRequest(_workload_path(workload_name), default_cache_dir(), overrides,
                                 scale, bootstrap, client_config, brokers, ray_address,
-                                results_dir, recreate_topics, profile=cluster_profile)
+                                results_dir, recreate_topics, profile=cluster_profile,
+                                cluster_kind=cluster_kind)
     console = Console(stderr=False)
     try:
         with progress.RichDisplay(console) as display:

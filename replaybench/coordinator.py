@@ -52,7 +52,7 @@ class Group:
 class Coordinator:
     def __init__(self, spec: WorkloadSpec, client_config: dict, topics: Topics,
                  record: RunRecord, on_tick: Callable[["Coordinator"], None] | None = None,
-                 after_seed: Callable[[], None] | None = None,
+                 after_seed: Callable[[], dict | None] | None = None,
                  drill_target: drills.Drillable | None = None) -> None:
         """after_seed: run once the changelog is written (the embedded cluster flushes it to
         disk, so that its writeback does not land in the baseline). drill_target: the cluster
@@ -140,8 +140,8 @@ class Coordinator:
         self._kill("seeder-0")
         if self.after_seed:
             start = self.clock()
-            self.after_seed()
-            self.record.event(self.clock(), "seed_flushed", duration_ns=self.clock() - start)
+            seen = self.after_seed() or {}
+            self.record.event(self.clock(), "seed_flushed", duration_ns=self.clock() - start, **seen)
 
     def _start_live(self) -> None:
         """Producers share one schedule origin, the start of their first tick; tail consumers

@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import tempfile
+import time
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,8 @@ from typing import Any, Iterator
 from replaybench import actors, client_config, manifest, results, topics, workload
 from replaybench.clock import Clock
 from replaybench.clusters import health, profile
-from replaybench.clusters.artifacts import KAFKA_VERSION
+from replaybench.clusters.artifacts import KAFKA_VERSION, tiered_storage_artifacts
+from replaybench.clusters.kafka_config import TIERED_TOPIC_CONFIGS, tiered_overrides
 from replaybench.clusters.local_kafka import LocalKafkaCluster
 from replaybench.coordinator import Coordinator, Topics
 from replaybench.errors import ClusterError, ReplaybenchError
@@ -23,6 +25,7 @@ from replaybench.run_record import RunRecord
 from replaybench.summary import Summary, summarize
 
 REACH_TIMEOUT_S = 10.0
+TIERED_OFFLOAD_TIMEOUT_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class RunRequest:
     recreate_topics: bool = False
     tags: tuple[tuple[str, str], ...] = ()   #: recorded in the manifest (a sweep's values)
     profile: Path | None = None              #: an external cluster profile (YAML)
+    cluster_kind: str = "kafka"              #: embedded: kafka (local disk) or tiered
 
 
 @dataclass
@@ -72,13 +76,14 @@ def run(request: RunRequest, display: Display | None = None) -> RunOutcome:
         config = {**cluster["client_config"], **extra}
         _check_reachable(config)
         names = _topics(spec, run_id)
-        _create_topics(spec, config, names, request.recreate_topics)
+        _create_topics(spec, config, names, request.recreate_topics,
+                       cluster.get("topic_configs", {}))
         display.note(f"run {run_id}: {spec.name} on {cluster['bootstrap']}")
         ray_info = stack.enter_context(actors.ray_runtime(request.ray_address))
         record = RunRecord(run_id, Clock()())
         # A local broker's freshly written changelog sits in dirty pages that the kernel writes
         # back ~30 s later, in the middle of whatever phase runs then; flush it first.
-        flush = os.sync if cluster["kind"] == "embedded" else None
+        flush = _after_seed(cluster, names) if cluster["kind"] == "embedded" else None
         coordinator = Coordinator(spec, config, names, record, display.tick, flush,
                                   cluster.get("drills"))
         try:
@@ -103,6 +108,8 @@ def _finish(record: RunRecord, spec, request: RunRequest, cluster: dict, names: 
         record.status = "failed"
         record.reason = "verification: " + "; ".join(summary.failed_checks[:3])
     cluster_info = {k: v for k, v in cluster.items() if k not in ("client_config", "drills")}
+    if cluster.get("storage") == "tiered":
+        cluster_info["remote_tier"] = _remote_tier_proof(record)
     cluster_info["topics"] = _describe_topics(config, names)
     info = manifest.build(record, spec, {"scale": request.scale, "overrides": list(request.overrides),
                                          "file": str(request.workload)},
@@ -132,14 +139,25 @@ def _cluster(request: RunRequest, brokers: int, display: Display) -> Iterator[di
                "client_config": {"bootstrap.servers": request.bootstrap}}
         return
     root = Path(tempfile.mkdtemp(prefix="rb-kafka-"))
+    tiered = request.cluster_kind == "tiered"
     display.note(f"starting embedded Kafka {KAFKA_VERSION} ({brokers} broker"
-                 f"{'s' if brokers > 1 else ''})")
+                 f"{'s' if brokers > 1 else ''}{', Tiered Storage' if tiered else ''})")
+    extra = {}
+    if tiered:
+        jars = tiered_storage_artifacts().fetch(request.cache_dir)
+        extra = {"overrides": tiered_overrides(root / "remote-tier", brokers),
+                 "extra_classpath": (f"{jars}/*",)}
     try:
-        cluster = LocalKafkaCluster(root, brokers, cache_dir=request.cache_dir)
+        cluster = LocalKafkaCluster(root, brokers, cache_dir=request.cache_dir, **extra)
         with cluster.start():
-            yield {"kind": "embedded", "bootstrap": cluster.bootstrap, "brokers": brokers,
+            yield {"kind": "embedded", "storage": "tiered" if tiered else "local-disk",
+                   "bootstrap": cluster.bootstrap, "brokers": brokers,
                    "root": str(root), "drills": cluster,
-                   "broker_version": KAFKA_VERSION, "client_config": cluster.client_config()}
+                   "broker_version": KAFKA_VERSION, "client_config": cluster.client_config(),
+                   **({"topic_configs": TIERED_TOPIC_CONFIGS, "remote_storage_manager":
+                       "org.apache.kafka.server.log.remote.storage.LocalTieredStorage",
+                       "notes": "Tiered Storage refuses compacted topics: the changelog is "
+                                "delete-retention; tombstones stay in the log"} if tiered else {})}
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -161,11 +179,13 @@ def _topics(spec: workload.WorkloadSpec, run_id: str) -> Topics:
     return Topics(changelog, live)
 
 
-def _create_topics(spec, config: dict, names: Topics, recreate: bool) -> None:
+def _create_topics(spec, config: dict, names: Topics, recreate: bool,
+                   cluster_configs: dict[str, str]) -> None:
+    """cluster_configs: what the cluster kind imposes on the changelog (Tiered Storage)."""
     admin = health.admin(config["bootstrap.servers"],
                          {k: v for k, v in config.items() if k != "bootstrap.servers"})
     topics.ensure_topic(admin, names.changelog, spec.topic.partitions, spec.topic.replication,
-                        spec.topic.configs, recreate)
+                        {**spec.topic.configs, **cluster_configs}, recreate)
     if names.live != names.changelog and (spec.live.producers or spec.live.consumers):
         topics.ensure_topic(admin, names.live, spec.live.partitions, spec.topic.replication,
                             {}, recreate)
@@ -189,6 +209,39 @@ def _results_dir(path: Path) -> Path:
     except OSError as exc:
         raise ReplaybenchError(f"{path}: cannot create results directory ({exc.strerror})") from None
     return path
+
+
+def _after_seed(cluster: dict, names: Topics):
+    """Flush the seed to disk; on Tiered Storage also wait until the local logs were trimmed,
+    so that the restore must read the remote tier. Returns what it saw, for the event log."""
+    local: LocalKafkaCluster = cluster["drills"]
+
+    def settle() -> dict:
+        os.sync()
+        if cluster.get("storage") != "tiered":
+            return {}
+        deadline = time.monotonic() + TIERED_OFFLOAD_TIMEOUT_S
+        starts = local.local_log_start_offsets(names.changelog)
+        while time.monotonic() < deadline and not (starts and all(starts.values())):
+            time.sleep(1.0)
+            starts = local.local_log_start_offsets(names.changelog)
+        return {"local_log_start_offsets": starts}
+    return settle
+
+
+def _remote_tier_proof(record: RunRecord) -> dict:
+    """Records below every broker's local log start at storm start were on the remote tier
+    only: a restore from offset 0 had to fetch them from there."""
+    flushed = next((e for e in record.events if e["kind"] == "seed_flushed"), None)
+    targets = next((e for e in record.events if e["kind"] == "targets"), None)
+    if not flushed or not targets:
+        return {}
+    import json
+    starts = {int(k): v for k, v in json.loads(flushed["detail"]).get("local_log_start_offsets", {}).items()}
+    ends = {int(k): v for k, v in json.loads(targets["detail"])["offsets"].items()}
+    remote_only = sum(min(starts.get(p, 0), end) for p, end in ends.items())
+    return {"local_log_start_offsets": starts, "records_only_in_remote_tier": remote_only,
+            "share_of_restore": remote_only / max(sum(ends.values()), 1)}
 
 
 @contextmanager

@@ -95,3 +95,26 @@ def test_a_broker_replaced_mid_restore_is_measured_and_nothing_is_lost(tmp_path)
     assert all(c["passed"] for c in pq.read_table(run_dir / "verification.parquet").to_pylist())
     for marker in (info["cluster"]["root"], info["ray"]["temp_dir"]):
         assert not find_by_marker(marker)
+
+
+def test_tiered_storage_restores_from_the_remote_tier_through_a_replacement(tmp_path):
+    """Tiered Storage (Kafka's LocalTieredStorage plugin) on 3 brokers: most of the changelog
+    is only on the remote tier when the storm starts; a broker is replaced meanwhile."""
+    import pyarrow.parquet as pq
+    proc = _cli("run", "--workload", "broker-replacement", "--cluster", "tiered", "--scale",
+                "smoke", "--results", str(tmp_path), *SHORT, "--set", "seed.records=150000",
+                "--set", "faults=[{action: replace, broker: 2, at_s: 0}]")
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, out[-3000:] + err[-3000:]
+    [info] = _manifests(tmp_path)
+    cluster = info["cluster"]
+    assert cluster["storage"] == "tiered" and cluster["topic_configs"]["remote.storage.enable"] == "true"
+    changelog = next(t for t in cluster["topics"] if t.endswith("-changelog"))
+    assert cluster["topics"][changelog]["cleanup.policy"] == "delete"
+    assert cluster["remote_tier"]["records_only_in_remote_tier"] > 50_000
+    assert cluster["remote_tier"]["share_of_restore"] > 0.3
+    run_dir = tmp_path / info["run_id"]
+    [drill] = pq.read_table(run_dir / "faults.parquet").to_pylist()
+    assert drill["action"] == "replace" and drill["error"] == "" and drill["done_ns"] > 0
+    assert all(c["passed"] for c in pq.read_table(run_dir / "verification.parquet").to_pylist())
+    assert not find_by_marker(cluster["root"])

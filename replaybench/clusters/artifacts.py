@@ -34,8 +34,14 @@ _POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
 """
 _DEPENDENCY = (
     "    <dependency><groupId>{g}</groupId><artifactId>{a}</artifactId>"
-    "<version>{v}</version></dependency>"
+    "<version>{v}</version>{classifier}</dependency>"
 )
+
+
+def _dependency(coordinate: str) -> str:
+    g, a, v, *rest = coordinate.split(":")
+    return _DEPENDENCY.format(g=g, a=a, v=v, classifier=f"<classifier>{rest[0]}</classifier>"
+                              if rest else "")
 
 
 def default_cache_dir() -> Path:
@@ -74,7 +80,8 @@ class MavenArtifacts:
     """A named set of Maven coordinates fetched with their runtime dependencies."""
 
     name: str
-    coordinates: tuple[str, ...]  # "group:artifact:version"
+    coordinates: tuple[str, ...]  # "group:artifact:version[:classifier]"
+    transitive: bool = True       # False: only the named jars (their dependencies are elsewhere)
 
     def fetch(self, cache_dir: Path) -> Path:
         """Return the folder holding every jar, fetching it with Maven on first use."""
@@ -89,12 +96,13 @@ class MavenArtifacts:
                                "on PATH to fetch them (apt-get install maven)")
         target.mkdir(parents=True, exist_ok=True)
         (target / "pom.xml").write_text(_POM.format(name=self.name, dependencies="\n".join(
-            _DEPENDENCY.format(g=g, a=a, v=v) for g, a, v in (c.split(":") for c in self.coordinates))))
+            _dependency(c) for c in self.coordinates)))
         staging = target / "libs.partial"
         shutil.rmtree(staging, ignore_errors=True)
         result = subprocess.run(
             [mvn, "-B", "-q", "-f", str(target / "pom.xml"), "dependency:copy-dependencies",
-             f"-DoutputDirectory={staging}", "-DincludeScope=runtime"],
+             f"-DoutputDirectory={staging}", "-DincludeScope=runtime",
+             f"-DexcludeTransitive={'false' if self.transitive else 'true'}"],
             capture_output=True, text=True)
         if result.returncode != 0:
             last = (result.stdout + result.stderr).strip().splitlines()[-1:] or ["(no output)"]
@@ -103,6 +111,15 @@ class MavenArtifacts:
         staging.rename(libs)
         marker.write_text("\n".join(self.coordinates) + "\n")
         return libs
+
+
+def tiered_storage_artifacts(version: str = KAFKA_VERSION) -> MavenArtifacts:
+    """Apache Kafka's own RemoteStorageManager, LocalTieredStorage (a remote tier in a local
+    directory), shipped in kafka-storage's test jar. Aiven's S3 plugin 1.0.0, the preferred
+    one, is not served by this machine's Maven Central mirror."""
+    return MavenArtifacts(name=f"kafka-tiered-{version}",
+                          coordinates=(f"org.apache.kafka:kafka-storage:{version}:test",),
+                          transitive=False)
 
 
 def kafka_artifacts(version: str = KAFKA_VERSION) -> MavenArtifacts:

@@ -110,3 +110,27 @@ def jvm_options(heap_mb: int) -> list[str]:
         "-XX:ParallelGCThreads=2", "-XX:ConcGCThreads=1",
         "-Djava.awt.headless=true",
     ]
+
+
+def tiered_overrides(remote_dir: Path, brokers: int) -> dict[str, str]:
+    """Broker settings for Tiered Storage with Kafka's LocalTieredStorage as the remote tier
+    (a directory shared by the brokers), offloading and trimming the local log every second."""
+    return {
+        "remote.log.storage.system.enable": "true",
+        "remote.log.storage.manager.class.name":
+            "org.apache.kafka.server.log.remote.storage.LocalTieredStorage",
+        "rsm.config.dir": str(remote_dir),
+        "remote.log.metadata.manager.listener.name": "PLAINTEXT",
+        "rlmm.config.remote.log.metadata.topic.replication.factor": str(min(3, brokers)),
+        "rlmm.config.remote.log.metadata.topic.num.partitions": "4",
+        "remote.log.manager.task.interval.ms": "1000",
+        "log.retention.check.interval.ms": "1000",
+    }
+
+
+# Topic settings that make a restore read the remote tier: small segments, offloaded once
+# rolled, and a local copy kept for only a second. Tiered Storage refuses compacted topics, so
+# the changelog is delete-retention (kept forever).
+TIERED_TOPIC_CONFIGS = {"remote.storage.enable": "true", "cleanup.policy": "delete",
+                        "retention.ms": "-1", "local.retention.ms": "1000",
+                        "segment.bytes": "1048576"}

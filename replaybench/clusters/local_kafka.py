@@ -40,7 +40,8 @@ class LocalKafkaCluster:
 
     def __init__(self, root: Path, brokers: int = 1, *, cache_dir: Path,
                  first_port: int | None = None, overrides: dict[str, str] | None = None,
-                 heap_mb: int = 768, kafka_version: str = KAFKA_VERSION) -> None:
+                 heap_mb: int = 768, kafka_version: str = KAFKA_VERSION,
+                 extra_classpath: tuple[str, ...] = ()) -> None:
         if brokers < 1:
             raise ClusterError(f"brokers must be at least 1, got {brokers}")
         self.root = Path(root).resolve()
@@ -53,6 +54,7 @@ class LocalKafkaCluster:
         self.processes: dict[int, ServerProcess] = {}
         self._java: str | None = None
         self._classpath: str | None = None
+        self.extra_classpath = tuple(str(p) for p in extra_classpath)  #: plugins (an RSM)
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -179,6 +181,19 @@ class LocalKafkaCluster:
             return 0
         return sum(p.stat().st_blocks * 512 for p in data.rglob("*") if p.is_file())
 
+    def local_log_start_offsets(self, topic: str) -> dict[int, int]:
+        """Per partition, the lowest offset still on a broker's local disk (the base offset of
+        its oldest local segment): anything below was readable only from the remote tier."""
+        starts: dict[int, int] = {}
+        for node in self.nodes:
+            for part_dir in node.data_dir.glob(f"{topic}-*"):
+                segments = [int(f.stem) for f in part_dir.glob("*.log")]
+                suffix = part_dir.name[len(topic) + 1:]
+                if segments and suffix.isdigit():
+                    p = int(suffix)
+                    starts[p] = min(starts.get(p, min(segments)), min(segments))
+        return starts
+
     def pause(self, node_id: int) -> None:
         """SIGSTOP: the broker keeps its sockets but answers nothing, like a long GC pause."""
         self.node(node_id)
@@ -195,6 +210,7 @@ class LocalKafkaCluster:
             "kafka_version": self.kafka_version,
             "cluster_id": self.cluster_id,
             "bootstrap": self.bootstrap,
+            "extra_classpath": list(self.extra_classpath),
             "nodes": [{"id": n.node_id, "broker_port": n.broker_port,
                        "controller_port": n.controller_port, "dir": str(n.dir),
                        "pid": self.processes[n.node_id].pid if n.node_id in self.processes else None}
@@ -219,6 +235,7 @@ class LocalKafkaCluster:
         self.cluster_id = state["cluster_id"]
         self.overrides, self.heap_mb = {}, 768
         self._java, self._classpath = None, None
+        self.extra_classpath = tuple(state.get("extra_classpath", ()))
         self.nodes = [NodeLayout(n["id"], n["broker_port"], n["controller_port"], Path(n["dir"]))
                       for n in state["nodes"]]
         self.processes = {n.node_id: ServerProcess(pid, str(n.config_path))
@@ -270,7 +287,8 @@ class LocalKafkaCluster:
         """Find the JDK and the jars once, on first need (fetching them on a fresh machine)."""
         if self._classpath is None:
             self._java = find_java().path
-            self._classpath = f"{kafka_artifacts(self.kafka_version).fetch(self.cache_dir)}/*"
+            self._classpath = ":".join([f"{kafka_artifacts(self.kafka_version).fetch(self.cache_dir)}/*",
+                                        *self.extra_classpath])
 
     def _spawn(self, node: NodeLayout) -> None:
         self._ensure_runtime()
