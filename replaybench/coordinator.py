@@ -1,4 +1,5 @@
-"""One run, top to bottom: seed → baseline → storm → recovery → drain → verify.
+"""One run, top to bottom: seed → warmup → baseline → storm (with drills) → recovery →
+drain → verify.
 
 The coordinator builds roles as Ray actors, ticks them every second, merges their snapshots
 into the RunRecord and decides phase changes from what they report. It holds actor handles
