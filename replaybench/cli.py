@@ -153,9 +153,10 @@ def workloads_show(name_or_path: str, overrides: tuple[str, ...], scale: str) ->
 @click.option("--bootstrap", metavar="HOST:PORT", help="An existing cluster to run against.")
 @click.option("--client-config", type=click.Path(path_type=Path), metavar="FILE",
               help="librdkafka properties (key=value lines; ${ENV} references) for --bootstrap.")
-@click.option("--cluster", "cluster_kind", type=click.Choice(["kafka", "tiered"]), default="kafka",
-              show_default=True, help="The embedded cluster to start when no --bootstrap is "
-                                      "given: kafka (local disk) or tiered (Tiered Storage).")
+@click.option("--cluster", "cluster_kind", type=click.Choice(["kafka", "tiered", "s3"]),
+              default="kafka", show_default=True,
+              help="The embedded cluster to start when no --bootstrap is given: kafka (local "
+                   "disk), tiered (Tiered Storage) or s3 (Tansu on a local S3 server).")
 @click.option("--cluster-profile", type=click.Path(path_type=Path), metavar="FILE",
               help="An external cluster: bootstrap, client config, labels, drill hooks (YAML).")
 @click.option("--brokers", type=click.IntRange(1, 9), default=None,

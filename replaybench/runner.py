@@ -19,6 +19,7 @@ from replaybench.clusters import health, profile
 from replaybench.clusters.artifacts import KAFKA_VERSION, tiered_storage_artifacts
 from replaybench.clusters.kafka_config import TIERED_TOPIC_CONFIGS, tiered_overrides
 from replaybench.clusters.local_kafka import LocalKafkaCluster
+from replaybench.clusters.tansu import TANSU_VERSION, TansuCluster
 from replaybench.coordinator import Coordinator, Topics
 from replaybench.errors import ClusterError, ReplaybenchError
 from replaybench.run_record import RunRecord
@@ -77,7 +78,7 @@ def run(request: RunRequest, display: Display | None = None) -> RunOutcome:
         _check_reachable(config)
         names = _topics(spec, run_id)
         _create_topics(spec, config, names, request.recreate_topics,
-                       cluster.get("topic_configs", {}))
+                       cluster.get("topic_configs", {}), cluster.get("replication"))
         display.note(f"run {run_id}: {spec.name} on {cluster['bootstrap']}")
         ray_info = stack.enter_context(actors.ray_runtime(request.ray_address))
         record = RunRecord(run_id, Clock()())
@@ -139,6 +140,9 @@ def _cluster(request: RunRequest, brokers: int, display: Display) -> Iterator[di
                "client_config": {"bootstrap.servers": request.bootstrap}}
         return
     root = Path(tempfile.mkdtemp(prefix="rb-kafka-"))
+    if request.cluster_kind == "s3":
+        yield from _tansu(request, root, display)
+        return
     tiered = request.cluster_kind == "tiered"
     display.note(f"starting embedded Kafka {KAFKA_VERSION} ({brokers} broker"
                  f"{'s' if brokers > 1 else ''}{', Tiered Storage' if tiered else ''})")
@@ -162,6 +166,23 @@ def _cluster(request: RunRequest, brokers: int, display: Display) -> Iterator[di
         shutil.rmtree(root, ignore_errors=True)
 
 
+def _tansu(request: RunRequest, root: Path, display: Display) -> Iterator[dict[str, Any]]:
+    display.note(f"starting Tansu {TANSU_VERSION} on a local S3 server (first use builds it "
+                 "with cargo, ~17 min)")
+    try:
+        with TansuCluster(root, request.cache_dir).start() as cluster:
+            yield {"kind": "embedded", "storage": "s3", "bootstrap": cluster.bootstrap,
+                   "brokers": 1, "root": str(root), "drills": cluster,
+                   "broker_version": f"tansu {TANSU_VERSION}", "s3_endpoint": cluster.s3.endpoint,
+                   "client_config": cluster.client_config(), "replication": 1,
+                   "topic_configs": {"cleanup.policy": "delete"},
+                   "notes": "Tansu has no log compaction: the changelog keeps every update and "
+                            "tombstone, and a restore reads them all; its brokers are stateless, "
+                            "so a replacement moves no data"}
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def _check_reachable(config: dict) -> None:
     bootstrap = config.get("bootstrap.servers", "")
     try:
@@ -180,15 +201,16 @@ def _topics(spec: workload.WorkloadSpec, run_id: str) -> Topics:
 
 
 def _create_topics(spec, config: dict, names: Topics, recreate: bool,
-                   cluster_configs: dict[str, str]) -> None:
-    """cluster_configs: what the cluster kind imposes on the changelog (Tiered Storage)."""
+                   cluster_configs: dict[str, str], replication: int | None = None) -> None:
+    """cluster_configs and replication: what the cluster kind imposes (Tiered Storage refuses
+    compaction; an S3-backed broker replicates nothing)."""
     admin = health.admin(config["bootstrap.servers"],
                          {k: v for k, v in config.items() if k != "bootstrap.servers"})
-    topics.ensure_topic(admin, names.changelog, spec.topic.partitions, spec.topic.replication,
+    replicas = replication or spec.topic.replication
+    topics.ensure_topic(admin, names.changelog, spec.topic.partitions, replicas,
                         {**spec.topic.configs, **cluster_configs}, recreate)
     if names.live != names.changelog and (spec.live.producers or spec.live.consumers):
-        topics.ensure_topic(admin, names.live, spec.live.partitions, spec.topic.replication,
-                            {}, recreate)
+        topics.ensure_topic(admin, names.live, spec.live.partitions, replicas, {}, recreate)
 
 
 def _describe_topics(config: dict, names: Topics) -> dict[str, dict[str, str]]:
@@ -214,7 +236,7 @@ def _results_dir(path: Path) -> Path:
 def _after_seed(cluster: dict, names: Topics):
     """Flush the seed to disk; on Tiered Storage also wait until the local logs were trimmed,
     so that the restore must read the remote tier. Returns what it saw, for the event log."""
-    local: LocalKafkaCluster = cluster["drills"]
+    local = cluster["drills"]
 
     def settle() -> dict:
         os.sync()

@@ -3,6 +3,7 @@ after losing its local state, and verifies it with the core."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,11 +34,28 @@ RESTORE_CONSUMER_DEFAULTS = {
 
 def end_offsets(client_config: dict, topic: str, partitions: int,
                 timeout_s: float = 10.0) -> dict[int, int]:
-    """Each partition's current end offset: the targets a restore that starts now must reach."""
-    consumer = Consumer({**client_config, "group.id": "replaybench-offsets"})
+    """Each partition's current end offset: the targets a restore that starts now must reach.
+
+    The high watermark is checked against the records themselves: the last record at or past
+    it is read, and the end is one past the last offset seen. On Kafka that is the watermark;
+    some Kafka-compatible brokers (Tansu 0.6) report one past the last *batch's base offset*,
+    which would make a restore stop after the first batch.
+    """
+    consumer = Consumer({**client_config, "group.id": "replaybench-offsets",
+                         "enable.partition.eof": True, "enable.auto.commit": False})
     try:
-        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)[1]
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)[1]
                 for p in range(partitions)}
+        probe = {p: end for p, end in ends.items() if end > 0}
+        consumer.assign([TopicPartition(topic, p, end - 1) for p, end in probe.items()])
+        deadline = time.monotonic() + timeout_s
+        while probe and time.monotonic() < deadline:
+            for msg in consumer.consume(1000, timeout=0.5):
+                if msg.error() is None:
+                    ends[msg.partition()] = max(ends[msg.partition()], msg.offset() + 1)
+                elif msg.error().code() == _PARTITION_EOF:
+                    probe.pop(msg.partition(), None)
+        return ends
     finally:
         consumer.close()
 

@@ -1,0 +1,142 @@
+"""The S3-backed broker: Tansu (crates.io, built once with cargo and cached) on the local S3
+server. Its brokers keep nothing on local disk, so replacing one is starting a new process.
+
+Tansu has no log compaction: a changelog on it keeps every update and tombstone, and a restore
+reads them all.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from replaybench.clusters import health
+from replaybench.clusters.ports import free_ports
+from replaybench.clusters.processes import ServerProcess
+from replaybench.clusters.s3_server import ACCESS_KEY, REGION, SECRET_KEY, S3Server
+from replaybench.errors import ClusterError
+
+TANSU_VERSION = "0.6.0"
+BUILD_TIMEOUT_S = 3600
+
+
+def tansu_binary(cache_dir: Path) -> Path:
+    """The cached tansu binary, built with cargo on first use (~17 min on 2 cores)."""
+    root = cache_dir / f"tansu-{TANSU_VERSION}"
+    binary = root / "bin" / "tansu"
+    if binary.exists():
+        return binary
+    cargo = shutil.which("cargo")
+    if not cargo:
+        raise ClusterError(f"tansu {TANSU_VERSION} is not built in {root} and `cargo` is not on "
+                           "PATH to build it (install Rust with rustup)")
+    done = subprocess.run([cargo, "install", "tansu", "--version", TANSU_VERSION, "--features",
+                           "dynostore", "--locked", "--root", str(root)],
+                          capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+    if done.returncode != 0 or not binary.exists():
+        last = done.stderr.strip().splitlines()[-1:] or ["(no output)"]
+        raise ClusterError(f"building tansu {TANSU_VERSION} with cargo failed: {last[0]}")
+    return binary
+
+
+class TansuCluster:
+    """One Tansu broker on 127.0.0.1 with its storage in a bucket of a local S3 server."""
+
+    BUCKET = "replaybench"
+    NODE_ID = 111  # what Tansu reports for itself
+
+    def __init__(self, root: Path, cache_dir: Path) -> None:
+        self.root = Path(root).resolve()
+        self.cache_dir = cache_dir
+        self.port = free_ports(1)[0]
+        self.cluster_id = f"rb-{secrets.token_hex(6)}"   # also the pid marker
+        self.s3 = S3Server(self.root / "s3")
+        self.process: ServerProcess | None = None
+        self.restarts = 0
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def client_config(self) -> dict[str, str]:
+        return {"bootstrap.servers": self.bootstrap}
+
+    def start(self) -> "TansuCluster":
+        binary = tansu_binary(self.cache_dir)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.s3.start()
+        self.s3.create_bucket(self.BUCKET)
+        self._binary = binary
+        try:
+            self._spawn()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            if not self.process.wait_gone(10):
+                self.process.kill()
+        self.s3.stop()
+
+    def __enter__(self) -> "TansuCluster":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- drills: the broker is stateless, so every one is about the process only ----------
+
+    def kill(self, node_id: int) -> None:
+        self.process.kill()
+        self.process.wait_gone(10)
+
+    def restart(self, node_id: int) -> None:
+        self.process.terminate()
+        if not self.process.wait_gone(10):
+            self.process.kill()
+        self._spawn()
+
+    def replace(self, node_id: int) -> None:
+        """A new broker process: there is no disk to lose or to fill again."""
+        self.kill(node_id)
+        self._spawn()
+
+    def pause(self, node_id: int) -> None:
+        self.process.pause()
+
+    def resume(self, node_id: int) -> None:
+        self.process.resume()
+
+    def data_bytes(self, node_id: int) -> int:
+        return 0  # nothing on local disk, ever
+
+    def _spawn(self, timeout_s: float = 30.0) -> None:
+        env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+               "AWS_DEFAULT_REGION": REGION, "AWS_ENDPOINT": self.s3.endpoint,
+               "AWS_ALLOW_HTTP": "true"}
+        argv = [str(self._binary), "broker", "--cluster-id", self.cluster_id,
+                "--listener-url", f"tcp://127.0.0.1:{self.port}",
+                "--advertised-listener-url", f"tcp://127.0.0.1:{self.port}",
+                "--storage-engine", f"s3://{self.BUCKET}/"]
+        log = self.root / f"tansu-{self.restarts}.log"
+        with open(log, "ab") as out:
+            popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
+                                     stderr=subprocess.STDOUT, cwd=self.root, env=env,
+                                     start_new_session=True)
+        self.process = ServerProcess(popen.pid, self.cluster_id, popen)
+        self.restarts += 1
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not self.process.alive():
+                raise ClusterError(f"tansu exited at start; see {log}")
+            if health.live_broker_ids(health.admin(self.bootstrap), 1.0):
+                return
+            time.sleep(0.2)
+        raise ClusterError(f"tansu did not answer on {self.bootstrap} within {timeout_s:.0f} s")
