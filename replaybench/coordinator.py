@@ -195,9 +195,10 @@ class Coordinator:
         if not self.groups:
             return
         self._enter("storm")
-        storm_start = self._storm_start = self.clock()
         self.targets = end_offsets(self.client_config, self.topics.changelog,
                                    self.spec.topic.partitions)
+        # Restore groups start (and are staggered) from the moment their targets are known.
+        storm_start = self._storm_start = self.clock()
         self.record.event(storm_start, "targets", offsets=self.targets)
         timeout_ns = int(self.spec.phases.storm_timeout_s * 1e9)
         stagger_ns = int(self.spec.storm.stagger_s * 1e9)

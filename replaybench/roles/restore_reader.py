@@ -50,7 +50,7 @@ def end_offsets(client_config: dict, topic: str, partitions: int,
         consumer.assign([TopicPartition(topic, p, end - 1) for p, end in probe.items()])
         deadline = time.monotonic() + timeout_s
         while probe and time.monotonic() < deadline:
-            for msg in consumer.consume(1000, timeout=0.5):
+            for msg in consumer.consume(1000, timeout=0.1):
                 if msg.error() is None:
                     ends[msg.partition()] = max(ends[msg.partition()], msg.offset() + 1)
                 elif msg.error().code() == _PARTITION_EOF:
