@@ -177,13 +177,14 @@ cdef inline int classify(const uint8_t* v, Py_ssize_t vlen, uint64_t key_id, bin
 cdef inline void fold_one(Fold* f, Py_ssize_t row, const uint8_t* v, Py_ssize_t vlen,
                           uint64_t key_id, bint key_ok, Py_ssize_t key_len, int32_t partition,
                           int64_t offset) noexcept nogil:
-    """vlen < 0 is a tombstone; key_ok is false for a key that is not 8 bytes."""
+    """vlen < 0 is a tombstone; key_ok is false for a key that is not 8 bytes; offset -1 is
+    unknown and leaves offset tracking alone."""
     cdef int status = classify(v, vlen, key_id, key_ok, f.n_keys)
     cdef int64_t version = 0, intended = 0, expected, last
     f.counters[C_RECORDS] += 1
     f.counters[C_BYTES] += key_len + (vlen if vlen > 0 else 0)
     f.counters[STATUS_COUNTER[status]] += 1
-    if 0 <= partition < f.n_partitions:
+    if offset >= 0 and 0 <= partition < f.n_partitions:
         expected = f.next_offset[partition]
         if expected >= 0:
             if offset > expected:
@@ -257,7 +258,7 @@ def fold_messages(list messages not None, int64_t[::1] versions not None,
     cdef uint64_t key_id
     cdef int64_t before
     cdef bint key_ok
-    cdef object msg, key, value
+    cdef object msg, key, value, off
     cdef const uint8_t* vptr
     if columns is not None and columns.capacity < n:
         raise ValueError(f"columns hold {columns.capacity} rows, batch has {n}")
@@ -286,7 +287,9 @@ def fold_messages(list messages not None, int64_t[::1] versions not None,
         else:
             vptr = <const uint8_t*>PyBytes_AS_STRING(value)
             vlen = PyBytes_GET_SIZE(value)
-        fold_one(&f, i, vptr, vlen, key_id, key_ok, klen, msg.partition(), msg.offset())
+        off = msg.offset()  # None when the broker did not say (some acks after a retry)
+        fold_one(&f, i, vptr, vlen, key_id, key_ok, klen, msg.partition(),
+                 -1 if off is None else off)
     if hist is not None:
         hdr_close(&h, hist, counters[C_LATENCY_RECORDED] - before)
 
@@ -337,7 +340,7 @@ def count_foreign(list messages not None, uint64_t[::1] table not None,
     header expected. table's size is a power of two the caller keeps at most half full."""
     cdef Py_ssize_t i, n = len(messages), klen
     cdef uint64_t mask = table.shape[0] - 1
-    cdef object msg, key, value
+    cdef object msg, key, value, off
     for i in range(n):
         msg = messages[i]
         if msg.error() is not None:

@@ -37,7 +37,7 @@ def _fold_one(state, row, key, value, partition, offset, columns, hist, now_ns) 
     counters[_C["records"]] += 1
     counters[_C["bytes"]] += (len(key) if key is not None else 0) + (len(value) if value else 0)
     counters[STATUS_COUNTER[status]] += 1
-    if 0 <= partition < len(next_offset):
+    if offset >= 0 and 0 <= partition < len(next_offset):
         expected = int(next_offset[partition])
         if expected >= 0 and offset > expected:
             counters[_C["offset_gaps"]] += 1
@@ -76,7 +76,9 @@ def fold_messages(messages, versions, live, next_offset, counters, now_ns=0, his
             if columns is not None:
                 columns.set_row(i, -1, -1, 0, 0, 0, 0, records.STATUS_ERROR)
             continue
-        _fold_one(state, i, msg.key(), msg.value(), msg.partition(), msg.offset(), columns,
+        offset = msg.offset()
+        _fold_one(state, i, msg.key(), msg.value(), msg.partition(),
+                  -1 if offset is None else offset, columns,
                   hist, now_ns)
 
 

@@ -151,3 +151,17 @@ def test_repeated_payload_compresses_and_random_does_not():
     rep = encode(np.arange(200), np.ones(200), np.zeros(200), 1000, False).tobytes()
     assert len(zlib.compress(rep)) < len(rep) / 5
     assert len(zlib.compress(rnd)) > len(rnd) * 0.9
+
+
+@pytest.mark.parametrize("impl", [_core, fallback])
+def test_an_unknown_offset_is_folded_without_offset_tracking(impl):
+    """Some brokers ack a retried produce without an offset (confluent-kafka gives None)."""
+    value = encode([7], [3], [1_000])[0].tobytes()
+    key = (7).to_bytes(8, "big")
+    state = core.StateTable(N_KEYS, N_PARTITIONS, impl=impl)
+    latency, columns = LatencyHistogram(), core.Columns(1)
+    state.fold([FakeMessage(key, value, 1, None)], now_ns=5_000, latency=latency, columns=columns)
+    counts = state.counts()
+    assert (counts["records"], counts["ok"], counts["offset_gaps"], counts["rewinds"]) == (1, 1, 0, 0)
+    assert state.next_offset[1] == -1 and state.versions[7] == 3 and latency.count == 1
+    assert columns.offset[0] == -1
