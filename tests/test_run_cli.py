@@ -128,8 +128,12 @@ def test_s3_backed_broker_restores_exactly_and_survives_a_replacement(tmp_path):
                 "--results", str(tmp_path), *SHORT, "--set", "seed.records=100000",
                 "--set", "faults=[{action: replace, broker: 1, at_s: 0}]")
     out, err = proc.communicate(timeout=600)
-    assert proc.returncode == 0, out[-3000:] + err[-3000:]
     [info] = _manifests(tmp_path)
+    # A broker killed mid-produce may take acknowledged live records with it (seen at default
+    # scale: 291 of 80,842). That is Tansu's behaviour, which the run must report, not hide:
+    # such a run fails on the live check that names it. The restore itself must stay exact.
+    lost = info["status"] == "failed" and info["reason"].startswith("verification: live.")
+    assert proc.returncode == 0 or (proc.returncode == 1 and lost), out[-3000:] + err[-3000:]
     cluster = info["cluster"]
     assert cluster["storage"] == "s3" and cluster["broker_version"].startswith("tansu")
     assert "no log compaction" in cluster["notes"]
@@ -138,5 +142,7 @@ def test_s3_backed_broker_restores_exactly_and_survives_a_replacement(tmp_path):
     assert drill["action"] == "replace" and drill["error"] == "" and drill["done_ns"] > 0
     assert drill["broker_bytes_after"] == 0                     # stateless: nothing local
     checks = pq.read_table(run_dir / "verification.parquet").to_pylist()
-    assert checks and all(c["passed"] for c in checks)
+    restore = [c for c in checks if c["scope"] == "group-0"]
+    assert restore and all(c["passed"] for c in restore)
+    assert any(c["scope"] == "live" for c in checks)
     assert not find_by_marker(cluster["root"])
