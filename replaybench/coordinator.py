@@ -69,14 +69,9 @@ class Coordinator:
         self.ticker: Ticker | None = None
         self._per_actor: dict[str, dict[str, int]] = {}   #: counters summed over the run
         self._done: dict[str, bool] = {}
-        self.drill_target = drill_target
-        self.drills = [drills.Drill(i, f) for i, f in enumerate(spec.faults)]
-        self._storm_start = 0
-        self._last_watch = 0
-        self._admin = None
-        if self.drills and drill_target is None:
-            raise RunFailed("this workload has faults; they need the embedded cluster or a "
-                            "--cluster-profile with hooks (a bare --bootstrap cannot be drilled)")
+        self.drills = drills.DrillPlan(spec.faults, drill_target, self.clock,
+                                       client_config["bootstrap.servers"],
+                                       [topics.changelog, topics.live])
 
     # -- the run ----------------------------------------------------------------------------
 
@@ -198,13 +193,13 @@ class Coordinator:
         self.targets = end_offsets(self.client_config, self.topics.changelog,
                                    self.spec.topic.partitions)
         # Restore groups start (and are staggered) from the moment their targets are known.
-        storm_start = self._storm_start = self.clock()
+        storm_start = self.clock()
         self.record.event(storm_start, "targets", offsets=self.targets)
         timeout_ns = int(self.spec.phases.storm_timeout_s * 1e9)
         stagger_ns = int(self.spec.storm.stagger_s * 1e9)
-        while any(not g.caught_up_ns for g in self.groups) or any(d.running for d in self.drills):
+        while any(not g.caught_up_ns for g in self.groups) or self.drills.running:
             now = self.clock()
-            self._trigger_drills(now)
+            self.drills.trigger(self.record, now - storm_start, self._restored_percent())
             for group in self.groups:
                 if not group.start_ns and now >= storm_start + group.index * stagger_ns:
                     self._start_group(group)
@@ -215,47 +210,10 @@ class Coordinator:
                                 f"{self.spec.phases.storm_timeout_s:g}: {', '.join(behind)}")
             self._step()
 
-    def _trigger_drills(self, now: int) -> None:
+    def _restored_percent(self) -> float:
+        """How much of its target the first restore group has read."""
         done = sum(self._per_actor.get(n, {}).get("records", 0) for n in self.groups[0].readers)
-        target = sum(self.targets.values()) or 1
-        for d in self.drills:
-            if d.started_ns:
-                continue
-            due = now - self._storm_start >= d.fault.at_s * 1e9 if d.fault.at_s >= 0 else \
-                100 * done / target >= d.fault.at_restore_percent
-            if due:
-                drills.run(self.drill_target, d, self.clock)
-                self.record.event(d.started_ns, "fault_start", action=d.fault.action,
-                                  broker=d.fault.broker, drill=d.index,
-                                  restore_percent=round(100 * done / target, 1))
-
-    def _watch_drills(self, snaps: list) -> None:
-        """Live latency while a drill runs goes into its own 'fault-N' accumulation; a finished
-        drill is logged, a failed one fails the run."""
-        for d in self.drills:
-            if d.started_ns and (d.running or d.done_ns > self._last_watch):
-                self.record.add_to(f"fault-{d.index}", [s for _, s in snaps
-                                                         if s.role in ("producer", "consumer")])
-            if d.done_ns and not d.thread.is_alive() and d.done_ns > self._last_watch:
-                self.record.event(d.done_ns, "fault_done", drill=d.index, action=d.fault.action,
-                                  duration_ns=d.done_ns - d.started_ns, error=d.error)
-                if d.error:
-                    raise RunFailed(f"fault {d.index} ({d.fault.action} broker {d.fault.broker}) "
-                                    f"failed: {d.error}")
-        self._last_watch = self.clock()
-        if self.drills and any(d.started_ns for d in self.drills):
-            self._sample_replication()
-
-    def _sample_replication(self) -> None:
-        from replaybench.clusters import health
-        if self._admin is None:
-            self._admin = health.admin(self.client_config["bootstrap.servers"])
-        try:
-            urp = len(health.under_replicated(self._admin, [self.topics.changelog, self.topics.live],
-                                              timeout_s=2.0))
-        except Exception:  # noqa: BLE001 - metadata unavailable mid-fault: not a sample
-            return
-        self.record.cluster_sample(self.clock(), urp)
+        return 100 * done / (sum(self.targets.values()) or 1)
 
     def _start_group(self, group: Group) -> None:
         group.start_ns = self.clock()
@@ -307,11 +265,7 @@ class Coordinator:
 
     def _verify(self) -> None:
         self._enter("verify")
-        for d in self.drills:
-            if not d.started_ns:
-                self.record.event(self.clock(), "fault_skipped", drill=d.index,
-                                  reason="the restore finished before the trigger")
-        self.record.faults = drills.figures(self.record, self.drills, self.drill_target)
+        self.drills.finish(self.record)
         deliveries = self._changelog_deliveries()
         for group in self.groups:
             results = [call(self.handles[n], n, "result") for n in group.readers]
@@ -347,8 +301,7 @@ class Coordinator:
     def _step(self) -> None:
         start, snaps = self.ticker.step()
         self._record(start, snaps)
-        if self.drills:
-            self._watch_drills(snaps)
+        self.drills.watch(self.record, [s for _, s in snaps])
         for name, snap in snaps:
             if snap.role == "reader" and snap.done and name not in self.ticker.retiring:
                 self.ticker.retire(name)

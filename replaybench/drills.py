@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from replaybench.errors import ReplaybenchError
 from replaybench.workload import Fault
 
 
@@ -34,6 +35,74 @@ class Drill:
     @property
     def running(self) -> bool:
         return self.thread is not None and self.thread.is_alive()
+
+
+class DrillFailed(ReplaybenchError):
+    """A drill that cannot run, or that failed; the run fails with what it measured."""
+
+
+class DrillPlan:
+    """The workload's drills over one run: when each fires, what it disturbs, how it ended."""
+
+    def __init__(self, faults, target: Drillable | None, clock, bootstrap: str,
+                 topics: list[str]) -> None:
+        self.drills = [Drill(i, f) for i, f in enumerate(faults)]
+        self.target, self.clock, self.bootstrap, self.topics = target, clock, bootstrap, topics
+        self._last_watch = 0
+        self._admin = None
+        if self.drills and target is None:
+            raise DrillFailed("this workload has faults; they need the embedded cluster or a "
+                              "--cluster-profile with hooks (a bare --bootstrap cannot be drilled)")
+
+    @property
+    def running(self) -> bool:
+        return any(d.running for d in self.drills)
+
+    def trigger(self, record, since_storm_ns: int, restored_percent: float) -> None:
+        """Start every drill whose time or restore progress has come."""
+        for d in self.drills:
+            if d.started_ns:
+                continue
+            f = d.fault
+            if (since_storm_ns >= f.at_s * 1e9) if f.at_s >= 0 else \
+                    restored_percent >= f.at_restore_percent:
+                run(self.target, d, self.clock)
+                record.event(d.started_ns, "fault_start", action=f.action, broker=f.broker,
+                             drill=d.index, restore_percent=round(restored_percent, 1))
+
+    def watch(self, record, snapshots: list) -> None:
+        """Live latency while a drill runs goes into its own 'fault-N' accumulation; a finished
+        drill is logged, a failed one fails the run; replication is sampled once any started."""
+        for d in self.drills:
+            if d.started_ns and (d.running or d.done_ns > self._last_watch):
+                record.add_to(f"fault-{d.index}",
+                              [s for s in snapshots if s.role in ("producer", "consumer")])
+            if d.done_ns and not d.thread.is_alive() and d.done_ns > self._last_watch:
+                record.event(d.done_ns, "fault_done", drill=d.index, action=d.fault.action,
+                             duration_ns=d.done_ns - d.started_ns, error=d.error)
+                if d.error:
+                    raise DrillFailed(f"fault {d.index} ({d.fault.action} broker "
+                                      f"{d.fault.broker}) failed: {d.error}")
+        self._last_watch = self.clock()
+        if any(d.started_ns for d in self.drills):
+            self._sample_replication(record)
+
+    def finish(self, record) -> None:
+        for d in self.drills:
+            if not d.started_ns:
+                record.event(self.clock(), "fault_skipped", drill=d.index,
+                             reason="the restore finished before the trigger")
+        record.faults = figures(record, self.drills, self.target)
+
+    def _sample_replication(self, record) -> None:
+        from replaybench.clusters import health
+        if self._admin is None:
+            self._admin = health.admin(self.bootstrap)
+        try:
+            urp = len(health.under_replicated(self._admin, self.topics, timeout_s=2.0))
+        except Exception:  # noqa: BLE001 - metadata unavailable mid-fault: not a sample
+            return
+        record.cluster_sample(self.clock(), urp)
 
 
 def run(cluster: Drillable, drill: Drill, clock) -> None:
