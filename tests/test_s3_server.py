@@ -1,6 +1,6 @@
-"""The local S3 server does what the S3-backed broker needs: ranged GETs and conditional PUTs."""
+"""The local S3 server does what the S3-backed broker needs (ranged GETs, conditional PUTs) and
+counts what the broker asks of it."""
 
-import boto3
 import botocore
 import pytest
 
@@ -8,11 +8,11 @@ from replaybench.clusters import s3_server
 from replaybench.clusters.processes import find_by_marker
 
 
-def test_ranged_gets_and_conditional_puts(tmp_path):
-    with s3_server.S3Server(tmp_path / "s3").start() as server:
+def test_ranged_gets_conditional_puts_and_traffic_counts(tmp_path):
+    with s3_server.SeaweedS3Server(tmp_path / "s3").start() as server:
         server.create_bucket("rb-test")
-        c = boto3.client("s3", endpoint_url=server.endpoint, aws_access_key_id=s3_server.ACCESS_KEY,
-                         aws_secret_access_key=s3_server.SECRET_KEY, region_name=s3_server.REGION)
+        c = server.client()
+        before = server.traffic()
         etag = c.put_object(Bucket="rb-test", Key="k", Body=bytes(range(256)) * 4)["ETag"]
         part = c.get_object(Bucket="rb-test", Key="k", Range="bytes=10-19")
         assert part["Body"].read() == bytes(range(10, 20)) and part["ContentLength"] == 10
@@ -22,4 +22,8 @@ def test_ranged_gets_and_conditional_puts(tmp_path):
         c.put_object(Bucket="rb-test", Key="k", Body=b"new", IfMatch=etag)
         c.put_object(Bucket="rb-test", Key="fresh", Body=b"x", IfNoneMatch="*")
         assert c.get_object(Bucket="rb-test", Key="k")["Body"].read() == b"new"
+        moved = server.traffic().minus(before)
+        # Two GETs (10 + 3 bytes back); five PUTs, of which three stored 1024 + 3 + 1 bytes.
+        assert (moved.get_requests, moved.put_requests) == (2, 5)
+        assert (moved.bytes_read, moved.bytes_written) == (13, 1028)
     assert not find_by_marker(str((tmp_path / "s3").resolve()))

@@ -17,7 +17,8 @@ from pathlib import Path
 from replaybench.clusters import health
 from replaybench.clusters.ports import free_ports
 from replaybench.clusters.processes import ServerProcess
-from replaybench.clusters.s3_server import ACCESS_KEY, REGION, SECRET_KEY, S3Server
+from replaybench.clusters.s3_server import (ACCESS_KEY, REGION, SECRET_KEY, S3Server,
+                                             SeaweedS3Server)
 from replaybench.errors import ClusterError
 
 TANSU_VERSION = "0.6.0"
@@ -49,12 +50,12 @@ class TansuCluster:
     BUCKET = "replaybench"
     NODE_ID = 111  # what Tansu reports for itself
 
-    def __init__(self, root: Path, cache_dir: Path) -> None:
+    def __init__(self, root: Path, cache_dir: Path, s3_server=SeaweedS3Server) -> None:
         self.root = Path(root).resolve()
         self.cache_dir = cache_dir
         self.port = free_ports(1)[0]
         self.cluster_id = f"rb-{secrets.token_hex(6)}"   # also the pid marker
-        self.s3 = S3Server(self.root / "s3")
+        self.s3: S3Server = s3_server(self.root / "s3")
         self.process: ServerProcess | None = None
         self.restarts = 0
 
