@@ -94,7 +94,7 @@ def summary_tables(outcome: RunOutcome) -> list[Table]:
     faults = outcome.record.faults if outcome.record else []
     if faults:
         ft = Table(title="drills")
-        for col in ("drill", "at", "took", "stall", "p99.9", "URP", "URP gone", "bytes"):
+        for col in ("drill", "at", "took", "stall", "p99.9", "URP", "URP gone", "fetched back"):
             ft.add_column(col, justify="left" if col == "drill" else "right")
         start = outcome.record.started_ns
         for f in faults:
@@ -106,6 +106,13 @@ def summary_tables(outcome: RunOutcome) -> list[Table]:
                        f"{f['restore_stall_ns'] / 1e9:.0f} s", f"{f['produce_p99_9_ns'] / 1e6:.0f} ms",
                        str(f["under_replicated_max"]),
                        f"{f['under_replicated_cleared_ns'] / 1e9:.1f} s" if f["under_replicated_cleared_ns"] else "—",
-                       f"{f['broker_bytes_after'] / 1e6:.1f} MB")
+                       f"{_fetched_back(f) / 1e6:.1f} MB")
         tables.append(ft)
     return tables
+
+
+def _fetched_back(fault: dict) -> int:
+    """What a drilled broker had to fetch again: from the object store when the run has one
+    (an S3-backed broker holds nothing locally), else the bytes back in its log dirs."""
+    from_store = fault.get("object_store_bytes_read")
+    return fault["broker_bytes_after"] if from_store is None else from_store

@@ -21,6 +21,8 @@ from replaybench.errors import ReplaybenchError
 from replaybench.histograms import LatencyHistogram
 from replaybench.run_record import RunRecord
 
+# Bumped when a column changes meaning or goes away; added columns keep the version (older files
+# read them as absent).
 SCHEMA_VERSION = 1
 _I, _F, _S, _B = pa.int64(), pa.float64(), pa.string(), pa.bool_()
 
@@ -50,6 +52,12 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType, str]]] = {
         ("max_ns", _I, "maximum"),
         ("under_replicated_partitions", _I, "role cluster: the run's topics' partitions with "
                                             "ISR < replicas (sampled while drills run)"),
+        ("s3_get_requests", _I, "role object_store: GET requests the S3 server answered in the "
+                                "interval (the S3-backed broker's reads)"),
+        ("s3_put_requests", _I, "role object_store: PUT requests"),
+        ("s3_other_requests", _I, "role object_store: other requests (HEAD, LIST, DELETE, ...)"),
+        ("s3_bytes_read", _I, "role object_store: payload bytes the S3 server sent"),
+        ("s3_bytes_written", _I, "role object_store: payload bytes the S3 server received"),
     ],
     "latency": [
         ("phase", _S, "phase the samples fell in; fault-N: live latency while drill N ran"),
@@ -99,6 +107,10 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType, str]]] = {
         ("under_replicated_cleared_ns", _I, "from drill start until none were under-replicated"),
         ("broker_bytes_after", _I, "bytes in the broker's log dirs at the end of the run: for "
                                    "a replacement, what it fetched back"),
+        ("object_store_bytes_read", _I, "S3-backed broker: bytes the object store served from "
+                                        "drill start until the broker was back (a replacement's "
+                                        "re-fetch); null without an object store"),
+        ("object_store_get_requests", _I, "GET requests in that window"),
     ],
     "verification": [
         ("scope", _S, "group-N (a restore group) or live"),

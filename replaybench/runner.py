@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from replaybench import actors, client_config, manifest, results, topics, workload
+from replaybench import (actors, client_config, manifest, object_store_meter, results, topics,
+                         workload)
 from replaybench.clock import Clock
 from replaybench.clusters import health, profile
 from replaybench.clusters.artifacts import KAFKA_VERSION, tiered_storage_artifacts
@@ -82,11 +83,15 @@ def run(request: RunRequest, display: Display | None = None) -> RunOutcome:
         display.note(f"run {run_id}: {spec.name} on {cluster['bootstrap']}")
         ray_info = stack.enter_context(actors.ray_runtime(request.ray_address))
         record = RunRecord(run_id, Clock()())
+        meter = stack.enter_context(object_store_meter.metering(cluster.get("object_store"),
+                                                                Clock()))
         # A local broker's freshly written changelog sits in dirty pages that the kernel writes
         # back ~30 s later, in the middle of whatever phase runs then; flush it first.
         flush = _after_seed(cluster, names) if cluster["kind"] == "embedded" else None
-        coordinator = Coordinator(spec, config, names, record, display.tick, flush,
-                                  cluster.get("drills"))
+        target = cluster.get("drills")
+        if meter is not None and target is not None:
+            target = object_store_meter.MeteredTarget(target, meter)
+        coordinator = Coordinator(spec, config, names, record, display.tick, flush, target)
         try:
             coordinator.run()
             record.status = "completed"
@@ -96,11 +101,12 @@ def run(request: RunRequest, display: Display | None = None) -> RunOutcome:
             record.status, record.reason = "failed", str(exc)
             record.event(Clock()(), "error", message=str(exc))
         with _no_interrupts():
-            return _finish(record, spec, request, cluster, names, config, ray_info, results_dir)
+            return _finish(record, spec, request, cluster, names, config, ray_info, results_dir,
+                           meter)
 
 
 def _finish(record: RunRecord, spec, request: RunRequest, cluster: dict, names: Topics,
-            config: dict, ray_info: dict, results_dir: Path) -> RunOutcome:
+            config: dict, ray_info: dict, results_dir: Path, meter) -> RunOutcome:
     record.ended_ns = Clock()()
     if record.phase_bounds.get(record.phase):
         record.phase_bounds[record.phase][1] = record.ended_ns
@@ -108,7 +114,11 @@ def _finish(record: RunRecord, spec, request: RunRequest, cluster: dict, names: 
     if record.status == "completed" and not summary.verification_passed:
         record.status = "failed"
         record.reason = "verification: " + "; ".join(summary.failed_checks[:3])
-    cluster_info = {k: v for k, v in cluster.items() if k not in ("client_config", "drills")}
+    cluster_info = {k: v for k, v in cluster.items()
+                    if k not in ("client_config", "drills", "object_store")}
+    if meter is not None:
+        cluster_info["object_store"] = object_store_meter.annotate(
+            record, meter, cluster.get("object_store_server", ""))
     if cluster.get("storage") == "tiered":
         cluster_info["remote_tier"] = _remote_tier_proof(record)
     cluster_info["topics"] = _describe_topics(config, names)
@@ -174,6 +184,7 @@ def _tansu(request: RunRequest, root: Path, display: Display) -> Iterator[dict[s
             yield {"kind": "embedded", "storage": "s3", "bootstrap": cluster.bootstrap,
                    "brokers": 1, "root": str(root), "drills": cluster,
                    "broker_version": f"tansu {TANSU_VERSION}", "s3_endpoint": cluster.s3.endpoint,
+                   "object_store": cluster.s3, "object_store_server": cluster.s3.describe(),
                    "client_config": cluster.client_config(), "replication": 1,
                    "topic_configs": {"cleanup.policy": "delete"},
                    "notes": "Tansu has no log compaction: the changelog keeps every update and "

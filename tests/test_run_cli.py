@@ -116,6 +116,7 @@ def test_tiered_storage_restores_from_the_remote_tier_through_a_replacement(tmp_
     run_dir = tmp_path / info["run_id"]
     [drill] = pq.read_table(run_dir / "faults.parquet").to_pylist()
     assert drill["action"] == "replace" and drill["error"] == "" and drill["done_ns"] > 0
+    assert drill["object_store_bytes_read"] is None and "object_store" not in cluster
     assert all(c["passed"] for c in pq.read_table(run_dir / "verification.parquet").to_pylist())
     assert not find_by_marker(cluster["root"])
 
@@ -141,6 +142,16 @@ def test_s3_backed_broker_restores_exactly_and_survives_a_replacement(tmp_path):
     [drill] = pq.read_table(run_dir / "faults.parquet").to_pylist()
     assert drill["action"] == "replace" and drill["error"] == "" and drill["done_ns"] > 0
     assert drill["broker_bytes_after"] == 0                     # stateless: nothing local
+    # ...and the new process fetched only metadata from the object store before it served.
+    assert drill["object_store_get_requests"] > 0 and drill["object_store_bytes_read"] < 1_000_000
+    # The restore came out of the object store, as the S3 server's own counters show.
+    store = cluster["object_store"]
+    assert store["server"].startswith("seaweedfs") and store["restored_bytes"] > 0
+    assert store["phases"]["storm"]["bytes_read"] > 0.5 * store["restored_bytes"]
+    series = pq.read_table(run_dir / "timeseries.parquet").to_pylist()
+    storm_reads = sum(r["s3_bytes_read"] for r in series
+                      if r["role"] == "object_store" and r["phase"] == "storm")
+    assert storm_reads > 0.5 * store["restored_bytes"]
     checks = pq.read_table(run_dir / "verification.parquet").to_pylist()
     restore = [c for c in checks if c["scope"] == "group-0"]
     assert restore and all(c["passed"] for c in restore)

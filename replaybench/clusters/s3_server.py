@@ -103,6 +103,9 @@ class S3Server:
         """Requests and bytes so far; None when this server does not count them."""
         return None
 
+    def describe(self) -> str:
+        return self.name
+
     stop_grace_s = 10.0  # SIGTERM, then SIGKILL after this long
 
     def stop(self) -> None:
@@ -168,6 +171,9 @@ class SeaweedS3Server(S3Server):
         except Exception:  # noqa: BLE001 - connection refused or 5xx while it starts
             return False
         return True
+
+    def describe(self) -> str:
+        return f"seaweedfs {importlib.metadata.version(SEAWEEDFS_PACKAGE)}"
 
     def traffic(self) -> ObjectStoreTraffic:
         from prometheus_client.parser import text_string_to_metric_families

@@ -1,0 +1,140 @@
+"""What the broker asked of its object store during a run: the S3 server's own request and byte
+counters, sampled once a second in a thread beside the ticks, then cut by phase and by drill.
+
+This is how an S3-backed run shows where its restore bytes came from (the object store served
+N bytes in M GETs while the readers restored R bytes) and what a replaced broker fetched back
+before it served again.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+from replaybench.clusters.s3_server import ObjectStoreTraffic
+
+SAMPLE_PERIOD_S = 1.0
+
+
+class ObjectStoreMeter:
+    def __init__(self, read: Callable[[], ObjectStoreTraffic], clock: Callable[[], int]) -> None:
+        self.read, self.clock = read, clock
+        self.samples: list[tuple[int, ObjectStoreTraffic]] = []   # (wall clock ns, counters)
+        self.errors = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.sample()
+        self._thread = threading.Thread(target=self._loop, name="object-store-meter", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread and take a closing sample; once, and only if started."""
+        if self._thread is None or self._stop.is_set():
+            return
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self.sample()
+
+    def sample(self) -> None:
+        try:
+            traffic = self.read()
+        except Exception:  # noqa: BLE001 - the server busy or gone mid-drill: a missed sample
+            self.errors += 1
+            return
+        self.samples.append((self.clock(), traffic))
+
+    def _loop(self) -> None:
+        while not self._stop.wait(SAMPLE_PERIOD_S):
+            self.sample()
+
+    def between(self, start_ns: int, end_ns: int, inner: bool = False) -> ObjectStoreTraffic:
+        """Traffic from the last sample at or before start to the first at or after end: it
+        covers the window and overshoots it by at most one sample period on each side. inner:
+        from the first sample at or after start to the last at or before end instead (for a
+        drill, whose edges MeteredTarget samples exactly)."""
+        samples = sorted(self.samples, key=lambda s: s[0])  # edge samples come from other threads
+        times = [t for t, _ in samples]
+        if inner:
+            first, last = bisect.bisect_left(times, start_ns), bisect.bisect_right(times, end_ns) - 1
+        else:
+            first = max(bisect.bisect_right(times, start_ns) - 1, 0)
+            last = min(bisect.bisect_left(times, end_ns), len(times) - 1)
+        if not samples or end_ns <= start_ns or last <= first:
+            return ObjectStoreTraffic()
+        return samples[last][1].minus(samples[first][1])
+
+
+class MeteredTarget:
+    """A drill target that samples the object store right before and after each action, so
+    what a drilled broker fetched is cut to the drill, not to the nearest second."""
+
+    ACTIONS = frozenset({"kill", "restart", "replace", "pause", "resume"})
+
+    def __init__(self, target, meter: ObjectStoreMeter) -> None:
+        self.target, self.meter = target, meter
+
+    def __getattr__(self, name: str):
+        attr = getattr(self.target, name)
+        if name not in self.ACTIONS:
+            return attr
+
+        def sampled(*args, **kwargs):
+            self.meter.sample()
+            try:
+                return attr(*args, **kwargs)
+            finally:
+                self.meter.sample()
+        return sampled
+
+
+@contextmanager
+def metering(store, clock: Callable[[], int]) -> Iterator[ObjectStoreMeter | None]:
+    """A running meter for a store that counts its traffic; None for one that does not."""
+    if store is None or store.traffic() is None:
+        yield None
+        return
+    meter = ObjectStoreMeter(store.traffic, clock)
+    meter.start()
+    try:
+        yield meter
+    finally:
+        meter.stop()
+
+
+def annotate(record, meter: ObjectStoreMeter, server: str) -> dict:
+    """Time-series rows (role object_store), per-drill columns in record.faults, and the
+    manifest's per-phase summary."""
+    meter.stop()  # idempotent; takes the closing sample before the figures are cut
+    samples = sorted(meter.samples, key=lambda s: s[0])
+    for (t0, before), (t1, after) in zip(samples, samples[1:]):
+        moved = after.minus(before)
+        record.ticks.append({"tick": 0, "t_ns": t1, "elapsed_ns": t1 - record.started_ns,
+                             "interval_ns": t1 - t0, "phase": _phase_at(record, t1),
+                             "role": "object_store", "actors": 0, "records": 0, "bytes": 0,
+                             **{f"s3_{k}": v for k, v in moved.as_dict().items()}})
+    for row in record.faults:
+        if row.get("started_ns") and row.get("done_ns"):
+            moved = meter.between(row["started_ns"], row["done_ns"], inner=True)
+            row["object_store_bytes_read"] = moved.bytes_read
+            row["object_store_get_requests"] = moved.get_requests
+    phases = {phase: meter.between(start, end or record.ended_ns).as_dict()
+              for phase, (start, end) in record.phase_bounds.items()}
+    restored = sum(g["bytes"] for g in record.groups)
+    storm_read = phases.get("storm", {}).get("bytes_read", 0)
+    return {"server": server, "sample_period_s": SAMPLE_PERIOD_S, "missed_samples": meter.errors,
+            "phases": phases, "restored_bytes": restored,
+            # >1: the object store served more than the readers restored (headers, indexes,
+            # re-reads); <1: the broker answered part of the restore from memory.
+            "storm_read_per_restored_byte": round(storm_read / restored, 3) if restored else None}
+
+
+def _phase_at(record, t_ns: int) -> str:
+    current = ""
+    for phase, (start, _end) in sorted(record.phase_bounds.items(), key=lambda kv: kv[1][0]):
+        if start <= t_ns:
+            current = phase
+    return current

@@ -1,0 +1,73 @@
+"""Cutting the object store's counters by phase and by drill (a fake counter source; the real
+S3 server's counters are checked in test_s3_server.py and through a Tansu run in
+test_run_cli.py)."""
+
+from replaybench.clusters.s3_server import ObjectStoreTraffic
+from replaybench.object_store_meter import MeteredTarget, ObjectStoreMeter, annotate
+from replaybench.run_record import RunRecord
+
+
+class Counters:
+    """Each read returns 100 bytes read more than the last; the clock says 1000 ns per read,
+    starting at 0 for the first."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def traffic(self) -> ObjectStoreTraffic:
+        self.reads += 1
+        return ObjectStoreTraffic(get_requests=self.reads, bytes_read=100 * self.reads)
+
+    def clock(self) -> int:
+        return (self.reads - 1) * 1_000
+
+
+def _meter(samples: int) -> ObjectStoreMeter:
+    source = Counters()
+    meter = ObjectStoreMeter(source.traffic, source.clock)
+    for _ in range(samples):
+        meter.sample()   # sample k (1-based) is taken at t = (k-1) * 1000 ns
+    return meter
+
+
+def test_a_window_covers_its_edges_or_stays_inside_them():
+    meter = _meter(6)                       # samples at 0, 1000, ..., 5000 ns
+    assert meter.between(1500, 3500).bytes_read == 300        # 1000 -> 4000
+    assert meter.between(1500, 3500, inner=True).bytes_read == 100   # 2000 -> 3000
+    assert meter.between(3500, 3600, inner=True) == ObjectStoreTraffic()
+    assert meter.between(0, 99_000).get_requests == 5        # clamped to the last sample
+
+
+class Broker:
+    def __init__(self) -> None:
+        self.calls = []
+
+    def replace(self, node_id: int) -> None:
+        self.calls.append(("replace", node_id))
+
+    def data_bytes(self, node_id: int) -> int:
+        return 7
+
+
+def test_a_metered_target_samples_right_before_and_after_an_action():
+    meter, broker = _meter(1), Broker()
+    target = MeteredTarget(broker, meter)
+    target.replace(2)
+    assert broker.calls == [("replace", 2)] and len(meter.samples) == 3
+    assert target.data_bytes(2) == 7 and len(meter.samples) == 3   # not an action: no sample
+
+
+def test_annotate_cuts_phases_drills_and_time_series():
+    meter = _meter(6)
+    record = RunRecord("r", started_ns=0, ended_ns=5000)
+    record.phase_bounds = {"baseline": [0, 2000], "storm": [2000, 5000]}
+    record.groups = [{"bytes": 250}]
+    record.faults = [{"started_ns": 2500, "done_ns": 4000}, {"started_ns": 0, "done_ns": 0}]
+    info = annotate(record, meter, "fake")
+    assert info["phases"]["storm"]["bytes_read"] == 300
+    assert info["storm_read_per_restored_byte"] == 1.2
+    assert record.faults[0]["object_store_bytes_read"] == 100    # inner: 3000 -> 4000
+    assert "object_store_bytes_read" not in record.faults[1]     # never triggered
+    rows = [r for r in record.ticks if r["role"] == "object_store"]
+    assert [r["phase"] for r in rows] == ["baseline", "storm", "storm", "storm", "storm"]
+    assert all(r["s3_bytes_read"] == 100 and r["interval_ns"] == 1000 for r in rows)
