@@ -164,12 +164,15 @@ def workloads_show(name_or_path: str, overrides: tuple[str, ...], scale: str) ->
 @click.option("--ray-address", metavar="ADDR", help="Run the actors on this Ray cluster.")
 @click.option("--results", "results_dir", type=click.Path(path_type=Path), default=Path("results"),
               show_default=True)
+@click.option("--reference/--no-reference", default=True, show_default=True,
+              help="With faults: first run the workload without them, on a fresh cluster, to "
+                   "measure what the drills cost the restore.")
 @click.option("--recreate-topics", is_flag=True,
               help="Delete and recreate topics named in the workload that already exist.")
 def run_command(workload_name: str, overrides: tuple[str, ...], scale: str, bootstrap: str | None,
                 client_config: Path | None, cluster_kind: str, cluster_profile: Path | None,
                 brokers: int | None, ray_address: str | None, results_dir: Path,
-                recreate_topics: bool) -> None:
+                reference: bool, recreate_topics: bool) -> None:
     """Seed a changelog, run live traffic, restore it in parallel, write results/<run-id>/."""
     from rich.console import Console
 
@@ -181,7 +184,7 @@ def run_command(workload_name: str, overrides: tuple[str, ...], scale: str, boot
     request = runner.RunRequest(_workload_path(workload_name), default_cache_dir(), overrides,
                                 scale, bootstrap, client_config, brokers, ray_address,
                                 results_dir, recreate_topics, profile=cluster_profile,
-                                cluster_kind=cluster_kind)
+                                cluster_kind=cluster_kind, reference=reference)
     console = Console(stderr=False)
     try:
         with progress.RichDisplay(console) as display:

@@ -93,7 +93,7 @@ def summary_tables(outcome: RunOutcome) -> list[Table]:
         tables.append(lat)
     faults = outcome.record.faults if outcome.record else []
     if faults:
-        ft = Table(title="drills")
+        ft = Table(title="drills", caption=_reference_caption(faults))
         for col in ("drill", "at", "took", "stall", "p99.9", "URP", "URP gone", "fetched back"):
             ft.add_column(col, justify="left" if col == "drill" else "right")
         start = outcome.record.started_ns
@@ -116,3 +116,11 @@ def _fetched_back(fault: dict) -> int:
     (an S3-backed broker holds nothing locally), else the bytes back in its log dirs."""
     from_store = fault.get("object_store_bytes_read")
     return fault["broker_bytes_after"] if from_store is None else from_store
+
+
+def _reference_caption(faults: list[dict]) -> str | None:
+    with_faults, without = faults[0].get("restore_time_ns"), faults[0].get("reference_restore_time_ns")
+    if not with_faults or not without:
+        return None
+    return (f"restore {with_faults / 1e9:.2f} s with the faults, {without / 1e9:.2f} s without "
+            f"(reference run): {with_faults / without:.2f}×")

@@ -111,6 +111,10 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType, str]]] = {
                                         "drill start until the broker was back (a replacement's "
                                         "re-fetch); null without an object store"),
         ("object_store_get_requests", _I, "GET requests in that window"),
+        ("restore_time_ns", _I, "this run's restore time (slowest group), with its faults"),
+        ("reference_restore_time_ns", _I, "restore time of the same workload without faults, "
+                                          "run just before on a fresh cluster (manifest "
+                                          "reference.run_id); null: no reference run"),
     ],
     "verification": [
         ("scope", _S, "group-N (a restore group) or live"),

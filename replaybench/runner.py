@@ -9,7 +9,7 @@ import signal
 import tempfile
 import time
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -45,6 +45,7 @@ class RunRequest:
     tags: tuple[tuple[str, str], ...] = ()   #: recorded in the manifest (a sweep's values)
     profile: Path | None = None              #: an external cluster profile (YAML)
     cluster_kind: str = "kafka"              #: embedded: kafka (local disk) or tiered
+    reference: bool = True   #: with faults: first run the workload without them, for comparison
 
 
 @dataclass
@@ -67,7 +68,24 @@ class Display:
 
 
 def run(request: RunRequest, display: Display | None = None) -> RunOutcome:
+    """One run; for a workload with faults, first the same workload without them (the
+    reference), so that the faulted run can say what its drills cost the restore."""
     display = display or Display()
+    spec = workload.load(request.workload, list(request.overrides), request.scale)
+    reference = None
+    if spec.faults and request.reference:
+        display.note("reference run: the same workload without its faults, on a fresh cluster")
+        reference = _run_once(replace(request, overrides=(*request.overrides, "faults=[]"),
+                                      tags=(*request.tags, ("reference", "without faults"))),
+                              display, None)
+        if reference.status == "aborted":
+            return reference
+        display.note(f"reference run {reference.run_dir.name}: {reference.status}, restore "
+                     f"{_restore_ns(reference.record) / 1e9:.2f} s; now the run with faults")
+    return _run_once(request, display, reference)
+
+
+def _run_once(request: RunRequest, display: Display, reference: RunOutcome | None) -> RunOutcome:
     spec = workload.load(request.workload, list(request.overrides), request.scale)
     extra = client_config.load(request.client_config) if request.client_config else {}
     results_dir = _results_dir(request.results_dir)
@@ -102,11 +120,12 @@ def run(request: RunRequest, display: Display | None = None) -> RunOutcome:
             record.event(Clock()(), "error", message=str(exc))
         with _no_interrupts():
             return _finish(record, spec, request, cluster, names, config, ray_info, results_dir,
-                           meter)
+                           meter, reference)
 
 
 def _finish(record: RunRecord, spec, request: RunRequest, cluster: dict, names: Topics,
-            config: dict, ray_info: dict, results_dir: Path, meter) -> RunOutcome:
+            config: dict, ray_info: dict, results_dir: Path, meter,
+            reference: RunOutcome | None) -> RunOutcome:
     record.ended_ns = Clock()()
     if record.phase_bounds.get(record.phase):
         record.phase_bounds[record.phase][1] = record.ended_ns
@@ -129,6 +148,8 @@ def _finish(record: RunRecord, spec, request: RunRequest, cluster: dict, names: 
                                          "reader": spec.storm.consumer_config},
                           summary, ray_info)
     info["tags"] = dict(request.tags)
+    if reference is not None:
+        info["reference"] = _compare_to_reference(record, reference)
     run_dir = results.write(results_dir, record, info)
     return RunOutcome(run_dir, record.status, record.reason, summary, record)
 
@@ -192,6 +213,24 @@ def _tansu(request: RunRequest, root: Path, display: Display) -> Iterator[dict[s
                             "so a replacement moves no data"}
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _restore_ns(record: RunRecord) -> int:
+    """The run's restore time: its slowest group's; 0 when a group never caught up."""
+    times = [g["restore_time_ns"] for g in record.groups]
+    return max(times) if times and all(times) else 0
+
+
+def _compare_to_reference(record: RunRecord, reference: RunOutcome) -> dict[str, Any]:
+    """Restore time with the faults against without, into the manifest and every drill row."""
+    ref_ns = _restore_ns(reference.record) if reference.status == "completed" else 0
+    ns = _restore_ns(record)
+    for row in record.faults:
+        row["restore_time_ns"] = ns
+        row["reference_restore_time_ns"] = ref_ns or None
+    return {"run_id": reference.run_dir.name, "status": reference.status,
+            "restore_time_ns": ref_ns or None, "restore_time_with_faults_ns": ns or None,
+            "slowdown": round(ns / ref_ns, 3) if ns and ref_ns else None}
 
 
 def _check_reachable(config: dict) -> None:

@@ -46,7 +46,7 @@ def test_drills_run_through_hooks_and_secrets_stay_out_of_results(kafka3, cache_
     request = runner.RunRequest(
         WORKLOADS / "restore-storm.yaml", cache_dir,
         (*SHORT, "topic.replication=3", "faults=[{action: pause, broker: 3, at_s: 0, duration_s: 2}]"),
-        "smoke", results_dir=tmp_path / "results", profile=path)
+        "smoke", results_dir=tmp_path / "results", profile=path, reference=False)
     out = runner.run(request)
     assert out.status == "completed", out.reason
     info = json.loads((out.run_dir / "manifest.json").read_text())

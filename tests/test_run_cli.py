@@ -74,17 +74,26 @@ def test_actors_spread_over_a_two_node_ray_cluster(kafka1, tmp_path):
 
 def test_a_broker_replaced_mid_restore_is_measured_and_nothing_is_lost(tmp_path):
     """broker-replacement at smoke scale on the embedded 3-broker cluster, the replacement
-    triggered as the storm starts so that it lands inside the restore."""
+    triggered as the storm starts so that it lands inside the restore; a reference run without
+    the fault goes first."""
     import pyarrow.parquet as pq
     proc = _cli("run", "--workload", "broker-replacement", "--scale", "smoke", "--results",
                 str(tmp_path), *SHORT, "--set", "faults=[{action: replace, broker: 2, at_s: 0}]")
-    out, err = proc.communicate(timeout=600)
+    out, err = proc.communicate(timeout=900)
     assert proc.returncode == 0, out[-3000:] + err[-3000:]
-    [info] = _manifests(tmp_path)
+    [ref] = [m for m in _manifests(tmp_path) if m["tags"].get("reference")]
+    [info] = [m for m in _manifests(tmp_path) if not m["tags"].get("reference")]
+    assert ref["status"] == "completed" and ref["workload"]["spec"]["faults"] == []
+    assert info["reference"]["run_id"] == ref["run_id"]
+    ref_groups = pq.read_table(tmp_path / ref["run_id"] / "restore_groups.parquet").to_pylist()
+    assert info["reference"]["restore_time_ns"] == max(g["restore_time_ns"] for g in ref_groups)
+    assert "restore" in out and "without (reference run)" in out
     run_dir = tmp_path / info["run_id"]
     assert info["status"] == "completed" and info["cluster"]["brokers"] == 3
     [drill] = pq.read_table(run_dir / "faults.parquet").to_pylist()
     assert (drill["action"], drill["broker"], drill["error"]) == ("replace", 2, "")
+    assert drill["reference_restore_time_ns"] == info["reference"]["restore_time_ns"] > 0
+    assert drill["restore_time_ns"] == info["reference"]["restore_time_with_faults_ns"] > 0
     assert drill["done_ns"] > drill["started_ns"] > 0
     assert drill["under_replicated_max"] > 0 and drill["under_replicated_cleared_ns"] > 0
     assert drill["broker_bytes_after"] > 1_000_000          # the new disk was filled again
@@ -103,6 +112,7 @@ def test_tiered_storage_restores_from_the_remote_tier_through_a_replacement(tmp_
     import pyarrow.parquet as pq
     proc = _cli("run", "--workload", "broker-replacement", "--cluster", "tiered", "--scale",
                 "smoke", "--results", str(tmp_path), *SHORT, "--set", "seed.records=150000",
+                "--no-reference",
                 "--set", "faults=[{action: replace, broker: 2, at_s: 0}]")
     out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, out[-3000:] + err[-3000:]
@@ -117,6 +127,7 @@ def test_tiered_storage_restores_from_the_remote_tier_through_a_replacement(tmp_
     [drill] = pq.read_table(run_dir / "faults.parquet").to_pylist()
     assert drill["action"] == "replace" and drill["error"] == "" and drill["done_ns"] > 0
     assert drill["object_store_bytes_read"] is None and "object_store" not in cluster
+    assert drill["reference_restore_time_ns"] is None and "reference" not in info
     assert all(c["passed"] for c in pq.read_table(run_dir / "verification.parquet").to_pylist())
     assert not find_by_marker(cluster["root"])
 
@@ -126,7 +137,7 @@ def test_s3_backed_broker_restores_exactly_and_survives_a_replacement(tmp_path):
     data; the restore still verifies exactly."""
     import pyarrow.parquet as pq
     proc = _cli("run", "--workload", "broker-replacement", "--cluster", "s3", "--scale", "smoke",
-                "--results", str(tmp_path), *SHORT, "--set", "seed.records=100000",
+                "--results", str(tmp_path), *SHORT, "--set", "seed.records=100000", "--no-reference",
                 "--set", "faults=[{action: replace, broker: 1, at_s: 0}]")
     out, err = proc.communicate(timeout=600)
     [info] = _manifests(tmp_path)
