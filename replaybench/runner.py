@@ -3,6 +3,7 @@ write results whatever happens once measuring has begun."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -139,7 +140,7 @@ def _finish(record: RunRecord, spec, request: RunRequest, cluster: dict, names: 
         cluster_info["object_store"] = object_store_meter.annotate(
             record, meter, cluster.get("object_store_server", ""))
     if cluster.get("storage") == "tiered":
-        cluster_info["remote_tier"] = _remote_tier_proof(record)
+        cluster_info["remote_tier"] = _remote_tier_proof(record, cluster["drills"])
     cluster_info["topics"] = _describe_topics(config, names)
     info = manifest.build(record, spec, {"scale": request.scale, "overrides": list(request.overrides),
                                          "file": str(request.workload)},
@@ -181,7 +182,7 @@ def _cluster(request: RunRequest, brokers: int, display: Display) -> Iterator[di
     if tiered:
         jars = tiered_storage_artifacts().fetch(request.cache_dir)
         extra = {"overrides": tiered_overrides(root / "remote-tier", brokers),
-                 "extra_classpath": (f"{jars}/*",)}
+                 "extra_classpath": (f"{jars}/*",), "broker_metrics": True}
     try:
         cluster = LocalKafkaCluster(root, brokers, cache_dir=request.cache_dir, **extra)
         with cluster.start():
@@ -297,23 +298,45 @@ def _after_seed(cluster: dict, names: Topics):
         while time.monotonic() < deadline and not (starts and all(starts.values())):
             time.sleep(1.0)
             starts = local.local_log_start_offsets(names.changelog)
-        return {"local_log_start_offsets": starts}
+        return {"local_log_start_offsets": starts,
+                "remote_fetch_before": local.remote_fetch_counts()}
     return settle
 
 
-def _remote_tier_proof(record: RunRecord) -> dict:
-    """Records below every broker's local log start at storm start were on the remote tier
-    only: a restore from offset 0 had to fetch them from there."""
+def _remote_tier_proof(record: RunRecord, cluster: LocalKafkaCluster) -> dict:
+    """Two proofs that the restore read the remote tier. Records below every broker's local log
+    start at storm start were on the remote tier only, so a restore from offset 0 had to fetch
+    them there; and the brokers' own remote-fetch counters (JMX) rose by that much."""
     flushed = next((e for e in record.events if e["kind"] == "seed_flushed"), None)
     targets = next((e for e in record.events if e["kind"] == "targets"), None)
     if not flushed or not targets:
         return {}
-    import json
-    starts = {int(k): v for k, v in json.loads(flushed["detail"]).get("local_log_start_offsets", {}).items()}
+    seen = json.loads(flushed["detail"])
+    starts = {int(k): v for k, v in seen.get("local_log_start_offsets", {}).items()}
     ends = {int(k): v for k, v in json.loads(targets["detail"])["offsets"].items()}
     remote_only = sum(min(starts.get(p, 0), end) for p, end in ends.items())
     return {"local_log_start_offsets": starts, "records_only_in_remote_tier": remote_only,
-            "share_of_restore": remote_only / max(sum(ends.values()), 1)}
+            "share_of_restore": remote_only / max(sum(ends.values()), 1),
+            "broker_remote_fetch": _remote_fetch_delta(seen.get("remote_fetch_before", {}), cluster)}
+
+
+def _remote_fetch_delta(before: dict, cluster: LocalKafkaCluster) -> dict:
+    """RemoteFetchBytes/RequestsPerSec counts from the seed flush to the end of the run, summed
+    over brokers. A broker restarted meanwhile counts from its restart: a lower bound."""
+    try:
+        after = cluster.remote_fetch_counts()
+    except Exception as exc:  # noqa: BLE001 - a broker gone at the end: say so, keep the rest
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    per_broker = {}
+    for node, now in after.items():
+        then = before.get(str(node), {})
+        per_broker[node] = {k: v - then.get(k, 0) if v >= then.get(k, 0) else v
+                            for k, v in now.items()}
+    return {"bytes": sum(b["bytes"] for b in per_broker.values()),
+            "requests": sum(b["requests"] for b in per_broker.values()),
+            "per_broker": per_broker,
+            "source": "JMX kafka.server:type=BrokerTopicMetrics,name=RemoteFetch{Bytes,Requests}"
+                      "PerSec Count, read through the Jolokia agent"}
 
 
 @contextmanager

@@ -123,6 +123,11 @@ def test_tiered_storage_restores_from_the_remote_tier_through_a_replacement(tmp_
     assert cluster["topics"][changelog]["cleanup.policy"] == "delete"
     assert cluster["remote_tier"]["records_only_in_remote_tier"] > 50_000
     assert cluster["remote_tier"]["share_of_restore"] > 0.3
+    # The brokers' own JMX counters agree: they fetched at least those records (~200 B each)
+    # from the remote tier.
+    fetched = cluster["remote_tier"]["broker_remote_fetch"]
+    assert fetched["requests"] > 0
+    assert fetched["bytes"] > 100 * cluster["remote_tier"]["records_only_in_remote_tier"]
     run_dir = tmp_path / info["run_id"]
     [drill] = pq.read_table(run_dir / "faults.parquet").to_pylist()
     assert drill["action"] == "replace" and drill["error"] == "" and drill["done_ns"] > 0

@@ -15,7 +15,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from replaybench.clusters import health
+from replaybench.clusters import broker_metrics, health
 from replaybench.clusters.artifacts import KAFKA_VERSION, find_java, kafka_artifacts
 from replaybench.clusters.kafka_config import (NodeLayout, jvm_options, log4j2_properties,
                                                server_properties)
@@ -41,7 +41,7 @@ class LocalKafkaCluster:
     def __init__(self, root: Path, brokers: int = 1, *, cache_dir: Path,
                  first_port: int | None = None, overrides: dict[str, str] | None = None,
                  heap_mb: int = 768, kafka_version: str = KAFKA_VERSION,
-                 extra_classpath: tuple[str, ...] = ()) -> None:
+                 extra_classpath: tuple[str, ...] = (), broker_metrics: bool = False) -> None:
         if brokers < 1:
             raise ClusterError(f"brokers must be at least 1, got {brokers}")
         self.root = Path(root).resolve()
@@ -55,6 +55,9 @@ class LocalKafkaCluster:
         self._java: str | None = None
         self._classpath: str | None = None
         self.extra_classpath = tuple(str(p) for p in extra_classpath)  #: plugins (an RSM)
+        # node id -> port of its Jolokia agent (broker_metrics.py); empty: no agent
+        self.metrics_ports = dict(zip((n.node_id for n in self.nodes),
+                                      free_ports(brokers))) if broker_metrics else {}
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -194,6 +197,14 @@ class LocalKafkaCluster:
                     starts[p] = min(starts.get(p, min(segments)), min(segments))
         return starts
 
+    def remote_fetch_counts(self) -> dict[int, dict[str, int]]:
+        """Per running broker: its RemoteFetchBytesPerSec and RemoteFetchRequestsPerSec
+        counts since it started (needs broker_metrics=True)."""
+        running = self.running()
+        return {n: {k: broker_metrics.read_count(port, mbean)
+                    for k, mbean in broker_metrics.REMOTE_FETCH.items()}
+                for n, port in self.metrics_ports.items() if n in running}
+
     def pause(self, node_id: int) -> None:
         """SIGSTOP: the broker keeps its sockets but answers nothing, like a long GC pause."""
         self.node(node_id)
@@ -265,8 +276,9 @@ class LocalKafkaCluster:
         node.config_path.write_text(server_properties(node, self.nodes, self.overrides))
         node.log4j_path.write_text(log4j2_properties(node))
 
-    def _java_argv(self, node: NodeLayout, main: str, *args: str) -> list[str]:
-        return [self._java, *jvm_options(self.heap_mb),
+    def _java_argv(self, node: NodeLayout, main: str, *args: str,
+                   agent: tuple[str, ...] = ()) -> list[str]:
+        return [self._java, *jvm_options(self.heap_mb), *agent,
                 f"-Dlog4j2.configurationFile={node.log4j_path}", f"-Dkafka.logs.dir={node.logs_dir}",
                 "-cp", self._classpath, main, *args]
 
@@ -292,6 +304,8 @@ class LocalKafkaCluster:
 
     def _spawn(self, node: NodeLayout) -> None:
         self._ensure_runtime()
+        port = self.metrics_ports.get(node.node_id)
+        agent = (broker_metrics.agent_option(self.cache_dir, port),) if port else ()
         self.processes[node.node_id] = ServerProcess.spawn(
-            self._java_argv(node, "kafka.Kafka", str(node.config_path)),
+            self._java_argv(node, "kafka.Kafka", str(node.config_path), agent=agent),
             marker=str(node.config_path), log_path=node.dir / "console.log", cwd=node.dir)
