@@ -128,7 +128,7 @@ def annotate(record, meter: ObjectStoreMeter, server: str) -> dict:
     return {"server": server, "sample_period_s": SAMPLE_PERIOD_S, "missed_samples": meter.errors,
             "phases": phases, "restored_bytes": restored,
             # >1: the object store served more than the readers restored (headers, indexes,
-            # re-reads); <1: the broker answered part of the restore from memory.
+            # re-reads); <1: compressed batches, or part of the restore answered from memory.
             "storm_read_per_restored_byte": round(storm_read / restored, 3) if restored else None}
 
 

@@ -76,8 +76,10 @@ def run(request: RunRequest, display: Display | None = None) -> RunOutcome:
     reference = None
     if spec.faults and request.reference:
         display.note("reference run: the same workload without its faults, on a fresh cluster")
+        # In a subfolder: a folder of nightly runs stays one scenario for compare and history.
         reference = _run_once(replace(request, overrides=(*request.overrides, "faults=[]"),
-                                      tags=(*request.tags, ("reference", "without faults"))),
+                                      tags=(*request.tags, ("reference", "without faults")),
+                                      results_dir=request.results_dir / "references"),
                               display, None)
         if reference.status == "aborted":
             return reference
@@ -229,7 +231,8 @@ def _compare_to_reference(record: RunRecord, reference: RunOutcome) -> dict[str,
     for row in record.faults:
         row["restore_time_ns"] = ns
         row["reference_restore_time_ns"] = ref_ns or None
-    return {"run_id": reference.run_dir.name, "status": reference.status,
+    return {"run_id": reference.run_dir.name, "path": f"references/{reference.run_dir.name}",
+            "status": reference.status,
             "restore_time_ns": ref_ns or None, "restore_time_with_faults_ns": ns or None,
             "slowdown": round(ns / ref_ns, 3) if ns and ref_ns else None}
 

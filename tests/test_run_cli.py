@@ -81,11 +81,12 @@ def test_a_broker_replaced_mid_restore_is_measured_and_nothing_is_lost(tmp_path)
                 str(tmp_path), *SHORT, "--set", "faults=[{action: replace, broker: 2, at_s: 0}]")
     out, err = proc.communicate(timeout=900)
     assert proc.returncode == 0, out[-3000:] + err[-3000:]
-    [ref] = [m for m in _manifests(tmp_path) if m["tags"].get("reference")]
-    [info] = [m for m in _manifests(tmp_path) if not m["tags"].get("reference")]
+    [ref] = _manifests(tmp_path / "references")
+    [info] = _manifests(tmp_path)
     assert ref["status"] == "completed" and ref["workload"]["spec"]["faults"] == []
-    assert info["reference"]["run_id"] == ref["run_id"]
-    ref_groups = pq.read_table(tmp_path / ref["run_id"] / "restore_groups.parquet").to_pylist()
+    assert ref["tags"]["reference"] and info["reference"]["run_id"] == ref["run_id"]
+    ref_dir = tmp_path / info["reference"]["path"]
+    ref_groups = pq.read_table(ref_dir / "restore_groups.parquet").to_pylist()
     assert info["reference"]["restore_time_ns"] == max(g["restore_time_ns"] for g in ref_groups)
     assert "restore" in out and "without (reference run)" in out
     run_dir = tmp_path / info["run_id"]

@@ -69,7 +69,9 @@ class LiveProducer:
         self.sent = 0
         self._acked: list = []
         self._failed: list[str] = []
-        self._counts = {"sent": 0, "acked": 0, "failed": 0, "bytes": 0}
+        # acked_without_offset: acks that carried no offset (Tansu after a restart does this for
+        # some retried batches); counted so that a loss can be traced to them.
+        self._counts = {"sent": 0, "acked": 0, "failed": 0, "bytes": 0, "acked_without_offset": 0}
         self._scratch = np.zeros(len(FOLD_COUNTERS), np.int64)
         self._record_deliveries = record_deliveries
         self._deliveries: list[np.ndarray] = []   # (key id, version, partition, offset) rows
@@ -166,6 +168,7 @@ class LiveProducer:
             core.record_latencies(self.hists["ack_sent"], now - self.sent_ns[seq & (_RING - 1)],
                                   self._scratch)
             self._counts["acked"] += n
+            self._counts["acked_without_offset"] += int((cols.offset[:n] < 0).sum())
             self._counts["bytes"] += int(cols.value_size[:n].sum()) + 8 * n
             if self._record_deliveries:
                 self._deliveries.append(np.stack([cols.key_id[:n], cols.key_version[:n],
