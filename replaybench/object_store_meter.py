@@ -51,19 +51,13 @@ class ObjectStoreMeter:
         while not self._stop.wait(SAMPLE_PERIOD_S):
             self.sample()
 
-    def between(self, start_ns: int, end_ns: int, inner: bool = False) -> ObjectStoreTraffic:
-        """Traffic from the last sample at or before start to the first at or after end: it
-        covers the window and overshoots it by at most one sample period on each side. inner:
-        from the first sample at or after start to the last at or before end instead (for a
-        drill, whose edges MeteredTarget samples exactly)."""
+    def between(self, start_ns: int, end_ns: int) -> ObjectStoreTraffic:
+        """Traffic from the first sample at or after start to the last at or before end: inside
+        the window (a drill's, whose edges MeteredTarget samples exactly)."""
         samples = sorted(self.samples, key=lambda s: s[0])  # edge samples come from other threads
         times = [t for t, _ in samples]
-        if inner:
-            first, last = bisect.bisect_left(times, start_ns), bisect.bisect_right(times, end_ns) - 1
-        else:
-            first = max(bisect.bisect_right(times, start_ns) - 1, 0)
-            last = min(bisect.bisect_left(times, end_ns), len(times) - 1)
-        if not samples or end_ns <= start_ns or last <= first:
+        first, last = bisect.bisect_left(times, start_ns), bisect.bisect_right(times, end_ns) - 1
+        if last <= first:
             return ObjectStoreTraffic()
         return samples[last][1].minus(samples[first][1])
 
@@ -110,19 +104,23 @@ def annotate(record, meter: ObjectStoreMeter, server: str) -> dict:
     manifest's per-phase summary."""
     meter.stop()  # idempotent; takes the closing sample before the figures are cut
     samples = sorted(meter.samples, key=lambda s: s[0])
+    # Each interval counts in the phase its end falls in: per-phase totals are the time
+    # series' sums, to the sample period.
+    phases: dict[str, dict[str, int]] = {}
     for (t0, before), (t1, after) in zip(samples, samples[1:]):
-        moved = after.minus(before)
+        moved, phase = after.minus(before).as_dict(), _phase_at(record, t1)
+        total = phases.setdefault(phase, dict.fromkeys(moved, 0))
+        for k, v in moved.items():
+            total[k] += v
         record.ticks.append({"tick": 0, "t_ns": t1, "elapsed_ns": t1 - record.started_ns,
-                             "interval_ns": t1 - t0, "phase": _phase_at(record, t1),
+                             "interval_ns": t1 - t0, "phase": phase,
                              "role": "object_store", "actors": 0, "records": 0, "bytes": 0,
-                             **{f"s3_{k}": v for k, v in moved.as_dict().items()}})
+                             **{f"s3_{k}": v for k, v in moved.items()}})
     for row in record.faults:
         if row.get("started_ns") and row.get("done_ns"):
-            moved = meter.between(row["started_ns"], row["done_ns"], inner=True)
+            moved = meter.between(row["started_ns"], row["done_ns"])
             row["object_store_bytes_read"] = moved.bytes_read
             row["object_store_get_requests"] = moved.get_requests
-    phases = {phase: meter.between(start, end or record.ended_ns).as_dict()
-              for phase, (start, end) in record.phase_bounds.items()}
     restored = sum(g["bytes"] for g in record.groups)
     storm_read = phases.get("storm", {}).get("bytes_read", 0)
     return {"server": server, "sample_period_s": SAMPLE_PERIOD_S, "missed_samples": meter.errors,

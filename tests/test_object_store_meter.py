@@ -30,12 +30,12 @@ def _meter(samples: int) -> ObjectStoreMeter:
     return meter
 
 
-def test_a_window_covers_its_edges_or_stays_inside_them():
+def test_a_window_is_cut_at_the_samples_inside_it():
     meter = _meter(6)                       # samples at 0, 1000, ..., 5000 ns
-    assert meter.between(1500, 3500).bytes_read == 300        # 1000 -> 4000
-    assert meter.between(1500, 3500, inner=True).bytes_read == 100   # 2000 -> 3000
-    assert meter.between(3500, 3600, inner=True) == ObjectStoreTraffic()
-    assert meter.between(0, 99_000).get_requests == 5        # clamped to the last sample
+    assert meter.between(1500, 3500).bytes_read == 100        # 2000 -> 3000
+    assert meter.between(2000, 4000).get_requests == 2        # edges included
+    assert meter.between(3500, 3600) == ObjectStoreTraffic()  # no sample inside
+    assert meter.between(0, 99_000).get_requests == 5
 
 
 class Broker:
@@ -64,8 +64,10 @@ def test_annotate_cuts_phases_drills_and_time_series():
     record.groups = [{"bytes": 250}]
     record.faults = [{"started_ns": 2500, "done_ns": 4000}, {"started_ns": 0, "done_ns": 0}]
     info = annotate(record, meter, "fake")
-    assert info["phases"]["storm"]["bytes_read"] == 300
-    assert info["storm_read_per_restored_byte"] == 1.2
+    # intervals ending at 1000 (baseline) and 2000..5000 (storm, which starts at 2000)
+    assert info["phases"]["baseline"]["bytes_read"] == 100
+    assert info["phases"]["storm"]["bytes_read"] == 400
+    assert info["storm_read_per_restored_byte"] == 1.6
     assert record.faults[0]["object_store_bytes_read"] == 100    # inner: 3000 -> 4000
     assert "object_store_bytes_read" not in record.faults[1]     # never triggered
     rows = [r for r in record.ticks if r["role"] == "object_store"]
