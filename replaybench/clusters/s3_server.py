@@ -5,8 +5,9 @@ Chosen by measurement against s3proxy (Maven Central) and moto's server (PyPI); 
 the script that produces them are in bench/s3_servers.py and the README. In short: all three
 honour ranged GETs and conditional PUTs (If-None-Match: *, If-Match), but moto reads the whole
 object for a ranged GET (a 1 KiB range of a 256 MiB object took 149 ms against 5 ms for a
-1 MiB one), and only SeaweedFS counts requests and bytes per bucket (Prometheus metrics), which
-is how a run measures what the broker read back from the object store.
+1 MiB one), and only SeaweedFS counts bytes (Prometheus counters of requests and bytes per
+bucket; s3proxy counts requests only), which is how a run measures what the broker read back
+from the object store.
 """
 
 from __future__ import annotations
