@@ -162,9 +162,19 @@ def figures(record, drills: list[Drill], target: Drillable | None) -> list[dict]
                         "produce_p99_9_ns": lat.percentile(99.9) if lat.count else 0,
                         "under_replicated_max": max((n for _, n in after), default=0),
                         "under_replicated_cleared_ns": cleared - d.started_ns if cleared else 0,
-                        "broker_bytes_after": target.data_bytes(d.fault.broker) if target else 0})
+                        "broker_bytes_after": target.data_bytes(d.fault.broker) if target else 0,
+                        "startup_bytes_read": _startup_reads(target, d.fault)})
         rows.append(row)
     return rows
+
+
+def _startup_reads(target, fault: Fault) -> int | None:
+    """For a drill that started a new broker process on a cluster that can tell (an S3-backed
+    broker): what that process read from the object store before it accepted a connection."""
+    spawned = fault.action in ("replace", "restart") or \
+        (fault.action == "kill" and fault.duration_s > 0)
+    reads = getattr(target, "startup_bytes_read", None) if spawned else None
+    return reads(fault.broker) if reads else None
 
 
 def _stall(readers: list[tuple[int, int]], start: int, caught_up: int) -> tuple[int, int]:

@@ -112,9 +112,9 @@ def summary_tables(outcome: RunOutcome) -> list[Table]:
 
 
 def _fetched_back(fault: dict) -> int:
-    """What a drilled broker had to fetch again: from the object store when the run has one
-    (an S3-backed broker holds nothing locally), else the bytes back in its log dirs."""
-    from_store = fault.get("object_store_bytes_read")
+    """What a drilled broker had to fetch again: an S3-backed broker's start-up reads from the
+    object store (it holds nothing locally), else the bytes back in its log dirs."""
+    from_store = fault.get("startup_bytes_read")
     return fault["broker_bytes_after"] if from_store is None else from_store
 
 

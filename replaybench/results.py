@@ -107,9 +107,14 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType, str]]] = {
         ("under_replicated_cleared_ns", _I, "from drill start until none were under-replicated"),
         ("broker_bytes_after", _I, "bytes in the broker's log dirs at the end of the run: for "
                                    "a replacement, what it fetched back"),
+        ("startup_bytes_read", _I, "S3-backed broker, drills that start a new process: "
+                                   "what it read from the object store before it accepted a "
+                                   "connection, i.e. what a replacement fetched back; null "
+                                   "elsewhere"),
         ("object_store_bytes_read", _I, "S3-backed broker: bytes the object store served from "
-                                        "drill start until the broker was back (a replacement's "
-                                        "re-fetch); null without an object store"),
+                                        "drill start until the broker answered metadata again: "
+                                        "its start-up reads plus the first fetches it served; "
+                                        "null without an object store"),
         ("object_store_get_requests", _I, "GET requests in that window"),
         ("restore_time_ns", _I, "this run's restore time (slowest group), with its faults"),
         ("reference_restore_time_ns", _I, "restore time of the same workload without faults, "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -17,8 +18,8 @@ from pathlib import Path
 from replaybench.clusters import health
 from replaybench.clusters.ports import free_ports
 from replaybench.clusters.processes import ServerProcess
-from replaybench.clusters.s3_server import (ACCESS_KEY, REGION, SECRET_KEY, S3Server,
-                                             SeaweedS3Server)
+from replaybench.clusters.s3_server import (ACCESS_KEY, REGION, SECRET_KEY, ObjectStoreTraffic,
+                                             S3Server, SeaweedS3Server)
 from replaybench.errors import ClusterError
 
 TANSU_VERSION = "0.6.0"
@@ -58,6 +59,7 @@ class TansuCluster:
         self.s3: S3Server = s3_server(self.root / "s3")
         self.process: ServerProcess | None = None
         self.restarts = 0
+        self.startup_reads: ObjectStoreTraffic | None = None   # None: the store does not count
 
     @property
     def bootstrap(self) -> str:
@@ -118,6 +120,11 @@ class TansuCluster:
     def data_bytes(self, node_id: int) -> int:
         return 0  # nothing on local disk, ever
 
+    def startup_bytes_read(self, node_id: int) -> int | None:
+        """What the newest broker process read from the object store before it accepted a
+        connection: all a replacement fetches back (afterwards it only serves clients)."""
+        return self.startup_reads.bytes_read if self.startup_reads else None
+
     def _spawn(self, timeout_s: float = 30.0) -> None:
         env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
                "AWS_DEFAULT_REGION": REGION, "AWS_ENDPOINT": self.s3.endpoint,
@@ -127,6 +134,7 @@ class TansuCluster:
                 "--advertised-listener-url", f"tcp://127.0.0.1:{self.port}",
                 "--storage-engine", f"s3://{self.BUCKET}/"]
         log = self.root / f"tansu-{self.restarts}.log"
+        before = self.s3.traffic()
         with open(log, "ab") as out:
             popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
                                      stderr=subprocess.STDOUT, cwd=self.root, env=env,
@@ -134,10 +142,25 @@ class TansuCluster:
         self.process = ServerProcess(popen.pid, self.cluster_id, popen)
         self.restarts += 1
         deadline = time.monotonic() + timeout_s
+        self._wait(deadline, log, self._listening, 0.01)
+        # Before its port accepted, no client could ask it anything: what it read is its own.
+        after = self.s3.traffic()
+        self.startup_reads = after.minus(before) if before and after else None
+        self._wait(deadline, log, lambda: bool(health.live_broker_ids(
+            health.admin(self.bootstrap), 1.0)), 0.2)
+
+    def _listening(self) -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+        except OSError:
+            return False
+        return True
+
+    def _wait(self, deadline: float, log: Path, ready, poll_s: float) -> None:
         while time.monotonic() < deadline:
             if not self.process.alive():
                 raise ClusterError(f"tansu exited at start; see {log}")
-            if health.live_broker_ids(health.admin(self.bootstrap), 1.0):
+            if ready():
                 return
-            time.sleep(0.2)
-        raise ClusterError(f"tansu did not answer on {self.bootstrap} within {timeout_s:.0f} s")
+            time.sleep(poll_s)
+        raise ClusterError(f"tansu did not answer on {self.bootstrap} in time; see {log}")
