@@ -106,7 +106,7 @@ def summary_tables(outcome: RunOutcome) -> list[Table]:
                        f"{f['restore_stall_ns'] / 1e9:.0f} s", f"{f['produce_p99_9_ns'] / 1e6:.0f} ms",
                        str(f["under_replicated_max"]),
                        f"{f['under_replicated_cleared_ns'] / 1e9:.1f} s" if f["under_replicated_cleared_ns"] else "—",
-                       f"{_fetched_back(f) / 1e6:.1f} MB")
+                       _size(_fetched_back(f)))
         tables.append(ft)
     return tables
 
@@ -124,3 +124,7 @@ def _reference_caption(faults: list[dict]) -> str | None:
         return None
     return (f"restore {with_faults / 1e9:.2f} s with the faults, {without / 1e9:.2f} s without "
             f"(reference run): {with_faults / without:.2f}×")
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB"
