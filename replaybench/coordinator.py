@@ -288,8 +288,8 @@ class Coordinator:
         acked = self._total("producer", "acked")
         seeded = self.seeded.records if self._appends() else 0
         self._check("live", "acked_records_vs_offsets", sum(ends.values()) - seeded, acked)
-        self._check("live", "acked_offsets_reused", 0,
-                    self._total("producer", "acked_offsets_reused"))
+        self._check("live", "acked_offset_rewinds", 0,
+                    self._total("producer", "acked_offset_rewinds"))
         if blind := self._total("producer", "acked_without_offset"):
             self.record.event(self.clock(), "acks_without_offset", records=blind)
         for name in consumers:

@@ -109,9 +109,9 @@ class LiveProducer:
         counts, self._counts = self._counts, dict.fromkeys(self._counts, 0)
         counts["failed"] = len(self._failed)
         if done:
-            # An ack whose offset is below one already acked in its partition: the broker
-            # handed that offset out twice, so one of the two acknowledged records is gone.
-            counts["acked_offsets_reused"] = self.state.counts()["rewinds"]
+            # Times an ack's offset went below one already acked in its partition: the broker
+            # handed those offsets out again, so acknowledged records were overwritten.
+            counts["acked_offset_rewinds"] = self.state.counts()["rewinds"]
         errors = [f"{self.name}: {len(self._failed)} records failed, first: {self._failed[0]}"] \
             if self._failed else []
         self._failed = []
