@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-import time
 import urllib.error
 import urllib.request
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from replaybench.clusters import health
 from replaybench.clusters.ports import free_ports
 from replaybench.clusters.processes import ServerProcess
 from replaybench.errors import ClusterError
@@ -46,7 +47,7 @@ class ObjectStoreTraffic:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-class S3Server:
+class S3Server(ABC):
     """A local S3 server process; subclasses say how to launch theirs (`_argv`)."""
 
     name = "s3"
@@ -60,25 +61,26 @@ class S3Server:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @abstractmethod
     def _argv(self) -> list[str]:
-        raise NotImplementedError
+        """The command line; it must name self.root (the pid marker)."""
 
     def start(self, timeout_s: float = 60.0) -> "S3Server":
         self.root.mkdir(parents=True, exist_ok=True)
         # Every launcher's argv names self.root: the marker that ties the pid to us.
         self.process = ServerProcess.spawn(self._argv(), str(self.root), self.root / "s3.log",
                                            self.root)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        def alive() -> None:
             if not self.process.alive():
                 raise ClusterError(f"the S3 server ({self.name}) exited at start; see "
                                    f"{self.root / 's3.log'}")
-            if self._answers():
-                return self
-            time.sleep(0.2)
-        self.stop()
-        raise ClusterError(f"the S3 server ({self.name}) did not answer on {self.endpoint} "
-                           f"within {timeout_s:.0f} s")
+        try:
+            health.wait_until(self._answers, timeout_s,
+                              f"the S3 server ({self.name}) to answer on {self.endpoint}", alive)
+        except ClusterError:
+            self.stop()
+            raise
+        return self
 
     def _answers(self) -> bool:
         try:

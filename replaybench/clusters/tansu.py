@@ -12,7 +12,6 @@ import secrets
 import shutil
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 from replaybench.clusters import health
@@ -141,13 +140,17 @@ class TansuCluster:
                                      start_new_session=True)
         self.process = ServerProcess(popen.pid, self.cluster_id, popen)
         self.restarts += 1
-        deadline = time.monotonic() + timeout_s
-        self._wait(deadline, log, self._listening, 0.01)
+
+        def alive() -> None:
+            if not self.process.alive():
+                raise ClusterError(f"tansu exited at start; see {log}")
+        health.wait_until(self._listening, timeout_s, f"tansu to listen on {self.bootstrap}",
+                          alive, interval_s=0.01)
         # Before its port accepted, no client could ask it anything: what it read is its own.
         after = self.s3.traffic()
         self.startup_reads = after.minus(before) if before and after else None
-        self._wait(deadline, log, lambda: bool(health.live_broker_ids(
-            health.admin(self.bootstrap), 1.0)), 0.2)
+        health.wait_until(lambda: bool(health.live_broker_ids(health.admin(self.bootstrap), 1.0)),
+                          timeout_s, f"tansu to answer on {self.bootstrap}", alive)
 
     def _listening(self) -> bool:
         try:
@@ -155,12 +158,3 @@ class TansuCluster:
         except OSError:
             return False
         return True
-
-    def _wait(self, deadline: float, log: Path, ready, poll_s: float) -> None:
-        while time.monotonic() < deadline:
-            if not self.process.alive():
-                raise ClusterError(f"tansu exited at start; see {log}")
-            if ready():
-                return
-            time.sleep(poll_s)
-        raise ClusterError(f"tansu did not answer on {self.bootstrap} in time; see {log}")
