@@ -1,11 +1,12 @@
 """Peer benchmark: replaybench's readers and producer against the Java perf tools that ship in
 the Kafka jars, on the same embedded broker and topic, in the same run.
 
-    python bench/peer.py            # ~3 minutes on 2 cores
+    python bench/peer.py            # ~6 minutes on 2 cores
 
-Each contest runs ROUNDS times, alternating the tools, and compares medians (the machine is
-noisy; ratios measured side by side are what count). Prints one line per contest with the
-ratio and its target.
+Restore contests run at the workloads' record sizes (200 B and 1 KiB by default) on one topic per
+size. Each contest runs ROUNDS times, the contenders alternating round by round, and compares
+medians (the machine is noisy; ratios measured side by side are what count). Prints one line per
+contest with the ratio and its target.
 """
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ PARTITIONS = 8
 PRODUCER = {"acks": "all", "linger.ms": "5", "batch.size": "262144", "compression.type": "none"}
 
 
+# (contest, record size) -> the ratio to ConsumerPerformance it must reach (issue 11)
+RESTORE_TARGETS = {("1 reader", 200): 0.8, ("1 reader", 1024): 1.0,
+                   ("all readers", 200): 1.0, ("all readers", 1024): 1.2}
+
+
 def main() -> int:
     args = _args()
     with tempfile.TemporaryDirectory(prefix="rb-peer-") as tmp, \
@@ -47,40 +53,61 @@ def main() -> int:
             actors.ray_runtime(None):
         java = JavaTools(cluster.bootstrap)
         cfg = cluster.client_config()
-        topic = _seeded_topic(cfg, args.records, args.value_bytes)
-        total = sum(end_offsets(cfg, topic, PARTITIONS).values())
-        rows = []
-        java_mb = _rounds(args.rounds, lambda: java.consume(topic, total))
-        one_mb = _rounds(args.rounds, lambda: _restore(cfg, topic, args, readers=1))
-        all_mb = _rounds(args.rounds, lambda: _restore(cfg, topic, args, readers=args.readers))
-        rows.append(("restore, 1 reader vs Java consumer", one_mb, java_mb, 0.9))
-        rows.append((f"restore, {args.readers} readers vs Java consumer", all_mb, java_mb, 1.2))
-        j_prod = _rounds(args.rounds, lambda: java.produce(_topic(cfg, "peer-jp"), args.produce_records, 1024))
-        r_prod = _rounds(args.rounds, lambda: _produce_max(cfg, _topic(cfg, "peer-rp"), args.produce_records))
-        rows.append(("producer max MB/s at 1 KiB vs Java producer", r_prod, j_prod, 1.0))
+        rows = [row for size in args.sizes for row in _restore_contests(cfg, java, size, args)]
+        j_prod, r_prod = [], []
+        for _ in range(args.rounds):   # alternating, one round of each at a time
+            j_prod.append(java.produce(_topic(cfg, "peer-jp"), args.produce_records, 1024))
+            r_prod.append(_produce_max(cfg, _topic(cfg, "peer-rp"), args.produce_records))
+        rows.append(("producer max at 1 KiB vs Java producer", "MB/s", r_prod, j_prod, 1.0))
         achieved = _fixed_rate(cfg, _topic(cfg, "peer-rate"), args.rate, args.rate_seconds)
-        _report(rows, achieved, args, java_mb)
+        _report(rows, achieved, args)
     return 0
+
+
+def records_for(size: int) -> int:
+    """About 1 GB of changelog, at most the default workloads' 3 M records."""
+    return min(3_000_000, 1_000_000_000 // (size + 8))
+
+
+def _restore_contests(cfg: dict, java: "JavaTools", size: int, args) -> list[tuple]:
+    """1 reader, all readers and ConsumerPerformance on one topic, the order rotating every
+    round so that none always runs first (page cache) or last."""
+    records = args.records or records_for(size)
+    topic = _seeded_topic(cfg, records, size)
+    total = sum(end_offsets(cfg, topic, PARTITIONS).values())
+    contenders = {
+        "java": lambda: java.consume(topic, total),
+        "1 reader": lambda: restore(cfg, topic, records // 4, 1)["records_per_s"],
+        "all readers": lambda: restore(cfg, topic, records // 4, args.readers)["records_per_s"],
+    }
+    seen = alternate(args.rounds, contenders)
+    return [(f"restore {size} B, {name} vs ConsumerPerformance", "records/s", seen[name],
+             seen["java"], RESTORE_TARGETS.get((name, size))) for name in ("1 reader", "all readers")]
+
+
+def alternate(rounds: int, contenders: dict) -> dict[str, list[float]]:
+    """Every contender once per round; round r starts with contender r (mod n)."""
+    names = list(contenders)
+    seen: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            seen[name].append(contenders[name]())
+            gc.collect()  # clients left in reference cycles would outlive the broker
+    return seen
 
 
 def _args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--records", type=int, default=1_000_000, help="changelog records to restore")
-    p.add_argument("--value-bytes", type=int, default=1024)
+    p.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[200, 1024],
+                   help="record value sizes in bytes, comma-separated (the workloads' 200 B and 1 KiB)")
+    p.add_argument("--records", type=int, default=0,
+                   help="changelog records per size (default: ~1 GB, at most 3 M)")
     p.add_argument("--readers", type=int, default=4)
     p.add_argument("--produce-records", type=int, default=500_000)
     p.add_argument("--rate", type=int, default=20_000, help="records/s for the fixed-rate check")
     p.add_argument("--rate-seconds", type=float, default=10.0)
     p.add_argument("--rounds", type=int, default=3)
     return p.parse_args()
-
-
-def _rounds(n: int, contest) -> list[float]:
-    out = []
-    for _ in range(n):
-        out.append(contest())
-        gc.collect()  # clients left in reference cycles would outlive the broker
-    return out
 
 
 def _topic(cfg: dict, prefix: str) -> str:
@@ -99,8 +126,8 @@ def _seeded_topic(cfg: dict, records: int, value_bytes: int) -> str:
 class TimedRestore:
     """A RestoreReader that starts at an agreed instant, so parallel readers share a clock."""
 
-    def __init__(self, *args) -> None:
-        self.reader = RestoreReader(*args)
+    def __init__(self, *args, **kwargs) -> None:
+        self.reader = RestoreReader(*args, **kwargs)
 
     def ready(self) -> bool:
         return True
@@ -116,13 +143,13 @@ class TimedRestore:
                 "caught_up_ns": result.caught_up_ns}
 
 
-def _restore(cfg: dict, topic: str, args, readers: int) -> float:
-    """MB/s from a common start until the last reader reached its targets, readers as the
-    engine runs them (Ray actors)."""
+def restore(cfg: dict, topic: str, n_keys: int, readers: int, settings: dict | None = None) -> dict:
+    """Bytes and records/s from a common start until the last reader reached its targets,
+    readers as the engine runs them (Ray actors); `settings`: librdkafka overrides."""
     targets = end_offsets(cfg, topic, PARTITIONS)
     handles = [actors.spawn(functools.partial(
-        TimedRestore, cfg, topic, parts, targets, args.records // 4, PARTITIONS), f"r{i}")
-        for i, parts in enumerate(assign_partitions(PARTITIONS, readers))]
+        TimedRestore, {**cfg, **(settings or {})}, topic, parts, targets, n_keys, PARTITIONS),
+        f"r{i}") for i, parts in enumerate(assign_partitions(PARTITIONS, readers))]
     for h in handles:
         call(h, "reader", "ready")                       # processes up before the clock starts
     start = Clock()() + 200_000_000
@@ -131,8 +158,9 @@ def _restore(cfg: dict, topic: str, args, readers: int) -> float:
     results = ray.get(refs, timeout=600)
     for h in handles:
         ray.kill(h)
-    done = max(r["caught_up_ns"] for r in results)
-    return sum(r["bytes"] for r in results) / 1e6 / ((done - start) / 1e9)
+    seconds = (max(r["caught_up_ns"] for r in results) - start) / 1e9
+    return {"mb_per_s": sum(r["bytes"] for r in results) / 1e6 / seconds,
+            "records_per_s": sum(targets.values()) / seconds}
 
 
 def _produce_max(cfg: dict, topic: str, records: int) -> float:
@@ -172,13 +200,14 @@ class JavaTools:
         return out.stdout
 
     def consume(self, topic: str, records: int) -> float:
-        """fetch.MB.sec: the Java tool's throughput without its group-join time."""
+        """fetch.nMsg.sec: the Java tool's records/s without its group-join time (the stricter
+        comparison for us: our readers' time includes their start)."""
         out = self._run("org.apache.kafka.tools.ConsumerPerformance", "--bootstrap-server",
                         self.bootstrap, "--topic", topic, "--num-records", str(records),
                         "--timeout", "120000", "--group", f"peer-{time.monotonic_ns()}")
         header, row = [ln for ln in out.strip().splitlines() if ln.strip()][-2:]
         fields = dict(zip([h.strip() for h in header.split(",")], row.split(",")))
-        return float(fields["fetch.MB.sec"])
+        return float(fields["fetch.nMsg.sec"])
 
     def produce(self, topic: str, records: int, size: int) -> float:
         out = self._run("org.apache.kafka.tools.ProducerPerformance", "--topic", topic,
@@ -189,18 +218,19 @@ class JavaTools:
         return float(match.group(1)) * 1.048576  # the tool's MB is MiB; ours are 10^6 bytes
 
 
-def _report(rows, achieved: dict, args, java_mb) -> None:
-    print(f"\npeer benchmark: {args.records:,} records of {args.value_bytes} B, {PARTITIONS} "
-          f"partitions, 1 broker, {args.rounds} rounds, medians")
-    for name, ours, theirs, target in rows:
+def _report(rows, achieved: dict, args) -> None:
+    print(f"\npeer benchmark: sizes {args.sizes} B, {PARTITIONS} partitions, 1 broker, "
+          f"{args.rounds} rounds alternating, medians")
+    for name, unit, ours, theirs, target in rows:
         ratio = statistics.median(ours) / statistics.median(theirs)
-        verdict = "ok" if ratio >= target else "BELOW TARGET"
-        print(f"  {name:<48} {statistics.median(ours):8.1f} vs {statistics.median(theirs):8.1f} MB/s"
-              f"  ratio {ratio:5.2f} (target >= {target})  {verdict}"
+        verdict = "" if target is None else "ok" if ratio >= target else "BELOW TARGET"
+        goal = "" if target is None else f"(target >= {target})"
+        print(f"  {name:<58} {statistics.median(ours):11,.1f} vs {statistics.median(theirs):11,.1f} "
+              f"{unit}  ratio {ratio:5.2f} {goal:<16} {verdict}"
               f"   rounds: {[round(x, 1) for x in ours]} vs {[round(x, 1) for x in theirs]}")
     ratio = achieved["achieved"] / achieved["target"]
-    print(f"  {'fixed rate achieved / target':<48} {achieved['achieved']:8.0f} vs "
-          f"{achieved['target']:8.0f} rec/s  ratio {ratio:6.4f} (target 1 +- 0.01)  "
+    print(f"  {'fixed rate achieved / target':<58} {achieved['achieved']:11,.0f} vs "
+          f"{achieved['target']:11,.0f} rec/s  ratio {ratio:6.4f} (target 1 +- 0.01)  "
           f"{'ok' if abs(ratio - 1) <= 0.01 else 'OUTSIDE TARGET'}")
 
 

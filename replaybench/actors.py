@@ -14,13 +14,26 @@ import tempfile
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
+from replaybench.metrics import Snapshot
+from replaybench.self_noise import HiccupMeter, ProcessCpu
+
 
 class RoleActor:
+    """Every snapshot the role returns also carries the actor process's own noise: its CPU
+    time in the interval (counter `cpu_ns`) and its hiccups (histogram `hiccup`)."""
+
     def __init__(self, build: Callable[[], Any]) -> None:
         self.role = build()
+        self.hiccups = HiccupMeter().start()
+        self.cpu = ProcessCpu()
 
     def call(self, method: str, *args: Any) -> Any:
-        return getattr(self.role, method)(*args)
+        out = getattr(self.role, method)(*args)
+        if isinstance(out, Snapshot):
+            out.counters["cpu_ns"] = self.cpu.take()
+            if (blob := self.hiccups.take()) is not None:
+                out.histograms["hiccup"] = blob
+        return out
 
     def where(self) -> dict[str, str]:
         import ray

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from replaybench import actors, drills
+from replaybench import actors, client_bound, drills
 from replaybench.clock import Clock
 from replaybench.errors import ReplaybenchError
 from replaybench.placement import assign_partitions
@@ -24,6 +24,7 @@ from replaybench.roles.schedule import RateSchedule
 from replaybench.roles.seeder import ChangelogSeeder, SeedSpec
 from replaybench.roles.tail_consumer import TailConsumer
 from replaybench.run_record import RunRecord
+from replaybench.self_noise import HostSampler
 from replaybench.ticker import Ticker, call, get
 from replaybench.verification import check, judge_group
 from replaybench.workload import WorkloadSpec
@@ -54,13 +55,17 @@ class Coordinator:
     def __init__(self, spec: WorkloadSpec, client_config: dict, topics: Topics,
                  record: RunRecord, on_tick: Callable[["Coordinator"], None] | None = None,
                  after_seed: Callable[[], dict | None] | None = None,
-                 drill_target: drills.Drillable | None = None) -> None:
+                 drill_target: drills.Drillable | None = None,
+                 server_pids: Callable[[], dict[str, int]] | None = None) -> None:
         """after_seed: run once the changelog is written (the embedded cluster flushes it to
         disk, so that its writeback does not land in the baseline). drill_target: the cluster
-        the workload's faults act on."""
+        the workload's faults act on. server_pids: the cluster's server processes on this host,
+        by name (asked every tick: a drill changes them), whose CPU each tick records."""
         self.spec, self.client_config, self.topics, self.record = spec, client_config, topics, record
         self.on_tick = on_tick or (lambda _c: None)
         self.after_seed = after_seed
+        self.server_pids = server_pids or dict
+        self.host = HostSampler()
         self.clock = Clock()
         self.handles: dict[str, Any] = {}
         self.groups: list[Group] = []
@@ -165,9 +170,10 @@ class Coordinator:
         """Live traffic until its latency is steady: at least warmup_s, at most warmup_max_s.
 
         After a large seed the broker answers 2-10x slower for ~10 s (on 2 cores); a baseline
-        taken then would flatter every storm. Steady: the last settle_ticks ticks' producer p99
-        each within 2x of the lowest tick p99 seen so far (steady *and* low: a broker can be
-        steadily slow while it digests the seed).
+        taken then would flatter every storm. Steady: the last 2 x settle_ticks ticks' producer
+        p99 each within 2x of the lowest tick p99 seen so far (steady *and* low: a broker can be
+        steadily slow while it digests the seed). Twice settle_ticks, so that a few quiet ticks
+        in a noisy stretch do not end it.
         """
         phases = self.spec.phases
         if not self._names("producer"):
@@ -179,8 +185,8 @@ class Coordinator:
             self._step()
             seen = [r["p99_ns"] for r in self.record.ticks if r["role"] == "producer"
                     and r["phase"] == "warmup" and r["latency_count"]]
-            recent = seen[-phases.settle_ticks:]
-            steady = len(recent) == phases.settle_ticks and max(recent) <= 2 * min(seen)
+            recent = seen[-2 * phases.settle_ticks:]
+            steady = len(recent) == 2 * phases.settle_ticks and max(recent) <= 2 * min(seen)
             if steady and self.clock() - start >= phases.warmup_s * 1e9:
                 self.record.event(self.clock(), "steady", p99_ns=recent)
                 return
@@ -276,9 +282,20 @@ class Coordinator:
         verdict = judge_group(group.index, group.start_ns, results, self.seeded.expected_versions,
                               self.seeded.expected_live, self.targets, deliveries)
         group.caught_up_ns = verdict.group_row["caught_up_ns"]
-        self.record.groups.append(verdict.group_row)
+        self.record.groups.append({**verdict.group_row, **self._holdup(group, verdict.group_row)})
         self.record.partitions.extend(verdict.partition_rows)
         self.record.verification.extend(verdict.checks)
+
+    def _holdup(self, group: Group, row: dict) -> dict:
+        """Whether the group's readers, not the cluster, set its restore time."""
+        summed: dict[str, int] = {}
+        for name in group.readers:
+            for key, value in self._per_actor.get(name, {}).items():
+                summed[key] = summed.get(key, 0) + value
+        judged = client_bound.judge(summed, len(group.readers),
+                                    row["restore_time_ns"] or self.clock() - group.start_ns)
+        return {"verdict": judged.verdict, "verdict_reasons": "; ".join(judged.reasons),
+                **judged.evidence}
 
     def _verify_live(self) -> None:
         producers, consumers = self._names("producer"), self._names("consumer")
@@ -321,7 +338,7 @@ class Coordinator:
 
     def _record(self, start: int, snaps: list) -> None:
         self.record.add_interval(self.ticker.count if self.ticker else 0, start,
-                                 [s for _, s in snaps])
+                                 [s for _, s in snaps], self.host.sample(self.server_pids()))
         for name, snap in snaps:
             mine = self._per_actor.setdefault(name, {})
             for key, value in snap.counters.items():

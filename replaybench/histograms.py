@@ -105,3 +105,20 @@ def _bucket_table(counts_len: int, half_magnitude: int, unit_magnitude: int):
 
 def _pname(p: float) -> str:
     return "p" + f"{p:g}".replace(".", "_") + "_ns"
+
+
+def sparse_counts(hist: LatencyHistogram) -> tuple[np.ndarray, np.ndarray]:
+    """(bucket indices, counts) of the non-empty buckets: a tick's histogram kept small."""
+    index = np.flatnonzero(hist.counts)
+    return index, hist.counts[index].copy()
+
+
+def bucket_highest_values(index: np.ndarray) -> np.ndarray:
+    """The highest value (ns) each bucket index stands for, as percentiles report it."""
+    h = LatencyHistogram().hist
+    return _bucket_values(h)[1][index]
+
+
+def target_count(total: np.ndarray, p: float) -> np.ndarray:
+    """hdrh's count at percentile p: round(p% of total), at least 1."""
+    return np.maximum(np.floor(total * (p / 100.0) + 0.5), 1)

@@ -9,7 +9,7 @@ from rich.text import Text
 
 from replaybench.coordinator import Coordinator
 from replaybench.runner import Display, RunOutcome
-from replaybench.summary import Summary
+from replaybench.summary import Summary, verdict_of
 
 
 class RichDisplay(Display):
@@ -72,6 +72,9 @@ def summary_tables(outcome: RunOutcome) -> list[Table]:
         main.add_row(f"{label}restore time", f"{g.restore_time_s:.2f} s" if g.restore_time_s
                      else "not caught up")
         main.add_row(f"{label}throughput", f"{g.mb_per_s:.1f} MB/s, {g.records_per_s:,.0f} records/s")
+        if g.verdict:
+            main.add_row(f"{label}bound by", g.verdict if g.verdict != "client-bound" else
+                         f"[bold red]client-bound[/]: {g.verdict_reasons}")
     verdict = "not run" if not s.checks else f"exact ({s.checks} checks)" \
         if s.verification_passed else "FAILED: " + "; ".join(s.failed_checks[:3])
     main.add_row("verification", verdict)
@@ -79,18 +82,7 @@ def summary_tables(outcome: RunOutcome) -> list[Table]:
         main.add_row("reason", outcome.reason)
     tables = [main]
     if s.live:
-        lat = Table(title="live latency (ms)")
-        for col in ("latency", "baseline", "storm", "recovery", "storm / baseline"):
-            lat.add_column(col, justify="left" if col == "latency" else "right")
-        for role, metric in (("producer", "produce ack−intended"), ("consumer", "end-to-end")):
-            for p, key in (("p99", "p99_ns"), ("p99.9", "p99_9_ns")):
-                cells = [s.live.get(f"{phase} {role}") for phase in ("baseline", "storm", "recovery")]
-                if not any(cells):
-                    continue
-                ratio = s.interference.get(f"{role} {key[:-3]}")
-                lat.add_row(f"{metric} {p}", *[f"{c[key] / 1e6:.1f}" if c else "—" for c in cells],
-                            f"{ratio:.2f}×" if ratio else "—")
-        tables.append(lat)
+        tables.append(_latency_table(s))
     faults = outcome.record.faults if outcome.record else []
     if faults:
         ft = Table(title="drills", caption=_reference_caption(faults))
@@ -109,6 +101,33 @@ def summary_tables(outcome: RunOutcome) -> list[Table]:
                        _size(_fetched_back(f)))
         tables.append(ft)
     return tables
+
+
+def _latency_table(s: Summary) -> Table:
+    """Per phase, and the storm's ratio with its 95 % interval and verdict (reasons below)."""
+    lat = Table(title="live latency (ms)")
+    for col in ("latency", "baseline", "storm", "recovery", "storm / baseline", "verdict"):
+        lat.add_column(col, justify="left" if col in ("latency", "verdict") else "right")
+    notes = []
+    for role, metric in (("producer", "produce ack−intended"), ("consumer", "end-to-end")):
+        for p, key in (("p99", "p99_ns"), ("p99.9", "p99_9_ns")):
+            cells = [s.live.get(f"{phase} {role}") for phase in ("baseline", "storm", "recovery")]
+            if not any(cells):
+                continue
+            ratio = s.interference.get(f"{role} {key[:-3]}")
+            judged = verdict_of(s, role, p)
+            interval = f" [{judged.ci_low:.2f}–{judged.ci_high:.2f}]" \
+                if judged and judged.ci_low is not None else ""
+            verdict = judged.verdict if judged else "—"
+            if judged and judged.verdict == "inconclusive":
+                notes.append(f"{metric} {p}: {judged.reason}")
+                verdict = f"inconclusive ({len(notes)})"
+            lat.add_row(f"{metric} {p}", *[f"{c[key] / 1e6:.1f}" if c else "—" for c in cells],
+                        f"{ratio:.2f}×{interval}" if ratio else "—", verdict)
+    if notes:
+        lat.caption = "\n".join(f"({i}) {n}" for i, n in enumerate(notes, 1))
+        lat.caption_justify = "left"
+    return lat
 
 
 def _fetched_back(fault: dict) -> int:

@@ -58,12 +58,23 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType, str]]] = {
         ("s3_other_requests", _I, "role object_store: other requests (HEAD, LIST, DELETE, ...)"),
         ("s3_bytes_read", _I, "role object_store: payload bytes the S3 server sent"),
         ("s3_bytes_written", _I, "role object_store: payload bytes the S3 server received"),
+        ("cpu_ns", _I, "CPU time used in the interval: actor roles, their processes (every "
+                       "thread); harness, every actor plus the coordinator; server, that server "
+                       "process (role server, see `server`)"),
+        ("hiccup_p99_ns", _I, "actor roles and harness: p99 of the processes' hiccups (a thread "
+                              "sleeping 5 ms and recording how much later it woke, corrected "
+                              "for coordinated omission); see latency.parquet metric hiccup"),
+        ("hiccup_max_ns", _I, "the longest hiccup in the interval"),
+        ("host_idle_share", _F, "role harness: share of the host's CPU time that was idle"),
+        ("host_steal_share", _F, "role harness: share stolen by the hypervisor"),
+        ("server", _S, "role server: which process (broker-N, tansu, s3-server) on this host"),
     ],
     "latency": [
         ("phase", _S, "phase the samples fell in; fault-N: live latency while drill N ran"),
-        ("role", _S, "producer or consumer"),
+        ("role", _S, "producer, consumer, reader, seeder, or harness (every actor together)"),
         ("metric", _S, "ack_intended (coordinated-omission corrected: ack - intended send), "
-                       "ack_sent, sent_intended, e2e (consumer receive - intended send)"),
+                       "ack_sent, sent_intended, e2e (consumer receive - intended send), "
+                       "hiccup (how late the role's processes woke from a 5 ms sleep)"),
         ("count", _I, "samples"), ("min_ns", _I, "minimum"), ("p50_ns", _I, "median"),
         ("p90_ns", _I, "90th percentile"), ("p99_ns", _I, "99th percentile"),
         ("p99_9_ns", _I, "99.9th percentile"), ("p99_99_ns", _I, "99.99th percentile"),
@@ -87,6 +98,31 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType, str]]] = {
         ("restore_time_ns", _I, "caught_up - started: the time until the job is useful again"),
         ("records", _I, "records read"), ("bytes", _I, "bytes read"),
         ("target_records", _I, "sum of the partitions' end offsets"),
+        ("verdict", _S, "client-bound: the readers, not the cluster, set the restore time "
+                        "(verdict_reasons says how); cluster-bound otherwise"),
+        ("verdict_reasons", _S, "the evidence that made it client-bound, '; '-separated"),
+        ("fetch_samples", _F, "librdkafka statistics samples of the readers' fetchers (10/s)"),
+        ("fetch_idle_share", _F, "share of samples with no fetch in flight while records were "
+                                 "left: the client's own back-off"),
+        ("fetch_full_share", _F, "share of samples with a fetch queue at queued.min.messages"),
+        ("reader_thread_busy_share", _F, "readers' own threads on CPU / (readers x restore time)"),
+        ("reader_fold_share", _F, "readers' time decoding, verifying and folding / (readers x "
+                                  "restore time)"),
+        ("reader_cpu_cores", _F, "readers' processes' CPU time / restore time (cores)"),
+    ],
+    "interference": [
+        ("role", _S, "producer (ack - intended) or consumer (end-to-end)"),
+        ("stat", _S, "p99 or p99.9"),
+        ("reference", _S, "baseline (live traffic before the storm), recovery (after it), or "
+                          "overall: the verdict shown, which the references must agree on"),
+        ("reference_ns", _I, "the reference phase's percentile"),
+        ("storm_ns", _I, "the storm's percentile"),
+        ("ratio", _F, "storm / reference"),
+        ("ci_low", _F, "95 % interval of the ratio, low end (block bootstrap over 1 s ticks)"),
+        ("ci_high", _F, "high end"),
+        ("verdict", _S, "interference, no interference, or inconclusive"),
+        ("reason", _S, "why: the reference's noise band, or what made it inconclusive (too few "
+                       "samples, generator-bound, reference disturbed or unstable)"),
     ],
     "events": [
         ("t_ns", _I, "wall clock"), ("elapsed_ns", _I, "since the run started"),
@@ -152,7 +188,9 @@ def write(results_dir: Path, record: RunRecord, manifest: dict[str, Any]) -> Pat
     rows = {"timeseries": record.ticks, "latency": latency_rows(record),
             "restore_partitions": record.partitions, "restore_groups": record.groups,
             "events": record.events, "verification": record.verification,
-            "faults": record.faults}
+            "faults": record.faults,
+            # the summary's comparisons, already plain dicts in the manifest
+            "interference": manifest.get("summary", {}).get("comparisons", [])}
     for name, data in rows.items():
         pq.write_table(_table(name, data), partial / f"{name}.parquet")
     (partial / "manifest.json").write_text(json.dumps(

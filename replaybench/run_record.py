@@ -7,7 +7,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from replaybench.histograms import LatencyHistogram
+import numpy as np
+
+from replaybench.histograms import LatencyHistogram, sparse_counts
 from replaybench.metrics import Accumulator, Snapshot
 
 # Each role's headline latency, used for the per-second time series and the summary.
@@ -31,6 +33,10 @@ class RunRecord:
     verification: list[dict[str, Any]] = field(default_factory=list)
     placement: dict[str, dict[str, str]] = field(default_factory=dict)
     faults: list[dict[str, Any]] = field(default_factory=list)
+    #: (phase, role) -> the role's headline latency per tick, as (bucket indices, counts): what
+    #: the interference judge bootstraps over
+    latency_ticks: dict[tuple[str, str], list[tuple[np.ndarray, np.ndarray]]] = \
+        field(default_factory=dict)
 
     def event(self, t_ns: int, kind: str, actor: str = "", **detail: Any) -> None:
         self.events.append({"t_ns": t_ns, "elapsed_ns": t_ns - self.started_ns, "kind": kind,
@@ -45,9 +51,11 @@ class RunRecord:
         self.phase_bounds[phase] = [t_ns, 0]
         self.event(t_ns, "phase_start")
 
-    def add_interval(self, tick: int, start_ns: int, snapshots: list[Snapshot]) -> None:
+    def add_interval(self, tick: int, start_ns: int, snapshots: list[Snapshot],
+                     host: dict | None = None) -> None:
         """One interval of every actor: summed per role into the phase, one time-series row per
-        role."""
+        role; then the harness's own row (every actor's CPU and hiccups, and `host`: the host's
+        idle share and the servers' CPU, from self_noise.HostSampler) and one per server."""
         by_role: dict[str, Snapshot] = {}
         for snap in snapshots:
             self.phases.setdefault((self.phase, snap.role), Accumulator()).add(snap)
@@ -55,6 +63,27 @@ class RunRecord:
         for role, snap in sorted(by_role.items()):
             self.ticks.append(self._row(tick, start_ns, role, snap,
                                         sum(s.role == role for s in snapshots)))
+        if snapshots:
+            self._harness_rows(tick, start_ns, snapshots, host or {})
+
+    def _harness_rows(self, tick: int, start_ns: int, snapshots: list[Snapshot],
+                      host: dict) -> None:
+        blobs = [s.histograms["hiccup"] for s in snapshots if "hiccup" in s.histograms]
+        merged = Snapshot("harness", "*", max(s.t_ns for s in snapshots),
+                          {"cpu_ns": sum(s.counters.get("cpu_ns", 0) for s in snapshots)
+                           + host.get("driver_cpu_ns", 0)}, {},
+                          {"hiccup": _merge_all(blobs)} if blobs else {})
+        self.phases.setdefault((self.phase, "harness"), Accumulator()).add(merged)
+        row = self._row(tick, start_ns, "harness", merged, len(snapshots))
+        row.update(host_idle_share=host.get("host_idle_share"),
+                   host_steal_share=host.get("host_steal_share"))
+        self.ticks.append(row)
+        for name, cpu_ns in sorted(host.get("servers", {}).items()):
+            self.ticks.append({"tick": tick, "t_ns": merged.t_ns,
+                               "elapsed_ns": merged.t_ns - self.started_ns,
+                               "interval_ns": merged.t_ns - start_ns, "phase": self.phase,
+                               "role": "server", "server": name, "actors": 0, "records": 0,
+                               "bytes": 0, "cpu_ns": cpu_ns})
 
     def add_to(self, phase: str, snapshots: list[Snapshot]) -> None:
         """Also count these snapshots under another name (a fault's window)."""
@@ -80,7 +109,12 @@ class RunRecord:
             snap.counters.get("bytes", 0)
         metric = PRIMARY_METRIC.get(role)
         blob = snap.histograms.get(metric) if metric else None
-        lat = LatencyHistogram.from_blob(blob).summary() if blob else LatencyHistogram().summary()
+        hist = LatencyHistogram.from_blob(blob) if blob else LatencyHistogram()
+        if metric:
+            self.latency_ticks.setdefault((self.phase, role), []).append(sparse_counts(hist))
+        lat = hist.summary()
+        hiccup = snap.histograms.get("hiccup")
+        hic = LatencyHistogram.from_blob(hiccup) if hiccup else LatencyHistogram()
         g = snap.gauges
         return {"tick": tick, "t_ns": snap.t_ns, "elapsed_ns": snap.t_ns - self.started_ns,
                 "interval_ns": snap.t_ns - start_ns, "phase": self.phase, "role": role,
@@ -92,4 +126,13 @@ class RunRecord:
                 "rtt_p99_us": int(g.get("rtt_p99_us_max", 0)),
                 "latency_metric": metric or "", "latency_count": lat["count"],
                 "p50_ns": lat["p50_ns"], "p99_ns": lat["p99_ns"], "p99_9_ns": lat["p99_9_ns"],
-                "max_ns": lat["max_ns"]}
+                "max_ns": lat["max_ns"], "cpu_ns": snap.counters.get("cpu_ns"),
+                "hiccup_p99_ns": hic.percentile(99.0) if hic.count else None,
+                "hiccup_max_ns": hic.hist.get_max_value() if hic.count else None}
+
+
+def _merge_all(blobs: list[bytes]) -> bytes:
+    total = LatencyHistogram()
+    for blob in blobs:
+        total.add(LatencyHistogram.from_blob(blob))
+    return total.to_blob()

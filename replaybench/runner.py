@@ -112,7 +112,8 @@ def _run_once(request: RunRequest, display: Display, reference: RunOutcome | Non
         target = cluster.get("drills")
         if meter is not None and target is not None:
             target = object_store_meter.MeteredTarget(target, meter)
-        coordinator = Coordinator(spec, config, names, record, display.tick, flush, target)
+        coordinator = Coordinator(spec, config, names, record, display.tick, flush, target,
+                                  getattr(cluster.get("drills"), "server_pids", None))
         try:
             coordinator.run()
             record.status = "completed"

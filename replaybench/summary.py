@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from replaybench.interference import ROLES, Comparison, PhaseLatency, judge_role
 from replaybench.run_record import RunRecord
 
 
@@ -16,6 +17,8 @@ class GroupFigures:
     records_per_s: float
     records: int
     bytes: int
+    verdict: str = ""            #: client-bound or cluster-bound (client_bound.py)
+    verdict_reasons: str = ""
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,8 @@ class Summary:
     groups: list[GroupFigures]
     live: dict[str, dict[str, int]] = field(default_factory=dict)  #: "phase role" -> p99/p99.9
     interference: dict[str, float] = field(default_factory=dict)   #: storm / baseline ratios
+    #: every storm / reference comparison with its verdict (interference.py)
+    comparisons: list[Comparison] = field(default_factory=list)
     verification_passed: bool = True
     failed_checks: list[str] = field(default_factory=list)
     checks: int = 0                                                #: 0: verification never ran
@@ -38,7 +43,8 @@ def summarize(record: RunRecord) -> Summary:
         groups.append(GroupFigures(g["group"], seconds,
                                    g["bytes"] / 1e6 / seconds if seconds else 0.0,
                                    g["records"] / seconds if seconds else 0.0,
-                                   g["records"], g["bytes"]))
+                                   g["records"], g["bytes"], g.get("verdict", ""),
+                                   g.get("verdict_reasons", "")))
     live, interference = {}, {}
     for role in ("producer", "consumer"):
         for phase in ("baseline", "storm", "recovery"):
@@ -53,4 +59,20 @@ def summarize(record: RunRecord) -> Summary:
                     interference[f"{role} {p[:-3]}"] = storm[p] / base[p]
     failed = [f"{v['scope']}.{v['check']}: expected {v['expected']}, got {v['observed']}"
               for v in record.verification if not v["passed"]]
-    return Summary(groups, live, interference, not failed, failed, len(record.verification))
+    comparisons = [c for role in ROLES for c in judge_role(role, _phases(record, role))]
+    return Summary(groups, live, interference, comparisons, not failed, failed,
+                   len(record.verification))
+
+
+def verdict_of(summary: Summary, role: str, stat: str) -> Comparison | None:
+    """The overall verdict shown beside a role's storm / baseline ratio."""
+    return next((c for c in summary.comparisons
+                 if (c.role, c.stat, c.reference) == (role, stat, "overall")), None)
+
+
+def _phases(record: RunRecord, role: str) -> dict[str, PhaseLatency]:
+    return {phase: PhaseLatency(record.latency(phase, role),
+                                record.latency_ticks.get((phase, role), []),
+                                record.latency(phase, "producer", "sent_intended"),
+                                record.latency(phase, role, "hiccup"))
+            for phase in ("baseline", "storm", "recovery") if record.latency(phase, role).count}

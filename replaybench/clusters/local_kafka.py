@@ -144,6 +144,10 @@ class LocalKafkaCluster:
         health.wait_until(lambda: not health.under_replicated(client, topics), timeout_s,
                           "every partition's ISR to be full", check=self.check)
 
+    def server_pids(self) -> dict[str, int]:
+        """The running brokers' processes, by name (their CPU is recorded every tick)."""
+        return {f"broker-{n}": p.pid for n, p in sorted(self.processes.items()) if p.alive()}
+
     # ---- drills ----------------------------------------------------------------------------
 
     def kill(self, node_id: int) -> None:

@@ -95,6 +95,11 @@ class TansuCluster:
 
     # ---- drills: the broker is stateless, so every one is about the process only ----------
 
+    def server_pids(self) -> dict[str, int]:
+        """The broker's and the S3 server's processes (their CPU is recorded every tick)."""
+        procs = {"tansu": self.process, "s3-server": self.s3.process}
+        return {name: p.pid for name, p in procs.items() if p is not None and p.alive()}
+
     def kill(self, node_id: int) -> None:
         self.process.kill()
         self.process.wait_gone(10)

@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import json
+from typing import Callable
 
 STATS_INTERVAL_MS = 1000
 
 
 class ClientStats:
-    """Keeps the newest statistics JSON a client emitted; pass `.config` into the client."""
+    """Keeps the newest statistics JSON a client emitted; pass `.config` into the client.
 
-    def __init__(self) -> None:
+    observe: also called with every parsed emission (librdkafka serves it on the thread that
+    polls the client, so it may read that role's state without a lock)."""
+
+    def __init__(self, interval_ms: int = STATS_INTERVAL_MS,
+                 observe: Callable[[dict], None] | None = None) -> None:
         self._latest = ""
+        self.interval_ms, self.observe = interval_ms, observe
 
     @property
     def config(self) -> dict:
-        return {"statistics.interval.ms": STATS_INTERVAL_MS, "stats_cb": self._on_stats}
+        return {"statistics.interval.ms": self.interval_ms, "stats_cb": self._on_stats}
 
     def _on_stats(self, text: str) -> None:
         self._latest = text
+        if self.observe is not None:
+            self.observe(json.loads(text))
 
     def gauges(self) -> dict[str, float]:
         return summarize(self._latest) if self._latest else {}
@@ -42,3 +50,31 @@ def summarize(text: str) -> dict[str, float]:
     return {"client_lag_records": float(lag), "fetchq_msgs": float(fetchq),
             "queue_msgs": float(stats.get("msg_cnt", 0)),
             "rtt_p99_us_max": float(max(rtt, default=0))}
+
+
+def fetch_state(stats: dict, topic: str, reading: set[int], queued_min_messages: int) -> str:
+    """What a catch-up reader's fetcher was doing at this statistics emission.
+
+    - "full": a partition still being read holds queued.min.messages or more in the fetch queue;
+      librdkafka then stops fetching it for fetch.queue.backoff.ms. The application did not
+      take records as fast as they came.
+    - "idle": no request is in flight to the brokers leading the partitions still being read:
+      the fetcher is waiting by its own choice (a back-off), not on the cluster.
+    - "fetching": a request is in flight: the reader is waiting on the cluster.
+    - "": nothing left to read, or no statistics for these partitions yet.
+    """
+    parts = stats.get("topics", {}).get(topic, {}).get("partitions", {})
+    leaders, seen = set(), False
+    for number in reading:
+        part = parts.get(str(number))
+        if part is None:
+            continue
+        seen = True
+        if part.get("fetchq_cnt", 0) >= queued_min_messages:
+            return "full"
+        leaders.add(part.get("leader", -1))
+    if not seen:
+        return ""
+    in_flight = sum(b.get("waitresp_cnt", 0) for b in stats.get("brokers", {}).values()
+                    if b.get("nodeid") in leaders)
+    return "fetching" if in_flight else "idle"

@@ -14,11 +14,15 @@ from replaybench.clock import Clock
 from replaybench.counters import FOLD_COUNTERS
 from replaybench.core import Columns, StateTable
 from replaybench.metrics import Snapshot
-from replaybench.roles.client_stats import ClientStats
+from replaybench.roles.client_stats import ClientStats, fetch_state
 
 _PARTITION_EOF = -191
 _ERRORS = FOLD_COUNTERS.index("errors")
 _CORRUPT = ("truncated", "bad_magic", "bad_version", "bad_checksum", "bad_key", "key_out_of_range")
+# Readers sample their fetcher's state ten times a second (fetch_state); parsing one emission
+# costs ~0.1 ms, so 1 ms per second of reading.
+FETCH_SAMPLE_MS = 100
+LIBRDKAFKA_QUEUED_MIN_MESSAGES = 100_000
 
 # Catch-up reads want large fetches; any librdkafka property passed in overrides these.
 RESTORE_CONSUMER_DEFAULTS = {
@@ -58,6 +62,11 @@ def end_offsets(client_config: dict, topic: str, partitions: int,
         return ends
     finally:
         consumer.close()
+
+
+# Counters a reader adds to its snapshots about what held it back (see client_bound.py).
+HOLDUP_COUNTERS = ("fetch_samples", "fetch_full_samples", "fetch_idle_samples", "consume_ns",
+                   "fold_ns", "thread_cpu_ns")
 
 
 @dataclass
@@ -104,10 +113,15 @@ class RestoreReader:
         self.topic, self.batch, self.name = topic, batch, name
         self.follow, self.caught_up_lag = follow, caught_up_lag
         self.clock = Clock()
-        self.stats = ClientStats()
+        self.stats = ClientStats(FETCH_SAMPLE_MS, self._sample_fetcher)
         self.state = StateTable(n_keys, n_partitions)
-        self.consumer = Consumer({**RESTORE_CONSUMER_DEFAULTS, "group.id": f"replaybench-restore-{topic}",
-                                  **client_config, **self.stats.config})
+        config = {**RESTORE_CONSUMER_DEFAULTS, "group.id": f"replaybench-restore-{topic}",
+                  **client_config}
+        self.queued_min = int(config.get("queued.min.messages", LIBRDKAFKA_QUEUED_MIN_MESSAGES))
+        self.consumer = Consumer({**config, **self.stats.config})
+        # What held the reader back, per interval: its fetcher's sampled state, and the time
+        # its thread spent in consume() and folding, and on CPU (client_bound.py judges these).
+        self.holdup = dict.fromkeys(HOLDUP_COUNTERS, 0)
         self.parts = {p: PartitionRestore(p, 0, 0) for p in partitions}
         self._pending: set[int] = set()
         if targets is not None:
@@ -141,8 +155,10 @@ class RestoreReader:
 
     def tick(self, deadline_ns: int) -> Snapshot:
         """Read until deadline_ns or until caught up."""
+        cpu = time.thread_time_ns()
         while self._pending and (remaining := deadline_ns - self.clock()) > 0:
             self.poll(min(remaining / 1e9, 0.2))
+        self.holdup["thread_cpu_ns"] += time.thread_time_ns() - cpu
         return self.snapshot()
 
     def snapshot(self) -> Snapshot:
@@ -151,10 +167,11 @@ class RestoreReader:
         counts = dict(zip(FOLD_COUNTERS, delta.tolist()))
         lag = sum(max(part.end_offset - int(self.state.next_offset[p]), 0)
                   for p, part in self.parts.items() if p in self._pending)
+        holdup, self.holdup = self.holdup, dict.fromkeys(HOLDUP_COUNTERS, 0)
         return Snapshot("reader", self.name, self.clock(),
                         {"records": counts["records"], "bytes": counts["bytes"],
                          "corrupt": sum(counts[n] for n in _CORRUPT),
-                         "regressions": counts["regressions"]},
+                         "regressions": counts["regressions"], **holdup},
                         {**self.stats.gauges(), "lag_records": float(lag)}, {},
                         done=not self._pending)
 
@@ -169,13 +186,17 @@ class RestoreReader:
     def poll(self, timeout_s: float = 0.2) -> RestoreProgress:
         """Consume one batch and fold it; cheap to call in a loop until caught_up."""
         if self._pending:
+            start = self.clock()
             messages = self.consumer.consume(self.batch, timeout=timeout_s)
+            folded = self.clock()
             if messages:
                 errors_before = self.state.counters[_ERRORS]
                 self.state.fold(messages, columns=self.columns)
                 if self.state.counters[_ERRORS] != errors_before:
                     _raise_real_errors(messages)
                 self._account(len(messages))
+            self.holdup["consume_ns"] += folded - start
+            self.holdup["fold_ns"] += self.clock() - folded
         return self.progress()
 
     def run_to_end(self, timeout_s: float = 600.0) -> RestoreProgress:
@@ -220,6 +241,13 @@ class RestoreReader:
         if not self._pending:
             self._caught_up_ns = now
             self.consumer.unassign()
+
+    def _sample_fetcher(self, stats: dict) -> None:
+        state = fetch_state(stats, self.topic, self._pending, self.queued_min)
+        if state:
+            self.holdup["fetch_samples"] += 1
+            if state in ("full", "idle"):
+                self.holdup[f"fetch_{state}_samples"] += 1
 
     def _lag_below_threshold(self) -> bool:
         """Every partition's high watermark, as of the last fetch, is close to our position."""

@@ -1,0 +1,55 @@
+"""Was a restore held back by the harness's own readers rather than by the cluster? A pure
+judge over what the readers reported about themselves (RestoreReader HOLDUP_COUNTERS and their
+process CPU), summed over one restore group.
+
+- Fetch back-off: librdkafka's fetcher had no request in flight while records were left to
+  read (it stops fetching a partition holding queued.min.messages, for fetch.queue.backoff.ms).
+- Fetch queue full: records waited in the client because the reader did not take them fast
+  enough.
+- Reader thread saturated: the reader's own thread (consume + fold) was on CPU nearly all the
+  time.
+
+Thresholds come from bench/restore_settings.py runs: with librdkafka's 1 s back-off on 200 B
+records the fetcher sat idle in 51-72 % of samples; with the readers' defaults 0-25 %.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+IDLE_SHARE_MAX = 0.40      #: fetcher idle (its own back-off) in at least this share: client-bound
+FULL_SHARE_MAX = 0.50      #: fetch queue at its limit in at least this share: client-bound
+BUSY_SHARE_MAX = 0.90      #: reader thread on CPU for at least this share of the restore
+MIN_SAMPLES = 5            #: fewer fetcher samples than this judge nothing about the fetcher
+
+
+@dataclass(frozen=True)
+class RestoreVerdict:
+    verdict: str                                 #: client-bound or cluster-bound
+    reasons: list[str] = field(default_factory=list)
+    evidence: dict[str, float] = field(default_factory=dict)
+
+
+def judge(counters: dict[str, int], readers: int, restore_ns: int) -> RestoreVerdict:
+    """counters: the group's readers' counters summed over the restore."""
+    samples = counters.get("fetch_samples", 0)
+    span = max(readers * restore_ns, 1)
+    evidence = {
+        "fetch_samples": float(samples),
+        "fetch_idle_share": counters.get("fetch_idle_samples", 0) / samples if samples else 0.0,
+        "fetch_full_share": counters.get("fetch_full_samples", 0) / samples if samples else 0.0,
+        "reader_thread_busy_share": counters.get("thread_cpu_ns", 0) / span,
+        "reader_fold_share": counters.get("fold_ns", 0) / span,
+        "reader_cpu_cores": counters.get("cpu_ns", 0) / max(restore_ns, 1),
+    }
+    reasons = []
+    if samples >= MIN_SAMPLES and evidence["fetch_idle_share"] >= IDLE_SHARE_MAX:
+        reasons.append(f"fetcher idle in its own back-off in {evidence['fetch_idle_share']:.0%} "
+                       f"of samples (raise fetch.queue.backoff.ms / queued.min.messages?)")
+    if samples >= MIN_SAMPLES and evidence["fetch_full_share"] >= FULL_SHARE_MAX:
+        reasons.append(f"fetch queue full in {evidence['fetch_full_share']:.0%} of samples: "
+                       f"the readers did not keep up (add readers)")
+    if evidence["reader_thread_busy_share"] >= BUSY_SHARE_MAX:
+        reasons.append(f"reader threads on CPU {evidence['reader_thread_busy_share']:.0%} of the "
+                       f"restore (add readers)")
+    return RestoreVerdict("client-bound" if reasons else "cluster-bound", reasons, evidence)

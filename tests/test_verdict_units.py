@@ -1,0 +1,162 @@
+"""The judges behind every headline figure, on synthetic inputs: the interference verdicts, the
+client-bound restore verdict, the fetcher classification and the harness's own meters."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from replaybench import client_bound
+from replaybench.histograms import LatencyHistogram, sparse_counts
+from replaybench.interference import PhaseLatency, judge_role
+from replaybench.roles.client_stats import fetch_state
+from replaybench.self_noise import HiccupMeter, HostSampler
+
+RNG = np.random.default_rng(7)
+
+
+def _phase(ticks_ms: list[np.ndarray], generator_ms: float = 0.2) -> PhaseLatency:
+    whole, gen, ticks = LatencyHistogram(), LatencyHistogram(), []
+    for values in ticks_ms:
+        tick = LatencyHistogram()
+        for v in values:
+            tick.record(int(v * 1e6))
+            whole.record(int(v * 1e6))
+            gen.record(int(generator_ms * 1e6))
+        ticks.append(sparse_counts(tick))
+    return PhaseLatency(whole, ticks, gen, LatencyHistogram())
+
+
+def _quiet(n_ticks: int, per_tick: int = 2000, scale: float = 1.0) -> list[np.ndarray]:
+    return [scale * RNG.lognormal(1.5, 0.4, per_tick) for _ in range(n_ticks)]
+
+
+def _overall(rows, stat="p99"):
+    return next(r for r in rows if r.stat == stat and r.reference == "overall")
+
+
+def test_storm_like_its_references_is_no_interference():
+    rows = judge_role("producer", {"baseline": _phase(_quiet(10)), "storm": _phase(_quiet(5)),
+                                   "recovery": _phase(_quiet(5))})
+    verdict = _overall(rows)
+    assert verdict.verdict == "no interference", verdict.reason
+    assert verdict.ci_low < 1.0 < verdict.ci_high
+
+
+def test_a_stall_in_the_storm_is_interference_against_both_references():
+    storm = _quiet(5)
+    storm[2] = np.concatenate([storm[2], np.linspace(5, 1000, 1000)])  # a 1 s stall's backlog
+    rows = judge_role("producer", {"baseline": _phase(_quiet(10)), "storm": _phase(storm),
+                                   "recovery": _phase(_quiet(5))})
+    assert {r.verdict for r in rows if r.stat == "p99"} == {"interference"}
+    assert _overall(rows).ratio > 10
+
+
+def test_a_late_generator_makes_it_inconclusive_not_interference():
+    rows = judge_role("producer", {"baseline": _phase(_quiet(10)),
+                                   "storm": _phase(_quiet(5, scale=3), generator_ms=12.0)})
+    verdict = _overall(rows)
+    assert verdict.verdict == "inconclusive" and "generator-bound" in verdict.reason
+
+
+def test_a_storm_faster_than_a_disturbed_baseline_is_inconclusive():
+    rows = judge_role("producer", {"baseline": _phase(_quiet(10, scale=4)),
+                                   "storm": _phase(_quiet(5))})
+    verdict = _overall(rows)
+    assert verdict.verdict == "inconclusive" and "disturbed" in verdict.reason
+    assert verdict.ratio < 0.5
+
+
+def test_an_unstable_baseline_is_inconclusive():
+    baseline = _quiet(10)
+    for i in (1, 4, 7):
+        baseline[i] = baseline[i] * 8     # a few slow seconds: the cleaner, a flush
+    rows = judge_role("producer", {"baseline": _phase(baseline), "storm": _phase(_quiet(3, scale=2))})
+    verdict = _overall(rows)
+    assert verdict.verdict == "inconclusive" and "unstable" in verdict.reason
+
+
+def test_a_p99_9_from_too_few_samples_is_inconclusive():
+    rows = judge_role("producer", {"baseline": _phase(_quiet(3)), "storm": _phase(_quiet(3))})
+    verdict = _overall(rows, "p99.9")
+    assert verdict.verdict == "inconclusive" and "too few samples: 6,000" in verdict.reason
+
+
+def test_references_that_disagree_are_inconclusive():
+    storm = _quiet(5, scale=2)
+    rows = judge_role("producer", {"baseline": _phase(_quiet(10)), "storm": _phase(storm),
+                                   "recovery": _phase(_quiet(5, scale=2))})
+    by_ref = {r.reference: r.verdict for r in rows if r.stat == "p99"}
+    assert by_ref["baseline"] == "interference" and by_ref["recovery"] == "no interference"
+    assert by_ref["overall"] == "inconclusive"
+
+
+def test_restore_judge_names_each_client_limit():
+    span = 2 * 10**9
+    cluster = client_bound.judge({"fetch_samples": 40, "fetch_idle_samples": 4,
+                                  "thread_cpu_ns": span // 2}, 1, span)
+    assert cluster.verdict == "cluster-bound" and not cluster.reasons
+    backoff = client_bound.judge({"fetch_samples": 40, "fetch_idle_samples": 30}, 1, span)
+    assert backoff.verdict == "client-bound" and "back-off" in backoff.reasons[0]
+    full = client_bound.judge({"fetch_samples": 40, "fetch_full_samples": 30}, 1, span)
+    assert "queue full" in full.reasons[0]
+    busy = client_bound.judge({"fetch_samples": 2, "thread_cpu_ns": 2 * span}, 2, span)
+    assert busy.verdict == "client-bound" and "on CPU" in busy.reasons[0]
+
+
+def _stats(fetchq: int, waitresp: int) -> dict:
+    return {"brokers": {"127.0.0.1:9092/1": {"nodeid": 1, "waitresp_cnt": waitresp}},
+            "topics": {"t": {"partitions": {"0": {"leader": 1, "fetchq_cnt": fetchq},
+                                            "-1": {"leader": -1, "fetchq_cnt": 0}}}}}
+
+
+@pytest.mark.parametrize("fetchq, waitresp, reading, expected", [
+    (150_000, 1, {0}, "full"), (10, 0, {0}, "idle"), (10, 1, {0}, "fetching"),
+    (10, 0, set(), ""), (10, 0, {5}, "")])
+def test_fetch_state_from_librdkafka_statistics(fetchq, waitresp, reading, expected):
+    assert fetch_state(_stats(fetchq, waitresp), "t", reading, 100_000) == expected
+
+
+def test_hiccup_meter_sees_a_stopped_process():
+    """A child process runs the meter; SIGSTOP for 0.5 s shows as a hiccup near 0.5 s."""
+    code = ("import sys, time\nfrom replaybench.self_noise import HiccupMeter\n"
+            "from replaybench.histograms import LatencyHistogram\n"
+            "m = HiccupMeter().start(); print('ready', flush=True); time.sleep(1.5)\n"
+            "h = LatencyHistogram.from_blob(m.take()); print(h.hist.get_max_value(), h.count)")
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "ready"
+    time.sleep(0.3)
+    os.kill(child.pid, signal.SIGSTOP)
+    time.sleep(0.5)
+    os.kill(child.pid, signal.SIGCONT)
+    worst, count = map(int, child.communicate(timeout=10)[0].split())
+    assert 0.4e9 <= worst <= 1.0e9
+    assert count >= 150   # 5 ms wake-ups plus those the stop swallowed (corrected)
+
+
+def test_hiccup_meter_is_quiet_when_nothing_stalls():
+    meter = HiccupMeter().start()
+    time.sleep(0.3)
+    hist = LatencyHistogram.from_blob(meter.take())
+    meter.stop()
+    assert hist.count >= 20 and hist.percentile(50.0) < 5_000_000
+
+
+def test_host_sampler_reports_shares_and_server_cpu():
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        sampler = HostSampler()
+        sampler.sample({"spinner": busy.pid})
+        time.sleep(0.5)
+        sample = sampler.sample({"spinner": busy.pid, "gone": 2**22 + 1})
+    finally:
+        busy.kill()
+        busy.wait()
+    assert 0.0 <= sample["host_idle_share"] <= 1.0 and 0.0 <= sample["host_steal_share"] <= 1.0
+    assert sample["servers"]["spinner"] >= 0.2e9 and "gone" not in sample["servers"]
