@@ -240,7 +240,8 @@ def history_command(results_dir: Path, metric: str, workload_name: str | None, t
     for p in points:
         shown = "—" if p.value is None else f"{p.value:,.3f}"
         change = "" if p.change_pct is None else f"{p.change_pct:+.1%}"
-        click.echo(f"{p.started[:19]:<20} {p.run_id:<45} {shown:>12} {change:>8}  {p.step}")
+        click.echo(f"{p.started[:19]:<20} {p.run_id:<45} {shown:>12} {change:>8}  {p.step}"
+                   + (f" ({p.caveat})" if p.caveat else ""))
     sys.exit(1 if points and points[-1].step == "regression" else 0)
 
 

@@ -55,9 +55,11 @@ class Row:
     contender: float | None
     diff: float | None
     diff_pct: float | None
-    verdict: str        #: better, worse, same, noise (inside the repetitions' spread), n/a
+    verdict: str        #: better, worse, same, noise (inside the repetitions' spread), n/a,
+    #: or unjudged: a run's own verdict says the figure is not the cluster's (see caveat)
     rule: str = ""
     regression: bool = False
+    caveat: str = ""
 
 
 @dataclass
@@ -70,9 +72,14 @@ class Comparison:
 
     @property
     def exit_code(self) -> int:
+        """A regression wins; a rule that could not be judged refuses (2), so that a pipeline
+        gate never passes on figures the harness cannot defend."""
         if not self.comparable:
             return EXIT_NOT_COMPARABLE
-        return EXIT_REGRESSION if any(r.regression for r in self.rows) else EXIT_OK
+        if any(r.regression for r in self.rows):
+            return EXIT_REGRESSION
+        return EXIT_NOT_COMPARABLE if any(r.rule and r.verdict == "unjudged" for r in self.rows) \
+            else EXIT_OK
 
 
 def compare(baseline: list[Run], contender: list[Run], rules: list[Rule]) -> Comparison:
@@ -105,6 +112,12 @@ def _row(metric: str, baseline: list[Run], contender: list[Run], rule: Rule | No
     row.diff = c - b
     row.diff_pct = row.diff / b if b else None
     worse = (c < b) if runs_mod.higher_is_better(metric) else (c > b)
+    caveats = [f"{side} {run.path.name}: {text}" for side, group in (("baseline", baseline),
+                                                                     ("contender", contender))
+               for run in group if (text := runs_mod.caveat(run, metric))]
+    if caveats:
+        row.verdict, row.caveat = "unjudged", caveats[0]
+        return row
     if c == b:
         row.verdict = "same"
     elif _inside_noise(metric, baseline, contender):
@@ -118,7 +131,8 @@ def _row(metric: str, baseline: list[Run], contender: list[Run], rule: Rule | No
 
 def _inside_noise(metric: str, baseline: list[Run], contender: list[Run]) -> bool:
     """With repetitions on both sides, a change counts only if every contender repetition lies
-    beyond every baseline repetition (rank-sum U = 0: for 3 vs 3, p = 0.1 one-sided)."""
+    beyond every baseline repetition (rank-sum U = 0: for 3 vs 3, p = 0.05 one-sided, 0.1
+    two-sided)."""
     if len(baseline) < 2 or len(contender) < 2:
         return False
     b = [v for v in (runs_mod.per_run(r, metric) for r in baseline) if v is not None]
@@ -145,7 +159,12 @@ def render_markdown(comparison: Comparison) -> str:
         verdict = f"**REGRESSION** ({r.verdict})" if r.regression else r.verdict
         lines.append(f"| {r.metric} | {_num(r.baseline)} | {_num(r.contender)} | {_num(r.diff)} | "
                      f"{_pct(r.diff_pct)} | {verdict} | {r.rule} |")
+    lines += ["", *_caveat_lines(comparison)] if _caveat_lines(comparison) else []
     return "\n".join(lines)
+
+
+def _caveat_lines(comparison: Comparison) -> list[str]:
+    return [f"unjudged {r.metric}: {r.caveat}" for r in comparison.rows if r.caveat]
 
 
 def render_table(comparison: Comparison) -> str:
@@ -162,6 +181,7 @@ def render_table(comparison: Comparison) -> str:
         lines.append(f"NOT COMPARABLE: {'; '.join(comparison.reasons)}")
     lines += [fmt.format(*head), fmt.format(*("-" * w for w in widths))]
     lines += [fmt.format(*row) for row in rows]
+    lines += _caveat_lines(comparison)
     return "\n".join(line.rstrip() for line in lines)
 
 

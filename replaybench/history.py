@@ -18,7 +18,8 @@ class Point:
     started: str
     value: float | None
     change_pct: float | None   #: against the median of the previous `window` runs
-    step: str                  #: "", "regression" or "improvement"
+    step: str                  #: "", "regression", "improvement", or "unjudged" (see caveat)
+    caveat: str = ""           #: why the run's own verdict keeps its value out of the judging
 
 
 MIN_HISTORY = 3
@@ -28,6 +29,11 @@ def history(runs: list[Run], metric: str, window: int = 5, threshold: float = 0.
     points, seen = [], []
     for run in sorted(runs, key=lambda r: r.started_ns):
         v = runs_mod.per_run(run, metric)
+        if (why := runs_mod.caveat(run, metric)) is not None:
+            # shown, but neither judged nor a reference for the runs after it
+            points.append(Point(run.manifest.get("run_id", run.path.name),
+                                run.manifest.get("started") or "", v, None, "unjudged", why))
+            continue
         previous = seen[-window:]
         change, step = None, ""
         if v is not None and previous:

@@ -80,8 +80,15 @@ def make_plan(runs: list[Run], state_bytes: float, rto_s: float,
                runs_mod.per_run(r, "restore_mb_per_s"), runs_mod.per_run(r, "storm.produce.p99"),
                runs_mod.per_run(r, "storm.produce.p99.9"), r) for r in runs]
     points = [p for p in points if p[1]]
+    bound = [p for p in points if runs_mod.caveat(p[4], "restore_mb_per_s")]
+    points = [p for p in points if p not in bound]
     if not points:
-        raise PlanError("no run in these results finished a restore; plan needs measured restores")
+        raise PlanError("no run in these results finished a restore the cluster set"
+                        + (f" ({len(bound)} client-bound: {runs_mod.caveat(bound[0][4], 'restore_mb_per_s')})"
+                           if bound else "") + "; plan needs measured restores")
+    points = [(*p[:2], *(None if runs_mod.caveat(p[4], m) else v
+                         for m, v in (("storm.produce.p99", p[2]), ("storm.produce.p99.9", p[3]))),
+               p[4]) for p in points]
     readers = np.array([p[0] for p in points], float)
     mb_s = np.array([p[1] for p in points], float)
     warnings = []
@@ -105,6 +112,9 @@ def make_plan(runs: list[Run], state_bytes: float, rto_s: float,
                 sorted({int(r) for r in readers}), [round(float(x), 1) for x in mb_s], tmax,
                 warnings)
     _warn_extrapolation(plan, points, live_rate)
+    if bound:
+        plan.warnings.append(f"left out {len(bound)} run(s) whose restore was client-bound, "
+                             f"e.g. {bound[0][4].path.name}")
     return plan
 
 

@@ -131,6 +131,30 @@ def _restore(run: Run, metric: str) -> float | None:
                     "restore_mb_per_s, restore_records_per_s")
 
 
+_JUDGED_ROLE = {"produce": "producer", "e2e": "consumer"}
+
+
+def caveat(run: Run, metric: str) -> str | None:
+    """Why this run's figure for `metric` is not the cluster's, from the verdicts the run
+    stored: a client-bound restore (restore_*), or an inconclusive storm verdict
+    (interference.*; storm.* when the generator or the sample count was the problem).
+    None: nothing stands against it (runs from before verdicts carry none)."""
+    if metric.startswith("restore_"):
+        bound = [g.get("verdict_reasons") for g in run.groups if g.get("verdict") == "client-bound"]
+        return f"client-bound restore: {bound[0]}" if bound else None
+    kind, name, stat = _parse(metric)
+    if kind not in ("storm", "interference") or name not in _JUDGED_ROLE:
+        return None
+    for c in run.manifest.get("summary", {}).get("comparisons", []):
+        if (c["role"], c["stat"], c["reference"]) != (_JUDGED_ROLE[name], stat, "overall") \
+                or c["verdict"] != "inconclusive":
+            continue
+        if kind == "interference" or any(k in c["reason"] for k in ("generator-bound",
+                                                                        "too few samples")):
+            return f"inconclusive storm {stat}: {c['reason']}"
+    return None
+
+
 def _latency(runs: list[Run], phase: str, name: str, stat: str) -> float | None:
     role, metric = LATENCIES[name]
     merged = LatencyHistogram()

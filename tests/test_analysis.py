@@ -13,7 +13,7 @@ import pytest
 from hdrh.histogram import HdrHistogram
 from hdrh.log import HistogramLogReader
 
-from replaybench import compare, interop, plan, report, runs, workload
+from replaybench import compare, history, interop, plan, report, runs, workload
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 RUNS = FIXTURES / "runs"
@@ -153,3 +153,58 @@ def test_an_omb_workload_imports_and_what_cannot_is_refused(tmp_path):
     assert bad.returncode == 2 and "topics: 2 cannot be imported" in bad.stderr
     omb.write_text("topics: 1\nproducerRate: 100\nlingerMs: 3\n")
     assert "lingerMs: not an OMB workload field" in _cli("workloads", "import-omb", str(omb)).stderr
+
+
+def _with_verdicts(src: Path, dst: Path, restore: str = "cluster-bound",
+                   storm: str = "no interference", reason: str = "") -> Path:
+    """A fixture run copied with the verdicts a newer run stores (restore_groups columns and
+    the summary's comparisons)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    shutil.copytree(src, dst)
+    table = pq.read_table(dst / "restore_groups.parquet")
+    table = table.append_column("verdict", pa.array([restore] * table.num_rows)) \
+        .append_column("verdict_reasons", pa.array(["fetcher idle in its own back-off in 70 %"
+                                                    " of samples"] * table.num_rows))
+    pq.write_table(table, dst / "restore_groups.parquet")
+    info = json.loads((dst / "manifest.json").read_text())
+    info["summary"]["comparisons"] = [
+        {"role": "producer", "stat": s, "reference": "overall", "verdict": storm, "reason": reason}
+        for s in ("p99", "p99.9")]
+    (dst / "manifest.json").write_text(json.dumps(info))
+    return dst
+
+
+def test_compare_refuses_to_judge_a_client_bound_restore(tmp_path):
+    reps = sorted((RUNS / "baseline").iterdir())
+    base = _with_verdicts(reps[0], tmp_path / "b")
+    bound = _with_verdicts(sorted((RUNS / "slow").iterdir())[0], tmp_path / "c", "client-bound")
+    out = _cli("compare", str(base), str(bound), "--fail", "restore_time:+10%")
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "unjudged restore_time: contender c: client-bound restore: fetcher idle" in out.stdout
+    assert "REGRESSION" not in out.stdout
+
+
+def test_an_inconclusive_storm_verdict_marks_its_latency_rows(tmp_path):
+    reps = sorted((RUNS / "baseline").iterdir())
+    base = _with_verdicts(reps[0], tmp_path / "b")
+    noisy = _with_verdicts(reps[1], tmp_path / "c", storm="inconclusive",
+                           reason="generator-bound: sent - intended p99 40 ms against 50 ms")
+    result = compare.compare(runs.load_runs(base), runs.load_runs(noisy),
+                             [compare.Rule.parse("storm.produce.p99:+50%")])
+    by_metric = {r.metric: r for r in result.rows}
+    assert by_metric["storm.produce.p99"].verdict == "unjudged"
+    assert "generator-bound" in by_metric["interference.produce.p99"].caveat
+    assert by_metric["restore_time"].verdict != "unjudged" and result.exit_code == 2
+
+
+def test_history_and_plan_leave_client_bound_runs_out(tmp_path):
+    sweep = sorted((RUNS / "sweep").iterdir())
+    marked = [_with_verdicts(p, tmp_path / "runs" / p.name,
+                             "client-bound" if i == 0 else "cluster-bound")
+              for i, p in enumerate(sweep)]
+    points = history.history(runs.load_runs(tmp_path / "runs"), "restore_time")
+    assert points[0].step == "unjudged" and "client-bound" in points[0].caveat
+    made = plan.make_plan(runs.load_runs(tmp_path / "runs"), 1e9, 600)
+    assert len(made.measured_readers) == len(marked) - 1
+    assert any("client-bound" in w for w in made.warnings)
