@@ -24,6 +24,11 @@ def pytest_terminal_summary(terminalreporter):
     if "fold_real" in r and "consume_plain" in r:
         line(f"  fold alone over real Message batches in memory: {r['fold_real'] * 1e9:.0f} ns/msg "
              f"= {r['fold_real'] / r['consume_plain']:.1%} of a plain consume() per message")
+    if "meters_share" in r:
+        line(f"  hiccup meter + CPU accounting: {r['meters_share']:+.4f} of a core per actor "
+             f"(a 2,000/s producer uses {r['meters_producer_cpu']:.3f}; target <= 0.01)")
+    if "host_sample" in r:
+        line(f"  host + broker CPU sample per tick: {r['host_sample'] * 1e3:.2f} ms")
     if "hdr_record" in r:
         line(f"  HDR recording from a numpy array: {r['hdr_record'] * 1e9:.2f} ns/value "
              f"(target <= 10)" + (f"; hdrh record_value loop: {r['hdr_record_hdrh'] * 1e9:.0f} ns/value"

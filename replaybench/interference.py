@@ -18,8 +18,9 @@ role (producer ack - intended, consumer end-to-end) and percentile (p99, p99.9),
    - the band itself wider than SPREAD_MAX (top / bottom): inconclusive, the reference unstable;
    - otherwise: no interference.
 The ratio storm / reference comes with a 95 % interval from a block bootstrap of both phases.
-The overall verdict per role and percentile needs the references that have enough samples to
-agree.
+The overall verdict per role and percentile needs the usable references to agree: a reference
+with too few samples, or one in which the generator was late, is left out (a late generator in
+the storm leaves every comparison inconclusive).
 
 Thresholds (measured on this project's 2-core machine, see README "Verdicts"): quiet runs give
 sent - intended p99 under 5 % of the ack p99; a starved generator 50-100 %.
@@ -34,7 +35,7 @@ import numpy as np
 from replaybench.histograms import LatencyHistogram, bucket_highest_values, target_count
 
 MIN_SAMPLES_FACTOR = 10      #: a pX needs MIN_SAMPLES_FACTOR / (1 - X) samples
-GENERATOR_SHARE = 0.25       #: generator lateness or hiccups >= this share of the judged pX
+GENERATOR_SHARE = 0.5        #: generator lateness or hiccups >= this share of the judged pX
 MARGIN = 1.25                #: a storm pX beyond the reference's band by this factor counts
 SPREAD_MAX = 3.0             #: a reference whose band spans more than this is unstable
 BOOTSTRAP_ROUNDS = 400
@@ -43,6 +44,7 @@ STATS = {"p99": 99.0, "p99.9": 99.9}
 ROLES = {"producer": "ack_intended", "consumer": "e2e"}
 REFERENCES = ("baseline", "recovery")
 
+TOO_FEW, GENERATOR_BOUND = "too few samples", "generator-bound"   # reasons' first words
 Ticks = list[tuple[np.ndarray, np.ndarray]]   # per 1 s tick: (bucket indices, counts)
 
 
@@ -100,14 +102,14 @@ def _compare(role: str, stat: str, q: float, name: str, ref: PhaseLatency, storm
     need = round(MIN_SAMPLES_FACTOR / (1 - q / 100))
     for phase_name, phase in ((name, ref), ("storm", storm)):
         if phase.hist.count < need:
-            return verdict("inconclusive", f"too few samples: {phase.hist.count:,} in "
+            return verdict("inconclusive", f"{TOO_FEW}: {phase.hist.count:,} in "
                                            f"{phase_name}, a {stat} needs {need:,.0f}")
-    for phase_name, phase in ((name, ref), ("storm", storm)):
+    for phase_name, phase in (("storm", storm), (name, ref)):
         judged = phase.hist.percentile(q)
         for what, hist in (("sent - intended", phase.generator), ("hiccups", phase.hiccups)):
             own = hist.percentile(q) if hist.count else 0
             if judged and own >= GENERATOR_SHARE * judged:
-                return verdict("inconclusive", f"generator-bound: {what} {stat} {own / 1e6:.1f} ms "
+                return verdict("inconclusive", f"{GENERATOR_BOUND}: {what} {stat} {own / 1e6:.1f} ms "
                                                f"against {judged / 1e6:.1f} ms in {phase_name}")
     band_low, band_high = null_band(ref.ticks, len(storm.ticks), q, rng)
     band = f"{name} band {band_low / 1e6:.1f}-{band_high / 1e6:.1f} ms"
@@ -122,8 +124,10 @@ def _compare(role: str, stat: str, q: float, name: str, ref: PhaseLatency, storm
 
 
 def _overall(rows: list[Comparison]) -> Comparison:
-    """The references with enough samples must agree; the first (baseline) gives the figures."""
-    usable = [r for r in rows if not r.reason.startswith("too few samples")] or rows
+    """The usable references must agree; the first (baseline) gives the figures. A reference
+    with too few samples, or in which the generator itself was late, cannot serve as one (a
+    late generator in the storm, though, makes every comparison inconclusive)."""
+    usable = [r for r in rows if not _unusable_reference(r)] or rows
     first = usable[0]
     verdicts = {r.verdict for r in usable}
     if len(verdicts) == 1:
@@ -136,6 +140,11 @@ def _overall(rows: list[Comparison]) -> Comparison:
             f"{r.reference} {r.verdict}" for r in usable)
     return Comparison(first.role, first.stat, "overall", first.reference_ns, first.storm_ns,
                       first.ratio, first.ci_low, first.ci_high, verdict, reason)
+
+
+def _unusable_reference(row: Comparison) -> bool:
+    return row.reason.startswith(TOO_FEW) or (row.reason.startswith(GENERATOR_BOUND)
+                                              and not row.reason.endswith("in storm"))
 
 
 def null_band(ticks: Ticks, length: int, q: float, rng: np.random.Generator) -> tuple[int, int]:

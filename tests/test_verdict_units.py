@@ -60,7 +60,7 @@ def test_a_stall_in_the_storm_is_interference_against_both_references():
 
 def test_a_late_generator_makes_it_inconclusive_not_interference():
     rows = judge_role("producer", {"baseline": _phase(_quiet(10)),
-                                   "storm": _phase(_quiet(5, scale=3), generator_ms=12.0)})
+                                   "storm": _phase(_quiet(5, scale=3), generator_ms=25.0)})
     verdict = _overall(rows)
     assert verdict.verdict == "inconclusive" and "generator-bound" in verdict.reason
 
@@ -160,3 +160,14 @@ def test_host_sampler_reports_shares_and_server_cpu():
         busy.wait()
     assert 0.0 <= sample["host_idle_share"] <= 1.0 and 0.0 <= sample["host_steal_share"] <= 1.0
     assert sample["servers"]["spinner"] >= 0.2e9 and "gone" not in sample["servers"]
+
+
+def test_a_reference_with_a_late_generator_is_left_out_not_the_storm():
+    storm = _quiet(5)
+    storm[2] = np.concatenate([storm[2], np.linspace(5, 1000, 1000)])
+    rows = judge_role("producer", {"baseline": _phase(_quiet(10)), "storm": _phase(storm),
+                                   "recovery": _phase(_quiet(5), generator_ms=10.0)})
+    by_ref = {r.reference: r for r in rows if r.stat == "p99"}
+    assert "generator-bound" in by_ref["recovery"].reason
+    assert by_ref["overall"].verdict == "interference"
+    assert by_ref["overall"].reason.startswith("baseline:")
