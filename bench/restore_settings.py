@@ -26,7 +26,7 @@ from replaybench.clusters.local_kafka import LocalKafkaCluster
 
 # name -> librdkafka overrides on top of the readers' other defaults
 SETTINGS = {
-    "librdkafka defaults": {"fetch.queue.backoff.ms": 1000, "queued.min.messages": 100_000},
+    "librdkafka defaults": {"fetch.queue.backoff.ms": 1000, "queued.min.messages": 100_000},  # as shipped before
     "backoff 10 ms": {"fetch.queue.backoff.ms": 10, "queued.min.messages": 100_000},
     "backoff 1 ms": {"fetch.queue.backoff.ms": 1, "queued.min.messages": 100_000},
     "backoff 10 ms, min 1 M": {"fetch.queue.backoff.ms": 10, "queued.min.messages": 1_000_000},

@@ -2,15 +2,18 @@
 judge over what the readers reported about themselves (RestoreReader HOLDUP_COUNTERS and their
 process CPU), summed over one restore group.
 
-- Fetch back-off: librdkafka's fetcher had no request in flight while records were left to
-  read (it stops fetching a partition holding queued.min.messages, for fetch.queue.backoff.ms).
+- Fetcher idle: librdkafka's fetcher had no request in flight while records were left to read:
+  it was backing off (it stops fetching a partition holding queued.min.messages, for
+  fetch.queue.backoff.ms) or still parsing the last response. Either way the client, not the
+  cluster, set the pace.
 - Fetch queue full: records waited in the client because the reader did not take them fast
   enough.
 - Reader thread saturated: the reader's own thread (consume + fold) was on CPU nearly all the
   time.
 
-Thresholds come from bench/restore_settings.py runs: with librdkafka's 1 s back-off on 200 B
-records the fetcher sat idle in 51-72 % of samples; with the readers' defaults 0-25 %.
+Thresholds come from measurements on a 2-core machine: with librdkafka's 1 s back-off on 200 B
+records the fetcher sat idle in 51-91 % of samples; one reader with the readers' defaults 16-24 %
+(with the host busy), four readers sharing 2 cores with the broker about 50 %.
 """
 
 from __future__ import annotations
@@ -44,8 +47,9 @@ def judge(counters: dict[str, int], readers: int, restore_ns: int) -> RestoreVer
     }
     reasons = []
     if samples >= MIN_SAMPLES and evidence["fetch_idle_share"] >= IDLE_SHARE_MAX:
-        reasons.append(f"fetcher idle in its own back-off in {evidence['fetch_idle_share']:.0%} "
-                       f"of samples (raise fetch.queue.backoff.ms / queued.min.messages?)")
+        reasons.append(f"fetcher not waiting on the cluster in {evidence['fetch_idle_share']:.0%} "
+                       f"of samples: its own back-off or parsing (readers used "
+                       f"{evidence['reader_cpu_cores']:.1f} cores)")
     if samples >= MIN_SAMPLES and evidence["fetch_full_share"] >= FULL_SHARE_MAX:
         reasons.append(f"fetch queue full in {evidence['fetch_full_share']:.0%} of samples: "
                        f"the readers did not keep up (add readers)")
