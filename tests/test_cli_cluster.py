@@ -39,6 +39,23 @@ def test_up_status_down(cluster_root):
     after = _cli("cluster", "status", "--dir", str(root))
     assert after.returncode == 1
     assert after.stdout.splitlines()[0] == "broker 1: down"
+    # The stopped cluster's folder is ours: a new cluster may take it over.
+    reused = _cli("cluster", "up", "--dir", str(root))
+    try:
+        assert reused.returncode == 0, reused.stderr
+    finally:
+        _cli("cluster", "down", "--dir", str(root))
+
+
+def test_up_refuses_a_folder_it_did_not_create(tmp_path):
+    root = tmp_path / "mine"
+    root.mkdir()
+    (root / "notes.txt").write_text("keep me")
+    up = _cli("cluster", "up", "--dir", str(root))
+    assert up.returncode == 2, up.stderr
+    assert up.stderr.strip().endswith("refusing to use it, pick an empty or new --dir")
+    assert (root / "notes.txt").read_text() == "keep me"
+    assert find_by_marker(str(root)) == []
 
 
 def test_status_without_a_cluster_is_one_line(tmp_path):

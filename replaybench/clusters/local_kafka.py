@@ -64,8 +64,7 @@ class LocalKafkaCluster:
     def start(self, timeout_s: float = 90.0) -> "LocalKafkaCluster":
         """Format every node, start them, and return once all brokers are in the metadata."""
         self._ensure_runtime()
-        if self.root.exists():
-            shutil.rmtree(self.root)
+        self._claim_root()
         try:
             for node in self.nodes:
                 self._write_configs(node)
@@ -78,6 +77,26 @@ class LocalKafkaCluster:
             self.stop()
             raise
         return self
+
+    def _claim_root(self) -> None:
+        """Never delete what the harness did not create. A missing or empty root is used as is;
+        one that holds a stopped cluster of ours (its state file) loses only that cluster's
+        state file and node dirs; anything else is refused, naming the folder."""
+        if not self.root.exists() or not any(self.root.iterdir()):
+            return
+        state_path = self.root / STATE_FILE
+        if not state_path.exists():
+            raise ClusterError(f"{self.root}: not empty and holds no replaybench cluster "
+                               f"({STATE_FILE}); refusing to use it, pick an empty or new --dir")
+        try:
+            recorded = [Path(n["dir"]) for n in json.loads(state_path.read_text())["nodes"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise ClusterError(f"{state_path}: unreadable cluster state; refusing to clear "
+                               f"{self.root}") from None
+        for node_dir in recorded:
+            if node_dir.parent.resolve() == self.root.resolve() and node_dir.is_dir():
+                shutil.rmtree(node_dir)
+        state_path.unlink()
 
     def stop(self, timeout_s: float = 20.0) -> None:
         """SIGTERM every broker by pid (all at once: shutdowns overlap), SIGKILL any still
