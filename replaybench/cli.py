@@ -11,7 +11,7 @@ import yaml
 from replaybench import workload
 from replaybench.clusters import control
 from replaybench.clusters.artifacts import default_cache_dir
-from replaybench.errors import ReplaybenchError
+from replaybench.errors import ReplaybenchError, RunError, UsageError
 
 EXIT_RUN_FAILED = 1
 EXIT_USER_ERROR = 2
@@ -19,14 +19,15 @@ EXIT_INTERRUPTED = 130
 
 
 class _Group(click.Group):
-    """Turns a ReplaybenchError into one line on stderr and exit code 2, not a traceback."""
+    """Turns a ReplaybenchError into one line on stderr, not a traceback: exit 1 for a run
+    that failed (RunError), 2 for input or an environment to fix (UsageError)."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except ReplaybenchError as exc:
             click.echo(f"replaybench: {exc}", err=True)
-            ctx.exit(EXIT_USER_ERROR)
+            ctx.exit(EXIT_RUN_FAILED if isinstance(exc, RunError) else EXIT_USER_ERROR)
 
 
 @click.group(cls=_Group)
@@ -178,9 +179,9 @@ def run_command(workload_name: str, overrides: tuple[str, ...], scale: str, boot
 
     from replaybench import progress, runner
     if client_config and not bootstrap:
-        raise ReplaybenchError("--client-config applies to --bootstrap clusters only")
+        raise UsageError("--client-config applies to --bootstrap clusters only")
     if cluster_profile and bootstrap:
-        raise ReplaybenchError("give --bootstrap or --cluster-profile, not both")
+        raise UsageError("give --bootstrap or --cluster-profile, not both")
     request = runner.RunRequest(_workload_path(workload_name), default_cache_dir(), overrides,
                                 scale, bootstrap, client_config, brokers, ray_address,
                                 results_dir, recreate_topics, profile=cluster_profile,
@@ -234,7 +235,7 @@ def history_command(results_dir: Path, metric: str, workload_name: str | None, t
     found = [r for r in runs.load_runs(results_dir)
              if not workload_name or r.manifest["workload"]["name"] == workload_name]
     if not found:
-        raise ReplaybenchError(f"{results_dir}: no runs of workload {workload_name!r}")
+        raise UsageError(f"{results_dir}: no runs of workload {workload_name!r}")
     runs.value(found[:1], metric)  # an unknown metric name fails here, in one line
     points = history.history(found, metric, window, threshold / 100)
     for p in points:
@@ -328,7 +329,7 @@ def export_hdr_command(run_dir: Path, role: str, metric: str, out: Path) -> None
     from replaybench import interop, runs
     count = interop.export_hdr_log(runs.load_run(run_dir), role, metric, out)
     if not count:
-        raise ReplaybenchError(f"{run_dir}: no {role} {metric} histogram in this run")
+        raise UsageError(f"{run_dir}: no {role} {metric} histogram in this run")
     click.echo(f"{out}: {count} interval(s)")
 
 

@@ -7,14 +7,14 @@ import os
 import re
 from pathlib import Path
 
-from replaybench.errors import ReplaybenchError
+from replaybench.errors import UsageError
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SECRET = re.compile(r"password|secret|sasl\.oauthbearer\.config|ssl\.key\.pem|token|credential",
                      re.IGNORECASE)
 
 
-class ClientConfigError(ReplaybenchError):
+class ClientConfigError(UsageError):
     """A client config file that cannot be used."""
 
 
@@ -39,6 +39,23 @@ def redact(config: dict) -> dict[str, str]:
     """Secrets replaced; callables (callbacks) named by their type only."""
     return {k: "<redacted>" if _SECRET.search(k) else
             (f"<{type(v).__name__}>" if callable(v) else str(v)) for k, v in config.items()}
+
+
+def redact_tree(value):
+    """A copy of a nested mapping (a workload spec) with every secret-named key's value
+    redacted, wherever it sits."""
+    if isinstance(value, dict):
+        return {k: "<redacted>" if _SECRET.search(str(k)) else redact_tree(v)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_tree(v) for v in value]
+    return value
+
+
+def redact_override(text: str) -> str:
+    """A `--set FIELD=VALUE` with its value redacted when FIELD names a secret."""
+    field, sep, _ = text.partition("=")
+    return f"{field}=<redacted>" if sep and _SECRET.search(field) else text
 
 
 def _expand(value: str, path: Path, number: int) -> str:

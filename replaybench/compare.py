@@ -8,7 +8,7 @@ import re
 from dataclasses import asdict, dataclass
 
 from replaybench import runs as runs_mod
-from replaybench.errors import ReplaybenchError
+from replaybench.errors import UsageError
 from replaybench.runs import Run
 
 # Defaults when no --fail is given. One run a side: loose, and restore only, because on a
@@ -30,7 +30,7 @@ SHOWN = ("restore_time", "restore_mb_per_s", "restore_records_per_s", "baseline.
 EXIT_OK, EXIT_REGRESSION, EXIT_NOT_COMPARABLE = 0, 1, 2
 
 
-class RuleError(ReplaybenchError):
+class RuleError(UsageError):
     """A --fail rule that cannot be read."""
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from replaybench import actors, client_bound, drills
 from replaybench.clock import Clock
-from replaybench.errors import ReplaybenchError
+from replaybench.errors import RunError
 from replaybench.placement import assign_partitions
 from replaybench.roles.live_producer import KeyShare, LiveProducer
 from replaybench.roles.restore_reader import RestoreReader, end_offsets
@@ -33,7 +33,7 @@ DRAIN_TIMEOUT_NS = 30_000_000_000
 _CORRUPT = ("truncated", "bad_magic", "bad_version", "bad_checksum", "bad_key", "key_out_of_range")
 
 
-class RunFailed(ReplaybenchError):
+class RunFailed(RunError):
     """The run could not finish; what it measured is still written."""
 
 

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from replaybench.errors import ReplaybenchError
+from replaybench.errors import RunError
 from replaybench.workload import Fault
 
 
@@ -37,7 +37,7 @@ class Drill:
         return self.thread is not None and self.thread.is_alive()
 
 
-class DrillFailed(ReplaybenchError):
+class DrillFailed(RunError):
     """A drill that cannot run, or that failed; the run fails with what it measured."""
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from hdrh.log import HistogramLogWriter
 
-from replaybench.errors import ReplaybenchError
+from replaybench.errors import UsageError
 from replaybench.runs import Run
 
 # OMB fields replaybench maps, and those it accepts but has no use for (payload shaping).
@@ -19,7 +19,7 @@ _IGNORED = {"payloadFile", "useRandomizedPayloads", "randomBytesRatio", "randomi
             "keyDistributor"}
 
 
-class OmbImportError(ReplaybenchError):
+class OmbImportError(UsageError):
     """An OMB workload replaybench cannot express."""
 
 

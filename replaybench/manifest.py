@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from replaybench import __version__, core
-from replaybench.client_config import redact
+from replaybench.client_config import redact, redact_override, redact_tree
 from replaybench.run_record import RunRecord
 from replaybench.summary import Summary
 from replaybench.workload import WorkloadSpec
@@ -27,7 +27,9 @@ def build(record: RunRecord, spec: WorkloadSpec, request: dict[str, Any], cluste
         "started": _iso(record.started_ns), "ended": _iso(record.ended_ns),
         "started_ns": record.started_ns, "ended_ns": record.ended_ns,
         "workload": {"name": spec.name, "hash": spec.hash, "scenario_hash": spec.scenario_hash,
-                     "spec": spec.to_dict(), **request},
+                     "spec": redact_tree(spec.to_dict()),
+                     **{**request, "overrides": [redact_override(o)
+                                                 for o in request.get("overrides", [])]}},
         "cluster": cluster,
         "client_configs": {role: redact(cfg) for role, cfg in client_configs.items()},
         "versions": versions(), "host": host(), "git_commit": git_commit(),

@@ -14,7 +14,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from replaybench import runs as runs_mod
-from replaybench.errors import ReplaybenchError
+from replaybench.errors import UsageError
 from replaybench.runs import Run
 
 _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "kib": 2**10,
@@ -23,7 +23,7 @@ _TIME = {"s": 1, "m": 60, "min": 60, "h": 3600}
 MAX_READERS = 4096
 
 
-class PlanError(ReplaybenchError):
+class PlanError(UsageError):
     """Plan inputs that cannot be used."""
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from replaybench.errors import ReplaybenchError
+from replaybench.errors import UsageError
 from replaybench.histograms import LatencyHistogram
 from replaybench.run_record import RunRecord
 
@@ -165,7 +165,7 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType, str]]] = {
 }
 
 
-class ResultsError(ReplaybenchError):
+class ResultsError(UsageError):
     """The results directory cannot be written or read."""
 
 

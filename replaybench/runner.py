@@ -9,6 +9,7 @@ import shutil
 import signal
 import tempfile
 import time
+import traceback
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,7 +24,7 @@ from replaybench.clusters.kafka_config import TIERED_TOPIC_CONFIGS, tiered_overr
 from replaybench.clusters.local_kafka import LocalKafkaCluster
 from replaybench.clusters.tansu import TANSU_VERSION, TansuCluster
 from replaybench.coordinator import Coordinator, Topics
-from replaybench.errors import ClusterError, ReplaybenchError
+from replaybench.errors import ClusterError, ReplaybenchError, UsageError
 from replaybench.run_record import RunRecord
 from replaybench.summary import Summary, summarize
 
@@ -90,6 +91,7 @@ def run(request: RunRequest, display: Display | None = None) -> RunOutcome:
 
 def _run_once(request: RunRequest, display: Display, reference: RunOutcome | None) -> RunOutcome:
     spec = workload.load(request.workload, list(request.overrides), request.scale)
+    _check_embedded_fits(spec, request)
     extra = client_config.load(request.client_config) if request.client_config else {}
     results_dir = _results_dir(request.results_dir)
     run_id = results.new_run_id(results_dir, spec.name)
@@ -122,6 +124,10 @@ def _run_once(request: RunRequest, display: Display, reference: RunOutcome | Non
         except ReplaybenchError as exc:
             record.status, record.reason = "failed", str(exc)
             record.event(Clock()(), "error", message=str(exc))
+        except Exception as exc:  # noqa: BLE001 - a client error or a bug: keep what was measured
+            record.status, record.reason = "failed", f"{type(exc).__name__}: {exc}".splitlines()[0]
+            record.event(Clock()(), "error", message=record.reason,
+                         traceback=traceback.format_exc())
         with _no_interrupts():
             return _finish(record, spec, request, cluster, names, config, ray_info, results_dir,
                            meter, reference)
@@ -238,6 +244,22 @@ def _compare_to_reference(record: RunRecord, reference: RunOutcome) -> dict[str,
             "slowdown": round(ns / ref_ns, 3) if ns and ref_ns else None}
 
 
+def _check_embedded_fits(spec: workload.WorkloadSpec, request: RunRequest) -> None:
+    """What the embedded cluster cannot satisfy is refused before anything starts."""
+    if request.profile or request.bootstrap or request.cluster_kind == "s3":
+        return
+    brokers = request.brokers or spec.cluster.brokers
+    if spec.topic.replication > brokers:
+        raise workload.WorkloadError(f"{request.workload}: topic.replication: "
+                                     f"{spec.topic.replication} needs at least as many brokers, "
+                                     f"the embedded cluster has {brokers}")
+    for i, fault in enumerate(spec.faults):
+        if fault.broker > brokers:
+            raise workload.WorkloadError(f"{request.workload}: faults[{i}].broker: {fault.broker} "
+                                         f"is not one of the embedded cluster's brokers "
+                                         f"1..{brokers}")
+
+
 def _check_reachable(config: dict) -> None:
     bootstrap = config.get("bootstrap.servers", "")
     try:
@@ -284,7 +306,7 @@ def _results_dir(path: Path) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ReplaybenchError(f"{path}: cannot create results directory ({exc.strerror})") from None
+        raise UsageError(f"{path}: cannot create results directory ({exc.strerror})") from None
     return path
 
 

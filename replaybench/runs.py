@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from replaybench import results
-from replaybench.errors import ReplaybenchError
+from replaybench.errors import UsageError
 from replaybench.histograms import LatencyHistogram
 
 LATENCIES = {"produce": ("producer", "ack_intended"), "e2e": ("consumer", "e2e"),
@@ -26,7 +26,7 @@ STATS = {"p50": 50.0, "p90": 90.0, "p99": 99.0, "p99.9": 99.9, "p99.99": 99.99}
 HIGHER_IS_BETTER = ("restore_mb_per_s", "restore_records_per_s")
 
 
-class RunsError(ReplaybenchError):
+class RunsError(UsageError):
     """A results path that holds no readable run, or a metric name that does not exist."""
 
 

@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 from replaybench import runner, workload
-from replaybench.errors import ReplaybenchError
+from replaybench.errors import UsageError
 
 
-class SweepError(ReplaybenchError):
+class SweepError(UsageError):
     """A --vary that cannot be used."""
 
 

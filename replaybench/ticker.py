@@ -11,14 +11,14 @@ import time
 from collections import deque
 from typing import Any, Callable
 
-from replaybench.errors import ReplaybenchError
+from replaybench.errors import RunError
 from replaybench.metrics import Snapshot
 
 TICK_NS = 1_000_000_000
 GRACE_S = 120.0   # an actor this late past its deadline is hung (a seeder's final flush is slow)
 
 
-class ActorFailed(ReplaybenchError):
+class ActorFailed(RunError):
     """An actor died or its role raised; the run fails with what it measured so far."""
 
 

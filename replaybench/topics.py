@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
-from replaybench.errors import ReplaybenchError
+from replaybench.errors import UsageError
 
 
-class TopicError(ReplaybenchError):
+class TopicError(UsageError):
     """A topic the workload needs exists already, or cannot be created."""
 
 

@@ -10,18 +10,23 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from replaybench.errors import ReplaybenchError
+from replaybench.errors import UsageError
 
 SUPPORTED_VERSION = 1
+# A workload's name goes into results directory names and topic names: letters, digits, '.',
+# '_' and '-', not starting with a dot (so no '..', no slash, no control character).
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
 
 
-class WorkloadError(ReplaybenchError):
+class WorkloadError(UsageError):
     """A workload file or override that cannot be used, named by file, field and value."""
 
 
@@ -150,6 +155,8 @@ _RANGES = {
     "phases.recovery_s": (0.0, None), "phases.warmup_s": (0.0, None), "phases.warmup_max_s": (0.0, None), "phases.settle_ratio": (1.0, None),
     "phases.settle_ticks": (1, 3600), "live.partitions": (1, 10_000), "live.keys": (1, None),
     "storm.caught_up_lag": (0, None), "cluster.brokers": (1, 9),
+    "broker": (1, 9), "at_s": (-1.0, 86_400.0), "at_restore_percent": (-1.0, 100.0),
+    "duration_s": (0.0, 3_600.0),
 }
 _CHOICES = {"live.topic": ("live", "changelog"),
             "action": ("kill", "replace", "pause", "restart")}
@@ -165,9 +172,28 @@ SCALES = {
 }
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML whose mappings refuse a key given twice (plain YAML lets the last one win)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def parse_yaml(text: str):
+    """YAML as workload and profile files use it: safe, and no key given twice."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def load(path: Path, overrides: list[str] = (), scale: str = "default") -> WorkloadSpec:
     try:
-        raw = yaml.safe_load(Path(path).read_text())
+        raw = parse_yaml(Path(path).read_text())
     except FileNotFoundError:
         raise WorkloadError(f"{path}: no such workload file") from None
     except yaml.YAMLError as exc:
@@ -208,7 +234,11 @@ def apply_override(raw: dict, item: str, source: Path | str) -> None:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
             raise WorkloadError(f"{source}: --set {dotted}: {part} is not a section")
-    node[leaf] = yaml.safe_load(text)
+    try:
+        node[leaf] = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise WorkloadError(f"--set {item!r}: the value is not valid YAML "
+                            f"({getattr(exc, 'problem', None) or 'unreadable'})") from None
 
 
 def _split_field(dotted: str) -> list[str]:
@@ -227,6 +257,9 @@ def from_dict(raw: dict, source: str) -> WorkloadSpec:
         raise WorkloadError(f"{source}: version: expected {SUPPORTED_VERSION}, got {version!r}")
     if not isinstance(raw.get("name"), str) or not raw["name"]:
         raise WorkloadError(f"{source}: name: expected a non-empty string, got {raw.get('name')!r}")
+    if not _SAFE_NAME.fullmatch(raw["name"]):
+        raise WorkloadError(f"{source}: name: {raw['name']!r} is not safe in a path or a topic "
+                            "name (letters, digits, '.', '_', '-'; at most 100; no leading dot)")
     spec = _build(WorkloadSpec, raw, source, "")
     _check_together(spec, source)
     return spec
@@ -304,6 +337,8 @@ def _check(path: str, value: Any, declared: Any, source: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise WorkloadError(f"{source}: {path}: expected a number, got {value!r}")
         value = float(value)
+        if not math.isfinite(value):
+            raise WorkloadError(f"{source}: {path}: expected a finite number, got {value!r}")
     if kind == "bool" and not isinstance(value, bool):
         raise WorkloadError(f"{source}: {path}: expected true or false, got {value!r}")
     if kind == "str" and not isinstance(value, str):
@@ -315,7 +350,8 @@ def _check(path: str, value: Any, declared: Any, source: str) -> Any:
     choices = _CHOICES.get(path) or _CHOICES.get(path.rsplit(".", 1)[-1] if "[" in path else "")
     if choices and value not in choices:
         raise WorkloadError(f"{source}: {path}: {value!r} is not one of {', '.join(choices)}")
-    low, high = _RANGES.get(path, (None, None))
+    low, high = _RANGES.get(path) or _RANGES.get(path.rsplit(".", 1)[-1] if "[" in path else "",
+                                                (None, None))
     if low is not None and value < low or high is not None and value > high:
         bounds = f"{low}..{high if high is not None else ''}"
         raise WorkloadError(f"{source}: {path}: {value!r} is outside {bounds}")

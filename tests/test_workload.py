@@ -115,3 +115,43 @@ def test_set_reaches_into_mappings_whose_keys_have_dots():
         "storm.consumer_config.max.partition.fetch.bytes=16384", "topic.configs.segment.bytes=1000000"])
     assert spec.storm.consumer_config == {"max.partition.fetch.bytes": "16384"}
     assert spec.topic.configs == {"cleanup.policy": "compact", "segment.bytes": "1000000"}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("version: 1\nname: x\nseed: {tombstone_ratio: .nan}\n",
+     "seed.tombstone_ratio: expected a finite number, got nan"),
+    ("version: 1\nname: x\nphases: {baseline_s: .inf}\n",
+     "phases.baseline_s: expected a finite number, got inf"),
+    ("version: 1\nname: x\nstorm:\n  readers: 2\n  readers: 8\n", "duplicate key 'readers'"),
+    ("version: 1\nname: ../etc\n", "name: '../etc' is not safe in a path or a topic name"),
+    ("version: 1\nname: \"a\\x01b\"\n", "is not safe in a path or a topic name"),
+    ("version: 1\nname: x\nfaults: [{action: pause, broker: 0, at_s: 1}]\n",
+     "faults[0].broker: 0 is outside 1..9"),
+    ("version: 1\nname: x\nfaults: [{action: pause, broker: 1, at_restore_percent: 150}]\n",
+     "faults[0].at_restore_percent: 150.0 is outside -1.0..100.0"),
+    ("version: 1\nname: x\nfaults: [{action: pause, broker: 1, at_s: 1, duration_s: -3}]\n",
+     "faults[0].duration_s: -3.0 is outside 0.0..3600.0"),
+])
+def test_nonsense_is_refused_in_one_line(tmp_path, text, expected):
+    with pytest.raises(WorkloadError) as err:
+        workload.load(_write(tmp_path, text))
+    assert expected in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_set_value_that_is_not_yaml_is_one_line_not_a_traceback():
+    run = subprocess.run([sys.executable, "-m", "replaybench", "workloads", "show",
+                          "restore-storm", "--set", "storm.readers=[1, 2"],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert run.stderr.strip().startswith("replaybench: --set 'storm.readers=[1, 2': the value is "
+                                         "not valid YAML")
+
+
+def test_an_embedded_cluster_that_cannot_hold_the_workload_is_refused_before_it_starts(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "replaybench", "run", "--workload",
+                          "broker-replacement", "--brokers", "1", "--results", str(tmp_path)],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2, run.stderr
+    assert "topic.replication: 3 needs at least as many brokers, the embedded cluster has 1" \
+        in run.stderr
+    assert not any(tmp_path.iterdir())

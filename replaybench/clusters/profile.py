@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from replaybench.errors import ReplaybenchError
+from replaybench.errors import UsageError
 
 HOOKS = ("kill", "restart", "replace", "pause", "resume", "data_bytes")
 _FIELDS = ("version", "name", "bootstrap", "client_config", "labels", "hooks")
@@ -31,7 +31,7 @@ _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 HOOK_TIMEOUT_S = 600
 
 
-class ProfileError(ReplaybenchError):
+class ProfileError(UsageError):
     """A cluster profile that cannot be used, or a hook that failed."""
 
 

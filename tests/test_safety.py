@@ -1,0 +1,76 @@
+"""Nothing measured is lost, and exit codes say which kind of problem it was."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException
+
+import replaybench
+from replaybench import runner
+from replaybench.errors import ReplaybenchError, RunError, UsageError
+
+from engine_helpers import manifest, run_smoke, table
+
+
+def _subclasses(cls: type) -> set[type]:
+    found = set()
+    for sub in cls.__subclasses__():
+        found |= {sub} | _subclasses(sub)
+    return found
+
+
+def test_every_error_is_either_the_users_or_the_runs():
+    for info in pkgutil.walk_packages(replaybench.__path__, "replaybench."):
+        if info.name != "replaybench.__main__":
+            importlib.import_module(info.name)
+    kinds = _subclasses(ReplaybenchError) - {UsageError, RunError}
+    assert len(kinds) >= 10
+    undecided = [k.__qualname__ for k in kinds if not issubclass(k, (UsageError, RunError))]
+    assert undecided == []
+
+
+class FailsInStorm(runner.Display):
+    """A client error from deep inside a run (as reading end offsets can raise)."""
+
+    def tick(self, coordinator) -> None:
+        if coordinator.record.phase == "storm":
+            raise KafkaException(KafkaError(KafkaError._TRANSPORT, "broker transport failure"))
+
+
+@pytest.mark.cluster
+def test_a_client_error_mid_run_still_writes_what_was_measured(kafka1, cache_dir, tmp_path,
+                                                               ray_local):
+    out = run_smoke(kafka1, cache_dir, tmp_path, "restore-storm", display=FailsInStorm())
+    assert out.status == "failed"
+    assert out.reason.startswith("KafkaException:") and "transport failure" in out.reason
+    info = manifest(out.run_dir)
+    assert info["status"] == "failed" and info["reason"] == out.reason
+    phases = {r["phase"] for r in table(out.run_dir, "timeseries")}
+    assert {"seed", "baseline", "storm"} <= phases
+    [error] = [e for e in table(out.run_dir, "events") if e["kind"] == "error"]
+    assert "Traceback" in error["detail"]
+
+
+def test_a_secret_passed_with_set_stays_out_of_the_manifest():
+    import json
+
+    from replaybench import manifest, workload
+    from replaybench.run_record import RunRecord
+    from replaybench.summary import summarize
+
+    from engine_helpers import WORKLOADS
+    canary = "hunter2-canary-7f3a"
+    overrides = [f"live.producer_config.sasl.password={canary}",
+                 f"storm.consumer_config.sasl.oauthbearer.config=token={canary}"]
+    spec = workload.load(WORKLOADS / "restore-storm.yaml", overrides, "smoke")
+    assert spec.live.producer_config["sasl.password"] == canary   # the run itself gets it
+    record = RunRecord("r", 1)
+    info = manifest.build(record, spec, {"scale": "smoke", "overrides": overrides}, {},
+                          {"producer": spec.live.producer_config}, summarize(record), {})
+    text = json.dumps(info, default=str)
+    assert canary not in text
+    assert "live.producer_config.sasl.password=<redacted>" in info["workload"]["overrides"]
+    assert info["workload"]["spec"]["live"]["producer_config"]["sasl.password"] == "<redacted>"
