@@ -226,8 +226,10 @@ def compare_command(baseline: Path, contender: Path, rules: tuple[str, ...], fmt
 @click.argument("results_dir", type=click.Path(path_type=Path))
 @click.option("--metric", required=True, help="e.g. restore_time or storm.produce.p99")
 @click.option("--workload", "workload_name", help="Only runs of this workload.")
-@click.option("--threshold", default=10.0, show_default=True, help="Step size to flag, in %.")
-@click.option("--window", default=5, show_default=True, help="Previous runs a step is judged against.")
+@click.option("--threshold", default=10.0, show_default=True, type=click.FloatRange(min=0),
+              help="Step size to flag, in %.")
+@click.option("--window", default=5, show_default=True, type=click.IntRange(min=1),
+              help="Previous runs a step is judged against.")
 def history_command(results_dir: Path, metric: str, workload_name: str | None, threshold: float,
                     window: int) -> None:
     """A metric over runs in time order; exit 1 if the newest run is a regression step."""
@@ -249,7 +251,8 @@ def history_command(results_dir: Path, metric: str, workload_name: str | None, t
 @cli.command("sweep")
 @click.option("--workload", "workload_name", default="restore-storm", show_default=True)
 @click.option("--vary", "vary", multiple=True, required=True, metavar="FIELD=V1,V2,...")
-@click.option("--repeat", default=1, show_default=True, help="Repetitions of each combination.")
+@click.option("--repeat", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Repetitions of each combination.")
 @_set_option
 @_scale_option
 @click.option("--bootstrap", metavar="HOST:PORT")

@@ -45,7 +45,15 @@ class Rule:
         if not match:
             raise RuleError(f"--fail {text!r}: expected METRIC:+N% or METRIC:-N%, "
                             "e.g. restore_time:+10%")
-        return cls(match.group(1), float(match.group(2)) / 100)
+        metric, limit = match.group(1), float(match.group(2)) / 100
+        higher = runs_mod.higher_is_better(metric)
+        if limit and (limit < 0) != higher:
+            # a rule that can never fire would pass every regression silently
+            raise RuleError(f"--fail {text!r}: {metric} is better when "
+                            f"{'higher' if higher else 'lower'}, so a regression is a "
+                            f"{'fall' if higher else 'rise'}: write "
+                            f"{metric}:{'-' if higher else '+'}{abs(limit):.0%}")
+        return cls(metric, limit)
 
 
 @dataclass

@@ -74,8 +74,7 @@ class Coordinator:
         self.ticker: Ticker | None = None
         self._per_actor: dict[str, dict[str, int]] = {}   #: counters summed over the run
         self._done: dict[str, bool] = {}
-        self.drills = drills.DrillPlan(spec.faults, drill_target, self.clock,
-                                       client_config["bootstrap.servers"],
+        self.drills = drills.DrillPlan(spec.faults, drill_target, self.clock, client_config,
                                        [topics.changelog, topics.live])
 
     # -- the run ----------------------------------------------------------------------------

@@ -44,10 +44,13 @@ class DrillFailed(RunError):
 class DrillPlan:
     """The workload's drills over one run: when each fires, what it disturbs, how it ended."""
 
-    def __init__(self, faults, target: Drillable | None, clock, bootstrap: str,
+    def __init__(self, faults, target: Drillable | None, clock, client_config: dict,
                  topics: list[str]) -> None:
+        """client_config: how to reach the cluster (security settings included), for the
+        replication samples taken while drills run."""
         self.drills = [Drill(i, f) for i, f in enumerate(faults)]
-        self.target, self.clock, self.bootstrap, self.topics = target, clock, bootstrap, topics
+        self.target, self.clock, self.topics = target, clock, topics
+        self.client_config = client_config
         self._last_watch = 0
         self._admin = None
         if self.drills and target is None:
@@ -97,7 +100,9 @@ class DrillPlan:
     def _sample_replication(self, record) -> None:
         from replaybench.clusters import health
         if self._admin is None:
-            self._admin = health.admin(self.bootstrap)
+            cfg = self.client_config
+            self._admin = health.admin(cfg["bootstrap.servers"],
+                                       {k: v for k, v in cfg.items() if k != "bootstrap.servers"})
         try:
             urp = len(health.under_replicated(self._admin, self.topics, timeout_s=2.0))
         except Exception:  # noqa: BLE001 - metadata unavailable mid-fault: not a sample

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from replaybench.errors import UsageError
+from replaybench.strict_yaml import parse_yaml
 
 SUPPORTED_VERSION = 1
 # A workload's name goes into results directory names and topic names: letters, digits, '.',
@@ -170,25 +171,6 @@ SCALES = {
     "large": {"seed.keys": 10, "seed.records": 10, "phases.baseline_s": 3,
               "phases.recovery_s": 3, "phases.storm_timeout_s": 4, "live.keys": 10},
 }
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML whose mappings refuse a key given twice (plain YAML lets the last one win)."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep)
-
-
-def parse_yaml(text: str):
-    """YAML as workload and profile files use it: safe, and no key given twice."""
-    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 def load(path: Path, overrides: list[str] = (), scale: str = "default") -> WorkloadSpec:

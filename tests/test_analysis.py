@@ -208,3 +208,18 @@ def test_history_and_plan_leave_client_bound_runs_out(tmp_path):
     made = plan.make_plan(runs.load_runs(tmp_path / "runs"), 1e9, 600)
     assert len(made.measured_readers) == len(marked) - 1
     assert any("client-bound" in w for w in made.warnings)
+
+
+@pytest.mark.parametrize("args, expected", [
+    (("compare", "A", "B", "--fail", "restore_time:-10%"),
+     "restore_time is better when lower, so a regression is a rise: write restore_time:+10%"),
+    (("compare", "A", "B", "--fail", "restore_mb_per_s:+10%"),
+     "restore_mb_per_s is better when higher, so a regression is a fall"),
+    (("history", "A", "--metric", "restore_time", "--window", "0"), "0 is not in the range x>=1"),
+    (("sweep", "--vary", "storm.readers=1,2", "--repeat", "0"), "0 is not in the range x>=1"),
+])
+def test_analysis_input_that_could_never_work_is_refused(args, expected):
+    args = tuple(str(RUNS / "baseline") if a in ("A", "B") else a for a in args)
+    out = _cli(*args)
+    assert out.returncode == 2 and expected in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr

@@ -28,6 +28,7 @@ def _profile(tmp_path, text: str):
     ("version: 1\nname: x\nbootstrap: h:1\nhooks: {explode: x}\n", "hooks.explode: unknown hook"),
     ("version: 1\nname: x\nbootstrap: h:1\nclient_config: {sasl.password: '${RB_NO_SUCH_VAR}'}\n",
      "client_config.sasl.password: environment variable RB_NO_SUCH_VAR is not set"),
+    ("version: 1\nname: x\nbootstrap: h:1\nname: y\n", "duplicate key 'name'"),
 ])
 def test_profile_mistakes_are_one_line(tmp_path, text, message):
     with pytest.raises(profile.ProfileError, match=re.escape(message)):
@@ -58,3 +59,12 @@ def test_drills_run_through_hooks_and_secrets_stay_out_of_results(kafka3, cache_
     assert 2e9 <= row["duration_ns"] < 20e9
     assert row["produce_p99_9_ns"] > 0
     assert kafka3.running() == [1, 2, 3]
+
+
+def test_hooks_keep_shell_braces_and_fill_in_the_broker(tmp_path, monkeypatch):
+    monkeypatch.setenv("RB_HOOK_WORD", "paused")
+    out = tmp_path / "hook.txt"
+    path = _profile(tmp_path, "version: 1\nname: x\nbootstrap: h:1\nhooks:\n"
+                    f"  pause: echo \"${{RB_HOOK_WORD}} {{broker}}\" | awk '{{print $2, $1}}' > {out}\n")
+    profile.HookCluster(profile.load(path)).pause(3)
+    assert out.read_text().strip() == "3 paused"

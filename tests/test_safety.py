@@ -74,3 +74,43 @@ def test_a_secret_passed_with_set_stays_out_of_the_manifest():
     assert canary not in text
     assert "live.producer_config.sasl.password=<redacted>" in info["workload"]["overrides"]
     assert info["workload"]["spec"]["live"]["producer_config"]["sasl.password"] == "<redacted>"
+
+
+def test_pause_that_never_takes_effect_is_an_error_not_silence(monkeypatch):
+    import signal as sig
+    import subprocess
+    import sys
+
+    from replaybench.clusters.processes import ServerProcess
+    from replaybench.errors import ClusterError
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        proc = ServerProcess(child.pid, "time.sleep")
+        monkeypatch.setattr(proc, "signal", lambda _s: None)   # the SIGSTOP goes nowhere
+        with pytest.raises(ClusterError, match=r"still in state 'S' 0.2 s after the signal"):
+            proc.pause(timeout_s=0.2)
+    finally:
+        child.send_signal(sig.SIGKILL)
+        child.wait()
+
+
+def test_replication_samples_reach_the_cluster_with_its_client_config(monkeypatch):
+    from replaybench import drills
+    from replaybench.clusters import health
+    from replaybench.run_record import RunRecord
+    seen = {}
+
+    def admin(bootstrap, extra=None):
+        seen.update(bootstrap=bootstrap, extra=extra)
+        return object()
+
+    monkeypatch.setattr(health, "admin", admin)
+    monkeypatch.setattr(health, "under_replicated", lambda *_a, **_k: ["t-0"])
+    plan = drills.DrillPlan([], None, lambda: 5, {"bootstrap.servers": "h:9093",
+                                                   "security.protocol": "SASL_SSL",
+                                                   "sasl.password": "x"}, ["t"])
+    record = RunRecord("r", 1)
+    plan._sample_replication(record)
+    assert seen == {"bootstrap": "h:9093", "extra": {"security.protocol": "SASL_SSL",
+                                                     "sasl.password": "x"}}
+    assert record.ticks[-1]["under_replicated_partitions"] == 1

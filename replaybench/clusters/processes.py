@@ -14,6 +14,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from replaybench.errors import ClusterError
+
 _NS_PER_S = 1_000_000_000
 
 
@@ -81,12 +83,18 @@ class ServerProcess:
         self._wait_state(lambda s: s != "T", timeout_s)
 
     def _wait_state(self, ok, timeout_s: float) -> None:
+        """Until the kernel reports the wanted state; a process still elsewhere after
+        timeout_s is an error (a drill that silently did not happen would be measured as one
+        that did)."""
         deadline = time.monotonic_ns() + int(timeout_s * _NS_PER_S)
+        state = self.state()
         while time.monotonic_ns() < deadline:
             state = self.state()
             if state is None or ok(state):
                 return
             time.sleep(0.005)
+        raise ClusterError(f"pid {self.pid}: still in state {state!r} {timeout_s:g} s after "
+                           "the signal")
 
     def wait_gone(self, timeout_s: float) -> bool:
         """Wait until the process has exited; True if it did within the timeout."""

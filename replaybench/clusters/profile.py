@@ -24,6 +24,7 @@ from pathlib import Path
 import yaml
 
 from replaybench.errors import UsageError
+from replaybench.strict_yaml import parse_yaml
 
 HOOKS = ("kill", "restart", "replace", "pause", "resume", "data_bytes")
 _FIELDS = ("version", "name", "bootstrap", "client_config", "labels", "hooks")
@@ -46,7 +47,7 @@ class ClusterProfile:
 
 def load(path: Path) -> ClusterProfile:
     try:
-        raw = yaml.safe_load(Path(path).read_text())
+        raw = parse_yaml(Path(path).read_text())
     except FileNotFoundError:
         raise ProfileError(f"{path}: no such cluster profile") from None
     except yaml.YAMLError as exc:
@@ -86,7 +87,9 @@ def _expand(value: str, path: Path, where: str) -> str:
 
 
 class HookCluster:
-    """Drills through the profile's shell hooks; `{broker}` in a hook is the broker id."""
+    """Drills through the profile's shell hooks; `{broker}` in a hook is the broker id. Only
+    that placeholder is replaced: any other braces (`${VAR}`, awk's `{print}`) reach the shell
+    as written."""
 
     def __init__(self, profile: ClusterProfile) -> None:
         self.profile = profile
@@ -95,7 +98,8 @@ class HookCluster:
         command = self.profile.hooks.get(hook)
         if command is None:
             raise ProfileError(f"cluster profile {self.profile.name}: no '{hook}' hook for this drill")
-        done = subprocess.run(command.format(broker=node_id), shell=True, capture_output=True,
+        done = subprocess.run(command.replace("{broker}", str(node_id)), shell=True,
+                              capture_output=True,
                               text=True, timeout=HOOK_TIMEOUT_S)
         if done.returncode != 0:
             tail = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:] or ["no output"]
