@@ -1,0 +1,86 @@
+"""Property-based: whatever a user writes in a workload file, a `--set` or a cluster profile, the
+result is a valid spec or one line naming the problem (exit 2), never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from replaybench import workload
+from replaybench.clusters import profile
+from replaybench.errors import UsageError
+
+SHIPPED = Path(__file__).resolve().parent.parent / "workloads"
+FIELDS = ["version", "name", "description", "topic", "seed", "live", "storm", "phases", "faults",
+          "cluster", "partitions", "keys", "records", "value_bytes", "readers", "rate_per_s",
+          "tombstone_ratio", "baseline_s", "action", "broker", "at_s", "configs", "x"]
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12),
+                    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12))
+documents = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4),
+                            st.dictionaries(st.sampled_from(FIELDS), inner, max_size=6)),
+    max_leaves=25)
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                        HealthCheck.function_scoped_fixture])
+
+
+def _one_line_or_spec(call) -> None:
+    try:
+        call()
+    except UsageError as exc:
+        text = str(exc)
+        assert text and "\n" not in text and "Traceback" not in text
+
+
+@FUZZ
+@given(doc=documents)
+def test_any_workload_document_is_a_spec_or_one_line(tmp_path, doc):
+    path = tmp_path / "w.yaml"
+    path.write_text(yaml.safe_dump(doc) if not isinstance(doc, str) else doc)
+    _one_line_or_spec(lambda: workload.load(path))
+
+
+@FUZZ
+@given(doc=st.dictionaries(st.sampled_from(["topic", "seed", "live", "storm", "phases"]),
+                           st.dictionaries(st.sampled_from(FIELDS), scalars, max_size=4),
+                           max_size=3))
+def test_mutated_shipped_workloads_are_a_spec_or_one_line(tmp_path, doc):
+    base = yaml.safe_load((SHIPPED / "restore-storm.yaml").read_text())
+    for section, fields in doc.items():
+        base.setdefault(section, {}).update(fields)
+    path = tmp_path / "w.yaml"
+    path.write_text(yaml.safe_dump(base))
+    _one_line_or_spec(lambda: workload.load(path, [], "smoke"))
+
+
+@FUZZ
+@given(field=st.sampled_from(["storm.readers", "seed.records", "live.rate_per_s", "phases",
+                              "storm.consumer_config.fetch.max.bytes", "name", "faults",
+                              "topic.configs", "nope.x", "storm.readers.x", ""]),
+       value=st.text(max_size=20))
+def test_any_set_value_is_a_spec_or_one_line(field, value):
+    _one_line_or_spec(lambda: workload.load(SHIPPED / "restore-storm.yaml", [f"{field}={value}"]))
+
+
+@FUZZ
+@given(doc=st.one_of(documents, st.dictionaries(
+    st.sampled_from(["version", "name", "bootstrap", "client_config", "labels", "hooks"]),
+    st.one_of(scalars, st.dictionaries(st.text(max_size=8), scalars, max_size=3)), max_size=6)))
+def test_any_profile_is_loaded_or_one_line(tmp_path, doc):
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    _one_line_or_spec(lambda: profile.load(path))
+
+
+def test_the_command_line_gives_exit_2_and_one_line(tmp_path):
+    path = tmp_path / "w.yaml"
+    path.write_text("version: 1\nname: x\nseed: {keys: [1, {a: .nan}]}\n")
+    run = subprocess.run([sys.executable, "-m", "replaybench", "workloads", "validate", str(path)],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1, run.stderr
