@@ -69,7 +69,7 @@ def records_for(size: int) -> int:
     return min(3_000_000, 1_000_000_000 // (size + 8))
 
 
-def _restore_contests(cfg: dict, java: "JavaTools", size: int, args) -> list[tuple]:
+def _restore_contests(cfg: dict, java: JavaTools, size: int, args) -> list[tuple]:
     """1 reader, all readers and ConsumerPerformance on one topic, the order rotating every
     round so that none always runs first (page cache) or last."""
     records = args.records or records_for(size)
@@ -86,7 +86,7 @@ def _restore_contests(cfg: dict, java: "JavaTools", size: int, args) -> list[tup
     return [row for name in ("1 reader", "all readers") for row in (
         (f"restore {size} B, {name} vs ConsumerPerformance", "records/s", seen[name],
          java_total, RESTORE_TARGETS.get((name, size))),
-        (f"  the same vs its fetch-only rate (no group join)", "records/s", seen[name],
+        ("  the same vs its fetch-only rate (no group join)", "records/s", seen[name],
          java_fetch, None))]
 
 

@@ -18,15 +18,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-from peer import PARTITIONS, _seeded_topic, alternate, restore
-
 from replaybench import actors
 from replaybench.clusters.artifacts import default_cache_dir
 from replaybench.clusters.local_kafka import LocalKafkaCluster
 
+from peer import PARTITIONS, _seeded_topic, alternate, restore
+
 # name -> librdkafka overrides on top of the readers' other defaults
 SETTINGS = {
-    "librdkafka defaults": {"fetch.queue.backoff.ms": 1000, "queued.min.messages": 100_000},  # as shipped before
+    # librdkafka's own, as the readers shipped before
+    "librdkafka defaults": {"fetch.queue.backoff.ms": 1000, "queued.min.messages": 100_000},
     "backoff 10 ms": {"fetch.queue.backoff.ms": 10, "queued.min.messages": 100_000},
     "backoff 1 ms": {"fetch.queue.backoff.ms": 1, "queued.min.messages": 100_000},
     "backoff 10 ms, min 1 M": {"fetch.queue.backoff.ms": 10, "queued.min.messages": 1_000_000},
@@ -48,8 +49,9 @@ def main() -> int:
             topic = _seeded_topic(cfg, records, size)
             for readers in sorted({1, args.readers}):
                 seen = alternate(args.rounds, {
-                    name: (lambda s=settings: restore(cfg, topic, records // 4, readers, s)
-                           ["records_per_s"]) for name, settings in SETTINGS.items()})
+                    name: (lambda s=settings, t=topic, k=records // 4, r=readers:
+                           restore(cfg, t, k, r, s)["records_per_s"])
+                    for name, settings in SETTINGS.items()})
                 rows.append((size, readers, {n: statistics.median(v) for n, v in seen.items()}))
                 _print_row(*rows[-1])
     return 0

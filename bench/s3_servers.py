@@ -145,7 +145,8 @@ def tansu_restore(server_cls, root: Path) -> dict[str, float]:
     with TansuCluster(root / "tansu", default_cache_dir(), s3_server=server_cls).start() as tansu:
         cpu0 = cpu_seconds(tansu.s3.process.pid)
         out = runner.run(runner.RunRequest(
-            WORKLOADS / "restore-storm.yaml", default_cache_dir(), ("topic.replication=1", "topic.configs.cleanup.policy=delete"),
+            WORKLOADS / "restore-storm.yaml", default_cache_dir(),
+            ("topic.replication=1", "topic.configs.cleanup.policy=delete"),
             "smoke", bootstrap=tansu.bootstrap, results_dir=root / "results"))
         cpu = cpu_seconds(tansu.s3.process.pid) - cpu0
     g = out.summary.groups[0] if out.summary.groups else None

@@ -11,6 +11,7 @@ from replaybench import _core, core, fallback
 from replaybench.counters import FOLD_COUNTERS
 from replaybench.histograms import LatencyHistogram
 from replaybench.roles.seeder import ChangelogSeeder, SeedSpec, plan_changelog
+
 from benchmarks.conftest import RESULTS
 from tests.changelog import encode
 from tests.kafka_helpers import create_topic

@@ -16,6 +16,7 @@ import time
 from replaybench.roles.live_producer import KeyShare, LiveProducer
 from replaybench.roles.schedule import RateSchedule
 from replaybench.self_noise import HiccupMeter, HostSampler, ProcessCpu
+
 from benchmarks.conftest import RESULTS
 from tests.kafka_helpers import create_topic
 

@@ -11,8 +11,9 @@ import os
 import shutil
 import socket
 import tempfile
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from replaybench.metrics import Snapshot
 from replaybench.self_noise import HiccupMeter, ProcessCpu

@@ -296,7 +296,8 @@ def plan_command(results_dir: Path, state_size: str, rto: str, live_rate: str | 
     parquet, _ = plan.write(result, out_dir)
     readers = result.readers if result.readers is not None else f"none reaches it (max {plan.MAX_READERS})"
     for line in (f"readers needed:       {readers}",
-                 f"predicted restore:    {result.restore_time_s:,.0f} s at {result.restore_mb_per_s:,.1f} MB/s "
+                 f"predicted restore:    {result.restore_time_s:,.0f} s at "
+                 f"{result.restore_mb_per_s:,.1f} MB/s "
                  f"(RTO {result.rto_s:,.0f} s, headroom {result.headroom_s:+,.0f} s)",
                  f"live produce p99:     {_opt_ms(result.live_p99_ms)} during the restore",
                  f"live produce p99.9:   {_opt_ms(result.live_p99_9_ms)}",

@@ -20,7 +20,7 @@ DEFAULT_RULES_REPEATED = ("restore_time:+10%", "restore_mb_per_s:-10%", "storm.p
                           "storm.e2e.p99:+50%")
 
 
-def default_rules(baseline: list[Run], contender: list[Run]) -> list["Rule"]:
+def default_rules(baseline: list[Run], contender: list[Run]) -> list[Rule]:
     repeated = len(baseline) >= 2 and len(contender) >= 2
     return [Rule.parse(r) for r in (DEFAULT_RULES_REPEATED if repeated else DEFAULT_RULES_SINGLE)]
 SHOWN = ("restore_time", "restore_mb_per_s", "restore_records_per_s", "baseline.produce.p99",
@@ -40,7 +40,7 @@ class Rule:
     limit: float   #: +0.10: fail when the contender is > 10 % above; -0.10: > 10 % below
 
     @classmethod
-    def parse(cls, text: str) -> "Rule":
+    def parse(cls, text: str) -> Rule:
         match = re.fullmatch(r"\s*([\w.]+)\s*:\s*([+-]\d+(?:\.\d+)?)%\s*", text)
         if not match:
             raise RuleError(f"--fail {text!r}: expected METRIC:+N% or METRIC:-N%, "

@@ -9,8 +9,9 @@ only; where the actors run is Ray's business.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -53,7 +54,7 @@ class Group:
 
 class Coordinator:
     def __init__(self, spec: WorkloadSpec, client_config: dict, topics: Topics,
-                 record: RunRecord, on_tick: Callable[["Coordinator"], None] | None = None,
+                 record: RunRecord, on_tick: Callable[[Coordinator], None] | None = None,
                  after_seed: Callable[[], dict | None] | None = None,
                  drill_target: drills.Drillable | None = None,
                  server_pids: Callable[[], dict[str, int]] | None = None) -> None:
@@ -168,11 +169,12 @@ class Coordinator:
     def _warmup(self) -> None:
         """Live traffic until its latency is steady: at least warmup_s, at most warmup_max_s.
 
-        After a large seed the broker answers 2-10x slower for ~10 s (on 2 cores); a baseline
-        taken then would flatter every storm. Steady: the last 2 x settle_ticks ticks' producer
-        p99 each within 2x of the lowest tick p99 seen so far (steady *and* low: a broker can be
-        steadily slow while it digests the seed). Twice settle_ticks, so that a few quiet ticks
-        in a noisy stretch do not end it.
+        A fresh broker's JIT compiles the live-traffic path for ~20 s once live traffic starts
+        (its C2 thread takes up to a core on a 2-core machine; p99 ~200 ms falling to ~10 ms);
+        a baseline taken then would flatter every storm. Steady: the last 2 x settle_ticks ticks'
+        producer p99 each within 2x of the lowest tick p99 seen so far (steady *and* low: a
+        broker can be steadily slow while it compiles). Twice settle_ticks, so that a few quiet
+        ticks in a noisy stretch do not end it.
         """
         phases = self.spec.phases
         if not self._names("producer"):

@@ -6,7 +6,6 @@ signature of its twin in ext/core.pyx, and the tests run both over the same inpu
 
 from __future__ import annotations
 
-
 from replaybench import records
 from replaybench.checksum import rb64
 from replaybench.counters import FOLD_COUNTERS, FOREIGN_COUNTERS, STATUS_COUNTER

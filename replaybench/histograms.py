@@ -42,7 +42,7 @@ class LatencyHistogram:
     def count(self) -> int:
         return self.hist.get_total_count()
 
-    def add(self, other: "LatencyHistogram") -> "LatencyHistogram":
+    def add(self, other: LatencyHistogram) -> LatencyHistogram:
         if other.count:
             self.hist.add(other.hist)
         return self
@@ -77,7 +77,7 @@ class LatencyHistogram:
         return base64.b64decode(self.hist.encode())
 
     @classmethod
-    def from_blob(cls, blob: bytes) -> "LatencyHistogram":
+    def from_blob(cls, blob: bytes) -> LatencyHistogram:
         fresh = cls()
         fresh.hist.decode_and_add(base64.b64encode(blob))
         return fresh

@@ -22,7 +22,7 @@ class Snapshot:
     done: bool = False                          #: the role has nothing more to do
     errors: list[str] = field(default_factory=list)  #: problems to log and fail the run on
 
-    def merge(self, other: "Snapshot") -> "Snapshot":
+    def merge(self, other: Snapshot) -> Snapshot:
         counters = dict(self.counters)
         for name, value in other.counters.items():
             counters[name] = counters.get(name, 0) + value

@@ -18,7 +18,7 @@ class RichDisplay(Display):
         self.live = Live(Text(""), console=console, refresh_per_second=4, transient=True)
         self._phase = ""
 
-    def __enter__(self) -> "RichDisplay":
+    def __enter__(self) -> RichDisplay:
         self.live.__enter__()
         return self
 
@@ -97,7 +97,8 @@ def summary_tables(outcome: RunOutcome) -> list[Table]:
                        f"{(f['started_ns'] - start) / 1e9:.1f} s", f"{f['duration_ns'] / 1e9:.1f} s",
                        f"{f['restore_stall_ns'] / 1e9:.0f} s", f"{f['produce_p99_9_ns'] / 1e6:.0f} ms",
                        str(f["under_replicated_max"]),
-                       f"{f['under_replicated_cleared_ns'] / 1e9:.1f} s" if f["under_replicated_cleared_ns"] else "—",
+                       f"{f['under_replicated_cleared_ns'] / 1e9:.1f} s"
+                       if f["under_replicated_cleared_ns"] else "—",
                        _size(_fetched_back(f)))
         tables.append(ft)
     return tables

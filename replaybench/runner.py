@@ -10,13 +10,13 @@ import signal
 import tempfile
 import time
 import traceback
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from replaybench import (actors, client_config, manifest, object_store_meter, results, topics,
-                         workload)
+from replaybench import actors, client_config, manifest, object_store_meter, results, topics, workload
 from replaybench.clock import Clock
 from replaybench.clusters import health, profile
 from replaybench.clusters.artifacts import KAFKA_VERSION, tiered_storage_artifacts

@@ -35,7 +35,7 @@ class HiccupMeter:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hiccup-meter", daemon=True)
 
-    def start(self) -> "HiccupMeter":
+    def start(self) -> HiccupMeter:
         self._thread.start()
         return self
 

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 from replaybench.clusters.processes import find_by_marker
+
 from tests.kafka_helpers import create_topic, produce_range, read_all
 
 

@@ -4,6 +4,7 @@ import threading
 import time
 
 from replaybench.clusters import health
+
 from tests.kafka_helpers import create_topic, produce_range, read_all
 
 

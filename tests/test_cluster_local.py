@@ -10,6 +10,7 @@ import pytest
 
 from replaybench.clusters.local_kafka import LocalKafkaCluster
 from replaybench.errors import BrokerDied, ClusterError
+
 from tests.kafka_helpers import create_topic, produce_range, read_all
 
 

@@ -13,7 +13,7 @@ import pytest
 from replaybench import runner
 from replaybench.clusters import profile
 
-from engine_helpers import WORKLOADS, SHORT
+from engine_helpers import SHORT, WORKLOADS
 
 
 def _profile(tmp_path, text: str):
@@ -38,7 +38,8 @@ def test_profile_mistakes_are_one_line(tmp_path, text, message):
 def test_drills_run_through_hooks_and_secrets_stay_out_of_results(kafka3, cache_dir, tmp_path,
                                                                   ray_local, monkeypatch):
     monkeypatch.setenv("RB_TEST_SECRET", "s3cr3t")
-    drill = f"{sys.executable} -m replaybench cluster drill {{action}} --broker {{{{broker}}}} --dir {kafka3.root}"
+    drill = (f"{sys.executable} -m replaybench cluster drill {{action}} --broker {{{{broker}}}} "
+             f"--dir {kafka3.root}")
     hooks = {a: drill.format(action=a) for a in ("pause", "resume", "kill", "restart")}
     path = _profile(tmp_path, "version: 1\nname: local-three\nbootstrap: " + kafka3.bootstrap +
                     "\nclient_config: {sasl.password: '${RB_TEST_SECRET}', client.id: rb-test}\n"

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from replaybench import _core, core, fallback, records
 from replaybench.counters import FOLD_COUNTERS, FOREIGN_COUNTERS, STATUS_COUNTER
 from replaybench.histograms import LatencyHistogram
+
 from tests.changelog import encode
 from tests.fakes import FakeError, FakeMessage
 

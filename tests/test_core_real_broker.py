@@ -7,6 +7,7 @@ from confluent_kafka import Producer
 from replaybench import core
 from replaybench.roles.restore_reader import RestoreReader, end_offsets
 from replaybench.roles.seeder import ChangelogSeeder, SeedSpec, expected_state, plan_changelog
+
 from tests.kafka_helpers import create_topic
 
 

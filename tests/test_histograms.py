@@ -9,6 +9,7 @@ from hdrh.histogram import HdrHistogram
 from replaybench import _core, core
 from replaybench.counters import FOLD_COUNTERS
 from replaybench.histograms import HIGHEST_NS, PERCENTILES, LatencyHistogram
+
 from tests.changelog import encode
 from tests.fakes import FakeMessage
 

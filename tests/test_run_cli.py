@@ -14,7 +14,8 @@ from pathlib import Path
 from replaybench.clusters.processes import find_by_marker
 
 HERE = Path(__file__).resolve().parent
-SHORT = ["--set", "phases.warmup_s=1", "--set", "phases.warmup_max_s=1", "--set", "phases.baseline_s=2", "--set", "phases.recovery_s=2"]
+SHORT = ["--set", "phases.warmup_s=1", "--set", "phases.warmup_max_s=1", "--set", "phases.baseline_s=2",
+         "--set", "phases.recovery_s=2"]
 
 
 def _cli(*args: str, **kw) -> subprocess.Popen:

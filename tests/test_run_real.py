@@ -3,13 +3,13 @@ agree with the broker's own offsets and with the stored histograms."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
 
 import pytest
 from hdrh.histogram import HdrHistogram
-import base64
 
 from replaybench import runner
 from replaybench.errors import ClusterError

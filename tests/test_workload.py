@@ -47,7 +47,8 @@ def test_hash_ignores_key_order_and_formatting(tmp_path):
     ("version: 1\nname: x\nstrom: {}\n", "strom: unknown field (did you mean 'storm'?)"),
     ("version: 1\nname: x\nseed: {value_bytes: 10}\n", "seed.value_bytes: 10 is outside 48..10485760"),
     ("version: 1\nname: x\nseed: {keys: many}\n", "seed.keys: expected an integer, got 'many'"),
-    ("version: 1\nname: x\nseed: {random_payload: 3}\n", "seed.random_payload: expected true or false, got 3"),
+    ("version: 1\nname: x\nseed: {random_payload: 3}\n",
+     "seed.random_payload: expected true or false, got 3"),
     ("version: 1\nname: x\ntopic: 5\n", "topic: expected a section, got 5"),
     ("version: 1\nname: [x\n", "not valid YAML (expected ',' or ']'"),
     ("- 1\n- 2\n", "a workload is a mapping of fields, got list"),
@@ -88,7 +89,8 @@ def test_scale_multiplies_sizes_and_durations_and_set_applies_after():
 @pytest.mark.parametrize("text, message", [
     ("version: 1\nname: x\nstorm: {follow: true}\n",
      "storm.follow: true needs live.topic: changelog"),
-    ("version: 1\nname: x\nlive: {topic: elsewhere}\n", "live.topic: 'elsewhere' is not one of live, changelog"),
+    ("version: 1\nname: x\nlive: {topic: elsewhere}\n",
+     "live.topic: 'elsewhere' is not one of live, changelog"),
     ("version: 1\nname: x\nlive: {rate_steps: {soon: 5}}\n", "live.rate_steps: soon: 5 is not"),
     ("version: 1\nname: x\nlive: {producers: 4, keys: 2}\n", "live.keys: 2 is fewer than live.producers (4)"),
 ])

@@ -17,8 +17,7 @@ from pathlib import Path
 
 from replaybench.clusters import broker_metrics, health
 from replaybench.clusters.artifacts import KAFKA_VERSION, find_java, kafka_artifacts
-from replaybench.clusters.kafka_config import (NodeLayout, jvm_options, log4j2_properties,
-                                               server_properties)
+from replaybench.clusters.kafka_config import NodeLayout, jvm_options, log4j2_properties, server_properties
 from replaybench.clusters.ports import free_ports, require_free
 from replaybench.clusters.processes import ServerProcess, read_end, tail
 from replaybench.errors import BrokerDied, ClusterError
@@ -61,7 +60,7 @@ class LocalKafkaCluster:
 
     # ---- lifecycle -------------------------------------------------------------------------
 
-    def start(self, timeout_s: float = 90.0) -> "LocalKafkaCluster":
+    def start(self, timeout_s: float = 90.0) -> LocalKafkaCluster:
         """Format every node, start them, and return once all brokers are in the metadata."""
         self._ensure_runtime()
         self._claim_root()
@@ -109,7 +108,7 @@ class LocalKafkaCluster:
         if self.root.exists():
             self.save()
 
-    def __enter__(self) -> "LocalKafkaCluster":
+    def __enter__(self) -> LocalKafkaCluster:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -255,7 +254,7 @@ class LocalKafkaCluster:
         tmp.replace(self.root / STATE_FILE)
 
     @classmethod
-    def attach(cls, root: Path, cache_dir: Path) -> "LocalKafkaCluster":
+    def attach(cls, root: Path, cache_dir: Path) -> LocalKafkaCluster:
         """The cluster recorded in root/cluster.json, controlled through its pids."""
         path = Path(root).resolve() / STATE_FILE
         try:

@@ -29,7 +29,7 @@ class ServerProcess:
         self._popen = popen
 
     @classmethod
-    def spawn(cls, argv: list[str], marker: str, log_path: Path, cwd: Path) -> "ServerProcess":
+    def spawn(cls, argv: list[str], marker: str, log_path: Path, cwd: Path) -> ServerProcess:
         """Start argv in its own session (so a CLI that exits does not take it down)."""
         with open(log_path, "ab") as log:
             popen = subprocess.Popen(

@@ -39,7 +39,7 @@ class ObjectStoreTraffic:
     bytes_read: int = 0      # sent to clients
     bytes_written: int = 0   # received from clients
 
-    def minus(self, earlier: "ObjectStoreTraffic") -> "ObjectStoreTraffic":
+    def minus(self, earlier: ObjectStoreTraffic) -> ObjectStoreTraffic:
         return ObjectStoreTraffic(*(getattr(self, f.name) - getattr(earlier, f.name)
                                     for f in fields(self)))
 
@@ -65,7 +65,7 @@ class S3Server(ABC):
     def _argv(self) -> list[str]:
         """The command line; it must name self.root (the pid marker)."""
 
-    def start(self, timeout_s: float = 60.0) -> "S3Server":
+    def start(self, timeout_s: float = 60.0) -> S3Server:
         self.root.mkdir(parents=True, exist_ok=True)
         # Every launcher's argv names self.root: the marker that ties the pid to us.
         self.process = ServerProcess.spawn(self._argv(), str(self.root), self.root / "s3.log",
@@ -115,7 +115,7 @@ class S3Server(ABC):
         if self.process is not None:
             self.process.stop(timeout_s=self.stop_grace_s)
 
-    def __enter__(self) -> "S3Server":
+    def __enter__(self) -> S3Server:
         return self
 
     def __exit__(self, *exc: object) -> None:

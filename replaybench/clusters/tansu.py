@@ -17,8 +17,14 @@ from pathlib import Path
 from replaybench.clusters import health
 from replaybench.clusters.ports import free_ports
 from replaybench.clusters.processes import ServerProcess
-from replaybench.clusters.s3_server import (ACCESS_KEY, REGION, SECRET_KEY, ObjectStoreTraffic,
-                                             S3Server, SeaweedS3Server)
+from replaybench.clusters.s3_server import (
+    ACCESS_KEY,
+    REGION,
+    SECRET_KEY,
+    ObjectStoreTraffic,
+    S3Server,
+    SeaweedS3Server,
+)
 from replaybench.errors import ClusterError
 
 TANSU_VERSION = "0.6.0"
@@ -67,7 +73,7 @@ class TansuCluster:
     def client_config(self) -> dict[str, str]:
         return {"bootstrap.servers": self.bootstrap}
 
-    def start(self) -> "TansuCluster":
+    def start(self) -> TansuCluster:
         binary = tansu_binary(self.cache_dir)
         self.root.mkdir(parents=True, exist_ok=True)
         self.s3.start()
@@ -87,7 +93,7 @@ class TansuCluster:
                 self.process.kill()
         self.s3.stop()
 
-    def __enter__(self) -> "TansuCluster":
+    def __enter__(self) -> TansuCluster:
         return self
 
     def __exit__(self, *exc: object) -> None:

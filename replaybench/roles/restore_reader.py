@@ -11,8 +11,8 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from replaybench import records
 from replaybench.clock import Clock
-from replaybench.counters import FOLD_COUNTERS
 from replaybench.core import Columns, StateTable
+from replaybench.counters import FOLD_COUNTERS
 from replaybench.metrics import Snapshot
 from replaybench.roles.client_stats import ClientStats, fetch_state
 

@@ -23,11 +23,11 @@ class RateSchedule:
     steps: tuple[tuple[int, float], ...]
 
     @classmethod
-    def constant(cls, rate_per_s: float) -> "RateSchedule":
+    def constant(cls, rate_per_s: float) -> RateSchedule:
         return cls(((0, float(rate_per_s)),))
 
     @classmethod
-    def from_spec(cls, rate_per_s: float, rate_steps: dict[str, str]) -> "RateSchedule":
+    def from_spec(cls, rate_per_s: float, rate_steps: dict[str, str]) -> RateSchedule:
         """`rate_steps` maps seconds from the origin to a new rate; before the first, rate_per_s."""
         points = {0: float(rate_per_s)}
         points.update({int(float(at) * NS_PER_S): float(rate) for at, rate in rate_steps.items()})
