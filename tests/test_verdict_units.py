@@ -110,17 +110,21 @@ def test_restore_judge_names_each_client_limit():
     assert busy.verdict == "client-bound" and "on CPU" in busy.reasons[0]
 
 
-def _stats(fetchq: int, waitresp: int) -> dict:
-    return {"brokers": {"127.0.0.1:9092/1": {"nodeid": 1, "waitresp_cnt": waitresp}},
-            "topics": {"t": {"partitions": {"0": {"leader": 1, "fetchq_cnt": fetchq},
+def _stats(fetchq: int, waitresp: int, state: str = "UP", leader: int = 1) -> dict:
+    return {"brokers": {"127.0.0.1:9092/1": {"nodeid": 1, "waitresp_cnt": waitresp,
+                                             "state": state},
+                        "127.0.0.1:9092/bootstrap": {"nodeid": -1, "waitresp_cnt": 0, "state": "UP"}},
+            "topics": {"t": {"partitions": {"0": {"leader": leader, "fetchq_cnt": fetchq},
                                             "-1": {"leader": -1, "fetchq_cnt": 0}}}}}
 
 
-@pytest.mark.parametrize("fetchq, waitresp, reading, expected", [
-    (150_000, 1, {0}, "full"), (10, 0, {0}, "idle"), (10, 1, {0}, "fetching"),
-    (10, 0, set(), ""), (10, 0, {5}, "")])
-def test_fetch_state_from_librdkafka_statistics(fetchq, waitresp, reading, expected):
-    assert fetch_state(_stats(fetchq, waitresp), "t", reading, 100_000) == expected
+@pytest.mark.parametrize("stats, reading, expected", [
+    (_stats(150_000, 1), {0}, "full"), (_stats(10, 0), {0}, "idle"),
+    (_stats(10, 1), {0}, "fetching"), (_stats(10, 0), set(), ""), (_stats(10, 0), {5}, ""),
+    # a leader that is down or unknown: waiting on the cluster, not the client's own pause
+    (_stats(10, 0, state="CONNECT"), {0}, "fetching"), (_stats(10, 0, leader=-1), {0}, "fetching")])
+def test_fetch_state_from_librdkafka_statistics(stats, reading, expected):
+    assert fetch_state(stats, "t", reading, 100_000) == expected
 
 
 def test_hiccup_meter_sees_a_stopped_process():

@@ -60,7 +60,8 @@ def fetch_state(stats: dict, topic: str, reading: set[int], queued_min_messages:
       take records as fast as they came.
     - "idle": no request is in flight to the brokers leading the partitions still being read:
       the fetcher is waiting by its own choice (a back-off), not on the cluster.
-    - "fetching": a request is in flight: the reader is waiting on the cluster.
+    - "fetching": a request is in flight, or a partition has no reachable leader (a broker
+      down, a leader election): the reader is waiting on the cluster.
     - "": nothing left to read, or no statistics for these partitions yet.
     """
     parts = stats.get("topics", {}).get(topic, {}).get("partitions", {})
@@ -75,6 +76,9 @@ def fetch_state(stats: dict, topic: str, reading: set[int], queued_min_messages:
         leaders.add(part.get("leader", -1))
     if not seen:
         return ""
-    in_flight = sum(b.get("waitresp_cnt", 0) for b in stats.get("brokers", {}).values()
-                    if b.get("nodeid") in leaders)
+    brokers = {b.get("nodeid"): b for b in stats.get("brokers", {}).values()}
+    if any(leader < 0 or leader not in brokers or brokers[leader].get("state") not in ("UP", None)
+           for leader in leaders):
+        return "fetching"
+    in_flight = sum(brokers[leader].get("waitresp_cnt", 0) for leader in leaders)
     return "fetching" if in_flight else "idle"
