@@ -180,3 +180,13 @@ def test_a_reference_with_a_late_generator_is_left_out_not_the_storm():
     assert "generator-bound" in by_ref["recovery"].reason
     assert by_ref["overall"].verdict == "interference"
     assert by_ref["overall"].reason.startswith("baseline:")
+
+
+def test_the_interval_holds_the_measured_ratio():
+    storm = _quiet(8)
+    storm[5] = np.concatenate([storm[5], np.linspace(50, 200, 40)])   # one bad tick in p99.9
+    rows = judge_role("producer", {"baseline": _phase(_quiet(10, per_tick=3000)),
+                                   "storm": _phase([np.concatenate([t, t]) for t in storm])})
+    for row in rows:
+        if row.ci_low is not None:
+            assert row.ci_low <= row.ratio * 1.01 and row.ratio <= row.ci_high * 1.01, row
