@@ -182,11 +182,11 @@ def test_a_reference_with_a_late_generator_is_left_out_not_the_storm():
     assert by_ref["overall"].reason.startswith("baseline:")
 
 
-def test_the_interval_holds_the_measured_ratio():
-    storm = _quiet(8)
-    storm[5] = np.concatenate([storm[5], np.linspace(50, 200, 40)])   # one bad tick in p99.9
-    rows = judge_role("producer", {"baseline": _phase(_quiet(10, per_tick=3000)),
-                                   "storm": _phase([np.concatenate([t, t]) for t in storm])})
+def test_the_interval_holds_the_measured_ratio(monkeypatch):
+    """Resampling a tail percentile that rests on a few ticks is biased low: an interval that
+    ends below the measured ratio is widened to hold it."""
+    from replaybench import interference
+    monkeypatch.setattr(interference, "ratio_interval", lambda *_a: (0.5, 0.8))
+    rows = judge_role("producer", {"baseline": _phase(_quiet(10)), "storm": _phase(_quiet(5))})
     for row in rows:
-        if row.ci_low is not None:
-            assert row.ci_low <= row.ratio * 1.01 and row.ratio <= row.ci_high * 1.01, row
+        assert row.ci_low == 0.5 and row.ci_high == max(0.8, row.ratio) >= row.ratio
