@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from replaybench.errors import UsageError
@@ -25,13 +28,37 @@ def ensure_topic(admin: AdminClient, name: str, partitions: int, replication: in
                              "to delete and recreate it, or name another with --set topic.name=...")
         admin.delete_topics([name], operation_timeout=timeout_s)[name].result(timeout_s)
         _wait_gone(admin, name, timeout_s)
-    future = admin.create_topics([NewTopic(name, partitions, replication, config=configs)],
-                                 operation_timeout=timeout_s)[name]
-    try:
-        future.result(timeout_s)
-    except Exception as exc:  # KafkaException carries the broker's reason
-        raise TopicError(f"cannot create topic {name} ({partitions} partitions, replication "
-                         f"{replication}): {exc}") from None
+    _create(admin, NewTopic(name, partitions, replication, config=configs), timeout_s)
+
+
+# Client-side failures of a request in flight: librdkafka drops the bootstrap connection once
+# it has learned the brokers, failing what was sent on it with _DESTROY_BROKER.
+_IN_FLIGHT_LOST = (KafkaError._DESTROY_BROKER, KafkaError._TRANSPORT, KafkaError._TIMED_OUT)
+CREATE_ATTEMPTS = 3
+
+
+def _create(admin: AdminClient, topic: NewTopic, timeout_s: float) -> None:
+    """Create, again if the request was lost on the way; a lost request that the controller
+    did carry out shows as the topic being there with its partitions."""
+    for attempt in range(1, CREATE_ATTEMPTS + 1):
+        future = admin.create_topics([topic], operation_timeout=timeout_s)[topic.topic]
+        try:
+            future.result(timeout_s)
+            return
+        except KafkaException as exc:
+            lost = exc.args[0].code() in _IN_FLIGHT_LOST
+            if lost and _exists(admin, topic, timeout_s):
+                return
+            if not lost or attempt == CREATE_ATTEMPTS:
+                raise TopicError(f"cannot create topic {topic.topic} ({topic.num_partitions} "
+                                 f"partitions, replication {topic.replication_factor}): "
+                                 f"{exc}") from None
+            time.sleep(0.5 * attempt)
+
+
+def _exists(admin: AdminClient, topic: NewTopic, timeout_s: float) -> bool:
+    found = admin.list_topics(timeout=timeout_s).topics.get(topic.topic)
+    return found is not None and len(found.partitions) == topic.num_partitions
 
 
 def topic_configs(admin: AdminClient, name: str, timeout_s: float = 30.0) -> dict[str, str]:
@@ -42,7 +69,6 @@ def topic_configs(admin: AdminClient, name: str, timeout_s: float = 30.0) -> dic
 
 
 def _wait_gone(admin: AdminClient, name: str, timeout_s: float) -> None:
-    import time
     deadline = time.monotonic() + timeout_s
     while name in admin.list_topics(timeout=timeout_s).topics:
         if time.monotonic() > deadline:

@@ -114,3 +114,35 @@ def test_replication_samples_reach_the_cluster_with_its_client_config(monkeypatc
     assert seen == {"bootstrap": "h:9093", "extra": {"security.protocol": "SASL_SSL",
                                                      "sasl.password": "x"}}
     assert record.ticks[-1]["under_replicated_partitions"] == 1
+
+
+class _LossyAdmin:
+    """A stand-in for AdminClient whose first CreateTopics is lost in flight."""
+
+    def __init__(self, created_anyway: bool) -> None:
+        self.calls, self.created_anyway = 0, created_anyway
+
+    def list_topics(self, timeout=None):
+        from types import SimpleNamespace
+        topics = {"t": SimpleNamespace(partitions={0: None, 1: None})} \
+            if self.created_anyway and self.calls else {}
+        return SimpleNamespace(topics=topics)
+
+    def create_topics(self, topics, operation_timeout=None):
+        from concurrent.futures import Future
+        self.calls += 1
+        future = Future()
+        if self.calls == 1:
+            future.set_exception(KafkaException(KafkaError(KafkaError._DESTROY_BROKER,
+                                                           "Failed while waiting for response")))
+        else:
+            future.set_result(None)
+        return {topics[0].topic: future}
+
+
+@pytest.mark.parametrize("created_anyway, calls", [(False, 2), (True, 1)])
+def test_a_create_topics_lost_in_flight_is_retried_or_found(created_anyway, calls):
+    from replaybench import topics
+    admin = _LossyAdmin(created_anyway)
+    topics.ensure_topic(admin, "t", 2, 1, {})
+    assert admin.calls == calls
