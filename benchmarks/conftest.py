@@ -27,6 +27,8 @@ def pytest_terminal_summary(terminalreporter):
     if "meters_share" in r:
         line(f"  hiccup meter + CPU accounting: {r['meters_share']:+.4f} of a core per actor "
              f"(a 2,000/s producer uses {r['meters_producer_cpu']:.3f}; target <= 0.01)")
+    if "meter_alone" in r:
+        line(f"  hiccup meter alone in an idle process: {r['meter_alone']:.4f} of a core")
     if "host_sample" in r:
         line(f"  host + broker CPU sample per tick: {r['host_sample'] * 1e3:.2f} ms")
     if "hdr_record" in r:

@@ -10,7 +10,10 @@ meters' share of a core.
 
 from __future__ import annotations
 
+import resource
 import statistics
+import subprocess
+import sys
 import time
 
 from replaybench.roles.live_producer import KeyShare, LiveProducer
@@ -58,6 +61,27 @@ def test_meters_cost_under_one_percent_of_a_core(kafka1):
     print(f"\nproducer at 2,000/s: {statistics.median(off):.3f} cores without meters, "
           f"{statistics.median(on):.3f} with: meters {share:+.4f} of a core "
           f"(target <= {TARGET_SHARE}); rounds off {off} on {on}")
+    assert share <= TARGET_SHARE
+
+
+def _child_cpu_s(code: str) -> float:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def test_the_meter_alone_in_an_idle_process():
+    """The meter's own cost, without a role's noise around it: a child process sleeping 10 s
+    with the meter (taken once a second, as a tick does) against one without, alternating."""
+    base = "import time\nfrom replaybench.self_noise import HiccupMeter\n"
+    on_code = base + "m = HiccupMeter().start()\nfor _ in range(10):\n    time.sleep(1); m.take()\n"
+    off, on = [], []
+    for _ in range(ROUNDS):
+        off.append(_child_cpu_s(base + "time.sleep(10)"))
+        on.append(_child_cpu_s(on_code))
+    share = (statistics.median(on) - statistics.median(off)) / 10
+    RESULTS["meter_alone"] = share
     assert share <= TARGET_SHARE
 
 

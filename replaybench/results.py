@@ -62,7 +62,7 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType, str]]] = {
                        "thread); harness, every actor plus the coordinator; server, that server "
                        "process (role server, see `server`)"),
         ("hiccup_p99_ns", _I, "actor roles and harness: p99 of the processes' hiccups (a thread "
-                              "sleeping 5 ms and recording how much later it woke, corrected "
+                              "sleeping 10 ms and recording how much later it woke, corrected "
                               "for coordinated omission); see latency.parquet metric hiccup"),
         ("hiccup_max_ns", _I, "the longest hiccup in the interval"),
         ("host_idle_share", _F, "role harness: share of the host's CPU time that was idle"),
@@ -74,7 +74,7 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType, str]]] = {
         ("role", _S, "producer, consumer, reader, seeder, or harness (every actor together)"),
         ("metric", _S, "ack_intended (coordinated-omission corrected: ack - intended send), "
                        "ack_sent, sent_intended, e2e (consumer receive - intended send), "
-                       "hiccup (how late the role's processes woke from a 5 ms sleep)"),
+                       "hiccup (how late the role's processes woke from a 10 ms sleep)"),
         ("count", _I, "samples"), ("min_ns", _I, "minimum"), ("p50_ns", _I, "median"),
         ("p90_ns", _I, "90th percentile"), ("p99_ns", _I, "99th percentile"),
         ("p99_9_ns", _I, "99.9th percentile"), ("p99_99_ns", _I, "99.99th percentile"),

@@ -11,6 +11,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from replaybench import client_bound
 from replaybench.histograms import LatencyHistogram, sparse_counts
@@ -141,7 +143,7 @@ def test_hiccup_meter_sees_a_stopped_process():
     os.kill(child.pid, signal.SIGCONT)
     worst, count = map(int, child.communicate(timeout=10)[0].split())
     assert 0.4e9 <= worst <= 1.0e9
-    assert count >= 150   # 5 ms wake-ups plus those the stop swallowed (corrected)
+    assert count >= 100   # 10 ms wake-ups plus those the stop swallowed (corrected)
 
 
 def test_hiccup_meter_is_quiet_when_nothing_stalls():
@@ -149,7 +151,7 @@ def test_hiccup_meter_is_quiet_when_nothing_stalls():
     time.sleep(0.3)
     hist = LatencyHistogram.from_blob(meter.take())
     meter.stop()
-    assert hist.count >= 20 and hist.percentile(50.0) < 5_000_000
+    assert hist.count >= 15 and hist.percentile(50.0) < 5_000_000
 
 
 def test_host_sampler_reports_shares_and_server_cpu():
@@ -190,3 +192,16 @@ def test_the_interval_holds_the_measured_ratio(monkeypatch):
     rows = judge_role("producer", {"baseline": _phase(_quiet(10)), "storm": _phase(_quiet(5))})
     for row in rows:
         assert row.ci_low == 0.5 and row.ci_high == max(0.8, row.ratio) >= row.ratio
+
+
+@given(values=st.lists(st.integers(0, 200), max_size=30), interval=st.integers(1, 40))
+def test_hiccup_correction_matches_hdrh_record_corrected_value(values, interval):
+    from replaybench.self_noise import corrected
+    expected = []
+    for v in values:           # hdrh's record_corrected_value, value by value
+        expected.append(v)
+        missing = v - interval
+        while missing >= interval:
+            expected.append(missing)
+            missing -= interval
+    assert sorted(corrected(np.array(values, np.int64), interval).tolist()) == sorted(expected)
