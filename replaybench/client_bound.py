@@ -12,8 +12,9 @@ process CPU), summed over one restore group.
   time.
 
 Thresholds come from measurements on a 2-core machine: with librdkafka's 1 s back-off on 200 B
-records the fetcher sat idle in 51-91 % of samples; one reader with the readers' defaults 16-24 %
-(with the host busy), four readers sharing 2 cores with the broker about 50 %.
+records the fetcher sat idle in 51-91 % of samples; with the readers' defaults one reader
+16-25 %, four readers sharing the 2 cores with a local-disk broker 44-63 % (parsing), and four
+readers against Tiered Storage or Tansu, which serve slower, 4-8 %.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 (hiccups), how much CPU they and the brokers burn, and how idle the host was.
 
 A latency is judged against these: when the load generator itself wakes late, the latency it
-reports is its own, not the cluster's (verdicts.py).
+reports is its own, not the cluster's (interference.py, client_bound.py).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from replaybench import core
 from replaybench.counters import FOLD_COUNTERS
 from replaybench.histograms import LatencyHistogram
 
-# 10 ms between wake-ups: each costs a Python thread ~35 us here (the sleep, the wake, the GIL),
-# so jHiccup's 1 ms would take 3.5 % of a core and 5 ms took 1.3 %; at 10 ms the meter costs
-# 0.7 % (benchmarks/test_bench_self_noise.py). Oversleeps are still measured to the ns, and a
+# 10 ms between wake-ups: each costs a Python thread ~70 us here (the sleep, the wake, the GIL),
+# so jHiccup's 1 ms would take ~7 % of a core and 5 ms took 1.3 %; at 10 ms the meter costs
+# 0.7-0.8 % (benchmarks/test_bench_self_noise.py). Oversleeps are still measured to the ns, and a
 # stall is counted for its whole length (see HiccupMeter).
 HICCUP_INTERVAL_NS = 10_000_000
 
@@ -32,7 +32,7 @@ class HiccupMeter:
     for the wake-ups due meanwhile, v - interval, v - 2 x interval, ... down to the interval. So
     the histogram's percentiles are shares of wall time. A process that was stopped, starved of
     CPU or kept from the GIL wakes late. The thread itself only appends to a list: recording
-    each wake-up in Python cost ~2 % of a core.
+    each wake-up in Python cost 1.8 % of a core at 5 ms.
     """
 
     def __init__(self, interval_ns: int = HICCUP_INTERVAL_NS) -> None:
@@ -67,7 +67,7 @@ class HiccupMeter:
             start = clock()
             sleep(interval_s)
             # the list take() swapped in (an append racing the swap may land in the old list
-            # after it was read: one 5 ms sample lost at most)
+            # after it was read: one sample lost at most)
             self._late.append(clock() - start - interval_ns)
 
 
