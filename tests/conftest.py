@@ -38,6 +38,18 @@ def kafka3(cluster_root, cache_dir):
         yield cluster
 
 
+_CLUSTER_FIXTURES = {"kafka1", "kafka3", "cluster_root", "ray_local"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test that takes a real cluster (or Ray) through a fixture is a `cluster` test, so that
+    `pytest -m "not cluster"` runs the fast ones; modules that start clusters from the command
+    line mark themselves."""
+    for item in items:
+        if _CLUSTER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.cluster)
+
+
 def pytest_sessionfinish(session, exitstatus):
     """Fail the run if any server started below the session's folder is still running."""
     root = session.config.stash.get(_ROOT, None)

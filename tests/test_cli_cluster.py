@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from replaybench.clusters.processes import find_by_marker
 
 from tests.kafka_helpers import create_topic, produce_range, read_all
@@ -48,6 +50,7 @@ def test_up_status_down(cluster_root):
         _cli("cluster", "down", "--dir", str(root))
 
 
+@pytest.mark.cluster   # on the old code it started one
 def test_up_refuses_a_folder_it_did_not_create(tmp_path):
     root = tmp_path / "mine"
     root.mkdir()
@@ -65,6 +68,7 @@ def test_status_without_a_cluster_is_one_line(tmp_path):
     assert result.stderr.strip() == f"replaybench: no cluster recorded in {tmp_path} (no cluster.json)"
 
 
+@pytest.mark.cluster
 def test_check_restores_and_verifies_on_an_embedded_cluster():
     result = _cli("check", "--keys", "2000", "--records", "20000")
     assert result.returncode == 0, result.stderr

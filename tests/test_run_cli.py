@@ -11,7 +11,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from replaybench.clusters.processes import find_by_marker
+
+pytestmark = pytest.mark.cluster   # every test here starts clusters from the command line
 
 HERE = Path(__file__).resolve().parent
 SHORT = ["--set", "phases.warmup_s=1", "--set", "phases.warmup_max_s=1", "--set", "phases.baseline_s=2",

@@ -108,6 +108,7 @@ def test_an_actor_crash_fails_the_run_and_keeps_what_was_measured(kafka1, cache_
     assert _by(table(out.run_dir, "events"), kind="error")
 
 
+@pytest.mark.cluster   # starts Ray
 def test_unreachable_bootstrap_is_one_clear_error(cache_dir, tmp_path):
     from replaybench.clusters.ports import free_ports
     port = free_ports(1)[0]
