@@ -44,6 +44,7 @@ def judge(counters: dict[str, int], readers: int, restore_ns: int) -> RestoreVer
         "fetch_full_share": counters.get("fetch_full_samples", 0) / samples if samples else 0.0,
         "reader_thread_busy_share": counters.get("thread_cpu_ns", 0) / span,
         "reader_fold_share": counters.get("fold_ns", 0) / span,
+        "reader_consume_share": counters.get("consume_ns", 0) / span,
         "reader_cpu_cores": counters.get("cpu_ns", 0) / max(restore_ns, 1),
     }
     reasons = []

@@ -108,6 +108,8 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType, str]]] = {
         ("reader_thread_busy_share", _F, "readers' own threads on CPU / (readers x restore time)"),
         ("reader_fold_share", _F, "readers' time decoding, verifying and folding / (readers x "
                                   "restore time)"),
+        ("reader_consume_share", _F, "readers' time inside consume() (waiting for and taking "
+                                     "records from librdkafka) / (readers x restore time)"),
         ("reader_cpu_cores", _F, "readers' processes' CPU time / restore time (cores)"),
     ],
     "interference": [

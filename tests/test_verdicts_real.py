@@ -68,6 +68,7 @@ def test_a_frozen_broker_is_interference_and_slow_readers_are_client_bound(
     assert group["restore_time_ns"] >= 3e9            # the stall fell inside the restore
     assert group["verdict"] == "client-bound" and "fetcher not waiting" in group["verdict_reasons"]
     assert group["fetch_idle_share"] >= 0.4
+    assert 0 < group["reader_consume_share"] <= 1 and 0 < group["reader_fold_share"] < 1
 
 
 def test_a_frozen_load_generator_is_inconclusive_not_interference(
