@@ -85,7 +85,7 @@ def test_pause_that_never_takes_effect_is_an_error_not_silence(monkeypatch):
     from replaybench.errors import ClusterError
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
-        proc = ServerProcess(child.pid, "time.sleep")
+        proc = ServerProcess(child.pid, "time.sleep", child)   # ours: no cmdline race
         monkeypatch.setattr(proc, "signal", lambda _s: None)   # the SIGSTOP goes nowhere
         with pytest.raises(ClusterError, match=r"still in state '[RSD]' 0.2 s after the signal"):
             proc.pause(timeout_s=0.2)
