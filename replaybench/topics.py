@@ -38,15 +38,21 @@ CREATE_ATTEMPTS = 3
 
 
 def _create(admin: AdminClient, topic: NewTopic, timeout_s: float) -> None:
-    """Create, again if the request was lost on the way; a lost request that the controller
-    did carry out shows as the topic being there with its partitions."""
+    """Create, again if the request was lost on the way. A lost request that the controller
+    did carry out shows as the topic being there, or as the retry finding it exists (the caller
+    checked it was absent, and run topics carry the run id)."""
+    lost_before = False
     for attempt in range(1, CREATE_ATTEMPTS + 1):
         future = admin.create_topics([topic], operation_timeout=timeout_s)[topic.topic]
         try:
             future.result(timeout_s)
             return
         except KafkaException as exc:
-            lost = exc.args[0].code() in _IN_FLIGHT_LOST
+            code = exc.args[0].code()
+            if lost_before and code == KafkaError.TOPIC_ALREADY_EXISTS:
+                return
+            lost = code in _IN_FLIGHT_LOST
+            lost_before = lost_before or lost
             if lost and _exists(admin, topic, timeout_s):
                 return
             if not lost or attempt == CREATE_ATTEMPTS:

@@ -119,13 +119,13 @@ def test_replication_samples_reach_the_cluster_with_its_client_config(monkeypatc
 class _LossyAdmin:
     """A stand-in for AdminClient whose first CreateTopics is lost in flight."""
 
-    def __init__(self, created_anyway: bool) -> None:
-        self.calls, self.created_anyway = 0, created_anyway
+    def __init__(self, created_anyway: bool, listed: bool = True) -> None:
+        self.calls, self.created_anyway, self.listed = 0, created_anyway, listed
 
     def list_topics(self, timeout=None):
         from types import SimpleNamespace
         topics = {"t": SimpleNamespace(partitions={0: None, 1: None})} \
-            if self.created_anyway and self.calls else {}
+            if self.created_anyway and self.calls and self.listed else {}
         return SimpleNamespace(topics=topics)
 
     def create_topics(self, topics, operation_timeout=None):
@@ -135,14 +135,19 @@ class _LossyAdmin:
         if self.calls == 1:
             future.set_exception(KafkaException(KafkaError(KafkaError._DESTROY_BROKER,
                                                            "Failed while waiting for response")))
+        elif self.created_anyway:
+            future.set_exception(KafkaException(KafkaError(KafkaError.TOPIC_ALREADY_EXISTS,
+                                                           "Topic 't' already exists.")))
         else:
             future.set_result(None)
         return {topics[0].topic: future}
 
 
-@pytest.mark.parametrize("created_anyway, calls", [(False, 2), (True, 1)])
-def test_a_create_topics_lost_in_flight_is_retried_or_found(created_anyway, calls):
+@pytest.mark.parametrize("created_anyway, listed, calls", [
+    (False, True, 2), (True, True, 1),
+    (True, False, 2)])   # metadata not showing it yet: the retry finds it exists
+def test_a_create_topics_lost_in_flight_is_retried_or_found(created_anyway, listed, calls):
     from replaybench import topics
-    admin = _LossyAdmin(created_anyway)
+    admin = _LossyAdmin(created_anyway, listed)
     topics.ensure_topic(admin, "t", 2, 1, {})
     assert admin.calls == calls
