@@ -30,7 +30,7 @@ p99 10x above the reference's band; quiet storms of a few seconds land inside it
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -62,9 +62,6 @@ class Comparison:
     ci_high: float | None
     verdict: str                #: interference, no interference, inconclusive
     reason: str
-
-    def to_row(self) -> dict:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
