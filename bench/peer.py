@@ -60,6 +60,7 @@ def main() -> int:
             r_prod.append(_produce_max(cfg, _topic(cfg, "peer-rp"), args.produce_records))
         rows.append(("producer max at 1 KiB vs Java producer", "MB/s", r_prod, j_prod, 1.0))
         achieved = _fixed_rate(cfg, _topic(cfg, "peer-rate"), args.rate, args.rate_seconds)
+        gc.collect()   # producers sit in reference cycles (their callbacks); free them first
         _report(rows, achieved, args)
     return 0
 
@@ -79,6 +80,8 @@ def _restore_contests(cfg: dict, java: JavaTools, size: int, args) -> list[tuple
         "java": lambda: java.consume(topic, total),
         "1 reader": lambda: restore(cfg, topic, records // 4, 1)["records_per_s"],
         "all readers": lambda: restore(cfg, topic, records // 4, args.readers)["records_per_s"],
+        "1 reader, confluent-kafka": lambda: restore(cfg, topic, records // 4, 1,
+                                                     client="confluent-kafka")["records_per_s"],
     }
     seen = alternate(args.rounds, contenders)
     java_total = [j["total"] for j in seen["java"]]
@@ -87,7 +90,9 @@ def _restore_contests(cfg: dict, java: JavaTools, size: int, args) -> list[tuple
         (f"restore {size} B, {name} vs ConsumerPerformance", "records/s", seen[name],
          java_total, RESTORE_TARGETS.get((name, size))),
         ("  the same vs its fetch-only rate (no group join)", "records/s", seen[name],
-         java_fetch, None))]
+         java_fetch, None))] + [
+        (f"restore {size} B, 1 reader: native vs confluent-kafka client", "records/s",
+         seen["1 reader"], seen["1 reader, confluent-kafka"], None)]
 
 
 def alternate(rounds: int, contenders: dict) -> dict[str, list[float]]:
@@ -148,12 +153,15 @@ class TimedRestore:
                 "caught_up_ns": result.caught_up_ns}
 
 
-def restore(cfg: dict, topic: str, n_keys: int, readers: int, settings: dict | None = None) -> dict:
+def restore(cfg: dict, topic: str, n_keys: int, readers: int, settings: dict | None = None,
+            client: str = "auto") -> dict:
     """Bytes and records/s from a common start until the last reader reached its targets,
-    readers as the engine runs them (Ray actors); `settings`: librdkafka overrides."""
+    readers as the engine runs them (Ray actors); `settings`: librdkafka overrides; `client`:
+    the restore consumer (restore_batches.open_batches)."""
     targets = end_offsets(cfg, topic, PARTITIONS)
     handles = [actors.spawn(functools.partial(
-        TimedRestore, {**cfg, **(settings or {})}, topic, parts, targets, n_keys, PARTITIONS),
+        TimedRestore, {**cfg, **(settings or {})}, topic, parts, targets, n_keys, PARTITIONS,
+        client=client),
         f"r{i}") for i, parts in enumerate(assign_partitions(PARTITIONS, readers))]
     for h in handles:
         call(h, "reader", "ready")                       # processes up before the clock starts
@@ -177,6 +185,7 @@ def _produce_max(cfg: dict, topic: str, records: int) -> float:
         snap = producer.tick(producer.clock() + 100_000_000)
         acked, size = acked + snap.counters["acked"], size + snap.counters["bytes"]
     snap = producer.finish()
+    producer.close()   # a client left open would keep dialling the broker after it stops
     size += snap.counters["bytes"]
     return size / 1e6 / ((producer.clock() - start) / 1e9)
 
@@ -188,6 +197,7 @@ def _fixed_rate(cfg: dict, topic: str, rate: int, seconds: float) -> dict:
     producer.start(origin)
     producer.tick(origin + int(seconds * 1e9))
     producer.finish()   # returns once the last record is acknowledged
+    producer.close()
     return {"target": rate, "achieved": producer.sent / ((producer.clock() - origin) / 1e9)}
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -50,6 +50,7 @@ class Group:
     readers: list[str]
     start_ns: int = 0
     caught_up_ns: int = 0
+    host_idle: list[float] = field(default_factory=list)  #: per whole tick of the restore
 
 
 class Coordinator:
@@ -119,7 +120,8 @@ class Coordinator:
                 self._actor(name, functools.partial(
                     RestoreReader, {**reader_cfg, "group.id": f"replaybench-restore-{g}"},
                     t.changelog, parts, None, spec.seed.keys, spec.topic.partitions,
-                    follow=spec.storm.follow, caught_up_lag=spec.storm.caught_up_lag, name=name))
+                    follow=spec.storm.follow, caught_up_lag=spec.storm.caught_up_lag, name=name,
+                    client=spec.storm.client))
                 names.append(name)
             self.groups.append(Group(g, names))
         for name, handle in self.handles.items():
@@ -293,8 +295,10 @@ class Coordinator:
         for name in group.readers:
             for key, value in self._per_actor.get(name, {}).items():
                 summed[key] = summed.get(key, 0) + value
+        idle = sum(group.host_idle) / len(group.host_idle) if group.host_idle else None
         judged = client_bound.judge(summed, len(group.readers),
-                                    row["restore_time_ns"] or self.clock() - group.start_ns)
+                                    row["restore_time_ns"] or self.clock() - group.start_ns,
+                                    idle, shared_host=bool(self.server_pids()))
         return {"verdict": judged.verdict, "verdict_reasons": "; ".join(judged.reasons),
                 **judged.evidence}
 
@@ -338,8 +342,9 @@ class Coordinator:
         self.on_tick(self)
 
     def _record(self, start: int, snaps: list) -> None:
+        host = self.host.sample(self.server_pids())
         self.record.add_interval(self.ticker.count if self.ticker else 0, start,
-                                 [s for _, s in snaps], self.host.sample(self.server_pids()))
+                                 [s for _, s in snaps], host)
         for name, snap in snaps:
             mine = self._per_actor.setdefault(name, {})
             for key, value in snap.counters.items():
@@ -349,6 +354,10 @@ class Coordinator:
                 self.record.event(snap.t_ns, "error", actor=name, message=error)
             if snap.errors:
                 raise RunFailed(snap.errors[0])
+        for group in self.groups:   # ticks the whole of which the group spent restoring
+            if group.start_ns and group.start_ns <= start and \
+                    not all(self._done.get(n) for n in group.readers):
+                group.host_idle.append(host["host_idle_share"])
 
     def _consumed(self, name: str) -> int:
         return self._per_actor.get(name, {}).get("records", 0)

@@ -83,9 +83,10 @@ def make_plan(runs: list[Run], state_bytes: float, rto_s: float,
     bound = [p for p in points if runs_mod.caveat(p[4], "restore_mb_per_s")]
     points = [p for p in points if p not in bound]
     if not points:
-        raise PlanError("no run in these results finished a restore the cluster set"
-                        + (f" ({len(bound)} client-bound: {runs_mod.caveat(bound[0][4], 'restore_mb_per_s')})"
-                           if bound else "") + "; plan needs measured restores")
+        why = f" ({len(bound)} set by the harness instead: " \
+              f"{runs_mod.caveat(bound[0][4], 'restore_mb_per_s')})" if bound else ""
+        raise PlanError(f"no run in these results finished a restore the cluster set{why}; "
+                        "plan needs measured restores")
     points = [(*p[:2], *(None if runs_mod.caveat(p[4], m) else v
                          for m, v in (("storm.produce.p99", p[2]), ("storm.produce.p99.9", p[3]))),
                p[4]) for p in points]
@@ -113,8 +114,9 @@ def make_plan(runs: list[Run], state_bytes: float, rto_s: float,
                 warnings)
     _warn_extrapolation(plan, points, live_rate)
     if bound:
-        plan.warnings.append(f"left out {len(bound)} run(s) whose restore was client-bound, "
-                             f"e.g. {bound[0][4].path.name}")
+        plan.warnings.append(f"left out {len(bound)} run(s) whose restore the harness set "
+                             f"(host- or client-bound), e.g. {bound[0][4].path.name}: "
+                             f"{runs_mod.caveat(bound[0][4], 'restore_mb_per_s')}")
     return plan
 
 

@@ -73,8 +73,8 @@ def summary_tables(outcome: RunOutcome) -> list[Table]:
                      else "not caught up")
         main.add_row(f"{label}throughput", f"{g.mb_per_s:.1f} MB/s, {g.records_per_s:,.0f} records/s")
         if g.verdict:
-            main.add_row(f"{label}bound by", g.verdict if g.verdict != "client-bound" else
-                         f"[bold red]client-bound[/]: {g.verdict_reasons}")
+            main.add_row(f"{label}bound by", g.verdict if g.verdict == "cluster-bound" else
+                         f"[bold red]{g.verdict}[/]: {g.verdict_reasons}")
     verdict = "not run" if not s.checks else f"exact ({s.checks} checks)" \
         if s.verification_passed else "FAILED: " + "; ".join(s.failed_checks[:3])
     main.add_row("verification", verdict)

@@ -98,9 +98,13 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType, str]]] = {
         ("restore_time_ns", _I, "caught_up - started: the time until the job is useful again"),
         ("records", _I, "records read"), ("bytes", _I, "bytes read"),
         ("target_records", _I, "sum of the partitions' end offsets"),
-        ("verdict", _S, "client-bound: the readers, not the cluster, set the restore time "
-                        "(verdict_reasons says how); cluster-bound otherwise"),
-        ("verdict_reasons", _S, "the evidence that made it client-bound, '; '-separated"),
+        ("reader_client", _S, "the readers' consumer: native (librdkafka's batches folded in C, "
+                              "the default) or confluent-kafka (its Message objects)"),
+        ("verdict", _S, "host-bound: the load machine's CPU was saturated during the restore; "
+                        "client-bound: the readers, not the cluster, set the restore time; "
+                        "cluster-bound otherwise (client_bound.py; verdict_reasons says how)"),
+        ("verdict_reasons", _S, "the evidence behind a host- or client-bound verdict, "
+                                "'; '-separated"),
         ("fetch_samples", _F, "librdkafka statistics samples of the readers' fetchers (10/s)"),
         ("fetch_idle_share", _F, "share of samples with no fetch in flight while records were "
                                  "left: the client's own back-off"),
@@ -111,6 +115,8 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType, str]]] = {
         ("reader_consume_share", _F, "readers' time inside consume() (waiting for and taking "
                                      "records from librdkafka) / (readers x restore time)"),
         ("reader_cpu_cores", _F, "readers' processes' CPU time / restore time (cores)"),
+        ("host_idle_share", _F, "the load machine's idle CPU share over the whole ticks of the "
+                                "restore; NaN: the restore spanned no whole tick"),
     ],
     "interference": [
         ("role", _S, "producer (ack - intended) or consumer (end-to-end)"),

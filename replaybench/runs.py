@@ -136,12 +136,13 @@ _JUDGED_ROLE = {"produce": "producer", "e2e": "consumer"}
 
 def caveat(run: Run, metric: str) -> str | None:
     """Why this run's figure for `metric` is not the cluster's, from the verdicts the run
-    stored: a client-bound restore (restore_*), or an inconclusive storm verdict
+    stored: a host- or client-bound restore (restore_*), or an inconclusive storm verdict
     (interference.*; storm.* when the generator or the sample count was the problem).
     None: nothing stands against it (runs from before verdicts carry none)."""
     if metric.startswith("restore_"):
-        bound = [g.get("verdict_reasons") for g in run.groups if g.get("verdict") == "client-bound"]
-        return f"client-bound restore: {bound[0]}" if bound else None
+        bound = [g for g in run.groups if g.get("verdict") in ("client-bound", "host-bound")]
+        return f"{bound[0]['verdict']} restore: {bound[0].get('verdict_reasons')}" \
+            if bound else None
     kind, name, stat = _parse(metric)
     if kind not in ("storm", "interference") or name not in _JUDGED_ROLE:
         return None

@@ -17,7 +17,7 @@ class GroupFigures:
     records_per_s: float
     records: int
     bytes: int
-    verdict: str = ""            #: client-bound or cluster-bound (client_bound.py)
+    verdict: str = ""            #: host-, client- or cluster-bound (client_bound.py)
     verdict_reasons: str = ""
 
 

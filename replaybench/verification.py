@@ -62,7 +62,8 @@ def judge_group(index: int, started_ns: int, results: list[RestoreResult],
         "group": index, "readers": len(results), "started_ns": started_ns,
         "caught_up_ns": caught_up, "restore_time_ns": caught_up - started_ns if caught_up else 0,
         "records": counters["records"], "bytes": counters["bytes"],
-        "target_records": sum(ends.values())}
+        "target_records": sum(ends.values()),
+        "reader_client": ",".join(sorted({r.client for r in results}))}
     scope = f"group-{index}"
     verdict.checks = [check(scope, *c) for c in (
         ("live_keys", v.keys_expected, v.keys_expected - v.missing),

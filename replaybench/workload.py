@@ -73,6 +73,8 @@ class Storm:
     follow: bool = False           #: moving target: read past the storm-start offsets
     caught_up_lag: int = 100       #: records; with follow, caught up below this lag
     consumer_config: dict[str, str] = field(default_factory=dict)  #: librdkafka, passed through
+    #: the readers' consumer (roles/restore_batches.py): native where built, or confluent-kafka
+    client: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,7 @@ class WorkloadSpec:
 
 
 # Restore parallelism and client settings: what a comparison or a sweep varies.
-TUNABLES = ("storm.readers", "storm.consumer_config", "live.producer_config",
+TUNABLES = ("storm.readers", "storm.consumer_config", "storm.client", "live.producer_config",
             "live.consumer_config")
 
 
@@ -160,7 +162,7 @@ _RANGES = {
     "broker": (1, 9), "at_s": (-1.0, 86_400.0), "at_restore_percent": (-1.0, 100.0),
     "duration_s": (0.0, 3_600.0),
 }
-_CHOICES = {"live.topic": ("live", "changelog"),
+_CHOICES = {"live.topic": ("live", "changelog"), "storm.client": ("auto", "native", "confluent-kafka"),
             "action": ("kill", "replace", "pause", "restart")}
 
 # --scale: multipliers on sizes and durations; `default` is the file as written, and --set

@@ -2,6 +2,7 @@
 records caught, foreign topics counted."""
 
 import numpy as np
+import pytest
 from confluent_kafka import Producer
 
 from replaybench import core
@@ -25,15 +26,21 @@ def test_plan_gives_per_key_versions_in_write_order():
     assert exp_live.tolist() == [0 if last_is_tomb[k] else 1 for k in range(50)]
 
 
-def test_restore_of_a_seeded_changelog_verifies_exactly(kafka1):
-    topic = "core-restore"
+CLIENTS = ["native", "confluent-kafka"]
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_restore_of_a_seeded_changelog_verifies_exactly(kafka1, client):
+    topic = f"core-restore-{client}"
     create_topic(kafka1.bootstrap, topic, 4, 1)
     spec = SeedSpec(topic, keys=5_000, records=40_000, value_bytes=100, tombstone_ratio=0.05)
     seeded = ChangelogSeeder(kafka1.client_config(), spec).run()
     targets = end_offsets(kafka1.client_config(), topic, 4)
     assert sum(targets.values()) == seeded.records == 40_000
 
-    reader = RestoreReader(kafka1.client_config(), topic, [0, 1, 2, 3], targets, 5_000, 4)
+    reader = RestoreReader(kafka1.client_config(), topic, [0, 1, 2, 3], targets, 5_000, 4,
+                           client=client)
+    assert reader.client == client
     progress = reader.run_to_end(120)
     reader.close()
     assert progress.caught_up
@@ -48,8 +55,9 @@ def test_restore_of_a_seeded_changelog_verifies_exactly(kafka1):
     assert counts["offset_gaps"] == 0 and counts["regressions"] == 0
 
 
-def test_corrupt_records_on_the_wire_are_counted_and_reported(kafka1):
-    topic = "core-corrupt"
+@pytest.mark.parametrize("client", CLIENTS)
+def test_corrupt_records_on_the_wire_are_counted_and_reported(kafka1, client):
+    topic = f"core-corrupt-{client}"
     create_topic(kafka1.bootstrap, topic, 1, 1)
     spec = SeedSpec(topic, keys=100, records=100, value_bytes=80)
     seeded = ChangelogSeeder(kafka1.client_config(), spec).run()
@@ -59,7 +67,7 @@ def test_corrupt_records_on_the_wire_are_counted_and_reported(kafka1):
     p.produce(topic, key=(6).to_bytes(8, "big"), value=b"RB")
     p.flush(30)
     targets = end_offsets(kafka1.client_config(), topic, 1)
-    reader = RestoreReader(kafka1.client_config(), topic, [0], targets, 100, 1)
+    reader = RestoreReader(kafka1.client_config(), topic, [0], targets, 100, 1, client=client)
     reader.run_to_end(60)
     reader.close()
     result = core.verify(seeded.expected_versions, seeded.expected_live, reader.state)
@@ -67,6 +75,38 @@ def test_corrupt_records_on_the_wire_are_counted_and_reported(kafka1):
     assert result.missing == result.wrong_version == result.not_deleted == 0
     counts = reader.state.counts()
     assert (counts["bad_magic"], counts["truncated"]) == (1, 1)
+
+
+def test_both_restore_clients_fold_the_same_log_to_the_same_state(kafka1):
+    """The native consumer folds librdkafka's messages in C; it must agree with the fold over
+    confluent-kafka's Message objects on every counter, key, offset and partition figure,
+    corrupt records, foreign keys and tombstones included."""
+    topic = "core-both-clients"
+    create_topic(kafka1.bootstrap, topic, 3, 1)
+    spec = SeedSpec(topic, keys=2_000, records=20_000, value_bytes=120, tombstone_ratio=0.1)
+    ChangelogSeeder(kafka1.client_config(), spec).run()
+    p = Producer(kafka1.client_config())
+    p.produce(topic, key=(7).to_bytes(8, "big"), value=b"RB" * 40, partition=0)
+    p.produce(topic, key=b"short", value=b"x" * 60, partition=1)
+    p.produce(topic, key=None, value=None, partition=2)
+    p.flush(30)
+    targets = end_offsets(kafka1.client_config(), topic, 3)
+    states = {}
+    for client in CLIENTS:
+        reader = RestoreReader(kafka1.client_config(), topic, [0, 1, 2], targets, 2_000, 3,
+                               client=client)
+        progress = reader.run_to_end(60)
+        reader.close()
+        states[client] = (reader.state, progress)
+    (native, n_progress), (message, m_progress) = states["native"], states["confluent-kafka"]
+    assert native.counts() == message.counts()
+    assert native.counts()["records"] == sum(targets.values())
+    assert native.counts()["bad_magic"] + native.counts()["bad_key"] >= 2
+    assert np.array_equal(native.versions, message.versions)
+    assert np.array_equal(native.live, message.live)
+    assert np.array_equal(native.next_offset, message.next_offset)
+    assert {p: (r.records, r.bytes) for p, r in n_progress.partitions.items()} == \
+        {p: (r.records, r.bytes) for p, r in m_progress.partitions.items()}
 
 
 def test_missing_and_wrong_keys_are_named_in_the_verification():

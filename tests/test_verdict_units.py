@@ -112,6 +112,22 @@ def test_restore_judge_names_each_client_limit():
     assert busy.verdict == "client-bound" and "on CPU" in busy.reasons[0]
 
 
+def test_a_saturated_load_machine_makes_the_restore_host_bound():
+    span = 2 * 10**9
+    counters = {"fetch_samples": 40, "fetch_idle_samples": 30, "cpu_ns": 4 * span}
+    shared = client_bound.judge(counters, 4, span, host_idle_share=0.03, shared_host=True)
+    assert shared.verdict == "host-bound"
+    assert "saturated (3% idle" in shared.reasons[0] and "cluster's servers" in shared.reasons[0]
+    assert "back-off or parsing" in shared.reasons[1]          # the symptoms stay as evidence
+    assert shared.evidence["host_idle_share"] == 0.03
+    remote = client_bound.judge(counters, 4, span, host_idle_share=0.05)
+    assert remote.verdict == "host-bound" and "add load machines" in remote.reasons[0]
+    idle_host = client_bound.judge(counters, 4, span, host_idle_share=0.5, shared_host=True)
+    assert idle_host.verdict == "client-bound"
+    unknown = client_bound.judge({"fetch_samples": 40}, 4, span, host_idle_share=None)
+    assert unknown.verdict == "cluster-bound" and unknown.evidence["host_idle_share"] != 0.0
+
+
 def _stats(fetchq: int, waitresp: int, state: str = "UP", leader: int = 1) -> dict:
     return {"brokers": {"127.0.0.1:9092/1": {"nodeid": 1, "waitresp_cnt": waitresp,
                                              "state": state},

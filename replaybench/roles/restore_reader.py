@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
 from replaybench import records
 from replaybench.clock import Clock
@@ -15,9 +15,9 @@ from replaybench.core import Columns, StateTable
 from replaybench.counters import FOLD_COUNTERS
 from replaybench.metrics import Snapshot
 from replaybench.roles.client_stats import ClientStats, fetch_state
+from replaybench.roles.restore_batches import open_batches
 
 _PARTITION_EOF = -191
-_ERRORS = FOLD_COUNTERS.index("errors")
 _CORRUPT = ("truncated", "bad_magic", "bad_version", "bad_checksum", "bad_key", "key_out_of_range")
 # Readers sample their fetcher's state ten times a second (fetch_state); parsing one emission
 # costs ~0.1 ms, so 1 ms per second of reading.
@@ -97,6 +97,7 @@ class RestoreResult:
     live: np.ndarray
     counters: dict[str, int]
     caught_up_ns: int        # wall clock; 0: never caught up
+    client: str = "native"   # restore_batches: which consumer took the batches
 
 
 @dataclass
@@ -113,11 +114,12 @@ class RestoreReader:
     def __init__(self, client_config: dict, topic: str, partitions: list[int],
                  targets: dict[int, int] | None, n_keys: int, n_partitions: int,
                  batch: int = 2_000, follow: bool = False, caught_up_lag: int = 0,
-                 name: str = "reader-0") -> None:
+                 name: str = "reader-0", client: str = "auto") -> None:
         """targets: partition -> end offset to reach; may wait until start() when the restore
         begins later than the reader is built. follow: the moving-target mode. Read past
         `targets` until a record sent after start() has been read and every partition is fewer
-        than `caught_up_lag` records behind."""
+        than `caught_up_lag` records behind. client: which consumer takes the batches
+        (restore_batches.open_batches)."""
         self.topic, self.batch, self.name = topic, batch, name
         self.follow, self.caught_up_lag = follow, caught_up_lag
         self.clock = Clock()
@@ -126,7 +128,8 @@ class RestoreReader:
         config = {**RESTORE_CONSUMER_DEFAULTS, "group.id": f"replaybench-restore-{topic}",
                   **client_config}
         self.queued_min = int(config.get("queued.min.messages", LIBRDKAFKA_QUEUED_MIN_MESSAGES))
-        self.consumer = Consumer({**config, **self.stats.config})
+        self.batches = open_batches({**config, **self.stats.config}, topic, batch, client)
+        self.client = self.batches.name
         # What held the reader back, per interval: its fetcher's sampled state, and the time
         # its thread spent in consume() and folding, and on CPU (client_bound.py judges these).
         self.holdup = dict.fromkeys(HOLDUP_COUNTERS, 0)
@@ -159,7 +162,7 @@ class RestoreReader:
                 part.done_ns = now
         if not self._pending:
             self._caught_up_ns = now
-        self.consumer.assign([TopicPartition(self.topic, p, 0) for p in self._pending])
+        self.batches.assign(sorted(self._pending))
 
     def tick(self, deadline_ns: int) -> Snapshot:
         """Read until deadline_ns or until caught up."""
@@ -189,22 +192,18 @@ class RestoreReader:
 
     def result(self) -> RestoreResult:
         return RestoreResult(self.name, self.parts, self.state.versions, self.state.live,
-                             self.state.counts(), self._caught_up_ns)
+                             self.state.counts(), self._caught_up_ns, self.client)
 
     def poll(self, timeout_s: float = 0.2) -> RestoreProgress:
         """Consume one batch and fold it; cheap to call in a loop until caught_up."""
         if self._pending:
-            start = self.clock()
-            messages = self.consumer.consume(self.batch, timeout=timeout_s)
-            folded = self.clock()
-            if messages:
-                errors_before = self.state.counters[_ERRORS]
-                self.state.fold(messages, columns=self.columns)
-                if self.state.counters[_ERRORS] != errors_before:
-                    _raise_real_errors(messages)
-                self._account(len(messages))
-            self.holdup["consume_ns"] += folded - start
-            self.holdup["fold_ns"] += self.clock() - folded
+            n, consume_ns, fold_ns = self.batches.take(self.state, self.columns, timeout_s)
+            if n:
+                accounted = time.monotonic_ns()
+                self._account(n)
+                fold_ns += time.monotonic_ns() - accounted
+            self.holdup["consume_ns"] += consume_ns
+            self.holdup["fold_ns"] += fold_ns
         return self.progress()
 
     def run_to_end(self, timeout_s: float = 600.0) -> RestoreProgress:
@@ -217,7 +216,7 @@ class RestoreReader:
         return RestoreProgress(c["records"], c["bytes"], not self._pending, self.parts)
 
     def close(self) -> None:
-        self.consumer.close()
+        self.batches.close()
 
     def _account(self, n: int) -> None:
         """Per-partition records/bytes and the moment each partition reached its target,
@@ -248,7 +247,7 @@ class RestoreReader:
                 self._pending.clear()
         if not self._pending:
             self._caught_up_ns = now
-            self.consumer.unassign()
+            self.batches.unassign()
 
     def _sample_fetcher(self, stats: dict) -> None:
         state = fetch_state(stats, self.topic, self._pending, self.queued_min)
@@ -260,16 +259,9 @@ class RestoreReader:
     def _lag_below_threshold(self) -> bool:
         """Every partition's high watermark, as of the last fetch, is close to our position."""
         for p in self._pending:
-            _, high = self.consumer.get_watermark_offsets(TopicPartition(self.topic, p),
-                                                          cached=True)
+            high = self.batches.high_watermark(p)
             position = max(int(self.state.next_offset[p]), 0)
             if high < 0 or high - position >= max(self.caught_up_lag, 1):
                 return False
         return True
 
-
-def _raise_real_errors(messages: list) -> None:
-    for msg in messages:
-        err = msg.error()
-        if err is not None and err.code() != _PARTITION_EOF:
-            raise KafkaException(err)
