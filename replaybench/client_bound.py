@@ -2,10 +2,10 @@
 readers reported about themselves (RestoreReader HOLDUP_COUNTERS and their process CPU), summed
 over one restore group, and the load machine's idle CPU while it ran.
 
-- Host saturated ("host-bound"): the load machine had almost no idle CPU during the restore.
-  The readers, the live traffic and (embedded clusters) the brokers competed for its cores, so
-  the restore time is that machine's, not the cluster's. The symptoms below then follow from
-  it and are listed as evidence.
+- Host saturated ("host-bound"): the load machine had almost no idle CPU during the restore and
+  the readers took at least half of it. The readers, the live traffic and (embedded clusters)
+  the brokers competed for its cores, so the restore time is that machine's, not the
+  cluster's. The symptoms below then follow from it and are listed as evidence.
 
 - Fetcher idle: librdkafka's fetcher had no request in flight while records were left to read:
   it was backing off (it stops fetching a partition holding queued.min.messages, for
@@ -33,7 +33,8 @@ IDLE_SHARE_MAX = 0.40      #: fetcher idle (its own back-off) in at least this s
 FULL_SHARE_MAX = 0.50      #: fetch queue at its limit in at least this share: client-bound
 BUSY_SHARE_MAX = 0.90      #: reader thread on CPU for at least this share of the restore
 MIN_SAMPLES = 5            #: fewer fetcher samples than this judge nothing about the fetcher
-HOST_IDLE_MIN = 0.10       #: host CPU idle below this share during the restore: host-bound
+HOST_IDLE_MIN = 0.10       #: host CPU idle below this share during the restore ...
+READERS_HOST_SHARE = 0.5   #: ... with the readers using at least this share of it: host-bound
 
 
 @dataclass(frozen=True)
@@ -44,10 +45,13 @@ class RestoreVerdict:
 
 
 def judge(counters: dict[str, int], readers: int, restore_ns: int,
-          host_idle_share: float | None = None, shared_host: bool = False) -> RestoreVerdict:
+          host_idle_share: float | None = None, shared_host: bool = False,
+          host_cores: int = 1) -> RestoreVerdict:
     """counters: the group's readers' counters summed over the restore. host_idle_share: the
     load machine's mean idle CPU share over the whole ticks of the restore (None: the restore
-    spanned no whole tick). shared_host: the cluster's servers run on that machine too."""
+    spanned no whole tick). shared_host: the cluster's servers run on that machine too.
+    host_cores: its logical CPUs. A saturated host whose CPU went mostly to the servers (an
+    embedded cluster re-replicating, say) is the cluster's own limit, not the harness's."""
     samples = counters.get("fetch_samples", 0)
     span = max(readers * restore_ns, 1)
     evidence = {
@@ -61,10 +65,12 @@ def judge(counters: dict[str, int], readers: int, restore_ns: int,
         "host_idle_share": float("nan") if host_idle_share is None else host_idle_share,
     }
     reasons = []
-    host_bound = host_idle_share is not None and host_idle_share < HOST_IDLE_MIN
+    host_bound = host_idle_share is not None and host_idle_share < HOST_IDLE_MIN and \
+        evidence["reader_cpu_cores"] >= READERS_HOST_SHARE * host_cores
     if host_bound:
         reasons.append(f"the load machine's CPU was saturated ({host_idle_share:.0%} idle during "
-                       f"the restore, readers used {evidence['reader_cpu_cores']:.1f} cores)"
+                       f"the restore) and the readers used {evidence['reader_cpu_cores']:.1f} "
+                       f"of its {host_cores} cores"
                        + ("; the readers share it with the cluster's servers, so run the harness "
                           "on other cores or machines to measure the cluster" if shared_host
                           else "; add load machines (Ray nodes)"))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import psutil
 
 from replaybench import actors, client_bound, drills
 from replaybench.clock import Clock
@@ -298,7 +299,8 @@ class Coordinator:
         idle = sum(group.host_idle) / len(group.host_idle) if group.host_idle else None
         judged = client_bound.judge(summed, len(group.readers),
                                     row["restore_time_ns"] or self.clock() - group.start_ns,
-                                    idle, shared_host=bool(self.server_pids()))
+                                    idle, shared_host=bool(self.server_pids()),
+                                    host_cores=psutil.cpu_count() or 1)
         return {"verdict": judged.verdict, "verdict_reasons": "; ".join(judged.reasons),
                 **judged.evidence}
 

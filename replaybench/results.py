@@ -207,6 +207,15 @@ def write(results_dir: Path, record: RunRecord, manifest: dict[str, Any]) -> Pat
     return final
 
 
+def update_manifest(run_dir: Path, **fields: Any) -> None:
+    """Change top-level manifest fields of a written run, atomically (write, then rename)."""
+    path = run_dir / "manifest.json"
+    info = {**json.loads(path.read_text()), **fields}
+    partial = run_dir / ".manifest.json.partial"
+    partial.write_text(json.dumps(info, indent=2, sort_keys=False, default=str) + "\n")
+    os.replace(partial, path)
+
+
 def latency_rows(record: RunRecord) -> list[dict[str, Any]]:
     rows = []
     for (phase, role), acc in record.phases.items():

@@ -95,42 +95,57 @@ def _run_once(request: RunRequest, display: Display, reference: RunOutcome | Non
     extra = client_config.load(request.client_config) if request.client_config else {}
     results_dir = _results_dir(request.results_dir)
     run_id = results.new_run_id(results_dir, spec.name)
-    with ExitStack() as stack:
-        cluster = stack.enter_context(_cluster(request, request.brokers or spec.cluster.brokers,
-                                               display))
-        config = {**cluster["client_config"], **extra}
-        _check_reachable(config)
-        names = _topics(spec, run_id)
-        _create_topics(spec, config, names, request.recreate_topics,
-                       cluster.get("topic_configs", {}), cluster.get("replication"))
-        display.note(f"run {run_id}: {spec.name} on {cluster['bootstrap']}")
-        ray_info = stack.enter_context(actors.ray_runtime(request.ray_address))
-        record = RunRecord(run_id, Clock()())
-        meter = stack.enter_context(object_store_meter.metering(cluster.get("object_store"),
-                                                                Clock()))
-        # A local broker's freshly written changelog sits in dirty pages that the kernel writes
-        # back ~30 s later, in the middle of whatever phase runs then; flush it first.
-        flush = _after_seed(cluster, names) if cluster["kind"] == "embedded" else None
-        target = cluster.get("drills")
-        if meter is not None and target is not None:
-            target = object_store_meter.MeteredTarget(target, meter)
-        coordinator = Coordinator(spec, config, names, record, display.tick, flush, target,
-                                  getattr(cluster.get("drills"), "server_pids", None))
-        try:
-            coordinator.run()
-            record.status = "completed"
-        except KeyboardInterrupt:
-            record.status, record.reason = "aborted", "interrupted (SIGINT)"
-        except ReplaybenchError as exc:
-            record.status, record.reason = "failed", str(exc)
-            record.event(Clock()(), "error", message=str(exc))
-        except Exception as exc:  # noqa: BLE001 - a client error or a bug: keep what was measured
-            record.status, record.reason = "failed", f"{type(exc).__name__}: {exc}".splitlines()[0]
-            record.event(Clock()(), "error", message=record.reason,
-                         traceback=traceback.format_exc())
-        with _no_interrupts():
-            return _finish(record, spec, request, cluster, names, config, ray_info, results_dir,
-                           meter, reference)
+    latch = _InterruptLatch()
+    try:
+        with ExitStack() as stack:
+            outcome = _measure(stack, latch, request, spec, extra, results_dir, run_id, display,
+                               reference)
+    finally:
+        latch.disarm()   # cluster and Ray are stopped now
+    if latch.hit and outcome.status != "aborted":
+        return _mark_aborted(outcome, "interrupted (SIGINT) while writing results or stopping")
+    return outcome
+
+
+def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec, extra: dict,
+             results_dir: Path, run_id: str, display: Display,
+             reference: RunOutcome | None) -> RunOutcome:
+    """Open the cluster and Ray on `stack`, run the coordinator, write the results."""
+    cluster = stack.enter_context(_cluster(request, request.brokers or spec.cluster.brokers,
+                                           display))
+    config = {**cluster["client_config"], **extra}
+    _check_reachable(config)
+    names = _topics(spec, run_id)
+    _create_topics(spec, config, names, request.recreate_topics,
+                   cluster.get("topic_configs", {}), cluster.get("replication"))
+    display.note(f"run {run_id}: {spec.name} on {cluster['bootstrap']}")
+    ray_info = stack.enter_context(actors.ray_runtime(request.ray_address))
+    record = RunRecord(run_id, Clock()())
+    meter = stack.enter_context(object_store_meter.metering(cluster.get("object_store"),
+                                                            Clock()))
+    # A local broker's freshly written changelog sits in dirty pages that the kernel writes
+    # back ~30 s later, in the middle of whatever phase runs then; flush it first.
+    flush = _after_seed(cluster, names) if cluster["kind"] == "embedded" else None
+    target = cluster.get("drills")
+    if meter is not None and target is not None:
+        target = object_store_meter.MeteredTarget(target, meter)
+    coordinator = Coordinator(spec, config, names, record, display.tick, flush, target,
+                              getattr(cluster.get("drills"), "server_pids", None))
+    try:
+        coordinator.run()
+        record.status = "completed"
+    except KeyboardInterrupt:
+        record.status, record.reason = "aborted", "interrupted (SIGINT)"
+    except ReplaybenchError as exc:
+        record.status, record.reason = "failed", str(exc)
+        record.event(Clock()(), "error", message=str(exc))
+    except Exception as exc:  # noqa: BLE001 - a client error or a bug: keep what was measured
+        record.status, record.reason = "failed", f"{type(exc).__name__}: {exc}".splitlines()[0]
+        record.event(Clock()(), "error", message=record.reason,
+                     traceback=traceback.format_exc())
+    latch.arm()   # from here until everything is stopped, a Ctrl-C is noted, not raised
+    return _finish(record, spec, request, cluster, names, config, ray_info, results_dir,
+                   meter, reference)
 
 
 def _finish(record: RunRecord, spec, request: RunRequest, cluster: dict, names: Topics,
@@ -365,13 +380,30 @@ def _remote_fetch_delta(before: dict, cluster: LocalKafkaCluster) -> dict:
                       "PerSec Count, read through the Jolokia agent"}
 
 
-@contextmanager
-def _no_interrupts() -> Iterator[None]:
-    """Writing results must not be cut short by a second Ctrl-C."""
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+class _InterruptLatch:
+    """Once the measurement ends, a Ctrl-C must not cut short the results write or the stopping
+    of the brokers, Ray and the S3 server: while armed it is only noted, and the run then counts
+    as aborted."""
+
+    def __init__(self) -> None:
+        self.hit, self._previous = False, None
+
+    def arm(self) -> None:
+        self._previous = signal.signal(signal.SIGINT, self._note)
+
+    def disarm(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+    def _note(self, signum, frame) -> None:
+        self.hit = True
+
+
+def _mark_aborted(outcome: RunOutcome, reason: str) -> RunOutcome:
+    """A run whose results were complete when the user interrupted: say so in its manifest."""
+    results.update_manifest(outcome.run_dir, status="aborted", reason=reason)
+    outcome.record.status, outcome.record.reason = "aborted", reason
+    return replace(outcome, status="aborted", reason=reason)
 
 

@@ -6,20 +6,20 @@ close-match suggestion. `--set a.b=v` overrides any field before validation.
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import hashlib
 import json
 import math
 import re
-from dataclasses import dataclass, field
+import typing
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from replaybench.errors import UsageError
 from replaybench.strict_yaml import parse_yaml
+from replaybench.validation import NonEmptyText, Properties, Strict, between, format_version, one_line
 
 SUPPORTED_VERSION = 1
 # A workload's name goes into results directory names and topic names: letters, digits, '.',
@@ -31,94 +31,117 @@ class WorkloadError(UsageError):
     """A workload file or override that cannot be used, named by file, field and value."""
 
 
-@dataclass(frozen=True)
-class Topic:
+class Topic(Strict):
     """The changelog a restore rebuilds."""
     name: str = ""                 #: empty: "rb-<run id>-changelog", fresh per run
-    partitions: int = 8
-    replication: int = 1
-    configs: dict[str, str] = field(default_factory=dict)
+    partitions: between(int, 1, 10_000) = 8
+    replication: between(int, 1, 7) = 1
+    configs: Properties = {}
 
 
-@dataclass(frozen=True)
-class Seed:
-    keys: int = 100_000
-    records: int = 400_000
-    value_bytes: int = 100
-    tombstone_ratio: float = 0.02
+class Seed(Strict):
+    keys: between(int, 1) = 100_000
+    records: between(int, 1) = 400_000
+    value_bytes: between(int, 48, 10 << 20) = 100
+    tombstone_ratio: between(float, 0.0, 0.9) = 0.02
     random_payload: bool = True
 
 
-@dataclass(frozen=True)
-class Live:
+class Live(Strict):
     """Live traffic: open-loop producers at a fixed rate and tailing consumers."""
-    producers: int = 1
-    rate_per_s: int = 2_000        #: per producer
-    rate_steps: dict[str, str] = field(default_factory=dict)  #: seconds into the run -> rate
-    value_bytes: int = 100
-    consumers: int = 1
-    topic: str = "live"            #: "live": a topic of its own; "changelog": append to it
-    partitions: int = 4            #: of the live topic
-    keys: int = 10_000             #: key space of the live topic
-    producer_config: dict[str, str] = field(default_factory=dict)  #: librdkafka, passed through
-    consumer_config: dict[str, str] = field(default_factory=dict)
+    producers: between(int, 0, 1_000) = 1
+    rate_per_s: between(int, 1) = 2_000        #: per producer
+    rate_steps: Properties = {}    #: seconds into the run -> rate
+    value_bytes: between(int, 48, 10 << 20) = 100
+    consumers: between(int, 0, 1_000) = 1
+    topic: Literal["live", "changelog"] = "live"  #: "live": a topic of its own; "changelog": append to it
+    partitions: between(int, 1, 10_000) = 4    #: of the live topic
+    keys: between(int, 1) = 10_000             #: key space of the live topic
+    producer_config: Properties = {}  #: librdkafka, passed through
+    consumer_config: Properties = {}
 
 
-@dataclass(frozen=True)
-class Storm:
+class Storm(Strict):
     """Parallel restores: `groups` jobs, each with `readers` readers over all partitions."""
-    readers: int = 4
-    groups: int = 1
-    stagger_s: float = 0.0         #: between group starts
+    readers: between(int, 0, 10_000) = 4
+    groups: between(int, 1, 100) = 1
+    stagger_s: between(float, 0.0) = 0.0       #: between group starts
     follow: bool = False           #: moving target: read past the storm-start offsets
-    caught_up_lag: int = 100       #: records; with follow, caught up below this lag
-    consumer_config: dict[str, str] = field(default_factory=dict)  #: librdkafka, passed through
+    caught_up_lag: between(int, 0) = 100       #: records; with follow, caught up below this lag
+    consumer_config: Properties = {}  #: librdkafka, passed through
     #: the readers' consumer (roles/restore_batches.py): native where built, or confluent-kafka
-    client: str = "auto"
+    client: Literal["auto", "native", "confluent-kafka"] = "auto"
 
 
-@dataclass(frozen=True)
-class Phases:
-    warmup_s: float = 3.0          #: live traffic before baseline, not judged; at least this,
-    warmup_max_s: float = 30.0     #: at most this: until live p99 is steady (see settle_*)
-    baseline_s: float = 10.0
-    storm_timeout_s: float = 300.0
-    recovery_s: float = 10.0       #: at most; ends early once latency settled
-    settle_ratio: float = 1.5      #: settled: live p99 of a tick <= ratio x baseline p99 ...
-    settle_ticks: int = 3          #: ... for this many ticks in a row
+class Phases(Strict):
+    warmup_s: between(float, 0.0) = 3.0        #: live traffic before baseline, not judged; at least this,
+    warmup_max_s: between(float, 0.0) = 30.0   #: at most this: until live p99 is steady (see settle_*)
+    baseline_s: between(float, 0.0) = 10.0
+    storm_timeout_s: between(float, 1.0) = 300.0
+    recovery_s: between(float, 0.0) = 10.0     #: at most; ends early once latency settled
+    settle_ratio: between(float, 1.0) = 1.5    #: settled: live p99 of a tick <= ratio x baseline p99 ...
+    settle_ticks: between(int, 1, 3600) = 3    #: ... for this many ticks in a row
 
 
-@dataclass(frozen=True)
-class Fault:
+class Fault(Strict):
     """A drill during the storm: at `at_s` seconds after storm start, or once the first restore
     group has read `at_restore_percent` of its target."""
-    action: str = "kill"           #: kill, replace, pause, restart
-    broker: int = 1                #: node id (1..brokers on the embedded cluster)
-    at_s: float = -1.0             #: -1: not time-triggered
-    at_restore_percent: float = -1.0  #: -1: not progress-triggered
-    duration_s: float = 5.0        #: pause: how long; kill: until restart (0: stays down)
+    action: Literal["kill", "replace", "pause", "restart"] = "kill"
+    broker: between(int, 1, 9) = 1             #: node id (1..brokers on the embedded cluster)
+    at_s: between(float, -1.0, 86_400.0) = -1.0             #: -1: not time-triggered
+    at_restore_percent: between(float, -1.0, 100.0) = -1.0  #: -1: not progress-triggered
+    duration_s: between(float, 0.0, 3_600.0) = 5.0  #: pause: how long; kill: until restart (0: stays down)
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> Fault:
+        if (self.at_s >= 0) + (self.at_restore_percent >= 0) != 1:
+            raise ValueError("give exactly one of at_s or at_restore_percent")
+        return self
 
 
-@dataclass(frozen=True)
-class ClusterShape:
-    brokers: int = 1               #: embedded cluster size this workload wants (--brokers wins)
+class ClusterShape(Strict):
+    brokers: between(int, 1, 9) = 1            #: embedded cluster size this workload wants (--brokers wins)
 
 
-@dataclass(frozen=True)
-class WorkloadSpec:
-    version: int
-    name: str
+class WorkloadSpec(Strict):
+    version: format_version(SUPPORTED_VERSION) = Field(None, validate_default=True)
+    name: NonEmptyText = Field(None, validate_default=True)
     description: str = ""
-    topic: Topic = field(default_factory=Topic)
-    seed: Seed = field(default_factory=Seed)
-    live: Live = field(default_factory=Live)
-    storm: Storm = field(default_factory=Storm)
-    phases: Phases = field(default_factory=Phases)
-    cluster: ClusterShape = field(default_factory=ClusterShape)
-    faults: tuple = ()             #: of Fault
+    topic: Topic = Topic()
+    seed: Seed = Seed()
+    live: Live = Live()
+    storm: Storm = Storm()
+    phases: Phases = Phases()
+    cluster: ClusterShape = ClusterShape()
+    faults: Annotated[tuple[Fault, ...], Field(strict=False)] = ()  #: a YAML list
+
+    @field_validator("name")
+    @classmethod
+    def _safe(cls, value: str) -> str:
+        if not _SAFE_NAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not safe in a path or a topic name (letters, "
+                             "digits, '.', '_', '-'; at most 100; no leading dot)")
+        return value
+
+    @model_validator(mode="after")
+    def _fields_together(self) -> WorkloadSpec:
+        live, seed = self.live, self.seed
+        if live.topic == "live" and live.keys < live.producers:
+            raise ValueError(f"live.keys: {live.keys} is fewer than live.producers "
+                             f"({live.producers}); each producer owns a share of the keys")
+        if live.topic == "changelog" and seed.keys < live.producers:
+            raise ValueError(f"seed.keys: {seed.keys} is fewer than live.producers")
+        if self.storm.follow and live.topic != "changelog":
+            raise ValueError("storm.follow: true needs live.topic: changelog (nothing else "
+                             "moves the target)")
+        for at, rate in live.rate_steps.items():
+            if not (_number(at) >= 0 and _number(rate) >= 0):
+                raise ValueError(f"live.rate_steps: {at}: {rate} is not 'seconds: records per "
+                                 "second' (both numbers >= 0)")
+        return self
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return self.model_dump()
 
     @property
     def hash(self) -> str:
@@ -146,24 +169,6 @@ def _digest(data: dict) -> str:
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
-
-# (minimum, maximum) for numeric fields; None: unbounded.
-_RANGES = {
-    "topic.partitions": (1, 10_000), "topic.replication": (1, 7),
-    "seed.keys": (1, None), "seed.records": (1, None), "seed.value_bytes": (48, 10 << 20),
-    "seed.tombstone_ratio": (0.0, 0.9), "live.producers": (0, 1_000),
-    "live.rate_per_s": (1, None), "live.value_bytes": (48, 10 << 20), "live.consumers": (0, 1_000),
-    "storm.readers": (0, 10_000), "storm.groups": (1, 100), "storm.stagger_s": (0.0, None),
-    "phases.baseline_s": (0.0, None), "phases.storm_timeout_s": (1.0, None),
-    "phases.recovery_s": (0.0, None), "phases.warmup_s": (0.0, None),
-    "phases.warmup_max_s": (0.0, None), "phases.settle_ratio": (1.0, None),
-    "phases.settle_ticks": (1, 3600), "live.partitions": (1, 10_000), "live.keys": (1, None),
-    "storm.caught_up_lag": (0, None), "cluster.brokers": (1, 9),
-    "broker": (1, 9), "at_s": (-1.0, 86_400.0), "at_restore_percent": (-1.0, 100.0),
-    "duration_s": (0.0, 3_600.0),
-}
-_CHOICES = {"live.topic": ("live", "changelog"), "storm.client": ("auto", "native", "confluent-kafka"),
-            "action": ("kill", "replace", "pause", "restart")}
 
 # --scale: multipliers on sizes and durations; `default` is the file as written, and --set
 # overrides apply after scaling.
@@ -237,107 +242,26 @@ def _split_field(dotted: str) -> list[str]:
 
 
 def from_dict(raw: dict, source: str) -> WorkloadSpec:
-    version = raw.get("version")
-    if version != SUPPORTED_VERSION:
-        raise WorkloadError(f"{source}: version: expected {SUPPORTED_VERSION}, got {version!r}")
-    if not isinstance(raw.get("name"), str) or not raw["name"]:
-        raise WorkloadError(f"{source}: name: expected a non-empty string, got {raw.get('name')!r}")
-    if not _SAFE_NAME.fullmatch(raw["name"]):
-        raise WorkloadError(f"{source}: name: {raw['name']!r} is not safe in a path or a topic "
-                            "name (letters, digits, '.', '_', '-'; at most 100; no leading dot)")
-    spec = _build(WorkloadSpec, raw, source, "")
-    _check_together(spec, source)
-    return spec
+    try:
+        return WorkloadSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise WorkloadError(one_line(exc, source, WorkloadSpec)) from None
 
 
-def _check_together(spec: WorkloadSpec, source: str) -> None:
-    """Rules that span fields."""
-    if spec.live.topic == "live" and spec.live.keys < spec.live.producers:
-        raise WorkloadError(f"{source}: live.keys: {spec.live.keys} is fewer than live.producers "
-                            f"({spec.live.producers}); each producer owns a share of the keys")
-    if spec.live.topic == "changelog" and spec.seed.keys < spec.live.producers:
-        raise WorkloadError(f"{source}: seed.keys: {spec.seed.keys} is fewer than live.producers")
-    if spec.storm.follow and spec.live.topic != "changelog":
-        raise WorkloadError(f"{source}: storm.follow: true needs live.topic: changelog "
-                            "(nothing else moves the target)")
-    for at, rate in spec.live.rate_steps.items():
-        try:
-            ok = float(at) >= 0 and float(rate) >= 0
-        except ValueError:
-            ok = False
-        if not ok:
-            raise WorkloadError(f"{source}: live.rate_steps: {at}: {rate} is not "
-                                "'seconds: records per second' (both numbers >= 0)")
+def _number(text: str) -> float:
+    """A rate step's seconds or rate; NaN (never >= 0) when it is not a number."""
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
 
 
-def _build(cls, raw: Any, source: str, prefix: str):
-    if not isinstance(raw, dict):
-        raise WorkloadError(f"{source}: {prefix.rstrip('.')}: expected a section, got {raw!r}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    for key in raw:
-        if key not in fields:
-            hint = difflib.get_close_matches(str(key), fields, n=1)
-            suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
-            raise WorkloadError(f"{source}: {prefix}{key}: unknown field{suggestion}")
-    values = {}
-    for name, f in fields.items():
-        if name not in raw:
-            continue
-        path = prefix + name
-        section = _SECTIONS.get(f.type)  # annotations are strings (postponed evaluation)
-        if name == "faults":
-            values[name] = _faults(raw[name], source)
-        elif section is not None:
-            values[name] = _build(section, raw[name], source, path + ".")
-        else:
-            values[name] = _check(path, raw[name], f.type, source)
-    return cls(**values)
+def _mapping_fields() -> set[str]:
+    """Dotted names of the sections' mapping fields (whose keys may hold dots)."""
+    return {f"{section}.{name}" for section, info in WorkloadSpec.model_fields.items()
+            if isinstance(info.annotation, type) and issubclass(info.annotation, Strict)
+            for name, inner in info.annotation.model_fields.items()
+            if typing.get_origin(inner.annotation) is dict}
 
 
-_MAPPINGS = {"topic.configs", "live.rate_steps", "live.producer_config", "live.consumer_config",
-             "storm.consumer_config"}
-_SECTIONS = {"Topic": Topic, "Seed": Seed, "Live": Live, "Storm": Storm, "Phases": Phases,
-             "ClusterShape": ClusterShape, "Fault": Fault}
-
-
-def _faults(raw: Any, source: str) -> tuple:
-    if not isinstance(raw, (list, tuple)):
-        raise WorkloadError(f"{source}: faults: expected a list of drills, got {raw!r}")
-    faults = []
-    for i, item in enumerate(raw):
-        fault = _build(Fault, item, source, f"faults[{i}].")
-        triggers = (fault.at_s >= 0) + (fault.at_restore_percent >= 0)
-        if triggers != 1:
-            raise WorkloadError(f"{source}: faults[{i}]: give exactly one of at_s or "
-                                "at_restore_percent")
-        faults.append(fault)
-    return tuple(faults)
-
-
-def _check(path: str, value: Any, declared: Any, source: str) -> Any:
-    kind = str(declared)
-    if kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
-        raise WorkloadError(f"{source}: {path}: expected an integer, got {value!r}")
-    if kind == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise WorkloadError(f"{source}: {path}: expected a number, got {value!r}")
-        value = float(value)
-        if not math.isfinite(value):
-            raise WorkloadError(f"{source}: {path}: expected a finite number, got {value!r}")
-    if kind == "bool" and not isinstance(value, bool):
-        raise WorkloadError(f"{source}: {path}: expected true or false, got {value!r}")
-    if kind == "str" and not isinstance(value, str):
-        raise WorkloadError(f"{source}: {path}: expected a string, got {value!r}")
-    if kind.startswith("dict"):
-        if not isinstance(value, dict):
-            raise WorkloadError(f"{source}: {path}: expected a mapping, got {value!r}")
-        value = {str(k): str(v) for k, v in value.items()}
-    choices = _CHOICES.get(path) or _CHOICES.get(path.rsplit(".", 1)[-1] if "[" in path else "")
-    if choices and value not in choices:
-        raise WorkloadError(f"{source}: {path}: {value!r} is not one of {', '.join(choices)}")
-    low, high = _RANGES.get(path) or _RANGES.get(path.rsplit(".", 1)[-1] if "[" in path else "",
-                                                (None, None))
-    if low is not None and value < low or high is not None and value > high:
-        bounds = f"{low}..{high if high is not None else ''}"
-        raise WorkloadError(f"{source}: {path}: {value!r} is outside {bounds}")
-    return value
+_MAPPINGS = _mapping_fields()

@@ -57,11 +57,39 @@ def test_latency_of_repetitions_comes_from_merged_histograms():
     assert runs.value(reps, "storm.produce.p99") == merged.get_value_at_percentile(99) / 1e6
 
 
-def test_a_change_inside_the_repetitions_spread_is_noise_not_regression():
-    reps = runs.load_runs(RUNS / "baseline")
-    result = compare.compare(reps[:2], reps[1:], [compare.Rule.parse("storm.produce.p99:+1%")])
-    row = next(r for r in result.rows if r.metric == "storm.produce.p99")
-    assert row.verdict in ("noise", "same") and not row.regression and result.exit_code == 0
+def _with_restore_time(src: Path, dst: Path, seconds: float) -> Path:
+    """A fixture run copied with its restore taking `seconds` (its groups' caught-up time
+    moved), so that a test can place a repetition exactly."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    shutil.copytree(src, dst)
+    table = pq.read_table(dst / "restore_groups.parquet")
+    started = table.column("started_ns").to_pylist()
+    done = [s + int(seconds * 1e9) for s in started]
+    for name, values in (("caught_up_ns", done), ("restore_time_ns", [int(seconds * 1e9)] * len(done))):
+        table = table.set_column(table.schema.get_field_index(name), name, pa.array(values, pa.int64()))
+    pq.write_table(table, dst / "restore_groups.parquet")
+    return dst
+
+
+def test_only_repetitions_beyond_every_baseline_repetition_are_a_change(tmp_path):
+    """Disjoint sets of runs: two baseline repetitions, and contenders made from a third run."""
+    reps = sorted((RUNS / "baseline").iterdir())
+    for i, s in ((0, 10.0), (1, 12.0)):
+        _with_restore_time(reps[i], tmp_path / "base" / f"b{i}", s)
+    rule = [compare.Rule.parse("restore_time:+10%")]
+    for i, s in ((0, 11.0), (1, 30.0)):      # one inside the baseline's spread
+        _with_restore_time(reps[2], tmp_path / "mixed" / f"c{i}", s)
+    for i, s in ((0, 14.0), (1, 15.0)):      # both beyond every baseline repetition
+        _with_restore_time(reps[2], tmp_path / "slow" / f"c{i}", s)
+    base = runs.load_runs(tmp_path / "base")
+    assert sorted(runs.per_run(r, "restore_time") for r in base) == [10.0, 12.0]
+    noisy = compare.compare(base, runs.load_runs(tmp_path / "mixed"), rule)
+    row = next(r for r in noisy.rows if r.metric == "restore_time")
+    assert row.verdict == "noise" and not row.regression and noisy.exit_code == 0
+    slow = compare.compare(base, runs.load_runs(tmp_path / "slow"), rule)
+    row = next(r for r in slow.rows if r.metric == "restore_time")
+    assert row.verdict == "worse" and row.regression and slow.exit_code == 1
 
 
 @pytest.mark.parametrize("rule", ["restore_time", "restore_time:10%", "x:+1"])

@@ -3,9 +3,31 @@
 import threading
 import time
 
+import pytest
+
 from replaybench.clusters import health
 
 from tests.kafka_helpers import create_topic, produce_range, read_all
+
+
+@pytest.fixture(autouse=True)
+def whole_cluster(kafka3):
+    """Each drill starts from, and leaves behind, three brokers up, running and fully
+    replicated, whatever order the drills run in and wherever one of them failed."""
+    make_whole(kafka3)
+    yield
+    make_whole(kafka3)
+
+
+def make_whole(cluster) -> None:
+    for node_id, proc in cluster.processes.items():
+        if proc.state() == "T":
+            cluster.resume(node_id)
+    for node in cluster.nodes:
+        if node.node_id not in cluster.running():
+            cluster.restart(node.node_id)
+    cluster.wait_ready(60)
+    cluster.wait_fully_replicated(120)
 
 
 def _log_bytes(path, topic: str) -> int:

@@ -13,7 +13,7 @@ import pytest
 from replaybench import runner
 from replaybench.clusters import profile
 
-from engine_helpers import SHORT, WORKLOADS
+from tests.engine_helpers import SHORT, WORKLOADS
 
 
 def _profile(tmp_path, text: str):

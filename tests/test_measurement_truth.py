@@ -13,7 +13,7 @@ from replaybench.roles.restore_reader import end_offsets
 from replaybench.roles.schedule import RateSchedule
 from replaybench.roles.tail_consumer import TailConsumer
 
-from kafka_helpers import create_topic
+from tests.kafka_helpers import create_topic
 
 RATE = 2_000
 PAUSE_S = 1.0

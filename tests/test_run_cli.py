@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from replaybench import results as results_schema
 from replaybench.clusters.processes import find_by_marker
 
 pytestmark = pytest.mark.cluster   # every test here starts clusters from the command line
@@ -20,6 +22,11 @@ pytestmark = pytest.mark.cluster   # every test here starts clusters from the co
 HERE = Path(__file__).resolve().parent
 SHORT = ["--set", "phases.warmup_s=1", "--set", "phases.warmup_max_s=1", "--set", "phases.baseline_s=2",
          "--set", "phases.recovery_s=2"]
+
+
+# pytest-timeout's own limit on a test that waits on a subprocess: the subprocess's limit plus
+# this, so that the subprocess's timeout fires first and the test reports its output.
+TIMEOUT_ROOM_S = 60
 
 
 def _cli(*args: str, **kw) -> subprocess.Popen:
@@ -32,7 +39,19 @@ def _manifests(results: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in results.glob("*/manifest.json")]
 
 
-def test_ctrl_c_mid_storm_leaves_an_aborted_run_and_no_processes(tmp_path):
+# phase -> (the console line that starts the wait, the longest random delay after it, s).
+# "write" lands after the drain: in the summary, the results write or the teardown.
+INTERRUPT_POINTS = {"seed": ("seed at", 0.5), "warmup": ("warmup at", 0.8),
+                    "storm": ("storm at", 0.5), "drain": ("drain at", 0.2),
+                    "write": ("drain at", 2.5)}
+
+
+@pytest.mark.parametrize("phase", list(INTERRUPT_POINTS))
+def test_ctrl_c_at_a_random_moment_leaves_an_aborted_run_and_no_processes(tmp_path, phase):
+    seed = int(os.environ.get("RB_INTERRUPT_SEED", time.time_ns() % 1_000_000))
+    line_start, longest = INTERRUPT_POINTS[phase]
+    delay = random.Random(f"{seed}-{phase}").uniform(0.5 if phase == "write" else 0.0, longest)
+    context = f"phase {phase}, {delay:.2f} s after {line_start!r} (RB_INTERRUPT_SEED={seed})"
     results = tmp_path / "results"
     # Its own process group, signalled as a terminal's Ctrl-C would (the whole group).
     proc = _cli("run", "--workload", "restore-storm", "--scale", "smoke", "--results",
@@ -40,21 +59,27 @@ def test_ctrl_c_mid_storm_leaves_an_aborted_run_and_no_processes(tmp_path):
     seen = []
     for line in proc.stdout:
         seen.append(line)
-        if line.startswith("storm"):
+        if line.startswith(line_start):
+            time.sleep(delay)
             os.killpg(proc.pid, signal.SIGINT)
             break
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, "".join(seen) + out + err
-    assert "aborted" in out and "Traceback" not in err
+    assert proc.returncode == 130, context + "\n" + "".join(seen) + out + err
+    assert "Traceback" not in err, context + err
     [info] = _manifests(results)
-    assert info["status"] == "aborted" and info["reason"] == "interrupted (SIGINT)"
-    assert info["phases"]["storm"]["start_ns"] > 0
-    assert (results / info["run_id"] / "timeseries.parquet").exists()
+    assert info["status"] == "aborted" and info["reason"].startswith("interrupted (SIGINT)"), context
+    if phase != "write":
+        assert info["phases"][phase]["start_ns"] > 0, context
+    run_dir = results / info["run_id"]
+    for name in results_schema.SCHEMAS:   # every file there, and each reads back cleanly
+        results_schema.read_table(run_dir, name)
+    assert not list(results.glob(".*partial*")) and not list(run_dir.glob(".*partial*"))
     time.sleep(1)
     for marker in (info["cluster"]["root"], info["ray"]["temp_dir"]):
-        assert marker and not find_by_marker(marker), f"left running: {marker}"
+        assert marker and not find_by_marker(marker), f"left running: {marker} ({context})"
 
 
+@pytest.mark.timeout(300 + TIMEOUT_ROOM_S)
 def test_actors_spread_over_a_two_node_ray_cluster(kafka1, tmp_path):
     helper = subprocess.Popen([sys.executable, str(HERE / "ray_cluster_helper.py")],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -77,6 +102,7 @@ def test_actors_spread_over_a_two_node_ray_cluster(kafka1, tmp_path):
     assert len(nodes) == 2, info["placement"]
 
 
+@pytest.mark.timeout(900 + TIMEOUT_ROOM_S)
 def test_a_broker_replaced_mid_restore_is_measured_and_nothing_is_lost(tmp_path):
     """broker-replacement at smoke scale on the embedded 3-broker cluster, the replacement
     triggered as the storm starts so that it lands inside the restore; a reference run without
@@ -112,6 +138,7 @@ def test_a_broker_replaced_mid_restore_is_measured_and_nothing_is_lost(tmp_path)
         assert not find_by_marker(marker)
 
 
+@pytest.mark.timeout(600 + TIMEOUT_ROOM_S)
 def test_tiered_storage_restores_from_the_remote_tier_through_a_replacement(tmp_path):
     """Tiered Storage (Kafka's LocalTieredStorage plugin) on 3 brokers: most of the changelog
     is only on the remote tier when the storm starts; a broker is replaced meanwhile."""
@@ -144,6 +171,7 @@ def test_tiered_storage_restores_from_the_remote_tier_through_a_replacement(tmp_
     assert not find_by_marker(cluster["root"])
 
 
+@pytest.mark.timeout(600 + TIMEOUT_ROOM_S)
 def test_s3_backed_broker_restores_exactly_and_survives_a_replacement(tmp_path):
     """Tansu on the local S3 server: stateless, so a replacement is a new process and moves no
     data; the restore still verifies exactly."""

@@ -16,8 +16,8 @@ from replaybench.errors import ClusterError
 from replaybench.roles.restore_reader import end_offsets
 from replaybench.topics import TopicError
 
-from engine_helpers import WORKLOADS, manifest, run_smoke, table
-from kafka_helpers import create_topic
+from tests.engine_helpers import WORKLOADS, manifest, run_smoke, table
+from tests.kafka_helpers import create_topic
 
 
 def _by(rows, **match):

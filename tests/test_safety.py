@@ -12,7 +12,7 @@ import replaybench
 from replaybench import runner
 from replaybench.errors import ReplaybenchError, RunError, UsageError
 
-from engine_helpers import manifest, run_smoke, table
+from tests.engine_helpers import manifest, run_smoke, table
 
 
 def _subclasses(cls: type) -> set[type]:
@@ -58,11 +58,11 @@ def test_a_client_error_mid_run_still_writes_what_was_measured(kafka1, cache_dir
 def test_a_secret_passed_with_set_stays_out_of_the_manifest():
     import json
 
+    from engine_helpers import WORKLOADS
+
     from replaybench import manifest, workload
     from replaybench.run_record import RunRecord
     from replaybench.summary import summarize
-
-    from engine_helpers import WORKLOADS
     canary = "hunter2-canary-7f3a"
     overrides = [f"live.producer_config.sasl.password={canary}",
                  f"storm.consumer_config.sasl.oauthbearer.config=token={canary}"]

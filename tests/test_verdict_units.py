@@ -115,13 +115,19 @@ def test_restore_judge_names_each_client_limit():
 def test_a_saturated_load_machine_makes_the_restore_host_bound():
     span = 2 * 10**9
     counters = {"fetch_samples": 40, "fetch_idle_samples": 30, "cpu_ns": 4 * span}
-    shared = client_bound.judge(counters, 4, span, host_idle_share=0.03, shared_host=True)
+    shared = client_bound.judge(counters, 4, span, host_idle_share=0.03, shared_host=True,
+                                host_cores=2)
     assert shared.verdict == "host-bound"
-    assert "saturated (3% idle" in shared.reasons[0] and "cluster's servers" in shared.reasons[0]
+    assert "saturated (3% idle" in shared.reasons[0] and "4.0 of its 2 cores" in shared.reasons[0]
+    assert "cluster's servers" in shared.reasons[0]
     assert "back-off or parsing" in shared.reasons[1]          # the symptoms stay as evidence
     assert shared.evidence["host_idle_share"] == 0.03
-    remote = client_bound.judge(counters, 4, span, host_idle_share=0.05)
+    remote = client_bound.judge(counters, 4, span, host_idle_share=0.05, host_cores=8)
     assert remote.verdict == "host-bound" and "add load machines" in remote.reasons[0]
+    # saturated, but by the servers: the readers took a quarter of it (a re-replication)
+    servers = client_bound.judge({"fetch_samples": 40, "cpu_ns": span // 2}, 4, span,
+                                 host_idle_share=0.02, shared_host=True, host_cores=2)
+    assert servers.verdict == "cluster-bound" and servers.evidence["host_idle_share"] == 0.02
     idle_host = client_bound.judge(counters, 4, span, host_idle_share=0.5, shared_host=True)
     assert idle_host.verdict == "client-bound"
     unknown = client_bound.judge({"fetch_samples": 40}, 4, span, host_idle_share=None)

@@ -13,7 +13,7 @@ import pytest
 
 from replaybench import runner
 
-from engine_helpers import run_smoke, table
+from tests.engine_helpers import run_smoke, table
 
 pytestmark = pytest.mark.cluster
 

@@ -14,20 +14,20 @@ Secrets are environment-variable references, expanded at load and redacted in th
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import subprocess
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from pydantic import Field, ValidationError, model_validator
 
 from replaybench.errors import UsageError
 from replaybench.strict_yaml import parse_yaml
+from replaybench.validation import NonEmptyText, Properties, Strict, format_version, one_line
 
 HOOKS = ("kill", "restart", "replace", "pause", "resume", "data_bytes")
-_FIELDS = ("version", "name", "bootstrap", "client_config", "labels", "hooks")
+_MAPPINGS = ("client_config", "labels", "hooks")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 HOOK_TIMEOUT_S = 600
 
@@ -36,13 +36,20 @@ class ProfileError(UsageError):
     """A cluster profile that cannot be used, or a hook that failed."""
 
 
-@dataclass(frozen=True)
-class ClusterProfile:
-    name: str
-    bootstrap: str
-    client_config: dict[str, str] = field(default_factory=dict)
-    labels: dict[str, str] = field(default_factory=dict)
-    hooks: dict[str, str] = field(default_factory=dict)
+class ClusterProfile(Strict):
+    version: format_version(1) = Field(None, validate_default=True)
+    name: NonEmptyText = Field(None, validate_default=True)
+    bootstrap: NonEmptyText = Field(None, validate_default=True)
+    client_config: Properties = {}   #: ${VAR} references expanded by load()
+    labels: Properties = {}
+    hooks: Properties = {}
+
+    @model_validator(mode="after")
+    def _known_hooks(self) -> ClusterProfile:
+        for hook in self.hooks:
+            if hook not in HOOKS:
+                raise ValueError(f"hooks.{hook}: unknown hook; hooks are {', '.join(HOOKS)}")
+        return self
 
 
 def load(path: Path) -> ClusterProfile:
@@ -54,28 +61,14 @@ def load(path: Path) -> ClusterProfile:
         raise ProfileError(f"{path}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
     if not isinstance(raw, dict):
         raise ProfileError(f"{path}: a cluster profile is a mapping of fields")
-    for key in raw:
-        if key not in _FIELDS:
-            hint = difflib.get_close_matches(str(key), _FIELDS, n=1)
-            raise ProfileError(f"{path}: {key}: unknown field"
-                               + (f" (did you mean '{hint[0]}'?)" if hint else ""))
-    if raw.get("version") != 1:
-        raise ProfileError(f"{path}: version: expected 1, got {raw.get('version')!r}")
-    for key in ("name", "bootstrap"):
-        if not isinstance(raw.get(key), str) or not raw[key]:
-            raise ProfileError(f"{path}: {key}: expected a non-empty string, got {raw.get(key)!r}")
-    sections = {}
-    for key in ("client_config", "labels", "hooks"):
-        value = raw.get(key) or {}
-        if not isinstance(value, dict):
-            raise ProfileError(f"{path}: {key}: expected a mapping, got {value!r}")
-        sections[key] = {str(k): str(v) for k, v in value.items()}
-    for hook in sections["hooks"]:
-        if hook not in HOOKS:
-            raise ProfileError(f"{path}: hooks.{hook}: unknown hook; hooks are {', '.join(HOOKS)}")
-    config = {k: _expand(v, path, f"client_config.{k}") for k, v in sections["client_config"].items()}
-    return ClusterProfile(raw["name"], raw["bootstrap"], config, sections["labels"],
-                          sections["hooks"])
+    # YAML's empty value (`labels:`) means none
+    raw = {k: {} if v is None and k in _MAPPINGS else v for k, v in raw.items()}
+    try:
+        profile = ClusterProfile.model_validate(raw)
+    except ValidationError as exc:
+        raise ProfileError(one_line(exc, str(path), ClusterProfile)) from None
+    config = {k: _expand(v, path, f"client_config.{k}") for k, v in profile.client_config.items()}
+    return profile.model_copy(update={"client_config": config})
 
 
 def _expand(value: str, path: Path, where: str) -> str:
