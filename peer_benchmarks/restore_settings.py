@@ -2,7 +2,7 @@
 client's real speed, across record sizes and reader counts. The restore readers' defaults
 (roles/restore_reader.RESTORE_CONSUMER_DEFAULTS) come from this sweep.
 
-    python bench/restore_settings.py            # ~8 minutes on 2 cores
+    python peer_benchmarks/restore_settings.py            # ~8 minutes on 2 cores
 
 For each record size one topic of ~300 MB is seeded on an embedded broker; then every setting is
 timed with 1 and with N readers, the settings alternating round by round. Prints records/s

@@ -1,7 +1,7 @@
 """How the local S3 server was chosen: SeaweedFS (the one replaybench runs) against s3proxy
 (Maven Central) and moto's server (PyPI), side by side in one run.
 
-    pip install -e '.[bench]' && python bench/s3_servers.py      # ~5 minutes on 2 cores
+    pip install -e '.[bench]' && python peer_benchmarks/s3_servers.py      # ~5 minutes on 2 cores
 
 Per server: what the S3-backed broker needs (ranged GET, If-None-Match: *, If-Match), whether
 a ranged GET reads the whole object (1 KiB out of a 1 MiB vs a 256 MiB object), small and

@@ -1,7 +1,7 @@
 """Peer benchmark: replaybench's readers and producer against the Java perf tools that ship in
 the Kafka jars, on the same embedded broker and topic, in the same run.
 
-    python bench/peer.py            # ~6 minutes on 2 cores
+    python peer_benchmarks/peer.py            # ~6 minutes on 2 cores
 
 Restore contests run at the workloads' record sizes (200 B and 1 KiB by default) on one topic per
 size. Each contest runs ROUNDS times, the contenders alternating round by round, and compares
