@@ -54,8 +54,10 @@ def test_ctrl_c_at_a_random_moment_leaves_an_aborted_run_and_no_processes(tmp_pa
     context = f"phase {phase}, {delay:.2f} s after {line_start!r} (RB_INTERRUPT_SEED={seed})"
     results = tmp_path / "results"
     # Its own process group, signalled as a terminal's Ctrl-C would (the whole group).
+    # a seed long enough to be caught in; elsewhere a short one keeps the run short
+    records = 600_000 if phase == "seed" else 60_000
     proc = _cli("run", "--workload", "restore-storm", "--scale", "smoke", "--results",
-                str(results), "--set", "seed.records=600000", *SHORT, start_new_session=True)
+                str(results), "--set", f"seed.records={records}", *SHORT, start_new_session=True)
     seen = []
     for line in proc.stdout:
         seen.append(line)

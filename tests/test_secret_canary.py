@@ -15,7 +15,8 @@ import pytest
 pytestmark = pytest.mark.cluster
 
 SHORT = ["--set", "phases.warmup_s=1", "--set", "phases.warmup_max_s=1",
-         "--set", "phases.baseline_s=1", "--set", "phases.recovery_s=1"]
+         "--set", "phases.baseline_s=1", "--set", "phases.recovery_s=1",
+         "--set", "seed.records=20000", "--set", "seed.keys=2000"]
 # Unused by a PLAINTEXT cluster, but accepted by librdkafka: secrets the run must carry and hide.
 CANARIES = {"client-config": "rbCanaryClientFile7f3a", "set": "rbCanarySetValue4d2b",
             "profile": "rbCanaryProfileLit91c", "environment": "rbCanaryFromEnv5e8d"}
