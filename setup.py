@@ -1,7 +1,7 @@
 """Builds the Cython core in ext/ into the package as replaybench._core, and the native restore
 consumer as replaybench._rdkafka_reader when librdkafka's header is installed (Debian:
 librdkafka-dev). The consumer is not linked to a librdkafka: at run time it uses the one inside
-confluent-kafka (replaybench/native_reader.py)."""
+confluent-kafka (replaybench/roles/native_reader.py)."""
 import os
 import sys
 

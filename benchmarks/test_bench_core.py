@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from replaybench import _core, core, fallback
-from replaybench.counters import FOLD_COUNTERS
-from replaybench.histograms import LatencyHistogram
+from replaybench import _core
+from replaybench.format import core, fallback
+from replaybench.format.counters import FOLD_COUNTERS
+from replaybench.format.histograms import LatencyHistogram
 from replaybench.roles.seeder import ChangelogSeeder, SeedSpec, plan_changelog
 
 from benchmarks.conftest import RESULTS

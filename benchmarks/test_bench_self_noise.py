@@ -16,9 +16,9 @@ import subprocess
 import sys
 import time
 
+from replaybench.meters.self_noise import HiccupMeter, HostSampler, ProcessCpu
 from replaybench.roles.live_producer import KeyShare, LiveProducer
 from replaybench.roles.schedule import RateSchedule
-from replaybench.self_noise import HiccupMeter, HostSampler, ProcessCpu
 
 from benchmarks.conftest import RESULTS
 from tests.kafka_helpers import create_topic
@@ -74,7 +74,7 @@ def _child_cpu_s(code: str) -> float:
 def test_the_meter_alone_in_an_idle_process():
     """The meter's own cost, without a role's noise around it: a child process sleeping 10 s
     with the meter (taken once a second, as a tick does) against one without, alternating."""
-    base = "import time\nfrom replaybench.self_noise import HiccupMeter\n"
+    base = "import time\nfrom replaybench.meters.self_noise import HiccupMeter\n"
     on_code = base + "m = HiccupMeter().start()\nfor _ in range(10):\n    time.sleep(1); m.take()\n"
     off, on = [], []
     for _ in range(ROUNDS):

@@ -1,8 +1,8 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 """replaybench's compiled core: the per-record work of a restore, in one call per batch.
 
-replaybench/core.py is the Python face; replaybench/fallback.py is the same logic in numpy and
-Python, and the tests hold both to identical results. Counter order: replaybench/counters.py.
+replaybench/format/core.py is the Python face; replaybench/format/fallback.py is the same logic in numpy and
+Python, and the tests hold both to identical results. Counter order: replaybench/format/counters.py.
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE

@@ -24,17 +24,17 @@ from pathlib import Path
 
 from confluent_kafka.admin import NewTopic
 
-from replaybench import actors
-from replaybench.clock import Clock
 from replaybench.clusters import health
 from replaybench.clusters.artifacts import default_cache_dir, find_java, kafka_artifacts
 from replaybench.clusters.local_kafka import LocalKafkaCluster
-from replaybench.placement import assign_partitions
+from replaybench.engine import actors
+from replaybench.engine.placement import assign_partitions
+from replaybench.engine.ticker import call
+from replaybench.meters.clock import Clock
 from replaybench.roles.live_producer import KeyShare, LiveProducer
 from replaybench.roles.restore_reader import RestoreReader, end_offsets
 from replaybench.roles.schedule import RateSchedule
 from replaybench.roles.seeder import ChangelogSeeder, SeedSpec
-from replaybench.ticker import call
 
 PARTITIONS = 8
 # Identical producer settings for both tools (apples to apples, not each tool's defaults).

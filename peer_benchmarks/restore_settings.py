@@ -18,9 +18,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from replaybench import actors
 from replaybench.clusters.artifacts import default_cache_dir
 from replaybench.clusters.local_kafka import LocalKafkaCluster
+from replaybench.engine import actors
 
 from peer import PARTITIONS, _seeded_topic, alternate, restore
 

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import botocore
 
-from replaybench import runner
 from replaybench.clusters.artifacts import MavenArtifacts, default_cache_dir, find_java
 from replaybench.clusters.s3_server import ACCESS_KEY, SECRET_KEY, S3Server, SeaweedS3Server
 from replaybench.clusters.tansu import TansuCluster
+from replaybench.engine import runner
 
 S3PROXY = MavenArtifacts("s3proxy-4.1.0", ("org.gaul:s3proxy:4.1.0:jar-with-dependencies",),
                          transitive=False)

@@ -1,3 +1,3 @@
-from replaybench.cli import main
+from replaybench.cli.commands import main
 
 main()

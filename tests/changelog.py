@@ -6,7 +6,7 @@ import functools
 
 import numpy as np
 
-from replaybench import core, records
+from replaybench.format import core, records
 
 
 @functools.cache

@@ -68,6 +68,6 @@ def pytest_sessionfinish(session, exitstatus):
 @pytest.fixture(scope="session")
 def ray_local():
     """One private local Ray for the in-process engine tests (starting one costs ~4 s)."""
-    from replaybench.actors import ray_runtime
+    from replaybench.engine.actors import ray_runtime
     with ray_runtime(None) as info:
         yield info

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from replaybench import runner
+from replaybench.engine import runner
 
 WORKLOADS = Path(__file__).resolve().parent.parent / "workloads"
 SHORT = ("phases.warmup_s=1", "phases.warmup_max_s=1", "phases.baseline_s=2", "phases.recovery_s=2")

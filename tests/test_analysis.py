@@ -13,7 +13,9 @@ import pytest
 from hdrh.histogram import HdrHistogram
 from hdrh.log import HistogramLogReader
 
-from replaybench import compare, history, interop, plan, report, runs, workload
+from replaybench.analysis import compare, history, interop, plan, report
+from replaybench.engine import workload
+from replaybench.results import runs
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 RUNS = FIXTURES / "runs"

@@ -10,8 +10,8 @@ import sys
 import pyarrow.parquet as pq
 import pytest
 
-from replaybench import runner
 from replaybench.clusters import profile
+from replaybench.engine import runner
 
 from tests.engine_helpers import SHORT, WORKLOADS
 

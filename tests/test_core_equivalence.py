@@ -5,9 +5,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from replaybench import _core, core, fallback, records
-from replaybench.counters import FOLD_COUNTERS, FOREIGN_COUNTERS, STATUS_COUNTER
-from replaybench.histograms import LatencyHistogram
+from replaybench import _core
+from replaybench.format import core, fallback, records
+from replaybench.format.counters import FOLD_COUNTERS, FOREIGN_COUNTERS, STATUS_COUNTER
+from replaybench.format.histograms import LatencyHistogram
 
 from tests.changelog import encode
 from tests.fakes import FakeError, FakeMessage

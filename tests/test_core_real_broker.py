@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from confluent_kafka import Producer
 
-from replaybench import core
+from replaybench.format import core
 from replaybench.roles.restore_reader import RestoreReader, end_offsets
 from replaybench.roles.seeder import ChangelogSeeder, SeedSpec, expected_state, plan_changelog
 

@@ -9,12 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from replaybench import client_config, results
-from replaybench.histograms import LatencyHistogram
-from replaybench.metrics import Snapshot
-from replaybench.placement import assign_partitions
+from replaybench.engine import client_config
+from replaybench.engine.placement import assign_partitions
+from replaybench.format.histograms import LatencyHistogram
+from replaybench.meters.snapshots import Snapshot
+from replaybench.results import store
+from replaybench.results.run_record import RunRecord
 from replaybench.roles.schedule import RateSchedule
-from replaybench.run_record import RunRecord
 
 S = 1_000_000_000
 
@@ -104,36 +105,36 @@ def test_results_are_written_atomically_with_schema_version(tmp_path):
     h = _hist([1_000, 2_000, 3_000_000])
     record.add_interval(1, 2_000, [Snapshot("producer", "producer-0", 1_002_000, {"acked": 3, "bytes": 300},
                                             {}, {"ack_intended": h.to_blob()})])
-    run_dir = results.write(tmp_path, record, {"status": "completed"})
+    run_dir = store.write(tmp_path, record, {"status": "completed"})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r1"]  # no partial directory left
-    assert json.loads((run_dir / "manifest.json").read_text())["schema_version"] == results.SCHEMA_VERSION
+    assert json.loads((run_dir / "manifest.json").read_text())["schema_version"] == store.SCHEMA_VERSION
     lat = pq.read_table(run_dir / "latency.parquet")
-    assert lat.schema.metadata[b"replaybench.schema_version"] == str(results.SCHEMA_VERSION).encode()
+    assert lat.schema.metadata[b"replaybench.schema_version"] == str(store.SCHEMA_VERSION).encode()
     row = lat.to_pylist()[0]
     assert (row["phase"], row["metric"], row["count"]) == ("baseline", "ack_intended", 3)
     assert row["p99_ns"] == LatencyHistogram.from_blob(row["hdr_v2"]).percentile(99.0)
     assert lat.schema.field("p99_ns").metadata[b"description"]
-    ts = results.read_table(run_dir, "timeseries").to_pylist()
+    ts = store.read_table(run_dir, "timeseries").to_pylist()
     assert ts[0]["records"] == 3 and ts[0]["records_per_s"] == pytest.approx(3 / 1e-3)
-    with pytest.raises(results.ResultsError, match="partial"):
+    with pytest.raises(store.ResultsError, match="partial"):
         (tmp_path / ".r2.partial").mkdir()
-        results.write(tmp_path, RunRecord("r2", 0), {})
+        store.write(tmp_path, RunRecord("r2", 0), {})
 
 
 def test_results_refuse_an_unknown_schema_version(tmp_path):
-    table = results._table("events", []).replace_schema_metadata({b"replaybench.schema_version": b"99"})
+    table = store._table("events", []).replace_schema_metadata({b"replaybench.schema_version": b"99"})
     pq.write_table(table, tmp_path / "events.parquet")
-    with pytest.raises(results.ResultsError, match="schema_version 99"):
-        results.read_table(tmp_path, "events")
+    with pytest.raises(store.ResultsError, match="schema_version 99"):
+        store.read_table(tmp_path, "events")
 
 
 def test_run_ids_are_never_reused(tmp_path):
-    ids = {results.new_run_id(tmp_path, "w") for _ in range(50)}
+    ids = {store.new_run_id(tmp_path, "w") for _ in range(50)}
     assert len(ids) == 50
 
 
 def _result(name, parts, versions, live, records):
-    from replaybench.counters import FOLD_COUNTERS
+    from replaybench.format.counters import FOLD_COUNTERS
     from replaybench.roles.restore_reader import PartitionRestore, RestoreResult
     counters = dict.fromkeys(FOLD_COUNTERS, 0)
     counters["records"] = records
@@ -143,7 +144,7 @@ def _result(name, parts, versions, live, records):
 
 
 def test_a_group_verdict_merges_readers_and_names_what_is_wrong():
-    from replaybench.verification import judge_group
+    from replaybench.engine.verification import judge_group
     expected_versions = np.array([3, 1, 2, 0], np.int64)
     expected_live = np.array([1, 1, 0, 0], np.uint8)  # key 2 deleted, key 3 never written
     targets = {0: 4, 1: 3}

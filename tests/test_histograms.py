@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from hdrh.histogram import HdrHistogram
 
-from replaybench import _core, core
-from replaybench.counters import FOLD_COUNTERS
-from replaybench.histograms import HIGHEST_NS, PERCENTILES, LatencyHistogram
+from replaybench import _core
+from replaybench.format import core
+from replaybench.format.counters import FOLD_COUNTERS
+from replaybench.format.histograms import HIGHEST_NS, PERCENTILES, LatencyHistogram
 
 from tests.changelog import encode
 from tests.fakes import FakeMessage

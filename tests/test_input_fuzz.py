@@ -11,8 +11,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from replaybench import workload
 from replaybench.clusters import profile
+from replaybench.engine import workload
 from replaybench.errors import UsageError
 
 SHIPPED = Path(__file__).resolve().parent.parent / "workloads"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import time
 
-from replaybench.histograms import LatencyHistogram
+from replaybench.format.histograms import LatencyHistogram
 from replaybench.roles.live_producer import KeyShare, LiveProducer
 from replaybench.roles.restore_reader import end_offsets
 from replaybench.roles.schedule import RateSchedule

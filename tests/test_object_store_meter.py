@@ -3,8 +3,8 @@ S3 server's counters are checked in test_s3_server.py and through a Tansu run in
 test_run_cli.py)."""
 
 from replaybench.clusters.s3_server import ObjectStoreTraffic
-from replaybench.object_store_meter import MeteredTarget, ObjectStoreMeter, annotate
-from replaybench.run_record import RunRecord
+from replaybench.engine.object_store_meter import MeteredTarget, ObjectStoreMeter, annotate
+from replaybench.results.run_record import RunRecord
 
 
 class Counters:

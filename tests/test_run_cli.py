@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from replaybench import results as results_schema
 from replaybench.clusters.processes import find_by_marker
+from replaybench.results import store
 
 pytestmark = pytest.mark.cluster   # every test here starts clusters from the command line
 
@@ -73,8 +73,8 @@ def test_ctrl_c_at_a_random_moment_leaves_an_aborted_run_and_no_processes(tmp_pa
     if phase != "write":
         assert info["phases"][phase]["start_ns"] > 0, context
     run_dir = results / info["run_id"]
-    for name in results_schema.SCHEMAS:   # every file there, and each reads back cleanly
-        results_schema.read_table(run_dir, name)
+    for name in store.SCHEMAS:   # every file there, and each reads back cleanly
+        store.read_table(run_dir, name)
     assert not list(results.glob(".*partial*")) and not list(run_dir.glob(".*partial*"))
     time.sleep(1)
     for marker in (info["cluster"]["root"], info["ray"]["temp_dir"]):
@@ -202,13 +202,13 @@ def test_s3_backed_broker_restores_exactly_and_survives_a_replacement(tmp_path):
     assert drill["object_store_get_requests"] > 0
     assert drill["object_store_bytes_read"] >= drill["startup_bytes_read"]
     # The restore came out of the object store, as the S3 server's own counters show.
-    store = cluster["object_store"]
-    assert store["server"].startswith("seaweedfs") and store["restored_bytes"] > 0
-    assert store["phases"]["storm"]["bytes_read"] > 0.5 * store["restored_bytes"]
+    object_store = cluster["object_store"]
+    assert object_store["server"].startswith("seaweedfs") and object_store["restored_bytes"] > 0
+    assert object_store["phases"]["storm"]["bytes_read"] > 0.5 * object_store["restored_bytes"]
     series = pq.read_table(run_dir / "timeseries.parquet").to_pylist()
     storm_reads = sum(r["s3_bytes_read"] for r in series
                       if r["role"] == "object_store" and r["phase"] == "storm")
-    assert storm_reads > 0.5 * store["restored_bytes"]
+    assert storm_reads > 0.5 * object_store["restored_bytes"]
     checks = pq.read_table(run_dir / "verification.parquet").to_pylist()
     restore = [c for c in checks if c["scope"] == "group-0"]
     assert restore and all(c["passed"] for c in restore)

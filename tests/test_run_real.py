@@ -11,10 +11,10 @@ import signal
 import pytest
 from hdrh.histogram import HdrHistogram
 
-from replaybench import runner
+from replaybench.engine import runner
+from replaybench.engine.topics import TopicError
 from replaybench.errors import ClusterError
 from replaybench.roles.restore_reader import end_offsets
-from replaybench.topics import TopicError
 
 from tests.engine_helpers import WORKLOADS, manifest, run_smoke, table
 from tests.kafka_helpers import create_topic

@@ -9,7 +9,7 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException
 
 import replaybench
-from replaybench import runner
+from replaybench.engine import runner
 from replaybench.errors import ReplaybenchError, RunError, UsageError
 
 from tests.engine_helpers import manifest, run_smoke, table
@@ -60,9 +60,9 @@ def test_a_secret_passed_with_set_stays_out_of_the_manifest():
 
     from engine_helpers import WORKLOADS
 
-    from replaybench import manifest, workload
-    from replaybench.run_record import RunRecord
-    from replaybench.summary import summarize
+    from replaybench.engine import manifest, workload
+    from replaybench.results.run_record import RunRecord
+    from replaybench.results.summary import summarize
     canary = "hunter2-canary-7f3a"
     overrides = [f"live.producer_config.sasl.password={canary}",
                  f"storm.consumer_config.sasl.oauthbearer.config=token={canary}"]
@@ -96,9 +96,9 @@ def test_pause_that_never_takes_effect_is_an_error_not_silence(monkeypatch):
 
 
 def test_replication_samples_reach_the_cluster_with_its_client_config(monkeypatch):
-    from replaybench import drills
     from replaybench.clusters import health
-    from replaybench.run_record import RunRecord
+    from replaybench.engine import drills
+    from replaybench.results.run_record import RunRecord
     seen = {}
 
     def admin(bootstrap, extra=None):
@@ -148,7 +148,7 @@ class _LossyAdmin:
     (False, True, 2), (True, True, 1),
     (True, False, 2)])   # metadata not showing it yet: the retry finds it exists
 def test_a_create_topics_lost_in_flight_is_retried_or_found(created_anyway, listed, calls):
-    from replaybench import topics
+    from replaybench.engine import topics
     admin = _LossyAdmin(created_anyway, listed)
     topics.ensure_topic(admin, "t", 2, 1, {})
     assert admin.calls == calls

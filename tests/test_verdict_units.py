@@ -14,11 +14,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from replaybench import client_bound
-from replaybench.histograms import LatencyHistogram, sparse_counts
-from replaybench.interference import PhaseLatency, judge_role
+from replaybench.format.histograms import LatencyHistogram, sparse_counts
+from replaybench.meters.self_noise import HiccupMeter, HostSampler
 from replaybench.roles.client_stats import fetch_state
-from replaybench.self_noise import HiccupMeter, HostSampler
+from replaybench.verdicts import client_bound
+from replaybench.verdicts.interference import PhaseLatency, judge_role
 
 RNG = np.random.default_rng(7)
 
@@ -153,8 +153,8 @@ def test_fetch_state_from_librdkafka_statistics(stats, reading, expected):
 
 def test_hiccup_meter_sees_a_stopped_process():
     """A child process runs the meter; SIGSTOP for 0.5 s shows as a hiccup near 0.5 s."""
-    code = ("import sys, time\nfrom replaybench.self_noise import HiccupMeter\n"
-            "from replaybench.histograms import LatencyHistogram\n"
+    code = ("import sys, time\nfrom replaybench.meters.self_noise import HiccupMeter\n"
+            "from replaybench.format.histograms import LatencyHistogram\n"
             "m = HiccupMeter().start(); print('ready', flush=True); time.sleep(1.5)\n"
             "h = LatencyHistogram.from_blob(m.take()); print(h.hist.get_max_value(), h.count)")
     child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
@@ -209,7 +209,7 @@ def test_a_reference_with_a_late_generator_is_left_out_not_the_storm():
 def test_the_interval_holds_the_measured_ratio(monkeypatch):
     """Resampling a tail percentile that rests on a few ticks is biased low: an interval that
     ends below the measured ratio is widened to hold it."""
-    from replaybench import interference
+    from replaybench.verdicts import interference
     monkeypatch.setattr(interference, "ratio_interval", lambda *_a: (0.5, 0.8))
     rows = judge_role("producer", {"baseline": _phase(_quiet(10)), "storm": _phase(_quiet(5))})
     for row in rows:
@@ -218,7 +218,7 @@ def test_the_interval_holds_the_measured_ratio(monkeypatch):
 
 @given(values=st.lists(st.integers(0, 200), max_size=30), interval=st.integers(1, 40))
 def test_hiccup_correction_matches_hdrh_record_corrected_value(values, interval):
-    from replaybench.self_noise import corrected
+    from replaybench.meters.self_noise import corrected
     expected = []
     for v in values:           # hdrh's record_corrected_value, value by value
         expected.append(v)

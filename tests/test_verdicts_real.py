@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from replaybench import runner
+from replaybench.engine import runner
 
 from tests.engine_helpers import run_smoke, table
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from replaybench import workload
-from replaybench.workload import WorkloadError
+from replaybench.engine import workload
+from replaybench.engine.workload import WorkloadError
 
 SHIPPED = Path(__file__).resolve().parent.parent / "workloads"
 

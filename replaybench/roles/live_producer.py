@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 from confluent_kafka import Producer
 
-from replaybench import core, records
-from replaybench.clock import Clock
-from replaybench.counters import FOLD_COUNTERS
-from replaybench.metrics import IntervalHistograms, Snapshot
+from replaybench.format import core, records
+from replaybench.format.counters import FOLD_COUNTERS
+from replaybench.meters.clock import Clock
+from replaybench.meters.snapshots import IntervalHistograms, Snapshot
 from replaybench.roles.client_stats import ClientStats
 from replaybench.roles.schedule import RateSchedule
 

@@ -15,10 +15,10 @@ import time
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
-from replaybench.core import Columns, StateTable
-from replaybench.counters import FOLD_COUNTERS
 from replaybench.errors import RunError
-from replaybench.native_reader import batch_consumer_class
+from replaybench.format.core import Columns, StateTable
+from replaybench.format.counters import FOLD_COUNTERS
+from replaybench.roles.native_reader import batch_consumer_class
 
 _PARTITION_EOF = -191
 _ERRORS = FOLD_COUNTERS.index("errors")

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from confluent_kafka import Consumer, TopicPartition
 
-from replaybench import records
-from replaybench.clock import Clock
-from replaybench.core import Columns, StateTable
-from replaybench.counters import FOLD_COUNTERS
-from replaybench.metrics import Snapshot
+from replaybench.format import records
+from replaybench.format.core import Columns, StateTable
+from replaybench.format.counters import FOLD_COUNTERS
+from replaybench.meters.clock import Clock
+from replaybench.meters.snapshots import Snapshot
 from replaybench.roles.client_stats import ClientStats, fetch_state
 from replaybench.roles.restore_batches import open_batches
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 from confluent_kafka import KafkaException, Producer
 
-from replaybench import core, records
-from replaybench.clock import Clock
-from replaybench.metrics import Snapshot
+from replaybench.format import core, records
+from replaybench.meters.clock import Clock
+from replaybench.meters.snapshots import Snapshot
 
 _BATCH = 10_000  # records encoded per call into the compiled encoder
 

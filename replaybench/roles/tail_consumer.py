@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from confluent_kafka import Consumer, TopicPartition
 
-from replaybench import core
-from replaybench.clock import Clock
-from replaybench.counters import FOLD_COUNTERS
-from replaybench.metrics import IntervalHistograms, Snapshot
+from replaybench.format import core
+from replaybench.format.counters import FOLD_COUNTERS
+from replaybench.meters.clock import Clock
+from replaybench.meters.snapshots import IntervalHistograms, Snapshot
 from replaybench.roles.client_stats import ClientStats
 
 TAIL_CONSUMER_DEFAULTS = {"enable.auto.commit": False, "fetch.wait.max.ms": 10,

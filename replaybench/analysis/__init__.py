@@ -1,0 +1,3 @@
+"""Reading many runs: compare, history, plan, the HTML report and its charts, interop with other
+tools.
+"""

@@ -1,0 +1,105 @@
+"""`replaybench report`: one self-contained HTML file with SVG charts for one or more runs side
+by side: restore throughput over time with phase bands and fault markers, live produce tail
+latency over time, the HDR percentile spectrum per phase, per-partition restore durations."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from replaybench.analysis import charts
+from replaybench.results import store
+from replaybench.results.runs import Run
+
+SPECTRUM = (50.0, 90.0, 99.0, 99.9, 99.99, 99.999)
+FAULT_KINDS = ("fault", "fault_start", "error", "storm_timeout")
+
+# Runs in the browser after layout and records each chart's drawn extent, so a headless browser
+# (the test) can tell that the charts were really rendered.
+_CHECK = """<script>
+window.addEventListener('load', () => {
+  document.querySelectorAll('svg.chart').forEach(c => {
+    let w = 0, h = 0;
+    c.querySelectorAll('.data').forEach(e => { const b = e.getBBox(); w += b.width; h += b.height; });
+    c.setAttribute('data-drawn', Math.round(w) + 'x' + Math.round(h));
+  });
+  document.body.setAttribute('data-charts', document.querySelectorAll('svg.chart').length);
+});
+</script>"""
+
+def render(runs: list[Run]) -> str:
+    sections = "".join(_section(run) for run in runs)
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>replaybench report</title>"
+            f"<style>body{{font-family:sans-serif;margin:16px}} .runs{{display:flex;gap:24px;"
+            f"flex-wrap:wrap}} .run{{flex:1 1 660px}} table{{border-collapse:collapse}} "
+            f"td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}} th{{background:#f4f4f4}}"
+            f"</style></head><body><h1>replaybench report</h1>{_overview(runs)}"
+            f"<div class='runs'>{sections}</div>{_CHECK}</body></html>")
+
+def write(runs: list[Run], out: Path) -> Path:
+    tmp = out.with_name(f".{out.name}.partial")
+    tmp.write_text(render(runs))
+    tmp.replace(out)
+    return out
+
+def _overview(runs: list[Run]) -> str:
+    rows = []
+    for run in runs:
+        s = run.manifest.get("summary", {})
+        g = s.get("groups") or [{}]
+        base = s.get("live", {}).get("baseline producer", {})
+        storm = s.get("live", {}).get("storm producer", {})
+        rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in (
+            run.manifest.get("run_id", run.path.name), run.manifest.get("status", "?"),
+            f"{g[0].get('restore_time_s', 0):.2f} s", f"{g[0].get('mb_per_s', 0):.1f}",
+            _ms(base.get("p99_ns")), _ms(storm.get("p99_ns")), _ms(storm.get("p99_9_ns")))) + "</tr>")
+    head = "".join(f"<th>{h}</th>" for h in ("run", "status", "restore time", "restore MB/s",
+                                             "baseline p99 ms", "storm p99 ms", "storm p99.9 ms"))
+    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+
+def _section(run: Run) -> str:
+    ts = store.read_table(run.path, "timeseries").to_pylist()
+    events = store.read_table(run.path, "events").to_pylist()
+    parts = store.read_table(run.path, "restore_partitions").to_pylist()
+    bands = _bands(events)
+    markers = [(e["elapsed_ns"] / 1e9, e["kind"]) for e in events if e["kind"] in FAULT_KINDS]
+    readers = [r for r in ts if r["role"] == "reader"]
+    producers = [r for r in ts if r["role"] == "producer"]
+    t = [r["elapsed_ns"] / 1e9 for r in readers]
+    drawn = [
+        charts.line_chart("restore throughput", [
+            ("MB/s", t, [r["bytes_per_s"] / 1e6 for r in readers]),
+            ("k records/s", t, [r["records_per_s"] / 1e3 for r in readers])],
+            "MB/s · k records/s", bands=bands, markers=markers),
+        charts.line_chart("live produce latency (ack − intended)", [
+            (f"p{p}", [r["elapsed_ns"] / 1e9 for r in producers], [r[col] / 1e6 for r in producers])
+            for p, col in (("99", "p99_ns"), ("99.9", "p99_9_ns"), ("50", "p50_ns"))],
+            "ms", bands=bands, markers=markers),
+        _spectrum(run),
+        charts.bar_chart("restore duration per partition", [f"g{p['group']}p{p['partition']}" for p in parts],
+                      [p["duration_ns"] / 1e9 for p in parts], "seconds"),
+    ]
+    title = html.escape(run.manifest.get("run_id", run.path.name))
+    return f"<div class='run'><h2>{title}</h2>{''.join(drawn)}</div>"
+
+def _spectrum(run: Run) -> str:
+    series = []
+    for phase in ("baseline", "storm", "recovery"):
+        hist = run.histogram(phase, "producer", "ack_intended")
+        if hist.count:
+            xs = [1 / (1 - p / 100) for p in SPECTRUM]
+            series.append((phase, xs, [v / 1e6 for v in hist.percentiles(SPECTRUM)]))
+    ticks = [(1 / (1 - p / 100), f"{p:g}%") for p in SPECTRUM]
+    if not series:
+        series = [("no live traffic", [2.0], [0.0])]
+    return charts.line_chart("produce latency percentile spectrum (HDR)", series, "ms",
+                          x_label="percentile", log_x=True, x_ticks=ticks)
+
+def _bands(events: list[dict]) -> list[tuple[float, float, str]]:
+    starts = [(e["elapsed_ns"] / 1e9, e["phase"]) for e in events if e["kind"] == "phase_start"]
+    ends = {e["phase"]: e["elapsed_ns"] / 1e9 for e in events if e["kind"] == "phase_end"}
+    return [(t, ends.get(name, t), name) for t, name in starts if name in charts.PHASE_COLORS]
+
+def _ms(ns) -> str:
+    return f"{ns / 1e6:.1f}" if ns else "—"
+

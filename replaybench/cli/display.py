@@ -1,0 +1,150 @@
+"""What `replaybench run` shows: a live status line while it runs, a summary table at the end."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from replaybench.engine.coordinator import Coordinator
+from replaybench.engine.runner import Display, RunOutcome
+from replaybench.results.summary import Summary, verdict_of
+
+
+class RichDisplay(Display):
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.live = Live(Text(""), console=console, refresh_per_second=4, transient=True)
+        self._phase = ""
+
+    def __enter__(self) -> RichDisplay:
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.live.__exit__(*exc)
+
+    def note(self, text: str) -> None:
+        self.console.print(text)
+
+    def tick(self, coordinator: Coordinator) -> None:
+        record = coordinator.record
+        if record.phase != self._phase:
+            self._phase = record.phase
+            self.console.print(f"[bold]{record.phase}[/bold] at "
+                               f"{(record.phase_bounds[record.phase][0] - record.started_ns) / 1e9:.1f} s")
+        self.live.update(Text(status_line(coordinator)))
+
+
+def status_line(coordinator: Coordinator) -> str:
+    """phase, elapsed, restore %, restore MB/s, live p99, consumer lag, from the latest tick."""
+    record = coordinator.record
+    latest = {}
+    for row in reversed(record.ticks):
+        if row["tick"] != record.ticks[-1]["tick"]:
+            break
+        latest[row["role"]] = row
+    parts = [f"{record.phase:<9}", f"{(record.ticks[-1]['elapsed_ns'] if record.ticks else 0) / 1e9:6.1f} s"]
+    total = sum(coordinator.targets.values()) * max(len(coordinator.groups), 1)
+    if total:
+        done = sum(r["records"] for r in record.ticks if r["role"] == "reader")
+        parts.append(f"restore {min(done / total, 1.0):6.1%}")
+    if "reader" in latest:
+        parts.append(f"{latest['reader']['bytes_per_s'] / 1e6:7.1f} MB/s")
+    if "seeder" in latest:
+        parts.append(f"seeding {latest['seeder']['records_per_s']:,.0f} rec/s")
+    if "producer" in latest:
+        parts.append(f"live p99 {latest['producer']['p99_ns'] / 1e6:7.1f} ms")
+    if "consumer" in latest:
+        parts.append(f"lag {latest['consumer']['lag_records']:,}")
+    return "  ".join(parts)
+
+
+def summary_tables(outcome: RunOutcome) -> list[Table]:
+    """Restore figures and verdict; then live latency per phase with the storm's inflation."""
+    s: Summary = outcome.summary
+    main = Table(title=f"{outcome.run_dir.name}: {outcome.status}")
+    main.add_column("restore")
+    main.add_column("value", justify="right")
+    for g in s.groups:
+        label = f"group {g.group} " if len(s.groups) > 1 else ""
+        main.add_row(f"{label}restore time", f"{g.restore_time_s:.2f} s" if g.restore_time_s
+                     else "not caught up")
+        main.add_row(f"{label}throughput", f"{g.mb_per_s:.1f} MB/s, {g.records_per_s:,.0f} records/s")
+        if g.verdict:
+            main.add_row(f"{label}bound by", g.verdict if g.verdict == "cluster-bound" else
+                         f"[bold red]{g.verdict}[/]: {g.verdict_reasons}")
+    verdict = "not run" if not s.checks else f"exact ({s.checks} checks)" \
+        if s.verification_passed else "FAILED: " + "; ".join(s.failed_checks[:3])
+    main.add_row("verification", verdict)
+    if outcome.reason:
+        main.add_row("reason", outcome.reason)
+    tables = [main]
+    if s.live:
+        tables.append(_latency_table(s))
+    faults = outcome.record.faults if outcome.record else []
+    if faults:
+        ft = Table(title="drills", caption=_reference_caption(faults))
+        for col in ("drill", "at", "took", "stall", "p99.9", "URP", "URP gone", "fetched back"):
+            ft.add_column(col, justify="left" if col == "drill" else "right")
+        start = outcome.record.started_ns
+        for f in faults:
+            if not f["started_ns"]:
+                ft.add_row(f"{f['action']} b{f['broker']}", "never", *["—"] * 6)
+                continue
+            ft.add_row(f"{f['action']} b{f['broker']}",
+                       f"{(f['started_ns'] - start) / 1e9:.1f} s", f"{f['duration_ns'] / 1e9:.1f} s",
+                       f"{f['restore_stall_ns'] / 1e9:.0f} s", f"{f['produce_p99_9_ns'] / 1e6:.0f} ms",
+                       str(f["under_replicated_max"]),
+                       f"{f['under_replicated_cleared_ns'] / 1e9:.1f} s"
+                       if f["under_replicated_cleared_ns"] else "—",
+                       _size(_fetched_back(f)))
+        tables.append(ft)
+    return tables
+
+
+def _latency_table(s: Summary) -> Table:
+    """Per phase, and the storm's ratio with its 95 % interval and verdict (reasons below)."""
+    lat = Table(title="live latency (ms)")
+    for col in ("latency", "baseline", "storm", "recovery", "storm / baseline", "verdict"):
+        lat.add_column(col, justify="left" if col in ("latency", "verdict") else "right")
+    notes = []
+    for role, metric in (("producer", "produce ack−intended"), ("consumer", "end-to-end")):
+        for p, key in (("p99", "p99_ns"), ("p99.9", "p99_9_ns")):
+            cells = [s.live.get(f"{phase} {role}") for phase in ("baseline", "storm", "recovery")]
+            if not any(cells):
+                continue
+            ratio = s.interference.get(f"{role} {key[:-3]}")
+            judged = verdict_of(s, role, p)
+            interval = f" [{judged.ci_low:.2f}–{judged.ci_high:.2f}]" \
+                if judged and judged.ci_low is not None else ""
+            verdict = judged.verdict if judged else "—"
+            if judged and judged.verdict == "inconclusive":
+                notes.append(f"{metric} {p}: {judged.reason}")
+                verdict = f"inconclusive ({len(notes)})"
+            lat.add_row(f"{metric} {p}", *[f"{c[key] / 1e6:.1f}" if c else "—" for c in cells],
+                        f"{ratio:.2f}×{interval}" if ratio else "—", verdict)
+    if notes:
+        lat.caption = "\n".join(f"({i}) {n}" for i, n in enumerate(notes, 1))
+        lat.caption_justify = "left"
+    return lat
+
+
+def _fetched_back(fault: dict) -> int:
+    """What a drilled broker had to fetch again: an S3-backed broker's start-up reads from the
+    object store (it holds nothing locally), else the bytes back in its log dirs."""
+    from_store = fault.get("startup_bytes_read")
+    return fault["broker_bytes_after"] if from_store is None else from_store
+
+
+def _reference_caption(faults: list[dict]) -> str | None:
+    with_faults, without = faults[0].get("restore_time_ns"), faults[0].get("reference_restore_time_ns")
+    if not with_faults or not without:
+        return None
+    return (f"restore {with_faults / 1e9:.2f} s with the faults, {without / 1e9:.2f} s without "
+            f"(reference run): {with_faults / without:.2f}×")
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB"

@@ -1,0 +1,88 @@
+"""The one Ray actor class: a shell that holds a plain role object and forwards calls to it.
+
+All logic lives in the roles (roles/), which are tested without Ray. Actors ask for no CPU so a
+2-core laptop can host a dozen of them, and are spread over the Ray cluster's nodes when there
+are several: the coordinator never knows or cares where they run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from replaybench.meters.self_noise import HiccupMeter, ProcessCpu
+from replaybench.meters.snapshots import Snapshot
+
+
+class RoleActor:
+    """Every snapshot the role returns also carries the actor process's own noise: its CPU
+    time in the interval (counter `cpu_ns`) and its hiccups (histogram `hiccup`)."""
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self.role = build()
+        self.hiccups = HiccupMeter().start()
+        self.cpu = ProcessCpu()
+
+    def call(self, method: str, *args: Any) -> Any:
+        out = getattr(self.role, method)(*args)
+        if isinstance(out, Snapshot):
+            out.counters["cpu_ns"] = self.cpu.take()
+            if (blob := self.hiccups.take()) is not None:
+                out.histograms["hiccup"] = blob
+        return out
+
+    def where(self) -> dict[str, str]:
+        import ray
+        return {"node_id": ray.get_runtime_context().get_node_id(), "host": socket.gethostname(),
+                "pid": str(os.getpid())}
+
+
+def spawn(build: Callable[[], Any], name: str) -> Any:
+    """Start one actor around build(); returns its handle."""
+    import ray
+    actor_class = ray.remote(RoleActor)
+    return actor_class.options(num_cpus=0, max_restarts=0, scheduling_strategy="SPREAD",
+                               name=None).remote(build)
+
+
+@contextmanager
+def ray_runtime(address: str | None) -> Iterator[dict[str, str]]:
+    """Connect to a Ray cluster at `address`, or start a private local one and stop it after.
+
+    An already initialised Ray (a test session's) is used as is. The local one lives in its own
+    short temp dir, so its processes are identifiable and all stop with ray.shutdown().
+    """
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if address is None or address.split(":")[0] in ("127.0.0.1", "localhost"):
+        # Ray otherwise swaps loopback for the host's routable address, and binds there. Read
+        # when ray is first imported, hence set before the import below.
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    import ray
+    if ray.is_initialized():
+        yield _describe(ray)
+        return
+    temp_dir = None
+    if address:
+        ray.init(address=address, configure_logging=False, log_to_driver=False)
+    else:
+        temp_dir = tempfile.mkdtemp(prefix="rb-ray-", dir="/tmp")
+        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, configure_logging=False,
+                 object_store_memory=256 << 20, _temp_dir=temp_dir, log_to_driver=False,
+                 _node_ip_address="127.0.0.1")
+    try:
+        yield {**_describe(ray), "temp_dir": temp_dir or ""}
+    finally:
+        ray.shutdown()
+        if temp_dir:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _describe(ray) -> dict[str, str]:
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    return {"ray_version": ray.__version__, "ray_nodes": str(len(nodes)),
+            "ray_address": ray.get_runtime_context().gcs_address}

@@ -1,0 +1,409 @@
+"""One run, top to bottom: seed → warmup → baseline → storm (with drills) → recovery →
+drain → verify.
+
+The coordinator builds roles as Ray actors, ticks them every second, merges their snapshots
+into the RunRecord and decides phase changes from what they report. It holds actor handles
+only; where the actors run is Ray's business.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import psutil
+
+from replaybench.engine import actors, drills
+from replaybench.engine.placement import assign_partitions
+from replaybench.engine.ticker import Ticker, call, get
+from replaybench.engine.verification import check, judge_group
+from replaybench.engine.workload import WorkloadSpec
+from replaybench.errors import RunError
+from replaybench.meters.clock import Clock
+from replaybench.meters.self_noise import HostSampler
+from replaybench.results.run_record import RunRecord
+from replaybench.roles.live_producer import KeyShare, LiveProducer
+from replaybench.roles.restore_reader import RestoreReader, end_offsets
+from replaybench.roles.schedule import RateSchedule
+from replaybench.roles.seeder import ChangelogSeeder, SeedSpec
+from replaybench.roles.tail_consumer import TailConsumer
+from replaybench.verdicts import client_bound
+
+DRAIN_TIMEOUT_NS = 30_000_000_000
+_CORRUPT = ("truncated", "bad_magic", "bad_version", "bad_checksum", "bad_key", "key_out_of_range")
+
+
+class RunFailed(RunError):
+    """The run could not finish; what it measured is still written."""
+
+
+@dataclass(frozen=True)
+class Topics:
+    changelog: str
+    live: str          #: the changelog itself when live traffic appends to it
+
+
+@dataclass
+class Group:
+    index: int
+    readers: list[str]
+    start_ns: int = 0
+    caught_up_ns: int = 0
+    host_idle: list[float] = field(default_factory=list)  #: per whole tick of the restore
+
+
+class Coordinator:
+    def __init__(self, spec: WorkloadSpec, client_config: dict, topics: Topics,
+                 record: RunRecord, on_tick: Callable[[Coordinator], None] | None = None,
+                 after_seed: Callable[[], dict | None] | None = None,
+                 drill_target: drills.Drillable | None = None,
+                 server_pids: Callable[[], dict[str, int]] | None = None) -> None:
+        """after_seed: run once the changelog is written (the embedded cluster flushes it to
+        disk, so that its writeback does not land in the baseline). drill_target: the cluster
+        the workload's faults act on. server_pids: the cluster's server processes on this host,
+        by name (asked every tick: a drill changes them), whose CPU each tick records."""
+        self.spec, self.client_config, self.topics, self.record = spec, client_config, topics, record
+        self.on_tick = on_tick or (lambda _c: None)
+        self.after_seed = after_seed
+        self.server_pids = server_pids or dict
+        self.host = HostSampler()
+        self.clock = Clock()
+        self.handles: dict[str, Any] = {}
+        self.groups: list[Group] = []
+        self.seeded = None
+        self.targets: dict[int, int] = {}
+        self.ticker: Ticker | None = None
+        self._per_actor: dict[str, dict[str, int]] = {}   #: counters summed over the run
+        self._done: dict[str, bool] = {}
+        self.drills = drills.DrillPlan(spec.faults, drill_target, self.clock, client_config,
+                                       [topics.changelog, topics.live])
+
+    # -- the run ----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        try:
+            self._spawn()
+            self._seed()
+            self._start_live()
+            self._warmup()
+            self._timed_phase("baseline", self.spec.phases.baseline_s)
+            self._storm()
+            self._recovery()
+            self._drain()
+            self._verify()
+        finally:
+            self._kill_all()
+
+    def _spawn(self) -> None:
+        """Every actor up front, so starting a phase is a method call, not a process start."""
+        spec, cfg, t = self.spec, self.client_config, self.topics
+        self._actor("seeder-0", functools.partial(ChangelogSeeder, cfg, SeedSpec(
+            t.changelog, spec.seed.keys, spec.seed.records, spec.seed.value_bytes,
+            spec.seed.tombstone_ratio, spec.seed.random_payload), name="seeder-0"))
+        live_keys, live_parts = self._live_layout()
+        schedule = RateSchedule.from_spec(spec.live.rate_per_s, spec.live.rate_steps)
+        for i in range(spec.live.producers):
+            self._actor(f"producer-{i}", functools.partial(
+                LiveProducer, {**cfg, **spec.live.producer_config}, t.live, live_parts,
+                KeyShare(live_keys, i, spec.live.producers), spec.live.value_bytes, schedule,
+                producer_id=i + 1, record_deliveries=self._appends(), name=f"producer-{i}"))
+        for i in range(spec.live.consumers):
+            self._actor(f"consumer-{i}", functools.partial(
+                TailConsumer, {**cfg, **spec.live.consumer_config}, t.live, live_parts,
+                live_keys, name=f"consumer-{i}"))
+        reader_cfg = {**cfg, **spec.storm.consumer_config}
+        for g in range(spec.storm.groups if spec.storm.readers else 0):
+            names = []
+            for r, parts in enumerate(assign_partitions(spec.topic.partitions, spec.storm.readers)):
+                name = f"reader-{g}-{r}"
+                self._actor(name, functools.partial(
+                    RestoreReader, {**reader_cfg, "group.id": f"replaybench-restore-{g}"},
+                    t.changelog, parts, None, spec.seed.keys, spec.topic.partitions,
+                    follow=spec.storm.follow, caught_up_lag=spec.storm.caught_up_lag, name=name,
+                    client=spec.storm.client))
+                names.append(name)
+            self.groups.append(Group(g, names))
+        for name, handle in self.handles.items():
+            self.record.placement[name] = get(handle.where.remote(), name, "start")
+        self.record.event(self.clock(), "actors_ready", count=len(self.handles),
+                          nodes=len({p["node_id"] for p in self.record.placement.values()}))
+
+    def _seed(self) -> None:
+        self._enter("seed")
+        ticker = self._new_ticker()
+        ticker.add("seeder-0", self.handles["seeder-0"])
+        while ticker.queues:
+            self._step()
+            if self._done.get("seeder-0"):
+                ticker.retire("seeder-0")
+        self.seeded = call(self.handles["seeder-0"], "seeder-0", "result")
+        self.record.event(self.clock(), "seeded", records=self.seeded.records,
+                          bytes=self.seeded.bytes, duration_ns=self.seeded.duration_ns)
+        self._kill("seeder-0")
+        if self.after_seed:
+            start = self.clock()
+            seen = self.after_seed() or {}
+            self.record.event(self.clock(), "seed_flushed", duration_ns=self.clock() - start, **seen)
+
+    def _start_live(self) -> None:
+        """Producers share one schedule origin, the start of their first tick; tail consumers
+        start where the topic ends."""
+        tails = end_offsets(self.client_config, self.topics.live, self.spec.topic.partitions) \
+            if self._appends() else None
+        for name in self._names("consumer"):
+            call(self.handles[name], name, "start", tails)
+        ticker = self._new_ticker()
+        origin = ticker.deadline - ticker.tick_ns
+        for name in self._names("producer"):
+            self.handles[name].call.remote("start", origin)
+        for name in self._names("consumer") + self._names("producer"):
+            ticker.add(name, self.handles[name])
+
+    def _timed_phase(self, phase: str, seconds: float) -> None:
+        if seconds <= 0 or not self.ticker.active():
+            return
+        self._enter(phase)
+        end = self.clock() + int(seconds * 1e9)
+        while self.clock() < end:
+            self._step()
+
+    def _warmup(self) -> None:
+        """Live traffic until its latency is steady: at least warmup_s, at most warmup_max_s.
+
+        A fresh broker's JIT compiles the live-traffic path for ~20 s once live traffic starts
+        (its C2 thread takes up to a core on a 2-core machine; p99 ~200 ms falling to ~10 ms);
+        a baseline taken then would flatter every storm. Steady: the last 2 x settle_ticks ticks'
+        producer p99 each within 2x of the lowest tick p99 seen so far (steady *and* low: a
+        broker can be steadily slow while it compiles). Twice settle_ticks, so that a few quiet
+        ticks in a noisy stretch do not end it.
+        """
+        phases = self.spec.phases
+        if not self._names("producer"):
+            self._timed_phase("warmup", phases.warmup_s)
+            return
+        self._enter("warmup")
+        start = self.clock()
+        while self.clock() - start < phases.warmup_max_s * 1e9:
+            self._step()
+            seen = [r["p99_ns"] for r in self.record.ticks if r["role"] == "producer"
+                    and r["phase"] == "warmup" and r["latency_count"]]
+            recent = seen[-2 * phases.settle_ticks:]
+            steady = len(recent) == 2 * phases.settle_ticks and max(recent) <= 2 * min(seen)
+            if steady and self.clock() - start >= phases.warmup_s * 1e9:
+                self.record.event(self.clock(), "steady", p99_ns=recent)
+                return
+        self.record.event(self.clock(), "warmup_capped", seconds=phases.warmup_max_s)
+
+    def _storm(self) -> None:
+        if not self.groups:
+            return
+        self._enter("storm")
+        self.targets = end_offsets(self.client_config, self.topics.changelog,
+                                   self.spec.topic.partitions)
+        # Restore groups start (and are staggered) from the moment their targets are known.
+        storm_start = self.clock()
+        self.record.event(storm_start, "targets", offsets=self.targets)
+        timeout_ns = int(self.spec.phases.storm_timeout_s * 1e9)
+        stagger_ns = int(self.spec.storm.stagger_s * 1e9)
+        while any(not g.caught_up_ns for g in self.groups) or self.drills.running:
+            now = self.clock()
+            self.drills.trigger(self.record, now - storm_start, self._restored_percent())
+            for group in self.groups:
+                if not group.start_ns and now >= storm_start + group.index * stagger_ns:
+                    self._start_group(group)
+            if now - storm_start > timeout_ns:
+                behind = [n for g in self.groups for n in g.readers if n in self.ticker.queues]
+                self.record.event(now, "storm_timeout", readers=behind)
+                raise RunFailed(f"restore not caught up within phases.storm_timeout_s="
+                                f"{self.spec.phases.storm_timeout_s:g}: {', '.join(behind)}")
+            self._step()
+
+    def _restored_percent(self) -> float:
+        """How much of its target the first restore group has read."""
+        done = sum(self._per_actor.get(n, {}).get("records", 0) for n in self.groups[0].readers)
+        return 100 * done / (sum(self.targets.values()) or 1)
+
+    def _start_group(self, group: Group) -> None:
+        group.start_ns = self.clock()
+        for name in group.readers:
+            self.handles[name].call.remote("start", group.start_ns, self.targets)
+            self.ticker.add(name, self.handles[name])
+        self.record.event(group.start_ns, "group_started", group=group.index,
+                          readers=len(group.readers))
+
+    def _recovery(self) -> None:
+        """Live traffic alone until latency settles back near baseline, or recovery_s."""
+        phases = self.spec.phases
+        if phases.recovery_s <= 0 or not self._names("producer"):
+            self._timed_phase("recovery", phases.recovery_s)
+            return
+        self._enter("recovery")
+        baseline_p99 = self.record.latency("baseline", "producer").percentile(99.0)
+        end = self.clock() + int(phases.recovery_s * 1e9)
+        calm = 0
+        while self.clock() < end:
+            self._step()
+            p99 = next(r["p99_ns"] for r in reversed(self.record.ticks) if r["role"] == "producer")
+            calm = calm + 1 if baseline_p99 and p99 <= phases.settle_ratio * baseline_p99 else 0
+            if calm >= phases.settle_ticks:
+                self.record.event(self.clock(), "settled", p99_ns=p99, baseline_p99_ns=baseline_p99)
+                return
+
+    def _drain(self) -> None:
+        """Stop producing, wait for every ack, then for the tail consumers to read every record."""
+        self._enter("drain")
+        producers = self._names("producer")
+        for name in producers:
+            self.ticker.retire(name)
+        while any(n in self.ticker.queues for n in producers):
+            self._step()
+        start = self.clock()
+        self._record(start, [(n, call(self.handles[n], n, "finish")) for n in producers])
+        acked = self._total("producer", "acked")
+        deadline = self.clock() + DRAIN_TIMEOUT_NS
+        while self._names("consumer") and self.clock() < deadline and any(
+                self._consumed(n) < acked for n in self._names("consumer")):
+            self._step()
+        for name in self._names("consumer"):
+            self.ticker.retire(name)
+        while self.ticker.queues:
+            self._step()
+
+    # -- verification -----------------------------------------------------------------------
+
+    def _verify(self) -> None:
+        self._enter("verify")
+        self.drills.finish(self.record)
+        deliveries = self._changelog_deliveries()
+        for group in self.groups:
+            results = [call(self.handles[n], n, "result") for n in group.readers]
+            self._verify_group(group, results, deliveries)
+        self._verify_live()
+
+    def _verify_group(self, group: Group, results: list, deliveries: np.ndarray) -> None:
+        verdict = judge_group(group.index, group.start_ns, results, self.seeded.expected_versions,
+                              self.seeded.expected_live, self.targets, deliveries)
+        group.caught_up_ns = verdict.group_row["caught_up_ns"]
+        self.record.groups.append({**verdict.group_row, **self._holdup(group, verdict.group_row)})
+        self.record.partitions.extend(verdict.partition_rows)
+        self.record.verification.extend(verdict.checks)
+
+    def _holdup(self, group: Group, row: dict) -> dict:
+        """Whether the group's readers, not the cluster, set its restore time."""
+        summed: dict[str, int] = {}
+        for name in group.readers:
+            for key, value in self._per_actor.get(name, {}).items():
+                summed[key] = summed.get(key, 0) + value
+        idle = sum(group.host_idle) / len(group.host_idle) if group.host_idle else None
+        judged = client_bound.judge(summed, len(group.readers),
+                                    row["restore_time_ns"] or self.clock() - group.start_ns,
+                                    idle, shared_host=bool(self.server_pids()),
+                                    host_cores=psutil.cpu_count() or 1)
+        return {"verdict": judged.verdict, "verdict_reasons": "; ".join(judged.reasons),
+                **judged.evidence}
+
+    def _verify_live(self) -> None:
+        producers, consumers = self._names("producer"), self._names("consumer")
+        if not producers:
+            return
+        ends = end_offsets(self.client_config, self.topics.live, self._live_layout()[1])
+        acked = self._total("producer", "acked")
+        seeded = self.seeded.records if self._appends() else 0
+        self._check("live", "acked_records_vs_offsets", sum(ends.values()) - seeded, acked)
+        self._check("live", "acked_offset_rewinds", 0,
+                    self._total("producer", "acked_offset_rewinds"))
+        if blind := self._total("producer", "acked_without_offset"):
+            self.record.event(self.clock(), "acks_without_offset", records=blind)
+        for name in consumers:
+            self._check("live", f"{name}_records", acked, self._consumed(name))
+        for counter in ("duplicates", "regressions") + _CORRUPT:
+            self._check("live", f"consumed_{counter}", 0, self._total("consumer", counter))
+
+    def _check(self, scope: str, name: str, expected: int, observed: int) -> None:
+        self.record.verification.append(check(scope, name, expected, observed))
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _step(self) -> None:
+        start, snaps = self.ticker.step()
+        self._record(start, snaps)
+        self.drills.watch(self.record, [s for _, s in snaps])
+        for name, snap in snaps:
+            if snap.role == "reader" and snap.done and name not in self.ticker.retiring:
+                self.ticker.retire(name)
+                self.record.event(snap.t_ns, "reader_caught_up", actor=name)
+        for group in self.groups:
+            if group.start_ns and not group.caught_up_ns and not any(
+                    n in self.ticker.queues for n in group.readers):
+                group.caught_up_ns = max(call(self.handles[n], n, "caught_up_at")
+                                         for n in group.readers)
+                self.record.event(group.caught_up_ns, "group_caught_up", group=group.index,
+                                  restore_time_ns=group.caught_up_ns - group.start_ns)
+        self.on_tick(self)
+
+    def _record(self, start: int, snaps: list) -> None:
+        host = self.host.sample(self.server_pids())
+        self.record.add_interval(self.ticker.count if self.ticker else 0, start,
+                                 [s for _, s in snaps], host)
+        for name, snap in snaps:
+            mine = self._per_actor.setdefault(name, {})
+            for key, value in snap.counters.items():
+                mine[key] = mine.get(key, 0) + value
+            self._done[name] = snap.done
+            for error in snap.errors:
+                self.record.event(snap.t_ns, "error", actor=name, message=error)
+            if snap.errors:
+                raise RunFailed(snap.errors[0])
+        for group in self.groups:   # ticks the whole of which the group spent restoring
+            if group.start_ns and group.start_ns <= start and \
+                    not all(self._done.get(n) for n in group.readers):
+                group.host_idle.append(host["host_idle_share"])
+
+    def _consumed(self, name: str) -> int:
+        return self._per_actor.get(name, {}).get("records", 0)
+
+    def _total(self, role: str, counter: str) -> int:
+        return sum(c.get(counter, 0) for n, c in self._per_actor.items()
+                   if n.startswith(role + "-"))
+
+    def _enter(self, phase: str) -> None:
+        self.record.enter(phase, self.clock())
+
+    def _new_ticker(self) -> Ticker:
+        self.ticker = Ticker(self.clock)
+        return self.ticker
+
+    def _actor(self, name: str, build: Callable) -> None:
+        self.handles[name] = actors.spawn(build, name)
+
+    def _names(self, prefix: str) -> list[str]:
+        return [n for n in self.handles if n.startswith(prefix + "-")]
+
+    def _appends(self) -> bool:
+        return self.spec.live.topic == "changelog"
+
+    def _live_layout(self) -> tuple[int, int]:
+        """(keys, partitions) of the topic live traffic goes to."""
+        if self._appends():
+            return self.spec.seed.keys, self.spec.topic.partitions
+        return self.spec.live.keys, self.spec.live.partitions
+
+    def _changelog_deliveries(self) -> np.ndarray:
+        if not self._appends():
+            return np.zeros((0, 4), np.int64)
+        parts = [call(self.handles[n], n, "deliveries") for n in self._names("producer")]
+        return np.concatenate(parts) if parts else np.zeros((0, 4), np.int64)
+
+    def _kill(self, name: str) -> None:
+        import ray
+        handle = self.handles.pop(name, None)
+        if handle is not None:
+            ray.kill(handle)
+
+    def _kill_all(self) -> None:
+        for name in list(self.handles):
+            self._kill(name)
+

@@ -1,0 +1,410 @@
+"""`replaybench run`: resolve the workload and the cluster, run the coordinator on Ray, and
+write results whatever happens once measuring has begun."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import tempfile
+import time
+import traceback
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from replaybench.clusters import health, profile
+from replaybench.clusters.artifacts import KAFKA_VERSION, tiered_storage_artifacts
+from replaybench.clusters.kafka_config import TIERED_TOPIC_CONFIGS, tiered_overrides
+from replaybench.clusters.local_kafka import LocalKafkaCluster
+from replaybench.clusters.tansu import TANSU_VERSION, TansuCluster
+from replaybench.engine import actors, client_config, manifest, object_store_meter, topics, workload
+from replaybench.engine.coordinator import Coordinator, Topics
+from replaybench.errors import ClusterError, ReplaybenchError, UsageError
+from replaybench.meters.clock import Clock
+from replaybench.results import store
+from replaybench.results.run_record import RunRecord
+from replaybench.results.summary import Summary, summarize
+
+REACH_TIMEOUT_S = 10.0
+TIERED_OFFLOAD_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    workload: Path
+    cache_dir: Path
+    overrides: tuple[str, ...] = ()
+    scale: str = "default"
+    bootstrap: str | None = None          #: None: start the embedded local cluster
+    client_config: Path | None = None
+    brokers: int | None = None            #: None: the workload's cluster.brokers
+    ray_address: str | None = None
+    results_dir: Path = Path("results")
+    recreate_topics: bool = False
+    tags: tuple[tuple[str, str], ...] = ()   #: recorded in the manifest (a sweep's values)
+    profile: Path | None = None              #: an external cluster profile (YAML)
+    cluster_kind: str = "kafka"              #: embedded: kafka (local disk) or tiered
+    reference: bool = True   #: with faults: first run the workload without them, for comparison
+
+
+@dataclass
+class RunOutcome:
+    run_dir: Path
+    status: str
+    reason: str
+    summary: Summary
+    record: RunRecord = field(repr=False)
+
+
+class Display:
+    """What the runner tells the user while it works; the CLI passes a rich one."""
+
+    def note(self, text: str) -> None:
+        pass
+
+    def tick(self, coordinator: Coordinator) -> None:
+        pass
+
+
+def run(request: RunRequest, display: Display | None = None) -> RunOutcome:
+    """One run; for a workload with faults, first the same workload without them (the
+    reference), so that the faulted run can say what its drills cost the restore."""
+    display = display or Display()
+    spec = workload.load(request.workload, list(request.overrides), request.scale)
+    reference = None
+    if spec.faults and request.reference:
+        display.note("reference run: the same workload without its faults, on a fresh cluster")
+        # In a subfolder: a folder of nightly runs stays one scenario for compare and history.
+        reference = _run_once(replace(request, overrides=(*request.overrides, "faults=[]"),
+                                      tags=(*request.tags, ("reference", "without faults")),
+                                      results_dir=request.results_dir / "references"),
+                              display, None)
+        if reference.status == "aborted":
+            return reference
+        display.note(f"reference run {reference.run_dir.name}: {reference.status}, restore "
+                     f"{_restore_ns(reference.record) / 1e9:.2f} s; now the run with faults")
+    return _run_once(request, display, reference)
+
+
+def _run_once(request: RunRequest, display: Display, reference: RunOutcome | None) -> RunOutcome:
+    spec = workload.load(request.workload, list(request.overrides), request.scale)
+    _check_embedded_fits(spec, request)
+    extra = client_config.load(request.client_config) if request.client_config else {}
+    results_dir = _results_dir(request.results_dir)
+    run_id = store.new_run_id(results_dir, spec.name)
+    latch = _InterruptLatch()
+    try:
+        with ExitStack() as stack:
+            outcome = _measure(stack, latch, request, spec, extra, results_dir, run_id, display,
+                               reference)
+    finally:
+        latch.disarm()   # cluster and Ray are stopped now
+    if latch.hit and outcome.status != "aborted":
+        return _mark_aborted(outcome, "interrupted (SIGINT) while writing results or stopping")
+    return outcome
+
+
+def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec, extra: dict,
+             results_dir: Path, run_id: str, display: Display,
+             reference: RunOutcome | None) -> RunOutcome:
+    """Open the cluster and Ray on `stack`, run the coordinator, write the results."""
+    cluster = stack.enter_context(_cluster(request, request.brokers or spec.cluster.brokers,
+                                           display))
+    config = {**cluster["client_config"], **extra}
+    _check_reachable(config)
+    names = _topics(spec, run_id)
+    _create_topics(spec, config, names, request.recreate_topics,
+                   cluster.get("topic_configs", {}), cluster.get("replication"))
+    display.note(f"run {run_id}: {spec.name} on {cluster['bootstrap']}")
+    ray_info = stack.enter_context(actors.ray_runtime(request.ray_address))
+    record = RunRecord(run_id, Clock()())
+    meter = stack.enter_context(object_store_meter.metering(cluster.get("object_store"),
+                                                            Clock()))
+    # A local broker's freshly written changelog sits in dirty pages that the kernel writes
+    # back ~30 s later, in the middle of whatever phase runs then; flush it first.
+    flush = _after_seed(cluster, names) if cluster["kind"] == "embedded" else None
+    target = cluster.get("drills")
+    if meter is not None and target is not None:
+        target = object_store_meter.MeteredTarget(target, meter)
+    coordinator = Coordinator(spec, config, names, record, display.tick, flush, target,
+                              getattr(cluster.get("drills"), "server_pids", None))
+    try:
+        coordinator.run()
+        record.status = "completed"
+    except KeyboardInterrupt:
+        record.status, record.reason = "aborted", "interrupted (SIGINT)"
+    except ReplaybenchError as exc:
+        record.status, record.reason = "failed", str(exc)
+        record.event(Clock()(), "error", message=str(exc))
+    except Exception as exc:  # noqa: BLE001 - a client error or a bug: keep what was measured
+        record.status, record.reason = "failed", f"{type(exc).__name__}: {exc}".splitlines()[0]
+        record.event(Clock()(), "error", message=record.reason,
+                     traceback=traceback.format_exc())
+    latch.arm()   # from here until everything is stopped, a Ctrl-C is noted, not raised
+    return _finish(record, spec, request, cluster, names, config, ray_info, results_dir,
+                   meter, reference)
+
+
+def _finish(record: RunRecord, spec, request: RunRequest, cluster: dict, names: Topics,
+            config: dict, ray_info: dict, results_dir: Path, meter,
+            reference: RunOutcome | None) -> RunOutcome:
+    record.ended_ns = Clock()()
+    if record.phase_bounds.get(record.phase):
+        record.phase_bounds[record.phase][1] = record.ended_ns
+    summary = summarize(record)
+    if record.status == "completed" and not summary.verification_passed:
+        record.status = "failed"
+        record.reason = "verification: " + "; ".join(summary.failed_checks[:3])
+    cluster_info = {k: v for k, v in cluster.items()
+                    if k not in ("client_config", "drills", "object_store")}
+    if meter is not None:
+        cluster_info["object_store"] = object_store_meter.annotate(
+            record, meter, cluster.get("object_store_server", ""))
+    if cluster.get("storage") == "tiered":
+        cluster_info["remote_tier"] = _remote_tier_proof(record, cluster["drills"])
+    cluster_info["topics"] = _describe_topics(config, names)
+    info = manifest.build(record, spec, {"scale": request.scale, "overrides": list(request.overrides),
+                                         "file": str(request.workload)},
+                          cluster_info, {"base": config, "producer": spec.live.producer_config,
+                                         "consumer": spec.live.consumer_config,
+                                         "reader": spec.storm.consumer_config},
+                          summary, ray_info)
+    info["tags"] = dict(request.tags)
+    if reference is not None:
+        info["reference"] = _compare_to_reference(record, reference)
+    run_dir = store.write(results_dir, record, info)
+    return RunOutcome(run_dir, record.status, record.reason, summary, record)
+
+
+@contextmanager
+def _cluster(request: RunRequest, brokers: int, display: Display) -> Iterator[dict[str, Any]]:
+    """The cluster to run against: the given bootstrap, or an embedded one started and stopped
+    here (its data lives in a temp dir removed afterwards)."""
+    if request.profile:
+        prof = profile.load(request.profile)
+        yield {"kind": "external", "name": prof.name, "bootstrap": prof.bootstrap,
+               "broker_version": prof.labels.get("version", "unknown"), "labels": prof.labels,
+               "hooks": sorted(prof.hooks),
+               "client_config": {**prof.client_config, "bootstrap.servers": prof.bootstrap},
+               "drills": profile.HookCluster(prof) if prof.hooks else None}
+        return
+    if request.bootstrap:
+        yield {"kind": "external", "bootstrap": request.bootstrap, "broker_version": "unknown",
+               "client_config": {"bootstrap.servers": request.bootstrap}}
+        return
+    root = Path(tempfile.mkdtemp(prefix="rb-kafka-"))
+    if request.cluster_kind == "s3":
+        yield from _tansu(request, root, display)
+        return
+    tiered = request.cluster_kind == "tiered"
+    display.note(f"starting embedded Kafka {KAFKA_VERSION} ({brokers} broker"
+                 f"{'s' if brokers > 1 else ''}{', Tiered Storage' if tiered else ''})")
+    extra = {}
+    if tiered:
+        jars = tiered_storage_artifacts().fetch(request.cache_dir)
+        extra = {"overrides": tiered_overrides(root / "remote-tier", brokers),
+                 "extra_classpath": (f"{jars}/*",), "broker_metrics": True}
+    try:
+        cluster = LocalKafkaCluster(root, brokers, cache_dir=request.cache_dir, **extra)
+        with cluster.start():
+            yield {"kind": "embedded", "storage": "tiered" if tiered else "local-disk",
+                   "bootstrap": cluster.bootstrap, "brokers": brokers,
+                   "root": str(root), "drills": cluster,
+                   "broker_version": KAFKA_VERSION, "client_config": cluster.client_config(),
+                   **({"topic_configs": TIERED_TOPIC_CONFIGS, "remote_storage_manager":
+                       "org.apache.kafka.server.log.remote.storage.LocalTieredStorage",
+                       "notes": "Tiered Storage refuses compacted topics: the changelog is "
+                                "delete-retention; tombstones stay in the log"} if tiered else {})}
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _tansu(request: RunRequest, root: Path, display: Display) -> Iterator[dict[str, Any]]:
+    display.note(f"starting Tansu {TANSU_VERSION} on a local S3 server (first use builds it "
+                 "with cargo, ~17 min)")
+    try:
+        with TansuCluster(root, request.cache_dir).start() as cluster:
+            yield {"kind": "embedded", "storage": "s3", "bootstrap": cluster.bootstrap,
+                   "brokers": 1, "root": str(root), "drills": cluster,
+                   "broker_version": f"tansu {TANSU_VERSION}", "s3_endpoint": cluster.s3.endpoint,
+                   "object_store": cluster.s3, "object_store_server": cluster.s3.describe(),
+                   "client_config": cluster.client_config(), "replication": 1,
+                   "topic_configs": {"cleanup.policy": "delete"},
+                   "notes": "Tansu has no log compaction: the changelog keeps every update and "
+                            "tombstone, and a restore reads them all; its brokers are stateless, "
+                            "so a replacement moves no data"}
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _restore_ns(record: RunRecord) -> int:
+    """The run's restore time: its slowest group's; 0 when a group never caught up."""
+    times = [g["restore_time_ns"] for g in record.groups]
+    return max(times) if times and all(times) else 0
+
+
+def _compare_to_reference(record: RunRecord, reference: RunOutcome) -> dict[str, Any]:
+    """Restore time with the faults against without, into the manifest and every drill row."""
+    ref_ns = _restore_ns(reference.record) if reference.status == "completed" else 0
+    ns = _restore_ns(record)
+    for row in record.faults:
+        row["restore_time_ns"] = ns
+        row["reference_restore_time_ns"] = ref_ns or None
+    return {"run_id": reference.run_dir.name, "path": f"references/{reference.run_dir.name}",
+            "status": reference.status,
+            "restore_time_ns": ref_ns or None, "restore_time_with_faults_ns": ns or None,
+            "slowdown": round(ns / ref_ns, 3) if ns and ref_ns else None}
+
+
+def _check_embedded_fits(spec: workload.WorkloadSpec, request: RunRequest) -> None:
+    """What the embedded cluster cannot satisfy is refused before anything starts."""
+    if request.profile or request.bootstrap or request.cluster_kind == "s3":
+        return
+    brokers = request.brokers or spec.cluster.brokers
+    if spec.topic.replication > brokers:
+        raise workload.WorkloadError(f"{request.workload}: topic.replication: "
+                                     f"{spec.topic.replication} needs at least as many brokers, "
+                                     f"the embedded cluster has {brokers}")
+    for i, fault in enumerate(spec.faults):
+        if fault.broker > brokers:
+            raise workload.WorkloadError(f"{request.workload}: faults[{i}].broker: {fault.broker} "
+                                         f"is not one of the embedded cluster's brokers "
+                                         f"1..{brokers}")
+
+
+def _check_reachable(config: dict) -> None:
+    bootstrap = config.get("bootstrap.servers", "")
+    try:
+        admin = health.admin(bootstrap, {k: v for k, v in config.items() if k != "bootstrap.servers"})
+        admin.list_topics(timeout=REACH_TIMEOUT_S)
+    except Exception as exc:  # noqa: BLE001 - KafkaException or a bad property name
+        reason = str(exc.args[0] if exc.args else exc)
+        raise ClusterError(f"cannot reach the cluster at {bootstrap} within "
+                           f"{REACH_TIMEOUT_S:.0f} s ({reason})") from None
+
+
+def _topics(spec: workload.WorkloadSpec, run_id: str) -> Topics:
+    changelog = spec.topic.name or f"rb-{run_id}-changelog"
+    live = changelog if spec.live.topic == "changelog" else f"{changelog}-live"
+    return Topics(changelog, live)
+
+
+def _create_topics(spec, config: dict, names: Topics, recreate: bool,
+                   cluster_configs: dict[str, str], replication: int | None = None) -> None:
+    """cluster_configs and replication: what the cluster kind imposes (Tiered Storage refuses
+    compaction; an S3-backed broker replicates nothing)."""
+    admin = health.admin(config["bootstrap.servers"],
+                         {k: v for k, v in config.items() if k != "bootstrap.servers"})
+    replicas = replication or spec.topic.replication
+    topics.ensure_topic(admin, names.changelog, spec.topic.partitions, replicas,
+                        {**spec.topic.configs, **cluster_configs}, recreate)
+    if names.live != names.changelog and (spec.live.producers or spec.live.consumers):
+        topics.ensure_topic(admin, names.live, spec.live.partitions, replicas, {}, recreate)
+
+
+def _describe_topics(config: dict, names: Topics) -> dict[str, dict[str, str]]:
+    admin = health.admin(config["bootstrap.servers"],
+                         {k: v for k, v in config.items() if k != "bootstrap.servers"})
+    out = {}
+    for name in {names.changelog, names.live}:
+        try:
+            out[name] = topics.topic_configs(admin, name)
+        except Exception as exc:  # noqa: BLE001 - the manifest says why instead
+            out[name] = {"error": str(exc)}
+    return out
+
+
+def _results_dir(path: Path) -> Path:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot create results directory ({exc.strerror})") from None
+    return path
+
+
+def _after_seed(cluster: dict, names: Topics):
+    """Flush the seed to disk; on Tiered Storage also wait until the local logs were trimmed,
+    so that the restore must read the remote tier. Returns what it saw, for the event log."""
+    local = cluster["drills"]
+
+    def settle() -> dict:
+        os.sync()
+        if cluster.get("storage") != "tiered":
+            return {}
+        deadline = time.monotonic() + TIERED_OFFLOAD_TIMEOUT_S
+        starts = local.local_log_start_offsets(names.changelog)
+        while time.monotonic() < deadline and not (starts and all(starts.values())):
+            time.sleep(1.0)
+            starts = local.local_log_start_offsets(names.changelog)
+        return {"local_log_start_offsets": starts,
+                "remote_fetch_before": local.remote_fetch_counts()}
+    return settle
+
+
+def _remote_tier_proof(record: RunRecord, cluster: LocalKafkaCluster) -> dict:
+    """Two proofs that the restore read the remote tier. Records below every broker's local log
+    start at storm start were on the remote tier only, so a restore from offset 0 had to fetch
+    them there; and the brokers' own remote-fetch counters (JMX) rose by that much."""
+    flushed = next((e for e in record.events if e["kind"] == "seed_flushed"), None)
+    targets = next((e for e in record.events if e["kind"] == "targets"), None)
+    if not flushed or not targets:
+        return {}
+    seen = json.loads(flushed["detail"])
+    starts = {int(k): v for k, v in seen.get("local_log_start_offsets", {}).items()}
+    ends = {int(k): v for k, v in json.loads(targets["detail"])["offsets"].items()}
+    remote_only = sum(min(starts.get(p, 0), end) for p, end in ends.items())
+    return {"local_log_start_offsets": starts, "records_only_in_remote_tier": remote_only,
+            "share_of_restore": remote_only / max(sum(ends.values()), 1),
+            "broker_remote_fetch": _remote_fetch_delta(seen.get("remote_fetch_before", {}), cluster)}
+
+
+def _remote_fetch_delta(before: dict, cluster: LocalKafkaCluster) -> dict:
+    """RemoteFetchBytes/RequestsPerSec counts from the seed flush to the end of the run, summed
+    over brokers. A broker restarted meanwhile counts from its restart: a lower bound."""
+    try:
+        after = cluster.remote_fetch_counts()
+    except Exception as exc:  # noqa: BLE001 - a broker gone at the end: say so, keep the rest
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    per_broker = {}
+    for node, now in after.items():
+        then = before.get(str(node), {})
+        per_broker[node] = {k: v - then.get(k, 0) if v >= then.get(k, 0) else v
+                            for k, v in now.items()}
+    return {"bytes": sum(b["bytes"] for b in per_broker.values()),
+            "requests": sum(b["requests"] for b in per_broker.values()),
+            "per_broker": per_broker,
+            "source": "JMX kafka.server:type=BrokerTopicMetrics,name=RemoteFetch{Bytes,Requests}"
+                      "PerSec Count, read through the Jolokia agent"}
+
+
+class _InterruptLatch:
+    """Once the measurement ends, a Ctrl-C must not cut short the results write or the stopping
+    of the brokers, Ray and the S3 server: while armed it is only noted, and the run then counts
+    as aborted."""
+
+    def __init__(self) -> None:
+        self.hit, self._previous = False, None
+
+    def arm(self) -> None:
+        self._previous = signal.signal(signal.SIGINT, self._note)
+
+    def disarm(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+    def _note(self, signum, frame) -> None:
+        self.hit = True
+
+
+def _mark_aborted(outcome: RunOutcome, reason: str) -> RunOutcome:
+    """A run whose results were complete when the user interrupted: say so in its manifest."""
+    store.update_manifest(outcome.run_dir, status="aborted", reason=reason)
+    outcome.record.status, outcome.record.reason = "aborted", reason
+    return replace(outcome, status="aborted", reason=reason)
+
+

@@ -1,0 +1,74 @@
+"""Judging a restore group: merge its readers' states and compare them with what was written.
+
+Pure functions over the readers' RestoreResults, the seeder's expected state and (moving
+target) the records appended to the changelog; no Ray, no broker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from replaybench.format import core
+from replaybench.format.counters import FOLD_COUNTERS
+from replaybench.roles.restore_reader import RestoreResult
+
+
+@dataclass
+class GroupVerdict:
+    group_row: dict
+    partition_rows: list[dict] = field(default_factory=list)
+    checks: list[dict] = field(default_factory=list)
+
+
+def check(scope: str, name: str, expected: int, observed: int) -> dict:
+    return {"scope": scope, "check": name, "expected": int(expected), "observed": int(observed),
+            "passed": int(expected) == int(observed)}
+
+
+def judge_group(index: int, started_ns: int, results: list[RestoreResult],
+                expected_versions: np.ndarray, expected_live: np.ndarray,
+                targets: dict[int, int], appended: np.ndarray) -> GroupVerdict:
+    """`appended`: (key id, version, partition, offset) rows written to the changelog after the
+    seed; those below each partition's final position must be in the state too."""
+    n_parts = len(targets)
+    state = core.StateTable(len(expected_versions), n_parts)
+    ends = dict(targets)
+    verdict = GroupVerdict({})
+    for res in results:
+        # Keys live in one partition and partitions in one reader, so the union is exact.
+        np.maximum(state.versions, res.versions, out=state.versions)
+        np.bitwise_or(state.live, res.live, out=state.live)
+        for p, part in res.partitions.items():
+            ends[p] = part.end_offset
+            verdict.partition_rows.append({
+                "group": index, "reader": res.name, "partition": p,
+                "start_offset": part.start_offset, "end_offset": part.end_offset,
+                "records": part.records, "bytes": part.bytes, "started_ns": part.started_ns,
+                "done_ns": part.done_ns,
+                "duration_ns": part.done_ns - part.started_ns if part.done_ns else 0})
+    counters = {k: sum(r.counters[k] for r in results) for k in FOLD_COUNTERS}
+    state.counters[:] = [counters[k] for k in FOLD_COUNTERS]
+    exp_versions, exp_live = expected_versions.copy(), expected_live.copy()
+    if len(appended):
+        upto = np.array([ends[p] for p in range(n_parts)], np.int64)
+        seen = appended[appended[:, 3] < upto[appended[:, 2]]]
+        np.maximum.at(exp_versions, seen[:, 0], seen[:, 1])
+        exp_live[seen[:, 0]] = 1
+    v = core.verify(exp_versions, exp_live, state)
+    caught_up = max(r.caught_up_ns for r in results) if all(r.caught_up_ns for r in results) else 0
+    verdict.group_row = {
+        "group": index, "readers": len(results), "started_ns": started_ns,
+        "caught_up_ns": caught_up, "restore_time_ns": caught_up - started_ns if caught_up else 0,
+        "records": counters["records"], "bytes": counters["bytes"],
+        "target_records": sum(ends.values()),
+        "reader_client": ",".join(sorted({r.client for r in results}))}
+    scope = f"group-{index}"
+    verdict.checks = [check(scope, *c) for c in (
+        ("live_keys", v.keys_expected, v.keys_expected - v.missing),
+        ("missing_keys", 0, v.missing), ("wrong_version_keys", 0, v.wrong_version),
+        ("not_deleted_keys", 0, v.not_deleted), ("corrupt_records", 0, v.corrupt_records),
+        ("regressions", 0, v.regressions),
+        ("records_read_vs_offsets", sum(ends.values()), counters["records"]))]
+    return verdict

@@ -1,0 +1,3 @@
+"""The record format and its compiled core: layout, checksum, counters, the fold (ext/core.pyx or
+its Python twin) and HDR histograms.
+"""

@@ -1,0 +1,255 @@
+"""Results on disk: results/<run-id>/ with manifest.json and Parquet files, written atomically.
+
+Every Parquet file carries `replaybench.schema_version` in its metadata and a description on
+every column, so any Parquet reader can make sense of it without replaybench. Times are integer
+nanoseconds (wall clock for *_ns instants); units are in column names.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from replaybench.errors import UsageError
+from replaybench.format.histograms import LatencyHistogram
+from replaybench.results.run_record import RunRecord
+
+# Bumped when a column changes meaning or goes away; added columns keep the version (older files
+# read them as absent).
+SCHEMA_VERSION = 1
+_I, _F, _S, _B = pa.int64(), pa.float64(), pa.string(), pa.bool_()
+
+# file -> [(column, type, description)]
+SCHEMAS: dict[str, list[tuple[str, pa.DataType, str]]] = {
+    "timeseries": [
+        ("tick", _I, "interval number within the phase group"),
+        ("t_ns", _I, "end of the interval, wall clock ns"),
+        ("elapsed_ns", _I, "end of the interval, ns since the run started"),
+        ("interval_ns", _I, "length of the interval"),
+        ("phase", _S, "seed, baseline, storm, recovery or drain"),
+        ("role", _S, "seeder, producer, consumer or reader (all actors of the role summed)"),
+        ("actors", _I, "actors of the role that reported"),
+        ("records", _I, "records produced (acked), consumed or restored in the interval"),
+        ("bytes", _I, "key + value bytes of those records"),
+        ("records_per_s", _F, "records / interval"),
+        ("bytes_per_s", _F, "bytes / interval"),
+        ("lag_records", _I, "readers: offsets left to their targets; consumers: librdkafka lag"),
+        ("fetch_queue_records", _I, "librdkafka fetch queue (consumers, readers)"),
+        ("producer_queue_records", _I, "librdkafka messages waiting in the producer"),
+        ("rtt_p99_us", _I, "librdkafka broker round trip p99, worst broker, microseconds"),
+        ("latency_metric", _S, "which latency the p* columns describe (see latency.parquet)"),
+        ("latency_count", _I, "latency samples in the interval"),
+        ("p50_ns", _I, "median of latency_metric in the interval"),
+        ("p99_ns", _I, "99th percentile"),
+        ("p99_9_ns", _I, "99.9th percentile"),
+        ("max_ns", _I, "maximum"),
+        ("under_replicated_partitions", _I, "role cluster: the run's topics' partitions with "
+                                            "ISR < replicas (sampled while drills run)"),
+        ("s3_get_requests", _I, "role object_store: GET requests the S3 server answered in the "
+                                "interval (the S3-backed broker's reads)"),
+        ("s3_put_requests", _I, "role object_store: PUT requests"),
+        ("s3_other_requests", _I, "role object_store: other requests (HEAD, LIST, DELETE, ...)"),
+        ("s3_bytes_read", _I, "role object_store: payload bytes the S3 server sent"),
+        ("s3_bytes_written", _I, "role object_store: payload bytes the S3 server received"),
+        ("cpu_ns", _I, "CPU time used in the interval: actor roles, their processes (every "
+                       "thread); harness, every actor plus the coordinator; server, that server "
+                       "process (role server, see `server`)"),
+        ("hiccup_p99_ns", _I, "actor roles and harness: p99 of the processes' hiccups (a thread "
+                              "sleeping 10 ms and recording how much later it woke, corrected "
+                              "for coordinated omission); see latency.parquet metric hiccup"),
+        ("hiccup_max_ns", _I, "the longest hiccup in the interval"),
+        ("host_idle_share", _F, "role harness: share of the host's CPU time that was idle"),
+        ("host_steal_share", _F, "role harness: share stolen by the hypervisor"),
+        ("server", _S, "role server: which process (broker-N, tansu, s3-server) on this host"),
+    ],
+    "latency": [
+        ("phase", _S, "phase the samples fell in; fault-N: live latency while drill N ran"),
+        ("role", _S, "producer, consumer, reader, seeder, or harness (every actor together)"),
+        ("metric", _S, "ack_intended (coordinated-omission corrected: ack - intended send), "
+                       "ack_sent, sent_intended, e2e (consumer receive - intended send), "
+                       "hiccup (how late the role's processes woke from a 10 ms sleep)"),
+        ("count", _I, "samples"), ("min_ns", _I, "minimum"), ("p50_ns", _I, "median"),
+        ("p90_ns", _I, "90th percentile"), ("p99_ns", _I, "99th percentile"),
+        ("p99_9_ns", _I, "99.9th percentile"), ("p99_99_ns", _I, "99.99th percentile"),
+        ("max_ns", _I, "maximum"), ("mean_ns", _F, "mean"),
+        ("hdr_v2", pa.binary(), "the full histogram: HdrHistogram V2 compressed encoding "
+                               "(1 ns .. 1 h, 3 significant digits); merge these, not percentiles"),
+    ],
+    "restore_partitions": [
+        ("group", _I, "restore group (one stream job)"), ("reader", _S, "reader actor"),
+        ("partition", _I, "changelog partition"),
+        ("start_offset", _I, "first offset read"),
+        ("end_offset", _I, "target: end offset at storm start (moving target: where caught up)"),
+        ("records", _I, "records read"), ("bytes", _I, "key + value bytes read"),
+        ("started_ns", _I, "wall clock"), ("done_ns", _I, "wall clock; 0 if never reached"),
+        ("duration_ns", _I, "done - started; 0 if never reached"),
+    ],
+    "restore_groups": [
+        ("group", _I, "restore group"), ("readers", _I, "readers in the group"),
+        ("started_ns", _I, "group start, wall clock"),
+        ("caught_up_ns", _I, "last reader caught up, wall clock; 0: never"),
+        ("restore_time_ns", _I, "caught_up - started: the time until the job is useful again"),
+        ("records", _I, "records read"), ("bytes", _I, "bytes read"),
+        ("target_records", _I, "sum of the partitions' end offsets"),
+        ("reader_client", _S, "the readers' consumer: native (librdkafka's batches folded in C, "
+                              "the default) or confluent-kafka (its Message objects)"),
+        ("verdict", _S, "host-bound: the load machine's CPU was saturated during the restore; "
+                        "client-bound: the readers, not the cluster, set the restore time; "
+                        "cluster-bound otherwise (client_bound.py; verdict_reasons says how)"),
+        ("verdict_reasons", _S, "the evidence behind a host- or client-bound verdict, "
+                                "'; '-separated"),
+        ("fetch_samples", _F, "librdkafka statistics samples of the readers' fetchers (10/s)"),
+        ("fetch_idle_share", _F, "share of samples with no fetch in flight while records were "
+                                 "left: the client's own back-off"),
+        ("fetch_full_share", _F, "share of samples with a fetch queue at queued.min.messages"),
+        ("reader_thread_busy_share", _F, "readers' own threads on CPU / (readers x restore time)"),
+        ("reader_fold_share", _F, "readers' time decoding, verifying and folding / (readers x "
+                                  "restore time)"),
+        ("reader_consume_share", _F, "readers' time inside consume() (waiting for and taking "
+                                     "records from librdkafka) / (readers x restore time)"),
+        ("reader_cpu_cores", _F, "readers' processes' CPU time / restore time (cores)"),
+        ("host_idle_share", _F, "the load machine's idle CPU share over the whole ticks of the "
+                                "restore; NaN: the restore spanned no whole tick"),
+    ],
+    "interference": [
+        ("role", _S, "producer (ack - intended) or consumer (end-to-end)"),
+        ("stat", _S, "p99 or p99.9"),
+        ("reference", _S, "baseline (live traffic before the storm), recovery (after it), or "
+                          "overall: the verdict shown, which the references must agree on"),
+        ("reference_ns", _I, "the reference phase's percentile"),
+        ("storm_ns", _I, "the storm's percentile"),
+        ("ratio", _F, "storm / reference"),
+        ("ci_low", _F, "95 % interval of the ratio, low end (block bootstrap over 1 s ticks)"),
+        ("ci_high", _F, "high end"),
+        ("verdict", _S, "interference, no interference, or inconclusive"),
+        ("reason", _S, "why: the reference's noise band, or what made it inconclusive (too few "
+                       "samples, generator-bound, reference disturbed or unstable)"),
+    ],
+    "events": [
+        ("t_ns", _I, "wall clock"), ("elapsed_ns", _I, "since the run started"),
+        ("kind", _S, "phase_start, phase_end, group_started, reader_caught_up, ..., error"),
+        ("phase", _S, "phase at the time"), ("actor", _S, "actor concerned, if any"),
+        ("detail", _S, "JSON object with the event's fields"),
+    ],
+    "faults": [
+        ("drill", _I, "index in the workload's faults"), ("action", _S, "kill, replace, pause, restart"),
+        ("broker", _I, "node id"), ("trigger", _S, "at_s=... or at_restore_percent=..."),
+        ("started_ns", _I, "wall clock; 0: never triggered"), ("done_ns", _I, "broker back, wall clock"),
+        ("duration_ns", _I, "done - started"), ("error", _S, "why the drill failed, if it did"),
+        ("restore_stall_ns", _I, "longest stretch without restore progress after the drill "
+                                 "started (1 s resolution)"),
+        ("restore_resumed_ns", _I, "from drill start to restore progress after that stall"),
+        ("produce_p99_9_ns", _I, "live produce ack - intended p99.9 while the drill ran"),
+        ("under_replicated_max", _I, "most under-replicated partitions seen after the start"),
+        ("under_replicated_cleared_ns", _I, "from drill start until none were under-replicated"),
+        ("broker_bytes_after", _I, "bytes in the broker's log dirs at the end of the run: for "
+                                   "a replacement, what it fetched back"),
+        ("startup_bytes_read", _I, "S3-backed broker, drills that start a new process: "
+                                   "what it read from the object store before it accepted a "
+                                   "connection, i.e. what a replacement fetched back; null "
+                                   "elsewhere"),
+        ("object_store_bytes_read", _I, "S3-backed broker: bytes the object store served from "
+                                        "drill start until the broker answered metadata again: "
+                                        "its start-up reads plus the first fetches it served; "
+                                        "null without an object store"),
+        ("object_store_get_requests", _I, "GET requests in that window"),
+        ("restore_time_ns", _I, "this run's restore time (slowest group), with its faults"),
+        ("reference_restore_time_ns", _I, "restore time of the same workload without faults, "
+                                          "run just before on a fresh cluster (manifest "
+                                          "reference.run_id); null: no reference run"),
+    ],
+    "verification": [
+        ("scope", _S, "group-N (a restore group) or live"),
+        ("check", _S, "what is compared"), ("expected", _I, "what a correct run gives"),
+        ("observed", _I, "what was measured"), ("passed", _B, "expected == observed"),
+    ],
+}
+
+
+class ResultsError(UsageError):
+    """The results directory cannot be written or read."""
+
+
+def new_run_id(results_dir: Path, workload: str) -> str:
+    """Timestamp + workload + random suffix; checked against what exists, so never reused."""
+    while True:
+        run_id = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{workload}-{secrets.token_hex(3)}"
+        if not (results_dir / run_id).exists() and not (results_dir / f".{run_id}.partial").exists():
+            return run_id
+
+
+def write(results_dir: Path, record: RunRecord, manifest: dict[str, Any]) -> Path:
+    """Write every file into a hidden partial directory, then rename it into place."""
+    final = results_dir / record.run_id
+    partial = results_dir / f".{record.run_id}.partial"
+    try:
+        partial.mkdir(parents=True, exist_ok=False)
+    except OSError as exc:
+        raise ResultsError(f"{partial}: cannot create results directory ({exc.strerror})") from None
+    rows = {"timeseries": record.ticks, "latency": latency_rows(record),
+            "restore_partitions": record.partitions, "restore_groups": record.groups,
+            "events": record.events, "verification": record.verification,
+            "faults": record.faults,
+            # the summary's comparisons, already plain dicts in the manifest
+            "interference": manifest.get("summary", {}).get("comparisons", [])}
+    for name, data in rows.items():
+        pq.write_table(_table(name, data), partial / f"{name}.parquet")
+    (partial / "manifest.json").write_text(json.dumps(
+        {"schema_version": SCHEMA_VERSION, **manifest}, indent=2, sort_keys=False, default=str) + "\n")
+    os.rename(partial, final)
+    return final
+
+
+def update_manifest(run_dir: Path, **fields: Any) -> None:
+    """Change top-level manifest fields of a written run, atomically (write, then rename)."""
+    path = run_dir / "manifest.json"
+    info = {**json.loads(path.read_text()), **fields}
+    partial = run_dir / ".manifest.json.partial"
+    partial.write_text(json.dumps(info, indent=2, sort_keys=False, default=str) + "\n")
+    os.replace(partial, path)
+
+
+def latency_rows(record: RunRecord) -> list[dict[str, Any]]:
+    rows = []
+    for (phase, role), acc in record.phases.items():
+        for metric, hist in sorted(acc.histograms.items()):
+            rows.append({"phase": phase, "role": role, "metric": metric, **hist.summary(),
+                         "hdr_v2": hist.to_blob()})
+    return rows
+
+
+def schema(name: str) -> pa.Schema:
+    fields = [pa.field(col, kind, metadata={"description": text})
+              for col, kind, text in SCHEMAS[name]]
+    return pa.schema(fields, metadata={"replaybench.schema_version": str(SCHEMA_VERSION),
+                                       "replaybench.file": name})
+
+
+def _table(name: str, rows: list[dict[str, Any]]) -> pa.Table:
+    cols = [c for c, _, _ in SCHEMAS[name]]
+    return pa.Table.from_pylist([{c: r.get(c) for c in cols} for r in rows], schema=schema(name))
+
+
+def read_table(run_dir: Path, name: str) -> pa.Table:
+    """A results table, refusing files of a schema version this build does not understand."""
+    path = Path(run_dir) / f"{name}.parquet"
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise ResultsError(f"{path}: cannot read ({exc})") from None
+    version = (table.schema.metadata or {}).get(b"replaybench.schema_version", b"?").decode()
+    if version != str(SCHEMA_VERSION):
+        raise ResultsError(f"{path}: schema_version {version}, this replaybench reads "
+                           f"{SCHEMA_VERSION}")
+    return table
+
+
+def histogram(blob: bytes) -> LatencyHistogram:
+    return LatencyHistogram.from_blob(blob)
