@@ -5,22 +5,17 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
-import tempfile
 import time
 import traceback
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from replaybench.clusters import health, profile
-from replaybench.clusters.artifacts import KAFKA_VERSION, tiered_storage_artifacts
-from replaybench.clusters.kafka_config import TIERED_TOPIC_CONFIGS, tiered_overrides
+from replaybench.clusters import health
 from replaybench.clusters.local_kafka import LocalKafkaCluster
-from replaybench.clusters.tansu import TANSU_VERSION, TansuCluster
+from replaybench.clusters.opening import ClusterChoice, ClusterHandle, open_cluster
 from replaybench.engine import actors, client_config, manifest, object_store_meter, topics, workload
 from replaybench.engine.coordinator import Coordinator, Topics
 from replaybench.errors import ClusterError, ReplaybenchError, UsageError
@@ -47,7 +42,7 @@ class RunRequest:
     recreate_topics: bool = False
     tags: tuple[tuple[str, str], ...] = ()   #: recorded in the manifest (a sweep's values)
     profile: Path | None = None              #: an external cluster profile (YAML)
-    cluster_kind: str = "kafka"              #: embedded: kafka (local disk) or tiered
+    cluster_kind: str = "kafka"              #: embedded: kafka (local disk), tiered or s3
     reference: bool = True   #: with faults: first run the workload without them, for comparison
 
 
@@ -112,26 +107,26 @@ def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec
              results_dir: Path, run_id: str, display: Display,
              reference: RunOutcome | None) -> RunOutcome:
     """Open the cluster and Ray on `stack`, run the coordinator, write the results."""
-    cluster = stack.enter_context(_cluster(request, request.brokers or spec.cluster.brokers,
-                                           display))
-    config = {**cluster["client_config"], **extra}
+    choice = ClusterChoice(request.cache_dir, request.profile, request.bootstrap,
+                           request.cluster_kind, request.brokers or spec.cluster.brokers)
+    cluster = stack.enter_context(open_cluster(choice, display.note))
+    config = {**cluster.client_config, **extra}
     _check_reachable(config)
     names = _topics(spec, run_id)
     _create_topics(spec, config, names, request.recreate_topics,
-                   cluster.get("topic_configs", {}), cluster.get("replication"))
-    display.note(f"run {run_id}: {spec.name} on {cluster['bootstrap']}")
+                   cluster.info.topic_configs or {}, cluster.info.replication)
+    display.note(f"run {run_id}: {spec.name} on {cluster.info.bootstrap}")
     ray_info = stack.enter_context(actors.ray_runtime(request.ray_address))
     record = RunRecord(run_id, Clock()())
-    meter = stack.enter_context(object_store_meter.metering(cluster.get("object_store"),
-                                                            Clock()))
+    meter = stack.enter_context(object_store_meter.metering(cluster.object_store, Clock()))
     # A local broker's freshly written changelog sits in dirty pages that the kernel writes
     # back ~30 s later, in the middle of whatever phase runs then; flush it first.
-    flush = _after_seed(cluster, names) if cluster["kind"] == "embedded" else None
-    target = cluster.get("drills")
+    flush = _after_seed(cluster, names) if cluster.embedded else None
+    target = cluster.drills
     if meter is not None and target is not None:
         target = object_store_meter.MeteredTarget(target, meter)
     coordinator = Coordinator(spec, config, names, record, display.tick, flush, target,
-                              getattr(cluster.get("drills"), "server_pids", None))
+                              cluster.server_pids)
     try:
         coordinator.run()
         record.status = "completed"
@@ -149,7 +144,7 @@ def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec
                    meter, reference)
 
 
-def _finish(record: RunRecord, spec, request: RunRequest, cluster: dict, names: Topics,
+def _finish(record: RunRecord, spec, request: RunRequest, cluster: ClusterHandle, names: Topics,
             config: dict, ray_info: dict, results_dir: Path, meter,
             reference: RunOutcome | None) -> RunOutcome:
     record.ended_ns = Clock()()
@@ -159,13 +154,12 @@ def _finish(record: RunRecord, spec, request: RunRequest, cluster: dict, names: 
     if record.status == "completed" and not summary.verification_passed:
         record.status = "failed"
         record.reason = "verification: " + "; ".join(summary.failed_checks[:3])
-    cluster_info = {k: v for k, v in cluster.items()
-                    if k not in ("client_config", "drills", "object_store")}
+    cluster_info = cluster.info.to_manifest()
     if meter is not None:
         cluster_info["object_store"] = object_store_meter.annotate(
-            record, meter, cluster.get("object_store_server", ""))
-    if cluster.get("storage") == "tiered":
-        cluster_info["remote_tier"] = _remote_tier_proof(record, cluster["drills"])
+            record, meter, cluster.info.object_store_server or "")
+    if cluster.info.storage == "tiered":
+        cluster_info["remote_tier"] = _remote_tier_proof(record, cluster.drills)
     cluster_info["topics"] = _describe_topics(config, names)
     info = manifest.build(record, spec, {"scale": request.scale, "overrides": list(request.overrides),
                                          "file": str(request.workload)},
@@ -178,67 +172,6 @@ def _finish(record: RunRecord, spec, request: RunRequest, cluster: dict, names: 
         info["reference"] = _compare_to_reference(record, reference)
     run_dir = store.write(results_dir, record, info)
     return RunOutcome(run_dir, record.status, record.reason, summary, record)
-
-
-@contextmanager
-def _cluster(request: RunRequest, brokers: int, display: Display) -> Iterator[dict[str, Any]]:
-    """The cluster to run against: the given bootstrap, or an embedded one started and stopped
-    here (its data lives in a temp dir removed afterwards)."""
-    if request.profile:
-        prof = profile.load(request.profile)
-        yield {"kind": "external", "name": prof.name, "bootstrap": prof.bootstrap,
-               "broker_version": prof.labels.get("version", "unknown"), "labels": prof.labels,
-               "hooks": sorted(prof.hooks),
-               "client_config": {**prof.client_config, "bootstrap.servers": prof.bootstrap},
-               "drills": profile.HookCluster(prof) if prof.hooks else None}
-        return
-    if request.bootstrap:
-        yield {"kind": "external", "bootstrap": request.bootstrap, "broker_version": "unknown",
-               "client_config": {"bootstrap.servers": request.bootstrap}}
-        return
-    root = Path(tempfile.mkdtemp(prefix="rb-kafka-"))
-    if request.cluster_kind == "s3":
-        yield from _tansu(request, root, display)
-        return
-    tiered = request.cluster_kind == "tiered"
-    display.note(f"starting embedded Kafka {KAFKA_VERSION} ({brokers} broker"
-                 f"{'s' if brokers > 1 else ''}{', Tiered Storage' if tiered else ''})")
-    extra = {}
-    if tiered:
-        jars = tiered_storage_artifacts().fetch(request.cache_dir)
-        extra = {"overrides": tiered_overrides(root / "remote-tier", brokers),
-                 "extra_classpath": (f"{jars}/*",), "broker_metrics": True}
-    try:
-        cluster = LocalKafkaCluster(root, brokers, cache_dir=request.cache_dir, **extra)
-        with cluster.start():
-            yield {"kind": "embedded", "storage": "tiered" if tiered else "local-disk",
-                   "bootstrap": cluster.bootstrap, "brokers": brokers,
-                   "root": str(root), "drills": cluster,
-                   "broker_version": KAFKA_VERSION, "client_config": cluster.client_config(),
-                   **({"topic_configs": TIERED_TOPIC_CONFIGS, "remote_storage_manager":
-                       "org.apache.kafka.server.log.remote.storage.LocalTieredStorage",
-                       "notes": "Tiered Storage refuses compacted topics: the changelog is "
-                                "delete-retention; tombstones stay in the log"} if tiered else {})}
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def _tansu(request: RunRequest, root: Path, display: Display) -> Iterator[dict[str, Any]]:
-    display.note(f"starting Tansu {TANSU_VERSION} on a local S3 server (first use builds it "
-                 "with cargo, ~17 min)")
-    try:
-        with TansuCluster(root, request.cache_dir).start() as cluster:
-            yield {"kind": "embedded", "storage": "s3", "bootstrap": cluster.bootstrap,
-                   "brokers": 1, "root": str(root), "drills": cluster,
-                   "broker_version": f"tansu {TANSU_VERSION}", "s3_endpoint": cluster.s3.endpoint,
-                   "object_store": cluster.s3, "object_store_server": cluster.s3.describe(),
-                   "client_config": cluster.client_config(), "replication": 1,
-                   "topic_configs": {"cleanup.policy": "delete"},
-                   "notes": "Tansu has no log compaction: the changelog keeps every update and "
-                            "tombstone, and a restore reads them all; its brokers are stateless, "
-                            "so a replacement moves no data"}
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def _restore_ns(record: RunRecord) -> int:
@@ -326,14 +259,14 @@ def _results_dir(path: Path) -> Path:
     return path
 
 
-def _after_seed(cluster: dict, names: Topics):
+def _after_seed(cluster: ClusterHandle, names: Topics):
     """Flush the seed to disk; on Tiered Storage also wait until the local logs were trimmed,
     so that the restore must read the remote tier. Returns what it saw, for the event log."""
-    local = cluster["drills"]
+    local = cluster.drills
 
     def settle() -> dict:
         os.sync()
-        if cluster.get("storage") != "tiered":
+        if cluster.info.storage != "tiered":
             return {}
         deadline = time.monotonic() + TIERED_OFFLOAD_TIMEOUT_S
         starts = local.local_log_start_offsets(names.changelog)
