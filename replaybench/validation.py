@@ -44,11 +44,11 @@ NonEmptyText = Annotated[str, BeforeValidator(_non_empty)]
 def format_version(supported: int) -> Any:
     """A file format version field: exactly `supported` (use with a default of None and
     validate_default=True, so that a missing version is named too)."""
-    def check(value: Any) -> Any:
+    def exactly(value: Any) -> Any:
         if value != supported or isinstance(value, bool):
             raise ValueError(f"expected {supported}, got {value!r}")
         return value
-    return Annotated[int, BeforeValidator(check)]
+    return Annotated[int, BeforeValidator(exactly)]
 
 
 def between(kind: type, low: float | None = None, high: float | None = None) -> Any:

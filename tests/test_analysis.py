@@ -167,6 +167,17 @@ def test_an_exported_histogram_log_reads_back_with_plain_hdrhistogram(tmp_path):
         r["count"] for r in run.latency if r["role"] == "producer" and r["metric"] == "ack_intended")
 
 
+def test_renamed_options_keep_their_old_spelling_for_one_release(tmp_path):
+    run_dir = sorted((RUNS / "baseline").iterdir())[0]
+    new = _cli("export-hdr", str(run_dir), "--histogram", "ack_intended", "-o", str(tmp_path / "a"))
+    old = _cli("export-hdr", str(run_dir), "--metric", "ack_intended", "-o", str(tmp_path / "b"))
+    assert new.returncode == old.returncode == 0, new.stderr + old.stderr
+    assert (tmp_path / "a").read_text().count("\n") == (tmp_path / "b").read_text().count("\n")
+    assert "--metric is now --histogram" in old.stderr and not new.stderr
+    alias = _cli("check", "--help")
+    assert alias.returncode == 0 and "--records" in alias.stdout
+
+
 def test_an_omb_workload_imports_and_what_cannot_is_refused(tmp_path):
     omb = tmp_path / "omb.yaml"
     omb.write_text("name: 1 producer / 1 consumers on 1 topic\ntopics: 1\npartitionsPerTopic: 4\n"

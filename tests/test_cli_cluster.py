@@ -70,7 +70,7 @@ def test_status_without_a_cluster_is_one_line(tmp_path):
 
 @pytest.mark.cluster
 def test_check_restores_and_verifies_on_an_embedded_cluster():
-    result = _cli("check", "--keys", "2000", "--records", "20000")
+    result = _cli("smoke", "--keys", "2000", "--records", "20000")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[1].startswith("seeded 20,000 records")

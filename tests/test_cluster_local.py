@@ -50,7 +50,7 @@ def test_dead_broker_is_detected_with_its_log_tail(cluster_root, cache_dir):
         os.kill(cluster.processes[1].pid, signal.SIGKILL)
         cluster.processes[1].wait_gone(10)
         with pytest.raises(BrokerDied) as err:
-            cluster.check()
+            cluster.raise_if_broker_died()
         message = str(err.value)
         assert message.startswith("broker 1 exited; last lines of its logs")
         assert "Kafka Server started" in message or "KafkaRaftServer" in message

@@ -70,6 +70,6 @@ def test_annotate_cuts_phases_drills_and_time_series():
     assert info["storm_read_per_restored_byte"] == 1.6
     assert record.faults[0]["object_store_bytes_read"] == 100    # inner: 3000 -> 4000
     assert "object_store_bytes_read" not in record.faults[1]     # never triggered
-    rows = [r for r in record.ticks if r["role"] == "object_store"]
+    rows = [r for r in record.timeseries if r["role"] == "object_store"]
     assert [r["phase"] for r in rows] == ["baseline", "storm", "storm", "storm", "storm"]
     assert all(r["s3_bytes_read"] == 100 and r["interval_ns"] == 1000 for r in rows)

@@ -114,7 +114,7 @@ def test_replication_samples_reach_the_cluster_with_its_client_config(monkeypatc
     plan._sample_replication(record)
     assert seen == {"bootstrap": "h:9093", "extra": {"security.protocol": "SASL_SSL",
                                                      "sasl.password": "x"}}
-    assert record.ticks[-1]["under_replicated_partitions"] == 1
+    assert record.timeseries[-1]["under_replicated_partitions"] == 1
 
 
 class _LossyAdmin:

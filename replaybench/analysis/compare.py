@@ -101,9 +101,9 @@ def compare(baseline: list[Run], contender: list[Run], rules: list[Rule]) -> Com
 
 def _incomparable(all_runs: list[Run]) -> list[str]:
     reasons = []
-    hashes = {r.workload_hash for r in all_runs}
+    hashes = {r.scenario_hash for r in all_runs}
     if len(hashes) > 1:
-        names = sorted({f"{r.manifest['workload']['name']} ({r.workload_hash})" for r in all_runs})
+        names = sorted({f"{r.manifest['workload']['name']} ({r.scenario_hash})" for r in all_runs})
         reasons.append(f"different workloads: {', '.join(names)}")
     labels = {r.cluster_label for r in all_runs}
     if len(labels) > 1:

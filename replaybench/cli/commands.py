@@ -89,18 +89,31 @@ def cluster_drill(action: str, broker: int, root: Path | None) -> None:
     click.echo(f"broker {broker}: {action} done")
 
 
-@cli.command("check")
+@cli.command("smoke")
 @click.option("--brokers", type=click.IntRange(1, 9), default=1, show_default=True)
 @click.option("--keys", type=click.IntRange(1), default=50_000, show_default=True)
 @click.option("--records", type=click.IntRange(1), default=200_000, show_default=True)
-def check(brokers: int, keys: int, records: int) -> None:
+def smoke(brokers: int, keys: int, records: int) -> None:
     """Start an embedded cluster, seed a changelog, restore and verify it, stop the cluster."""
-    from replaybench.engine.smoke import run_check
+    from replaybench.engine.smoke import run_smoke
 
-    result = run_check(default_cache_dir(), brokers, keys, records)
+    result = run_smoke(default_cache_dir(), brokers, keys, records)
     for line in result.lines():
         click.echo(line)
     sys.exit(0 if result.verification.exact else 1)
+
+
+@cli.command("check", hidden=True, context_settings={"ignore_unknown_options": True})
+@click.pass_context
+def check_alias(ctx: click.Context, **_) -> None:
+    """Deprecated spelling of `smoke` (one release)."""
+    click.echo("replaybench: `check` is now `smoke`; the old name goes in the next release",
+               err=True)
+    ctx.forward(smoke)
+
+
+for _param in smoke.params:   # the alias takes the same options
+    check_alias.params.append(_param)
 
 
 @cli.group(cls=_Group)
@@ -332,15 +345,19 @@ def report_command(run_dirs: tuple[Path, ...], out: Path) -> None:
 @cli.command("export-hdr")
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--role", default="producer", show_default=True)
-@click.option("--metric", default="ack_intended", show_default=True)
+@click.option("--histogram", "--metric", "histogram", default="ack_intended", show_default=True,
+              help="The histogram's name, e.g. ack_intended (--metric: deprecated spelling).")
 @click.option("-o", "out", type=click.Path(path_type=Path), required=True)
-def export_hdr_command(run_dir: Path, role: str, metric: str, out: Path) -> None:
+def export_hdr_command(run_dir: Path, role: str, histogram: str, out: Path) -> None:
     """A stored histogram as an HdrHistogram log (one interval per phase)."""
     from replaybench.analysis import interop
     from replaybench.results import runs
-    count = interop.export_hdr_log(runs.load_run(run_dir), role, metric, out)
+    if "--metric" in sys.argv:
+        click.echo("replaybench: export-hdr --metric is now --histogram; the old name goes in "
+                   "the next release", err=True)
+    count = interop.export_hdr_log(runs.load_run(run_dir), role, histogram, out)
     if not count:
-        raise UsageError(f"{run_dir}: no {role} {metric} histogram in this run")
+        raise UsageError(f"{run_dir}: no {role} {histogram} histogram in this run")
     click.echo(f"{out}: {count} interval(s)")
 
 

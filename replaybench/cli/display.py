@@ -41,14 +41,15 @@ def status_line(coordinator: Coordinator) -> str:
     """phase, elapsed, restore %, restore MB/s, live p99, consumer lag, from the latest tick."""
     record = coordinator.record
     latest = {}
-    for row in reversed(record.ticks):
-        if row["tick"] != record.ticks[-1]["tick"]:
+    for row in reversed(record.timeseries):
+        if row["tick"] != record.timeseries[-1]["tick"]:
             break
         latest[row["role"]] = row
-    parts = [f"{record.phase:<9}", f"{(record.ticks[-1]['elapsed_ns'] if record.ticks else 0) / 1e9:6.1f} s"]
+    elapsed_ns = record.timeseries[-1]["elapsed_ns"] if record.timeseries else 0
+    parts = [f"{record.phase:<9}", f"{elapsed_ns / 1e9:6.1f} s"]
     total = sum(coordinator.targets.values()) * max(len(coordinator.groups), 1)
     if total:
-        done = sum(r["records"] for r in record.ticks if r["role"] == "reader")
+        done = sum(r["records"] for r in record.timeseries if r["role"] == "reader")
         parts.append(f"restore {min(done / total, 1.0):6.1%}")
     if "reader" in latest:
         parts.append(f"{latest['reader']['bytes_per_s'] / 1e6:7.1f} MB/s")

@@ -50,12 +50,12 @@ def under_replicated(client: AdminClient, topics: list[str] | None = None,
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, what: str,
-               check: Callable[[], None] | None = None, interval_s: float = 0.2) -> None:
-    """Poll `condition` until true; `check` runs each round and may raise (e.g. broker died)."""
+               fail_fast: Callable[[], None] | None = None, interval_s: float = 0.2) -> None:
+    """Poll `condition` until true; `fail_fast` runs each round and may raise (e.g. broker died)."""
     deadline = time.monotonic_ns() + int(timeout_s * _NS_PER_S)
     while True:
-        if check is not None:
-            check()
+        if fail_fast is not None:
+            fail_fast()
         if condition():
             return
         if time.monotonic_ns() >= deadline:

@@ -131,7 +131,7 @@ class LocalKafkaCluster:
 
     # ---- health ----------------------------------------------------------------------------
 
-    def check(self, expect_down: set[int] = frozenset()) -> None:
+    def raise_if_broker_died(self, expect_down: set[int] = frozenset()) -> None:
         """Raise if a broker that should run has exited: a taken port by name, else the log tail."""
         for node in self.nodes:
             proc = self.processes.get(node.node_id)
@@ -149,18 +149,19 @@ class LocalKafkaCluster:
         want = [n for n in self.nodes if n.node_id not in down]
         health.wait_until(lambda: all(health.answers_as(n.bootstrap, n.node_id) for n in want),
                           timeout_s, f"brokers {[n.node_id for n in want]} to serve requests",
-                          check=lambda: self.check(down))
+                          fail_fast=lambda: self.raise_if_broker_died(down))
 
     def wait_fenced(self, node_id: int, timeout_s: float = 30.0) -> None:
         """Wait until the controller has dropped a lost broker from the metadata (and ISRs)."""
         client = health.admin(self.bootstrap)
         health.wait_until(lambda: node_id not in health.live_broker_ids(client), timeout_s,
-                          f"broker {node_id} to be fenced", check=lambda: self.check({node_id}))
+                          f"broker {node_id} to be fenced",
+                          fail_fast=lambda: self.raise_if_broker_died({node_id}))
 
     def wait_fully_replicated(self, timeout_s: float = 60.0, topics: list[str] | None = None) -> None:
         client = health.admin(self.bootstrap)
         health.wait_until(lambda: not health.under_replicated(client, topics), timeout_s,
-                          "every partition's ISR to be full", check=self.check)
+                          "every partition's ISR to be full", fail_fast=self.raise_if_broker_died)
 
     def server_pids(self) -> dict[str, int]:
         """The running brokers' processes, by name (their CPU is recorded every tick)."""

@@ -188,7 +188,7 @@ class Coordinator:
         start = self.clock()
         while self.clock() - start < phases.warmup_max_s * 1e9:
             self._step()
-            seen = [r["p99_ns"] for r in self.record.ticks if r["role"] == "producer"
+            seen = [r["p99_ns"] for r in self.record.timeseries if r["role"] == "producer"
                     and r["phase"] == "warmup" and r["latency_count"]]
             recent = seen[-2 * phases.settle_ticks:]
             steady = len(recent) == 2 * phases.settle_ticks and max(recent) <= 2 * min(seen)
@@ -246,7 +246,7 @@ class Coordinator:
         calm = 0
         while self.clock() < end:
             self._step()
-            p99 = next(r["p99_ns"] for r in reversed(self.record.ticks) if r["role"] == "producer")
+            p99 = next(r["p99_ns"] for r in reversed(self.record.timeseries) if r["role"] == "producer")
             calm = calm + 1 if baseline_p99 and p99 <= phases.settle_ratio * baseline_p99 else 0
             if calm >= phases.settle_ticks:
                 self.record.event(self.clock(), "settled", p99_ns=p99, baseline_p99_ns=baseline_p99)

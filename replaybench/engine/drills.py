@@ -146,8 +146,8 @@ def run(cluster: Drillable, drill: Drill, clock) -> None:
 def figures(record, drills: list[Drill], target: Drillable | None) -> list[dict]:
     """Per drill: how long the restore stalled, when it resumed, live produce p99.9 during the
     drill, under-replicated partitions and the bytes the broker holds at the end."""
-    readers = sorted((r["t_ns"], r["records"]) for r in record.ticks if r["role"] == "reader")
-    urp = [(r["t_ns"], r["under_replicated_partitions"]) for r in record.ticks
+    readers = sorted((r["t_ns"], r["records"]) for r in record.timeseries if r["role"] == "reader")
+    urp = [(r["t_ns"], r["under_replicated_partitions"]) for r in record.timeseries
            if r["role"] == "cluster"]
     caught_up = max((g["caught_up_ns"] for g in record.groups), default=0)
     rows = []

@@ -112,7 +112,7 @@ def annotate(record, meter: ObjectStoreMeter, server: str) -> dict:
         total = phases.setdefault(phase, dict.fromkeys(moved, 0))
         for k, v in moved.items():
             total[k] += v
-        record.ticks.append({"tick": 0, "t_ns": t1, "elapsed_ns": t1 - record.started_ns,
+        record.timeseries.append({"tick": 0, "t_ns": t1, "elapsed_ns": t1 - record.started_ns,
                              "interval_ns": t1 - t0, "phase": phase,
                              "role": "object_store", "actors": 0, "records": 0, "bytes": 0,
                              **{f"s3_{k}": v for k, v in moved.items()}})

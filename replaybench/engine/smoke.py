@@ -1,4 +1,4 @@
-"""`replaybench check`: one restore on an embedded cluster, start to finish, verified exactly.
+"""`replaybench smoke`: one restore on an embedded cluster, start to finish, verified exactly.
 
 Seeds a keyed changelog, reads it back from offset 0 with a RestoreReader and compares the state
 with what was written. The smallest end-to-end proof that the cluster, the record format and the
@@ -24,7 +24,7 @@ _NS_PER_S = 1e9
 
 
 @dataclass(frozen=True)
-class CheckResult:
+class SmokeResult:
     cluster_start_s: float
     seeded_records: int
     seed_s: float
@@ -48,13 +48,13 @@ class CheckResult:
         ]
 
 
-def run_check(cache_dir: Path, brokers: int = 1, keys: int = 50_000, records: int = 200_000,
-              value_bytes: int = 100, partitions: int = 4) -> CheckResult:
-    with tempfile.TemporaryDirectory(prefix="replaybench-check-") as tmp:
+def run_smoke(cache_dir: Path, brokers: int = 1, keys: int = 50_000, records: int = 200_000,
+              value_bytes: int = 100, partitions: int = 4) -> SmokeResult:
+    with tempfile.TemporaryDirectory(prefix="replaybench-smoke-") as tmp:
         t0 = time.monotonic_ns()
         with LocalKafkaCluster(Path(tmp), brokers, cache_dir=cache_dir).start() as cluster:
             t1 = time.monotonic_ns()
-            topic = "replaybench-check"
+            topic = "replaybench-smoke"
             client = health.admin(cluster.bootstrap)
             client.create_topics([NewTopic(topic, partitions, min(3, brokers), config={
                 "cleanup.policy": "compact"})])[topic].result(60)
@@ -69,6 +69,6 @@ def run_check(cache_dir: Path, brokers: int = 1, keys: int = 50_000, records: in
             reader.close()
             verification = core.verify(seeded.expected_versions, seeded.expected_live,
                                        reader.state)
-    return CheckResult((t1 - t0) / _NS_PER_S, seeded.records, seeded.duration_ns / _NS_PER_S,
+    return SmokeResult((t1 - t0) / _NS_PER_S, seeded.records, seeded.duration_ns / _NS_PER_S,
                        progress.records, progress.bytes, (t3 - t2) / _NS_PER_S, verification)
 

@@ -24,7 +24,8 @@ class RunRecord:
     status: str = "running"        #: running, completed, failed, aborted
     reason: str = ""
     phase: str = "setup"
-    ticks: list[dict[str, Any]] = field(default_factory=list)
+    #: the rows of timeseries.parquet: per tick, one per role, the harness and each server
+    timeseries: list[dict[str, Any]] = field(default_factory=list)
     phases: dict[tuple[str, str], Accumulator] = field(default_factory=dict)
     phase_bounds: dict[str, list[int]] = field(default_factory=dict)  #: phase -> [start, end] ns
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -61,7 +62,7 @@ class RunRecord:
             self.phases.setdefault((self.phase, snap.role), Accumulator()).add(snap)
             by_role[snap.role] = by_role[snap.role].merge(snap) if snap.role in by_role else snap
         for role, snap in sorted(by_role.items()):
-            self.ticks.append(self._row(tick, start_ns, role, snap,
+            self.timeseries.append(self._row(tick, start_ns, role, snap,
                                         sum(s.role == role for s in snapshots)))
         if snapshots:
             self._harness_rows(tick, start_ns, snapshots, host or {})
@@ -77,9 +78,9 @@ class RunRecord:
         row = self._row(tick, start_ns, "harness", merged, len(snapshots))
         row.update(host_idle_share=host.get("host_idle_share"),
                    host_steal_share=host.get("host_steal_share"))
-        self.ticks.append(row)
+        self.timeseries.append(row)
         for name, cpu_ns in sorted(host.get("servers", {}).items()):
-            self.ticks.append({"tick": tick, "t_ns": merged.t_ns,
+            self.timeseries.append({"tick": tick, "t_ns": merged.t_ns,
                                "elapsed_ns": merged.t_ns - self.started_ns,
                                "interval_ns": merged.t_ns - start_ns, "phase": self.phase,
                                "role": "server", "server": name, "actors": 0, "records": 0,
@@ -92,8 +93,8 @@ class RunRecord:
 
     def cluster_sample(self, t_ns: int, under_replicated: int) -> None:
         """A time-series row for the cluster itself."""
-        tick = self.ticks[-1]["tick"] if self.ticks else 0
-        self.ticks.append({"tick": tick, "t_ns": t_ns, "elapsed_ns": t_ns - self.started_ns,
+        tick = self.timeseries[-1]["tick"] if self.timeseries else 0
+        self.timeseries.append({"tick": tick, "t_ns": t_ns, "elapsed_ns": t_ns - self.started_ns,
                            "interval_ns": 0, "phase": self.phase, "role": "cluster", "actors": 0,
                            "records": 0, "bytes": 0, "under_replicated_partitions": under_replicated})
 

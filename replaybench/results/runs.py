@@ -38,7 +38,7 @@ class Run:
     groups: list[dict] = field(default_factory=list)
 
     @property
-    def workload_hash(self) -> str:
+    def scenario_hash(self) -> str:
         """The scenario hash: runs that differ only in tunables (readers, client settings)
         still compare."""
         w = self.manifest.get("workload", {})

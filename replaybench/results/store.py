@@ -193,7 +193,7 @@ def write(results_dir: Path, record: RunRecord, manifest: dict[str, Any]) -> Pat
         partial.mkdir(parents=True, exist_ok=False)
     except OSError as exc:
         raise ResultsError(f"{partial}: cannot create results directory ({exc.strerror})") from None
-    rows = {"timeseries": record.ticks, "latency": latency_rows(record),
+    rows = {"timeseries": record.timeseries, "latency": latency_rows(record),
             "restore_partitions": record.partitions, "restore_groups": record.groups,
             "events": record.events, "verification": record.verification,
             "faults": record.faults,
