@@ -25,6 +25,7 @@ from replaybench.errors import RunError
 from replaybench.meters.clock import Clock
 from replaybench.meters.self_noise import HostSampler
 from replaybench.results.run_record import RunRecord
+from replaybench.roles.kinds import Role
 from replaybench.roles.live_producer import KeyShare, LiveProducer
 from replaybench.roles.restore_reader import RestoreReader, end_offsets
 from replaybench.roles.schedule import RateSchedule
@@ -72,6 +73,7 @@ class Coordinator:
         self.host = HostSampler()
         self.clock = Clock()
         self.handles: dict[str, Any] = {}
+        self.roles: dict[str, Role] = {}   #: actor name -> what it is
         self.groups: list[Group] = []
         self.seeded = None
         self.targets: dict[int, int] = {}
@@ -100,18 +102,18 @@ class Coordinator:
     def _spawn(self) -> None:
         """Every actor up front, so starting a phase is a method call, not a process start."""
         spec, cfg, t = self.spec, self.client_config, self.topics
-        self._actor("seeder-0", functools.partial(ChangelogSeeder, cfg, SeedSpec(
+        self._actor("seeder-0", Role.SEEDER, functools.partial(ChangelogSeeder, cfg, SeedSpec(
             t.changelog, spec.seed.keys, spec.seed.records, spec.seed.value_bytes,
             spec.seed.tombstone_ratio, spec.seed.random_payload), name="seeder-0"))
         live_keys, live_parts = self._live_layout()
         schedule = RateSchedule.from_spec(spec.live.rate_per_s, spec.live.rate_steps)
         for i in range(spec.live.producers):
-            self._actor(f"producer-{i}", functools.partial(
+            self._actor(f"producer-{i}", Role.PRODUCER, functools.partial(
                 LiveProducer, {**cfg, **spec.live.producer_config}, t.live, live_parts,
                 KeyShare(live_keys, i, spec.live.producers), spec.live.value_bytes, schedule,
                 producer_id=i + 1, record_deliveries=self._appends(), name=f"producer-{i}"))
         for i in range(spec.live.consumers):
-            self._actor(f"consumer-{i}", functools.partial(
+            self._actor(f"consumer-{i}", Role.CONSUMER, functools.partial(
                 TailConsumer, {**cfg, **spec.live.consumer_config}, t.live, live_parts,
                 live_keys, name=f"consumer-{i}"))
         reader_cfg = {**cfg, **spec.storm.consumer_config}
@@ -119,7 +121,7 @@ class Coordinator:
             names = []
             for r, parts in enumerate(assign_partitions(spec.topic.partitions, spec.storm.readers)):
                 name = f"reader-{g}-{r}"
-                self._actor(name, functools.partial(
+                self._actor(name, Role.READER, functools.partial(
                     RestoreReader, {**reader_cfg, "group.id": f"replaybench-restore-{g}"},
                     t.changelog, parts, None, spec.seed.keys, spec.topic.partitions,
                     follow=spec.storm.follow, caught_up_lag=spec.storm.caught_up_lag, name=name,
@@ -153,13 +155,13 @@ class Coordinator:
         start where the topic ends."""
         tails = end_offsets(self.client_config, self.topics.live, self.spec.topic.partitions) \
             if self._appends() else None
-        for name in self._names("consumer"):
+        for name in self._names(Role.CONSUMER):
             call(self.handles[name], name, "start", tails)
         ticker = self._new_ticker()
         origin = ticker.deadline - ticker.tick_ns
-        for name in self._names("producer"):
+        for name in self._names(Role.PRODUCER):
             self.handles[name].call.remote("start", origin)
-        for name in self._names("consumer") + self._names("producer"):
+        for name in self._names(Role.CONSUMER) + self._names(Role.PRODUCER):
             ticker.add(name, self.handles[name])
 
     def _timed_phase(self, phase: str, seconds: float) -> None:
@@ -181,7 +183,7 @@ class Coordinator:
         ticks in a noisy stretch do not end it.
         """
         phases = self.spec.phases
-        if not self._names("producer"):
+        if not self._names(Role.PRODUCER):
             self._timed_phase("warmup", phases.warmup_s)
             return
         self._enter("warmup")
@@ -237,7 +239,7 @@ class Coordinator:
     def _recovery(self) -> None:
         """Live traffic alone until latency settles back near baseline, or recovery_s."""
         phases = self.spec.phases
-        if phases.recovery_s <= 0 or not self._names("producer"):
+        if phases.recovery_s <= 0 or not self._names(Role.PRODUCER):
             self._timed_phase("recovery", phases.recovery_s)
             return
         self._enter("recovery")
@@ -255,19 +257,19 @@ class Coordinator:
     def _drain(self) -> None:
         """Stop producing, wait for every ack, then for the tail consumers to read every record."""
         self._enter("drain")
-        producers = self._names("producer")
+        producers = self._names(Role.PRODUCER)
         for name in producers:
             self.ticker.retire(name)
         while any(n in self.ticker.queues for n in producers):
             self._step()
         start = self.clock()
         self._record(start, [(n, call(self.handles[n], n, "finish")) for n in producers])
-        acked = self._total("producer", "acked")
+        acked = self._total(Role.PRODUCER, "acked")
         deadline = self.clock() + DRAIN_TIMEOUT_NS
-        while self._names("consumer") and self.clock() < deadline and any(
-                self._consumed(n) < acked for n in self._names("consumer")):
+        while self._names(Role.CONSUMER) and self.clock() < deadline and any(
+                self._consumed(n) < acked for n in self._names(Role.CONSUMER)):
             self._step()
-        for name in self._names("consumer"):
+        for name in self._names(Role.CONSUMER):
             self.ticker.retire(name)
         while self.ticker.queues:
             self._step()
@@ -306,21 +308,21 @@ class Coordinator:
                 **judged.evidence}
 
     def _verify_live(self) -> None:
-        producers, consumers = self._names("producer"), self._names("consumer")
+        producers, consumers = self._names(Role.PRODUCER), self._names(Role.CONSUMER)
         if not producers:
             return
         ends = end_offsets(self.client_config, self.topics.live, self._live_layout()[1])
-        acked = self._total("producer", "acked")
+        acked = self._total(Role.PRODUCER, "acked")
         seeded = self.seeded.records if self._appends() else 0
         self._check("live", "acked_records_vs_offsets", sum(ends.values()) - seeded, acked)
         self._check("live", "acked_offset_rewinds", 0,
-                    self._total("producer", "acked_offset_rewinds"))
-        if blind := self._total("producer", "acked_without_offset"):
+                    self._total(Role.PRODUCER, "acked_offset_rewinds"))
+        if blind := self._total(Role.PRODUCER, "acked_without_offset"):
             self.record.event(self.clock(), "acks_without_offset", records=blind)
         for name in consumers:
             self._check("live", f"{name}_records", acked, self._consumed(name))
         for counter in ("duplicates", "regressions") + _CORRUPT:
-            self._check("live", f"consumed_{counter}", 0, self._total("consumer", counter))
+            self._check("live", f"consumed_{counter}", 0, self._total(Role.CONSUMER, counter))
 
     def _check(self, scope: str, name: str, expected: int, observed: int) -> None:
         self.record.verification.append(check(scope, name, expected, observed))
@@ -332,7 +334,7 @@ class Coordinator:
         self._record(start, snaps)
         self.drills.watch(self.record, [s for _, s in snaps])
         for name, snap in snaps:
-            if snap.role == "reader" and snap.done and name not in self.ticker.retiring:
+            if self.roles.get(name) is Role.READER and snap.done and name not in self.ticker.retiring:
                 self.ticker.retire(name)
                 self.record.event(snap.t_ns, "reader_caught_up", actor=name)
         for group in self.groups:
@@ -365,9 +367,8 @@ class Coordinator:
     def _consumed(self, name: str) -> int:
         return self._per_actor.get(name, {}).get("records", 0)
 
-    def _total(self, role: str, counter: str) -> int:
-        return sum(c.get(counter, 0) for n, c in self._per_actor.items()
-                   if n.startswith(role + "-"))
+    def _total(self, role: Role, counter: str) -> int:
+        return sum(self._per_actor.get(n, {}).get(counter, 0) for n in self._names(role))
 
     def _enter(self, phase: str) -> None:
         self.record.enter(phase, self.clock())
@@ -376,11 +377,12 @@ class Coordinator:
         self.ticker = Ticker(self.clock)
         return self.ticker
 
-    def _actor(self, name: str, build: Callable) -> None:
+    def _actor(self, name: str, role: Role, build: Callable) -> None:
+        self.roles[name] = role
         self.handles[name] = actors.spawn(build, name)
 
-    def _names(self, prefix: str) -> list[str]:
-        return [n for n in self.handles if n.startswith(prefix + "-")]
+    def _names(self, role: Role) -> list[str]:
+        return [n for n, r in self.roles.items() if r is role]
 
     def _appends(self) -> bool:
         return self.spec.live.topic == "changelog"
@@ -394,7 +396,7 @@ class Coordinator:
     def _changelog_deliveries(self) -> np.ndarray:
         if not self._appends():
             return np.zeros((0, 4), np.int64)
-        parts = [call(self.handles[n], n, "deliveries") for n in self._names("producer")]
+        parts = [call(self.handles[n], n, "deliveries") for n in self._names(Role.PRODUCER)]
         return np.concatenate(parts) if parts else np.zeros((0, 4), np.int64)
 
     def _kill(self, name: str) -> None:
