@@ -76,6 +76,8 @@ class ClusterHandle:
 
 @contextmanager
 def open_cluster(choice: ClusterChoice, note: Callable[[str], None]) -> Iterator[ClusterHandle]:
+    """The chosen cluster for the length of the `with`; an embedded one is started in a temp
+    dir of its own and stopped (by pid) and removed afterwards. `note`: progress lines."""
     if choice.profile:
         yield _profiled(profile.load(choice.profile))
     elif choice.bootstrap:
