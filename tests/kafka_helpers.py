@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import NewTopic
 
 from replaybench.clusters import health
@@ -55,7 +55,7 @@ def read_all(bootstrap: str, topic: str, partitions: int) -> list[int]:
     while len(done) < partitions:
         for msg in consumer.consume(1000, timeout=1.0):
             if msg.error():
-                if msg.error().code() == -191:  # _PARTITION_EOF
+                if msg.error().code() == KafkaError._PARTITION_EOF:
                     done.add(msg.partition())
                     continue
                 raise KafkaException(msg.error())

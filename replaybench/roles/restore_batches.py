@@ -20,7 +20,6 @@ from replaybench.format.core import Columns, StateTable
 from replaybench.format.counters import FOLD_COUNTERS
 from replaybench.roles.native_reader import batch_consumer_class
 
-_PARTITION_EOF = -191
 _ERRORS = FOLD_COUNTERS.index("errors")
 
 
@@ -100,5 +99,5 @@ def open_batches(config: dict, topic: str, capacity: int, client: str = "auto"):
 def _raise_real_errors(messages: list) -> None:
     for msg in messages:
         err = msg.error()
-        if err is not None and err.code() != _PARTITION_EOF:
+        if err is not None and err.code() != KafkaError._PARTITION_EOF:
             raise KafkaException(err)

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from replaybench.format import records
 from replaybench.format.core import Columns, StateTable
@@ -17,7 +17,6 @@ from replaybench.meters.snapshots import Snapshot
 from replaybench.roles.client_stats import ClientStats, fetch_state
 from replaybench.roles.restore_batches import open_batches
 
-_PARTITION_EOF = -191
 _CORRUPT = ("truncated", "bad_magic", "bad_version", "bad_checksum", "bad_key", "key_out_of_range")
 # Readers sample their fetcher's state ten times a second (fetch_state); parsing one emission
 # costs ~0.1 ms, so 1 ms per second of reading.
@@ -65,7 +64,7 @@ def end_offsets(client_config: dict, topic: str, partitions: int,
             for msg in consumer.consume(1000, timeout=0.1):
                 if msg.error() is None:
                     ends[msg.partition()] = max(ends[msg.partition()], msg.offset() + 1)
-                elif msg.error().code() == _PARTITION_EOF:
+                elif msg.error().code() == KafkaError._PARTITION_EOF:
                     probe.pop(msg.partition(), None)
         return ends
     finally:
