@@ -164,3 +164,13 @@ def test_a_group_verdict_merges_readers_and_names_what_is_wrong():
     moved = [good[0], _result("b", {1: 4}, [0, 1, 2, 1 << 32], [0, 1, 0, 1], 4)]
     verdict = judge_group(0, 1, moved, expected_versions, expected_live, targets, appended)
     assert all(c["passed"] for c in verdict.checks), verdict.checks
+
+
+def test_live_checks_name_lost_rewound_and_double_read_records():
+    from replaybench.engine.verification import judge_live
+    clean = judge_live(100, 100, 0, {"consumer-0": 100}, {"duplicates": 0, "bad_magic": 0})
+    assert all(c["passed"] for c in clean) and len(clean) == 3 + 8
+    bad = judge_live(100, 97, 1, {"consumer-0": 99}, {"duplicates": 2})
+    failed = {c["check"]: (c["expected"], c["observed"]) for c in bad if not c["passed"]}
+    assert failed == {"acked_records_vs_offsets": (97, 100), "acked_offset_rewinds": (0, 1),
+                      "consumer-0_records": (100, 99), "consumed_duplicates": (0, 2)}

@@ -72,3 +72,20 @@ def judge_group(index: int, started_ns: int, results: list[RestoreResult],
         ("regressions", 0, v.regressions),
         ("records_read_vs_offsets", sum(ends.values()), counters["records"]))]
     return verdict
+
+
+_CORRUPT = ("truncated", "bad_magic", "bad_version", "bad_checksum", "bad_key", "key_out_of_range")
+
+
+def judge_live(acked: int, appended_offsets: int, acked_offset_rewinds: int,
+               consumed: dict[str, int], consumer_totals: dict[str, int]) -> list[dict]:
+    """Live traffic's checks: every acknowledged record is in the log (`appended_offsets`: the
+    live topic's end offsets minus what the seed wrote there), no acknowledged offset was handed
+    out again, and each consumer (`consumed`: name -> records) read each record once, intact
+    (`consumer_totals`: the consumers' counters summed)."""
+    checks = [check("live", "acked_records_vs_offsets", appended_offsets, acked),
+              check("live", "acked_offset_rewinds", 0, acked_offset_rewinds)]
+    checks += [check("live", f"{name}_records", acked, n) for name, n in consumed.items()]
+    checks += [check("live", f"consumed_{counter}", 0, consumer_totals.get(counter, 0))
+               for counter in ("duplicates", "regressions") + _CORRUPT]
+    return checks
