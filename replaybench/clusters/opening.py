@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from replaybench.clusters import profile
+from replaybench.clusters import profile, tiered_proof
 from replaybench.clusters.artifacts import KAFKA_VERSION, tiered_storage_artifacts
 from replaybench.clusters.kafka_config import TIERED_TOPIC_CONFIGS, tiered_overrides
 from replaybench.clusters.local_kafka import LocalKafkaCluster
@@ -68,6 +68,20 @@ class ClusterHandle:
     @property
     def embedded(self) -> bool:
         return self.info.kind == "embedded"
+
+    def after_seed(self, changelog: str) -> Callable[[], dict] | None:
+        """What the coordinator runs once the seed is written: an embedded cluster flushes it
+        to disk and, tiered, waits for the offload; an external one does nothing."""
+        if not self.embedded:
+            return None
+        tiered = self.info.storage == "tiered"
+        return lambda: tiered_proof.settle_after_seed(self.drills, changelog, tiered)
+
+    def storage_proof(self, events: list[dict]) -> dict[str, Any]:
+        """Manifest entries proving where the restore read from (tiered: the remote tier)."""
+        if self.info.storage != "tiered":
+            return {}
+        return {"remote_tier": tiered_proof.remote_tier_proof(events, self.drills)}
 
     def server_pids(self) -> dict[str, int]:
         """The cluster's server processes on this host, for their CPU per tick."""

@@ -3,10 +3,7 @@ write results whatever happens once measuring has begun."""
 
 from __future__ import annotations
 
-import json
-import os
 import signal
-import time
 import traceback
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
@@ -14,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from replaybench.clusters import health
-from replaybench.clusters.local_kafka import LocalKafkaCluster
 from replaybench.clusters.opening import ClusterChoice, ClusterHandle, open_cluster
 from replaybench.engine import actors, client_config, manifest, object_store_meter, topics, workload
 from replaybench.engine.coordinator import Coordinator, Topics
@@ -25,7 +21,6 @@ from replaybench.results.run_record import RunRecord
 from replaybench.results.summary import Summary, summarize
 
 REACH_TIMEOUT_S = 10.0
-TIERED_OFFLOAD_TIMEOUT_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -119,9 +114,7 @@ def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec
     ray_info = stack.enter_context(actors.ray_runtime(request.ray_address))
     record = RunRecord(run_id, Clock()())
     meter = stack.enter_context(object_store_meter.metering(cluster.object_store, Clock()))
-    # A local broker's freshly written changelog sits in dirty pages that the kernel writes
-    # back ~30 s later, in the middle of whatever phase runs then; flush it first.
-    flush = _after_seed(cluster, names) if cluster.embedded else None
+    flush = cluster.after_seed(names.changelog)
     target = cluster.drills
     if meter is not None and target is not None:
         target = object_store_meter.MeteredTarget(target, meter)
@@ -158,8 +151,7 @@ def _finish(record: RunRecord, spec, request: RunRequest, cluster: ClusterHandle
     if meter is not None:
         cluster_info["object_store"] = object_store_meter.annotate(
             record, meter, cluster.info.object_store_server or "")
-    if cluster.info.storage == "tiered":
-        cluster_info["remote_tier"] = _remote_tier_proof(record, cluster.drills)
+    cluster_info.update(cluster.storage_proof(record.events))
     cluster_info["topics"] = _describe_topics(config, names)
     info = manifest.build(record, spec, {"scale": request.scale, "overrides": list(request.overrides),
                                          "file": str(request.workload)},
@@ -257,61 +249,6 @@ def _results_dir(path: Path) -> Path:
     except OSError as exc:
         raise UsageError(f"{path}: cannot create results directory ({exc.strerror})") from None
     return path
-
-
-def _after_seed(cluster: ClusterHandle, names: Topics):
-    """Flush the seed to disk; on Tiered Storage also wait until the local logs were trimmed,
-    so that the restore must read the remote tier. Returns what it saw, for the event log."""
-    local = cluster.drills
-
-    def settle() -> dict:
-        os.sync()
-        if cluster.info.storage != "tiered":
-            return {}
-        deadline = time.monotonic() + TIERED_OFFLOAD_TIMEOUT_S
-        starts = local.local_log_start_offsets(names.changelog)
-        while time.monotonic() < deadline and not (starts and all(starts.values())):
-            time.sleep(1.0)
-            starts = local.local_log_start_offsets(names.changelog)
-        return {"local_log_start_offsets": starts,
-                "remote_fetch_before": local.remote_fetch_counts()}
-    return settle
-
-
-def _remote_tier_proof(record: RunRecord, cluster: LocalKafkaCluster) -> dict:
-    """Two proofs that the restore read the remote tier. Records below every broker's local log
-    start at storm start were on the remote tier only, so a restore from offset 0 had to fetch
-    them there; and the brokers' own remote-fetch counters (JMX) rose by that much."""
-    flushed = next((e for e in record.events if e["kind"] == "seed_flushed"), None)
-    targets = next((e for e in record.events if e["kind"] == "targets"), None)
-    if not flushed or not targets:
-        return {}
-    seen = json.loads(flushed["detail"])
-    starts = {int(k): v for k, v in seen.get("local_log_start_offsets", {}).items()}
-    ends = {int(k): v for k, v in json.loads(targets["detail"])["offsets"].items()}
-    remote_only = sum(min(starts.get(p, 0), end) for p, end in ends.items())
-    return {"local_log_start_offsets": starts, "records_only_in_remote_tier": remote_only,
-            "share_of_restore": remote_only / max(sum(ends.values()), 1),
-            "broker_remote_fetch": _remote_fetch_delta(seen.get("remote_fetch_before", {}), cluster)}
-
-
-def _remote_fetch_delta(before: dict, cluster: LocalKafkaCluster) -> dict:
-    """RemoteFetchBytes/RequestsPerSec counts from the seed flush to the end of the run, summed
-    over brokers. A broker restarted meanwhile counts from its restart: a lower bound."""
-    try:
-        after = cluster.remote_fetch_counts()
-    except Exception as exc:  # noqa: BLE001 - a broker gone at the end: say so, keep the rest
-        return {"error": f"{type(exc).__name__}: {exc}"}
-    per_broker = {}
-    for node, now in after.items():
-        then = before.get(str(node), {})
-        per_broker[node] = {k: v - then.get(k, 0) if v >= then.get(k, 0) else v
-                            for k, v in now.items()}
-    return {"bytes": sum(b["bytes"] for b in per_broker.values()),
-            "requests": sum(b["requests"] for b in per_broker.values()),
-            "per_broker": per_broker,
-            "source": "JMX kafka.server:type=BrokerTopicMetrics,name=RemoteFetch{Bytes,Requests}"
-                      "PerSec Count, read through the Jolokia agent"}
 
 
 class _InterruptLatch:
