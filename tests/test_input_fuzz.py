@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -84,3 +85,18 @@ def test_the_command_line_gives_exit_2_and_one_line(tmp_path):
     run = subprocess.run([sys.executable, "-m", "replaybench", "workloads", "validate", str(path)],
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1, run.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["report", "{run}", "-o", "{tmp}/no-such-folder/r.html"],
+    ["export-hdr", "{run}", "-o", "{tmp}/no-such-folder/p.hlog"],
+    ["workloads", "import-omb", "{run}", "-o", "{tmp}"],
+])
+def test_an_output_file_that_cannot_be_written_is_one_line_before_any_work(tmp_path, args):
+    """The folder of -o is checked first: no traceback, and nothing else is read or written."""
+    argv = [a.format(run=tmp_path / "no-run", tmp=tmp_path) for a in args]
+    run = subprocess.run([sys.executable, "-m", "replaybench", *argv],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.strip().splitlines() == [run.stderr.strip()]
+    assert "cannot write" in run.stderr

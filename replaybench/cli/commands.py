@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -28,6 +29,19 @@ class _Group(click.Group):
         except ReplaybenchError as exc:
             click.echo(f"replaybench: {exc}", err=True)
             ctx.exit(EXIT_RUN_FAILED if isinstance(exc, RunError) else EXIT_USER_ERROR)
+
+
+def _output_file(ctx: click.Context, param: click.Parameter, out: Path | None) -> Path | None:
+    """An output file's folder must exist and be writable: refused before any work is done."""
+    if out is None:
+        return None
+    folder = out.parent
+    if not folder.is_dir():
+        raise UsageError(f"{out}: cannot write: folder {folder} does not exist")
+    if (out.exists() and out.is_dir()) or not os.access(folder, os.W_OK):
+        raise UsageError(f"{out}: cannot write: "
+                         f"{'is a folder' if out.is_dir() else 'folder is not writable'}")
+    return out
 
 
 @click.group(cls=_Group)
@@ -333,7 +347,7 @@ def _opt_ms(value: float | None) -> str:
 @cli.command("report")
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "out", type=click.Path(path_type=Path), default=Path("report.html"),
-              show_default=True)
+              show_default=True, callback=_output_file)
 def report_command(run_dirs: tuple[Path, ...], out: Path) -> None:
     """One self-contained HTML file with charts for these runs, side by side."""
     from replaybench.analysis import report
@@ -347,7 +361,8 @@ def report_command(run_dirs: tuple[Path, ...], out: Path) -> None:
 @click.option("--role", default="producer", show_default=True)
 @click.option("--histogram", "--metric", "histogram", default="ack_intended", show_default=True,
               help="The histogram's name, e.g. ack_intended (--metric: deprecated spelling).")
-@click.option("-o", "out", type=click.Path(path_type=Path), required=True)
+@click.option("-o", "out", type=click.Path(path_type=Path), required=True,
+              callback=_output_file)
 def export_hdr_command(run_dir: Path, role: str, histogram: str, out: Path) -> None:
     """A stored histogram as an HdrHistogram log (one interval per phase)."""
     from replaybench.analysis import interop
@@ -363,7 +378,8 @@ def export_hdr_command(run_dir: Path, role: str, histogram: str, out: Path) -> N
 
 @workloads.command("import-omb")
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("-o", "out", type=click.Path(path_type=Path), help="Write here instead of stdout.")
+@click.option("-o", "out", type=click.Path(path_type=Path), help="Write here instead of stdout.",
+              callback=_output_file)
 def workloads_import_omb(path: Path, out: Path | None) -> None:
     """An OpenMessaging Benchmark workload YAML as a replaybench workload."""
     from replaybench.analysis import interop
