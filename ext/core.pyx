@@ -5,13 +5,15 @@ replaybench/format/core.py is the Python face; replaybench/format/fallback.py is
 Python, and the tests hold both to identical results. Counter order: replaybench/format/counters.py.
 """
 
+from confluent_kafka import KafkaError
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t, INT64_MAX
 
 include "fold.pxi"
 
 cdef enum:  # counters.FOREIGN_COUNTERS order
-    F_RECORDS = 0, F_BYTES, F_TOMBSTONES, F_NULL_KEYS, F_ERRORS, F_DISTINCT
+    F_RECORDS = 0, F_BYTES, F_TOMBSTONES, F_NULL_KEYS, F_ERRORS, F_DISTINCT, F_DEAD,
+    F_OFFSET_GAPS, F_GAP_OFFSETS, F_REWINDS
 
 def constants() -> dict:
     """The compiled enum values, for tests that hold them to counters.py and records.py."""
@@ -21,7 +23,8 @@ def constants() -> dict:
                      C_LATENCY_RECORDED, C_LATENCY_CLAMPED],
             "status": [S_OK, S_TOMBSTONE, S_TRUNCATED, S_BAD_MAGIC, S_BAD_VERSION,
                        S_BAD_CHECKSUM, S_BAD_KEY, S_KEY_OUT_OF_RANGE, S_ERROR],
-            "foreign": [F_RECORDS, F_BYTES, F_TOMBSTONES, F_NULL_KEYS, F_ERRORS, F_DISTINCT],
+            "foreign": [F_RECORDS, F_BYTES, F_TOMBSTONES, F_NULL_KEYS, F_ERRORS, F_DISTINCT,
+                        F_DEAD, F_OFFSET_GAPS, F_GAP_OFFSETS, F_REWINDS],
             "header_bytes": HEADER_BYTES, "format_version": FORMAT_VERSION}
 
 
@@ -110,54 +113,131 @@ def fold_buffer(const uint8_t[::1] data not None, const int64_t[::1] starts not 
 
 # ---- foreign mode: records of a topic replaybench did not write -------------------------------
 
-cdef inline bint keyset_add(uint64_t* table, uint64_t mask, uint64_t h) noexcept nogil:
-    """Open addressing, linear probing; 0 marks an empty slot. True if h was new."""
+cdef inline Py_ssize_t keyset_slot(uint64_t* table, uint64_t mask, uint64_t h,
+                                   bint* added) noexcept nogil:
+    """Open addressing, linear probing; 0 marks an empty slot. The slot of h, added if new."""
     cdef uint64_t i
     if h == 0:
         h = 1
     i = h & mask
     while table[i] != 0:
         if table[i] == h:
-            return False
+            added[0] = False
+            return i
         i = (i + 1) & mask
     table[i] = h
-    return True
+    added[0] = True
+    return i
 
 
-def keyset_rehash(const uint64_t[::1] old not None, uint64_t[::1] new not None) -> None:
-    cdef Py_ssize_t i
+def keyset_rehash(const uint64_t[::1] old not None, const uint8_t[::1] old_dead not None,
+                  uint64_t[::1] new not None, uint8_t[::1] new_dead not None) -> None:
+    cdef Py_ssize_t i, slot
+    cdef bint added
     cdef uint64_t mask = new.shape[0] - 1
     for i in range(old.shape[0]):
         if old[i] != 0:
-            keyset_add(&new[0], mask, old[i])
+            slot = keyset_slot(&new[0], mask, old[i], &added)
+            new_dead[slot] = old_dead[i]
 
 
-def count_foreign(list messages not None, uint64_t[::1] table not None,
-                  int64_t[::1] counters not None) -> None:
-    """Count records, bytes, tombstones and distinct keys (by rb64 of the key bytes) with no
-    header expected. table's size is a power of two the caller keeps at most half full."""
-    cdef Py_ssize_t i, n = len(messages), klen
+cdef inline uint64_t partition_key_hash(const uint8_t* key, Py_ssize_t klen,
+                                        int32_t partition) noexcept nogil:
+    """A key counts once per partition, as a state store's partition holds it."""
+    return rb64(key, klen) + <uint64_t>(partition + 1) * <uint64_t>0x9E3779B97F4A7C15
+
+
+def fold_foreign(list messages not None, uint64_t[::1] table not None,
+                 uint8_t[::1] dead not None, int64_t[::1] next_offset not None,
+                 int64_t[::1] part_keys not None, int64_t[::1] part_dead not None,
+                 int64_t[::1] counters not None, columns=None) -> None:
+    """Count records, bytes, tombstones, distinct keys and keys whose last record is a
+    tombstone (per partition too), and offset gaps, with no record format expected. table
+    (key hashes) and dead (1: that key's last record was a tombstone) are parallel, their size
+    a power of two the caller keeps at most half full. An end-of-partition event moves
+    next_offset to the end, so offsets the broker delivers no record for (transaction markers)
+    count as a gap there. With columns, row i holds offset, partition, key + value bytes and
+    status (ok, tombstone or error)."""
+    cdef Py_ssize_t i, n = len(messages), klen, vlen, slot
     cdef uint64_t mask = table.shape[0] - 1
-    cdef object msg, key, value, off
+    cdef int64_t offset, delta
+    cdef int32_t partition
+    cdef bint tomb, added, in_range
+    cdef object msg, key, value, err
+    cdef int64_t* c_off = NULL
+    cdef int32_t* c_part = NULL
+    cdef int32_t* c_size = NULL
+    cdef uint8_t* c_stat = NULL
+    cdef int64_t[::1] v_off
+    cdef int32_t[::1] v_part, v_size
+    cdef uint8_t[::1] v_stat
+    if columns is not None:
+        if columns.capacity < n:
+            raise ValueError(f"columns hold {columns.capacity} rows, batch has {n}")
+        v_off = columns.offset; v_part = columns.partition; v_size = columns.value_size
+        v_stat = columns.status
+        c_off = &v_off[0]; c_part = &v_part[0]; c_size = &v_size[0]; c_stat = &v_stat[0]
     for i in range(n):
         msg = messages[i]
-        if msg.error() is not None:
-            counters[F_ERRORS] += 1
+        err = msg.error()
+        partition = msg.partition() if msg.partition() is not None else -1
+        in_range = 0 <= partition < next_offset.shape[0]
+        if err is not None:
+            if err.code() == KafkaError._PARTITION_EOF and in_range and msg.offset() is not None:
+                _advance(&next_offset[partition], msg.offset(), &counters[0], False)
+            else:
+                counters[F_ERRORS] += 1
+            if c_stat != NULL:
+                c_stat[i] = S_ERROR; c_off[i] = -1; c_part[i] = -1; c_size[i] = 0
             continue
         key = msg.key()
         value = msg.value()
+        tomb = value is None
+        klen = PyBytes_GET_SIZE(key) if key is not None else 0
+        vlen = PyBytes_GET_SIZE(value) if not tomb else 0
+        offset = msg.offset() if msg.offset() is not None else -1
         counters[F_RECORDS] += 1
-        if value is None:
+        counters[F_BYTES] += klen + vlen
+        if tomb:
             counters[F_TOMBSTONES] += 1
-        else:
-            counters[F_BYTES] += PyBytes_GET_SIZE(value)
+        if offset >= 0 and in_range:
+            _advance(&next_offset[partition], offset + 1, &counters[0], True)
         if key is None:
             counters[F_NULL_KEYS] += 1
-            continue
-        klen = PyBytes_GET_SIZE(key)
-        counters[F_BYTES] += klen
-        if keyset_add(&table[0], mask, rb64(<const uint8_t*>PyBytes_AS_STRING(key), klen)):
-            counters[F_DISTINCT] += 1
+        else:
+            slot = keyset_slot(&table[0], mask, partition_key_hash(
+                <const uint8_t*>PyBytes_AS_STRING(key), klen, partition), &added)
+            if added:
+                counters[F_DISTINCT] += 1
+                if in_range:
+                    part_keys[partition] += 1
+            if added or dead[slot] != tomb:
+                delta = (1 if tomb else -1) if not added else (1 if tomb else 0)
+                counters[F_DEAD] += delta
+                if in_range:
+                    part_dead[partition] += delta
+                dead[slot] = tomb
+        if c_stat != NULL:
+            c_off[i] = offset; c_part[i] = partition; c_size[i] = <int32_t>(klen + vlen)
+            c_stat[i] = S_TOMBSTONE if tomb else S_OK
+
+
+cdef inline void _advance(int64_t* next_offset, int64_t upto, int64_t* counters,
+                          bint record) noexcept nogil:
+    """Move a partition's next offset to upto (one past a record, or the end at end of
+    partition); offsets jumped over are a gap, a record behind it a rewind."""
+    cdef int64_t expected = next_offset[0]
+    cdef int64_t at = upto - 1 if record else upto
+    if expected >= 0:
+        if at > expected:
+            counters[F_OFFSET_GAPS] += 1
+            counters[F_GAP_OFFSETS] += at - expected
+        elif record and at < expected:
+            counters[F_REWINDS] += 1
+    if upto > expected:
+        next_offset[0] = upto
+    elif record:
+        next_offset[0] = upto
 
 
 # ---- encoding (producer side) -----------------------------------------------------------------

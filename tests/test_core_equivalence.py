@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from confluent_kafka import KafkaError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -108,21 +109,49 @@ def test_fold_agrees_on_random_and_corrupt_batches(batches, now_ns):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.one_of(st.none(), st.binary(max_size=12)),
-                          st.one_of(st.none(), st.binary(max_size=30)), st.booleans()),
+@given(st.lists(st.tuples(st.one_of(st.none(), st.binary(max_size=4)),
+                          st.one_of(st.none(), st.binary(max_size=30)), st.integers(0, 2),
+                          st.integers(1, 3), st.booleans()),
                 max_size=300))
 def test_foreign_counts_agree_and_are_exact(items):
-    batch = [FakeMessage(k, v, error_=FakeError(1) if e and k == b"" else None)
-             for k, v, e in items]
-    got = core.ForeignCounter(impl=_core, initial_slots=8)
-    want = core.ForeignCounter(impl=fallback, initial_slots=8)
+    """Against a plain model: per (partition, key) the last record decides dead or alive;
+    offsets advance by 1-3 (the skipped ones are gaps); an end-of-partition event that moves
+    past the last record (a transaction marker there) is a gap too, and not an error."""
+    batch, next_offset = [], [0, 0, 0]
+    for key, value, partition, step, eof in items:
+        offset = next_offset[partition] + step - 1
+        next_offset[partition] = offset + 1
+        batch.append(FakeMessage(key, value, partition, offset))
+        if eof:
+            next_offset[partition] += 1
+            batch.append(FakeMessage(None, None, partition, next_offset[partition],
+                                     error_=FakeError(KafkaError._PARTITION_EOF)))
+    batch.append(FakeMessage(b"k", b"v", 0, 0, error_=FakeError(1)))   # a real error
+    got = core.ForeignState(3, impl=_core, initial_slots=8)
+    want = core.ForeignState(3, impl=fallback, initial_slots=8)
     for chunk in (batch[: len(batch) // 2], batch[len(batch) // 2:]):
-        got.add(chunk)
-        want.add(chunk)
+        got.fold(chunk)
+        want.fold(chunk)
     assert got.counts() == want.counts()
-    good = [m for m in batch if m.error_ is None]
-    assert got.counts()["distinct_keys"] == len({m.key_ for m in good if m.key_ is not None})
-    assert got.counts()["tombstones"] == sum(m.value_ is None for m in good)
+    np.testing.assert_array_equal(got.partition_keys, want.partition_keys)
+    np.testing.assert_array_equal(got.partition_dead_keys, want.partition_dead_keys)
+    last: dict[tuple[int, bytes], bool] = {}
+    records = [m for m in batch if m.error_ is None]
+    for m in records:
+        if m.key_ is not None:
+            last[(m.partition_, m.key_)] = m.value_ is None
+    c = got.counts()
+    assert c["distinct_keys"] == len(last) == got.partition_keys.sum()
+    assert c["dead_keys"] == sum(last.values()) == got.partition_dead_keys.sum()
+    assert c["tombstones"] == sum(m.value_ is None for m in records)
+    assert c["errors"] == 1 and c["rewinds"] == 0
+    first = {p: min((m.offset_ for m in records if m.partition_ == p), default=None)
+             for p in range(3)}
+    for p in range(3):
+        if first[p] is not None:
+            assert got.next_offset[p] == next_offset[p]
+    assert c["gap_offsets"] == sum(next_offset[p] - first[p] - sum(
+        m.partition_ == p for m in records) for p in range(3) if first[p] is not None)
 
 
 @given(st.integers(1, 50), st.integers(48, 300), st.booleans())

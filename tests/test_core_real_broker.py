@@ -133,11 +133,13 @@ def test_foreign_topic_is_counted_without_headers(kafka1):
     from confluent_kafka import Consumer, TopicPartition
     c = Consumer({**kafka1.client_config(), "group.id": "foreign", "enable.partition.eof": True})
     c.assign([TopicPartition(topic, q, 0) for q in range(2)])
-    counter = core.ForeignCounter(initial_slots=64)
+    counter = core.ForeignState(2, initial_slots=64)
     while counter.counts()["records"] < 3_000:
-        counter.add([m for m in c.consume(500, timeout=1.0) if m.error() is None])
+        counter.fold(c.consume(500, timeout=1.0))
     c.close()
     counts = counter.counts()
-    assert counts["records"] == 3_000
+    assert counts["records"] == 3_000 and counts["errors"] == 0
     assert counts["tombstones"] == 300
     assert counts["distinct_keys"] == 700
+    # key i % 700 was last written at i in 2300..2999, a tombstone where i % 10 == 0
+    assert counts["dead_keys"] == sum(i % 10 == 0 for i in range(2_300, 3_000))

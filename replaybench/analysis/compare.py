@@ -103,12 +103,19 @@ def _incomparable(all_runs: list[Run]) -> list[str]:
     reasons = []
     hashes = {r.scenario_hash for r in all_runs}
     if len(hashes) > 1:
-        names = sorted({f"{r.manifest['workload']['name']} ({r.scenario_hash})" for r in all_runs})
+        names = sorted({f"{r.manifest['workload']['name']}{_replayed(r)} ({r.scenario_hash})"
+                        for r in all_runs})
         reasons.append(f"different workloads: {', '.join(names)}")
     labels = {r.cluster_label for r in all_runs}
     if len(labels) > 1:
         reasons.append(f"different clusters: {', '.join(sorted(labels))}")
     return reasons
+
+
+def _replayed(run: Run) -> str:
+    """The replayed topic is part of what a run measured: name it where runs differ."""
+    topic = run.manifest.get("replay")
+    return f" replaying {topic['name']} (topic id {topic['topic_id']})" if topic else ""
 
 
 def _row(metric: str, baseline: list[Run], contender: list[Run], rule: Rule | None) -> Row:

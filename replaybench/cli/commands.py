@@ -197,10 +197,13 @@ def workloads_show(name_or_path: str, overrides: tuple[str, ...], scale: str) ->
                    "measure what the drills cost the restore.")
 @click.option("--recreate-topics", is_flag=True,
               help="Delete and recreate topics named in the workload that already exist.")
+@click.option("--replay", "replay_topic", metavar="TOPIC",
+              help="Restore this existing topic read-only instead of a seeded changelog "
+                   "(sets topic.existing=true, topic.name=TOPIC).")
 def run_command(workload_name: str, overrides: tuple[str, ...], scale: str, bootstrap: str | None,
                 client_config: Path | None, cluster_kind: str, cluster_profile: Path | None,
                 brokers: int | None, ray_address: str | None, results_dir: Path,
-                reference: bool, recreate_topics: bool) -> None:
+                reference: bool, recreate_topics: bool, replay_topic: str | None) -> None:
     """Seed a changelog, run live traffic, restore it in parallel, write results/<run-id>/."""
     from rich.console import Console
 
@@ -210,6 +213,8 @@ def run_command(workload_name: str, overrides: tuple[str, ...], scale: str, boot
         raise UsageError("--client-config applies to --bootstrap clusters only")
     if cluster_profile and bootstrap:
         raise UsageError("give --bootstrap or --cluster-profile, not both")
+    if replay_topic is not None:
+        overrides = (*overrides, "topic.existing=true", f"topic.name={replay_topic}")
     request = runner.RunRequest(_workload_path(workload_name), default_cache_dir(), overrides,
                                 scale, bootstrap, client_config, brokers, ray_address,
                                 results_dir, recreate_topics, profile=cluster_profile,

@@ -73,10 +73,15 @@ def summary_tables(outcome: RunOutcome) -> list[Table]:
         main.add_row(f"{label}restore time", f"{g.restore_time_s:.2f} s" if g.restore_time_s
                      else "not caught up")
         main.add_row(f"{label}throughput", f"{g.mb_per_s:.1f} MB/s, {g.records_per_s:,.0f} records/s")
+        if g.mode == "replay":
+            main.add_row(f"{label}replayed", f"{g.records:,} records, {g.keys:,} keys "
+                                             f"({g.dead_keys:,} deleted)")
         if g.verdict:
             main.add_row(f"{label}bound by", g.verdict if g.verdict == "cluster-bound" else
                          f"[bold red]{g.verdict}[/]: {g.verdict_reasons}")
-    verdict = "not run" if not s.checks else f"exact ({s.checks} checks)" \
+    exact = "every offset accounted for" if any(g.mode == "replay" for g in s.groups) \
+        else "exact"
+    verdict = "not run" if not s.checks else f"{exact} ({s.checks} checks)" \
         if s.verification_passed else "FAILED: " + "; ".join(s.failed_checks[:3])
     main.add_row("verification", verdict)
     if outcome.reason:

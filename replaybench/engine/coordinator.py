@@ -19,7 +19,7 @@ import psutil
 from replaybench.engine import actors, drills
 from replaybench.engine.placement import assign_partitions
 from replaybench.engine.ticker import Ticker, call, get
-from replaybench.engine.verification import judge_group, judge_live
+from replaybench.engine.verification import judge_group, judge_live, judge_replay
 from replaybench.engine.workload import WorkloadSpec
 from replaybench.errors import RunError
 from replaybench.meters.clock import Clock
@@ -27,7 +27,7 @@ from replaybench.meters.self_noise import HostSampler
 from replaybench.results.run_record import RunRecord
 from replaybench.roles.kinds import Role
 from replaybench.roles.live_producer import KeyShare, LiveProducer
-from replaybench.roles.restore_reader import RestoreReader, end_offsets
+from replaybench.roles.restore_reader import RestoreReader, end_offsets, log_start_offsets
 from replaybench.roles.schedule import RateSchedule
 from replaybench.roles.seeder import ChangelogSeeder, SeedSpec
 from replaybench.roles.tail_consumer import TailConsumer
@@ -76,6 +76,7 @@ class Coordinator:
         self.groups: list[Group] = []
         self.seeded = None
         self.targets: dict[int, int] = {}
+        self.log_starts: dict[int, int] = {}   #: replay: each partition's log start at storm start
         self.ticker: Ticker | None = None
         self._per_actor: dict[str, dict[str, int]] = {}   #: counters summed over the run
         self._done: dict[str, bool] = {}
@@ -101,9 +102,10 @@ class Coordinator:
     def _spawn(self) -> None:
         """Every actor up front, so starting a phase is a method call, not a process start."""
         spec, cfg, t = self.spec, self.client_config, self.topics
-        self._actor("seeder-0", Role.SEEDER, functools.partial(ChangelogSeeder, cfg, SeedSpec(
-            t.changelog, spec.seed.keys, spec.seed.records, spec.seed.value_bytes,
-            spec.seed.tombstone_ratio, spec.seed.random_payload), name="seeder-0"))
+        if not spec.topic.existing:   # a replayed topic is read, never written
+            self._actor("seeder-0", Role.SEEDER, functools.partial(ChangelogSeeder, cfg, SeedSpec(
+                t.changelog, spec.seed.keys, spec.seed.records, spec.seed.value_bytes,
+                spec.seed.tombstone_ratio, spec.seed.random_payload), name="seeder-0"))
         live_keys, live_parts = self._live_layout()
         schedule = RateSchedule.from_spec(spec.live.rate_per_s, spec.live.rate_steps)
         for i in range(spec.live.producers):
@@ -124,7 +126,7 @@ class Coordinator:
                     RestoreReader, {**reader_cfg, "group.id": f"replaybench-restore-{g}"},
                     t.changelog, parts, None, spec.seed.keys, spec.topic.partitions,
                     follow=spec.storm.follow, caught_up_lag=spec.storm.caught_up_lag, name=name,
-                    client=spec.storm.client))
+                    client=spec.storm.client, foreign=spec.topic.existing))
                 names.append(name)
             self.groups.append(Group(g, names))
         for name, handle in self.handles.items():
@@ -133,6 +135,9 @@ class Coordinator:
                           nodes=len({p["node_id"] for p in self.record.placement.values()}))
 
     def _seed(self) -> None:
+        if self.spec.topic.existing:
+            self.record.event(self.clock(), "replay", topic=self.topics.changelog)
+            return
         self._enter("seed")
         ticker = self._new_ticker()
         ticker.add("seeder-0", self.handles["seeder-0"])
@@ -204,9 +209,13 @@ class Coordinator:
         self._enter("storm")
         self.targets = end_offsets(self.client_config, self.topics.changelog,
                                    self.spec.topic.partitions)
+        if self.spec.topic.existing:
+            self.log_starts = log_start_offsets(self.client_config, self.topics.changelog,
+                                                self.spec.topic.partitions)
         # Restore groups start (and are staggered) from the moment their targets are known.
         storm_start = self.clock()
-        self.record.event(storm_start, "targets", offsets=self.targets)
+        self.record.event(storm_start, "targets", offsets=self.targets,
+                          log_starts=self.log_starts)
         timeout_ns = int(self.spec.phases.storm_timeout_s * 1e9)
         stagger_ns = int(self.spec.storm.stagger_s * 1e9)
         while any(not g.caught_up_ns for g in self.groups) or self.drills.running:
@@ -285,8 +294,13 @@ class Coordinator:
         self._verify_live()
 
     def _verify_group(self, group: Group, results: list, deliveries: np.ndarray) -> None:
-        verdict = judge_group(group.index, group.start_ns, results, self.seeded.expected_versions,
-                              self.seeded.expected_live, self.targets, deliveries)
+        if self.spec.topic.existing:
+            verdict = judge_replay(group.index, group.start_ns, results, self.targets,
+                                   self.log_starts)
+        else:
+            verdict = judge_group(group.index, group.start_ns, results,
+                                  self.seeded.expected_versions, self.seeded.expected_live,
+                                  self.targets, deliveries)
         group.caught_up_ns = verdict.group_row["caught_up_ns"]
         self.record.groups.append({**verdict.group_row, **self._holdup(group, verdict.group_row)})
         self.record.partitions.extend(verdict.partition_rows)
@@ -307,7 +321,7 @@ class Coordinator:
         if not self._names(Role.PRODUCER):
             return
         ends = end_offsets(self.client_config, self.topics.live, self._live_layout()[1])
-        seeded = self.seeded.records if self._appends() else 0
+        seeded = self.seeded.records if self._appends() and self.seeded else 0
         if blind := self._total(Role.PRODUCER, "acked_without_offset"):
             self.record.event(self.clock(), "acks_without_offset", records=blind)
         consumers = self._names(Role.CONSUMER)

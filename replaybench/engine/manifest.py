@@ -22,12 +22,16 @@ _LIBRARIES = ("confluent-kafka", "numpy", "pyarrow", "ray", "hdrhistogram", "cli
 
 
 def build(record: RunRecord, spec: WorkloadSpec, request: dict[str, Any], cluster: dict[str, Any],
-          client_configs: dict[str, dict], summary: Summary, ray_info: dict[str, str]) -> dict:
-    return {
+          client_configs: dict[str, dict], summary: Summary, ray_info: dict[str, str],
+          replay: dict[str, Any] | None = None) -> dict:
+    """replay: the identity of a replayed existing topic; it is part of the scenario, so two
+    replays compare only if they read the same topic (name, topic id, cluster, partitions)."""
+    info = {
         "run_id": record.run_id, "status": record.status, "reason": record.reason,
         "started": _iso(record.started_ns), "ended": _iso(record.ended_ns),
         "started_ns": record.started_ns, "ended_ns": record.ended_ns,
-        "workload": {"name": spec.name, "hash": spec.hash, "scenario_hash": spec.scenario_hash,
+        "workload": {"name": spec.name, "hash": spec.hash,
+                     "scenario_hash": spec.scenario_hash_with(replay),
                      "spec": redact_tree(spec.to_dict()),
                      **{**request, "overrides": [redact_override(o)
                                                  for o in request.get("overrides", [])]}},
@@ -38,6 +42,9 @@ def build(record: RunRecord, spec: WorkloadSpec, request: dict[str, Any], cluste
         "phases": {p: {"start_ns": b[0], "end_ns": b[1]} for p, b in record.phase_bounds.items()},
         "summary": summary.to_dict(),
     }
+    if replay:
+        info["replay"] = replay
+    return info
 
 
 def versions() -> dict[str, str]:

@@ -108,6 +108,10 @@ def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec
     config = {**cluster.client_config, **extra}
     _check_reachable(config)
     names = _topics(spec, run_id)
+    replay = _replayed_topic(config, names.changelog) if spec.topic.existing else None
+    if replay:   # the readers split the topic's own partitions
+        spec = spec.model_copy(update={"topic": spec.topic.model_copy(
+            update={"partitions": replay["partitions"]})})
     _create_topics(spec, config, names, request.recreate_topics,
                    cluster.info.topic_configs or {}, cluster.info.replication)
     display.note(f"run {run_id}: {spec.name} on {cluster.info.bootstrap}")
@@ -134,12 +138,13 @@ def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec
                      traceback=traceback.format_exc())
     latch.arm()   # from here until everything is stopped, a Ctrl-C is noted, not raised
     return _finish(record, spec, request, cluster, names, config, ray_info, results_dir,
-                   meter, reference)
+                   meter, reference, replay)
 
 
 def _finish(record: RunRecord, spec, request: RunRequest, cluster: ClusterHandle, names: Topics,
             config: dict, ray_info: dict, results_dir: Path, meter,
-            reference: RunOutcome | None) -> RunOutcome:
+            reference: RunOutcome | None, replay: dict | None) -> RunOutcome:
+    """replay: the identity of a replayed existing topic (topics.existing_topic)."""
     record.ended_ns = Clock()()
     if record.phase_bounds.get(record.phase):
         record.phase_bounds[record.phase][1] = record.ended_ns
@@ -158,7 +163,7 @@ def _finish(record: RunRecord, spec, request: RunRequest, cluster: ClusterHandle
                           cluster_info, {"base": config, "producer": spec.live.producer_config,
                                          "consumer": spec.live.consumer_config,
                                          "reader": spec.storm.consumer_config},
-                          summary, ray_info)
+                          summary, ray_info, replay)
     info["tags"] = dict(request.tags)
     if reference is not None:
         info["reference"] = _compare_to_reference(record, reference)
@@ -187,6 +192,9 @@ def _compare_to_reference(record: RunRecord, reference: RunOutcome) -> dict[str,
 
 def _check_embedded_fits(spec: workload.WorkloadSpec, request: RunRequest) -> None:
     """What the embedded cluster cannot satisfy is refused before anything starts."""
+    if spec.topic.existing and request.recreate_topics:
+        raise workload.WorkloadError(f"{request.workload}: topic.existing: true with "
+                                     "--recreate-topics: a replayed topic is never deleted")
     if request.profile or request.bootstrap or request.cluster_kind == "s3":
         return
     brokers = request.brokers or spec.cluster.brokers
@@ -214,8 +222,16 @@ def _check_reachable(config: dict) -> None:
 
 def _topics(spec: workload.WorkloadSpec, run_id: str) -> Topics:
     changelog = spec.topic.name or f"rb-{run_id}-changelog"
+    if spec.topic.existing:   # live traffic on a topic of the harness's own, named for the run
+        return Topics(changelog, f"rb-{run_id}-live")
     live = changelog if spec.live.topic == "changelog" else f"{changelog}-live"
     return Topics(changelog, live)
+
+
+def _replayed_topic(config: dict, name: str) -> dict:
+    admin = health.admin(config["bootstrap.servers"],
+                         {k: v for k, v in config.items() if k != "bootstrap.servers"})
+    return topics.existing_topic(admin, name)
 
 
 def _create_topics(spec, config: dict, names: Topics, recreate: bool,
@@ -225,8 +241,9 @@ def _create_topics(spec, config: dict, names: Topics, recreate: bool,
     admin = health.admin(config["bootstrap.servers"],
                          {k: v for k, v in config.items() if k != "bootstrap.servers"})
     replicas = replication or spec.topic.replication
-    topics.ensure_topic(admin, names.changelog, spec.topic.partitions, replicas,
-                        {**spec.topic.configs, **cluster_configs}, recreate)
+    if not spec.topic.existing:   # an existing topic is only ever read
+        topics.ensure_topic(admin, names.changelog, spec.topic.partitions, replicas,
+                            {**spec.topic.configs, **cluster_configs}, recreate)
     if names.live != names.changelog and (spec.live.producers or spec.live.consumers):
         topics.ensure_topic(admin, names.live, spec.live.partitions, replicas, {}, recreate)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException, TopicCollection
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from replaybench.errors import UsageError
@@ -65,6 +65,22 @@ def _create(admin: AdminClient, topic: NewTopic, timeout_s: float) -> None:
 def _exists(admin: AdminClient, topic: NewTopic, timeout_s: float) -> bool:
     found = admin.list_topics(timeout=timeout_s).topics.get(topic.topic)
     return found is not None and len(found.partitions) == topic.num_partitions
+
+
+def existing_topic(admin: AdminClient, name: str, timeout_s: float = 30.0) -> dict[str, object]:
+    """A topic to replay read-only, as its identity: name, partitions, topic id and cluster id
+    (a topic deleted and re-created under the same name is another topic). Only described."""
+    try:
+        described = admin.describe_topics(TopicCollection([name]))[name].result(timeout_s)
+        cluster = admin.describe_cluster().result(timeout_s)
+    except KafkaException as exc:
+        error = exc.args[0]
+        if error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+            raise TopicError(f"topic.name: {name}: no such topic on this cluster (a replay "
+                             "reads an existing topic; it never creates one)") from None
+        raise TopicError(f"cannot describe topic {name}: {error.str()}") from None
+    return {"name": name, "partitions": len(described.partitions),
+            "topic_id": str(described.topic_id), "cluster_id": cluster.cluster_id}
 
 
 def topic_configs(admin: AdminClient, name: str, timeout_s: float = 30.0) -> dict[str, str]:

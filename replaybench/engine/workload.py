@@ -34,6 +34,9 @@ class WorkloadError(UsageError):
 class Topic(Strict):
     """The changelog a restore rebuilds."""
     name: str = ""                 #: empty: "rb-<run id>-changelog", fresh per run
+    #: true: replay `name`, a topic replaybench did not write, read-only: nothing is seeded, it
+    #: is never written, created or deleted, and its partitions are the cluster's
+    existing: bool = False
     partitions: between(int, 1, 10_000) = 8
     replication: between(int, 1, 7) = 1
     configs: Properties = {}
@@ -134,6 +137,8 @@ class WorkloadSpec(Strict):
         if self.storm.follow and live.topic != "changelog":
             raise ValueError("storm.follow: true needs live.topic: changelog (nothing else "
                              "moves the target)")
+        if self.topic.existing:
+            _check_replay(self)
         for at, rate in live.rate_steps.items():
             if not (_number(at) >= 0 and _number(rate) >= 0):
                 raise ValueError(f"live.rate_steps: {at}: {rate} is not 'seconds: records per "
@@ -158,6 +163,27 @@ class WorkloadSpec(Strict):
             spec[section].pop(leaf)
         spec.pop("description")
         return _digest(spec)
+
+    def scenario_hash_with(self, topic_identity: dict | None) -> str:
+        """The scenario hash, for a replay also of the replayed topic's identity."""
+        if not topic_identity:
+            return self.scenario_hash
+        return _digest({"scenario": self.scenario_hash, "topic": topic_identity})
+
+
+def _check_replay(spec: WorkloadSpec) -> None:
+    """What a read-only replay of an existing topic cannot do."""
+    if not spec.topic.name:
+        raise ValueError("topic.existing: true needs topic.name (the topic to replay)")
+    if spec.live.topic == "changelog":
+        raise ValueError("live.topic: changelog would write to the existing topic; a replay "
+                         "is read-only (use live.topic: live)")
+    if spec.storm.follow:
+        raise ValueError("storm.follow: true reads records replaybench wrote; an existing "
+                         "topic is replayed to its end offsets at storm start")
+    if spec.storm.client == "native":
+        raise ValueError("storm.client: native decodes replaybench's own records; an existing "
+                         "topic is read with confluent-kafka (auto)")
 
 
 # Restore parallelism and client settings: what a comparison or a sweep varies.

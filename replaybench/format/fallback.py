@@ -6,6 +6,8 @@ signature of its twin in ext/core.pyx, and the tests run both over the same inpu
 
 from __future__ import annotations
 
+from confluent_kafka import KafkaError
+
 from replaybench.format import records
 from replaybench.format.checksum import rb64
 from replaybench.format.counters import FOLD_COUNTERS, FOREIGN_COUNTERS, STATUS_COUNTER
@@ -92,41 +94,90 @@ def fold_buffer(data, starts, lengths, key_ids, partitions, offsets, versions, l
         _fold_one(state, i, key, value, int(partitions[i]), int(offsets[i]), None, None, 0)
 
 
-def keyset_rehash(old, new) -> None:
+def keyset_rehash(old, old_dead, new, new_dead) -> None:
     mask = len(new) - 1
-    for h in old[old != 0].tolist():
-        _keyset_add(new, mask, h)
+    for i in (old != 0).nonzero()[0].tolist():
+        slot, _ = _keyset_slot(new, mask, int(old[i]))
+        new_dead[slot] = old_dead[i]
 
 
-def _keyset_add(table, mask: int, h: int) -> bool:
+def _keyset_slot(table, mask: int, h: int) -> tuple[int, bool]:
     h = h or 1
     i = h & mask
     while table[i] != 0:
         if table[i] == h:
-            return False
+            return i, False
         i = (i + 1) & mask
     table[i] = h
-    return True
+    return i, True
 
 
-def count_foreign(messages, table, counters) -> None:
+def _partition_key_hash(key: bytes, partition: int) -> int:
+    return (rb64(key) + (partition + 1) * 0x9E3779B97F4A7C15) & ((1 << 64) - 1)
+
+
+def fold_foreign(messages, table, dead, next_offset, part_keys, part_dead, counters,
+                 columns=None) -> None:
+    if columns is not None and columns.capacity < len(messages):
+        raise ValueError(f"columns hold {columns.capacity} rows, batch has {len(messages)}")
     mask = len(table) - 1
-    for msg in messages:
-        if msg.error() is not None:
-            counters[_F["errors"]] += 1
+    for i, msg in enumerate(messages):
+        err, partition = msg.error(), msg.partition()
+        partition = -1 if partition is None else partition
+        in_range = 0 <= partition < len(next_offset)
+        if err is not None:
+            if err.code() == KafkaError._PARTITION_EOF and in_range and msg.offset() is not None:
+                _advance(next_offset, partition, msg.offset(), counters, record=False)
+            else:
+                counters[_F["errors"]] += 1
+            if columns is not None:
+                columns.set_row(i, -1, -1, 0, 0, 0, 0, records.STATUS_ERROR)
             continue
         key, value = msg.key(), msg.value()
+        tomb = value is None
+        size = (len(key) if key is not None else 0) + (0 if tomb else len(value))
+        offset = -1 if msg.offset() is None else msg.offset()
         counters[_F["records"]] += 1
-        if value is None:
-            counters[_F["tombstones"]] += 1
-        else:
-            counters[_F["bytes"]] += len(value)
+        counters[_F["bytes"]] += size
+        counters[_F["tombstones"]] += tomb
+        if offset >= 0 and in_range:
+            _advance(next_offset, partition, offset + 1, counters, record=True)
         if key is None:
             counters[_F["null_keys"]] += 1
-            continue
-        counters[_F["bytes"]] += len(key)
-        if _keyset_add(table, mask, rb64(key)):
-            counters[_F["distinct_keys"]] += 1
+        else:
+            _count_key(table, dead, mask, _partition_key_hash(key, partition), tomb, partition,
+                       in_range, part_keys, part_dead, counters)
+        if columns is not None:
+            columns.set_row(i, offset, partition, 0, 0, 0, size,
+                            records.STATUS_TOMBSTONE if tomb else records.STATUS_OK)
+
+
+def _count_key(table, dead, mask, h, tomb, partition, in_range, part_keys, part_dead,
+               counters) -> None:
+    slot, added = _keyset_slot(table, mask, h)
+    if added:
+        counters[_F["distinct_keys"]] += 1
+        if in_range:
+            part_keys[partition] += 1
+    if added or bool(dead[slot]) != tomb:
+        delta = int(tomb) if added else (1 if tomb else -1)
+        counters[_F["dead_keys"]] += delta
+        if in_range:
+            part_dead[partition] += delta
+        dead[slot] = tomb
+
+
+def _advance(next_offset, partition: int, upto: int, counters, record: bool) -> None:
+    """As in core.pyx: offsets jumped over are a gap, a record behind the position a rewind."""
+    expected = int(next_offset[partition])
+    at = upto - 1 if record else upto
+    if expected >= 0 and at > expected:
+        counters[_F["offset_gaps"]] += 1
+        counters[_F["gap_offsets"]] += at - expected
+    elif expected >= 0 and record and at < expected:
+        counters[_F["rewinds"]] += 1
+    if upto > expected or record:
+        next_offset[partition] = upto
 
 
 def encode_values(out, key_ids, versions, intended_ns, sequences, producer_id, pool, flags) -> None:

@@ -90,6 +90,14 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType, str]]] = {
         ("records", _I, "records read"), ("bytes", _I, "key + value bytes read"),
         ("started_ns", _I, "wall clock"), ("done_ns", _I, "wall clock; 0 if never reached"),
         ("duration_ns", _I, "done - started; 0 if never reached"),
+        ("log_start_offset", _I, "replay of an existing topic: the partition's log start at "
+                                 "storm start"),
+        ("keys", _I, "replay: distinct keys in the partition (by a 64-bit hash of the key)"),
+        ("dead_keys", _I, "replay: keys whose last record is a tombstone"),
+        ("offsets_without_record", _I, "replay: end - log start - records: offsets the broker "
+                                       "delivered no record for (compacted away, transaction "
+                                       "markers, aborted records under read_committed, "
+                                       "removed by retention during the run)"),
     ],
     "restore_groups": [
         ("group", _I, "restore group"), ("readers", _I, "readers in the group"),
@@ -97,7 +105,12 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType, str]]] = {
         ("caught_up_ns", _I, "last reader caught up, wall clock; 0: never"),
         ("restore_time_ns", _I, "caught_up - started: the time until the job is useful again"),
         ("records", _I, "records read"), ("bytes", _I, "bytes read"),
-        ("target_records", _I, "sum of the partitions' end offsets"),
+        ("target_records", _I, "offsets the restore covers: the partitions' end offsets, less "
+                               "their log starts in a replay"),
+        ("mode", _S, "verify: replaybench's own changelog, the restored state checked key by "
+                     "key; replay: an existing topic, read-only, counted against its offsets"),
+        ("keys", _I, "replay: distinct keys (per partition, as a store holds them)"),
+        ("dead_keys", _I, "replay: keys whose last record is a tombstone"),
         ("reader_client", _S, "the readers' consumer: native (librdkafka's batches folded in C, "
                               "the default) or confluent-kafka (its Message objects)"),
         ("verdict", _S, "host-bound: the load machine's CPU was saturated during the restore; "

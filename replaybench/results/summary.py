@@ -19,6 +19,9 @@ class GroupFigures:
     bytes: int
     verdict: str = ""            #: host-, client- or cluster-bound (client_bound.py)
     verdict_reasons: str = ""
+    mode: str = "verify"         #: verify (own changelog) or replay (an existing topic)
+    keys: int | None = None      #: replay: distinct keys
+    dead_keys: int | None = None  #: replay: keys whose last record is a tombstone
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,8 @@ def summarize(record: RunRecord) -> Summary:
                                    g["bytes"] / 1e6 / seconds if seconds else 0.0,
                                    g["records"] / seconds if seconds else 0.0,
                                    g["records"], g["bytes"], g.get("verdict", ""),
-                                   g.get("verdict_reasons", "")))
+                                   g.get("verdict_reasons", ""), g.get("mode", "verify"),
+                                   g.get("keys"), g.get("dead_keys")))
     live, interference = {}, {}
     for role in ("producer", "consumer"):
         for phase in ("baseline", "storm", "recovery"):

@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import time
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from replaybench.errors import RunError
-from replaybench.format.core import Columns, StateTable
-from replaybench.format.counters import FOLD_COUNTERS
+from replaybench.format.core import Columns, ForeignState, StateTable
 from replaybench.roles.native_reader import batch_consumer_class
-
-_ERRORS = FOLD_COUNTERS.index("errors")
 
 
 class NativeBatches:
@@ -44,7 +41,8 @@ class NativeBatches:
         """As of the last fetch response; -1 when not known yet."""
         return self.consumer.cached_watermarks(partition)[1]
 
-    def take(self, state: StateTable, columns: Columns, timeout_s: float) -> tuple[int, int, int]:
+    def take(self, state: StateTable, columns: Columns,
+             timeout_s: float) -> tuple[int, int, int]:
         """Fold one batch into state; (records taken, ns waiting on the client, ns folding)."""
         n, consume_ns, fold_ns, error = self.consumer.consume_fold(
             max(int(timeout_s * 1000), 0), state.versions, state.live, state.next_offset,
@@ -65,7 +63,8 @@ class MessageBatches:
         self.consumer = Consumer(config)
 
     def assign(self, partitions: list[int]) -> None:
-        self.consumer.assign([TopicPartition(self.topic, p, 0) for p in partitions])
+        # From the log start, wherever retention or deletion has moved it.
+        self.consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in partitions])
 
     def unassign(self) -> None:
         self.consumer.unassign()
@@ -74,14 +73,15 @@ class MessageBatches:
         return self.consumer.get_watermark_offsets(TopicPartition(self.topic, partition),
                                                    cached=True)[1]
 
-    def take(self, state: StateTable, columns: Columns, timeout_s: float) -> tuple[int, int, int]:
+    def take(self, state: StateTable | ForeignState, columns: Columns,
+             timeout_s: float) -> tuple[int, int, int]:
         start = time.monotonic_ns()
         messages = self.consumer.consume(self.capacity, timeout=timeout_s)
         folded = time.monotonic_ns()
         if messages:
-            errors_before = state.counters[_ERRORS]
+            errors_before = state.errors()
             state.fold(messages, columns=columns)
-            if state.counters[_ERRORS] != errors_before:
+            if state.errors() != errors_before:
                 _raise_real_errors(messages)
         return len(messages), folded - start, time.monotonic_ns() - folded
 

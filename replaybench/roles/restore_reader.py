@@ -10,8 +10,7 @@ import numpy as np
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from replaybench.format import records
-from replaybench.format.core import Columns, StateTable
-from replaybench.format.counters import FOLD_COUNTERS
+from replaybench.format.core import Columns, ForeignState, StateTable
 from replaybench.meters.clock import Clock
 from replaybench.meters.snapshots import Snapshot
 from replaybench.roles.client_stats import ClientStats, fetch_state
@@ -71,6 +70,18 @@ def end_offsets(client_config: dict, topic: str, partitions: int,
         consumer.close()
 
 
+def log_start_offsets(client_config: dict, topic: str, partitions: int,
+                      timeout_s: float = 10.0) -> dict[int, int]:
+    """Each partition's log start offset (its low watermark): where a restore begins."""
+    consumer = Consumer({**client_config, "group.id": "replaybench-offsets",
+                         "enable.auto.commit": False})
+    try:
+        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)[0]
+                for p in range(partitions)}
+    finally:
+        consumer.close()
+
+
 # Counters a reader adds to its snapshots about what held it back (see client_bound.py).
 HOLDUP_COUNTERS = ("fetch_samples", "fetch_full_samples", "fetch_idle_samples", "consume_ns",
                    "fold_ns", "thread_cpu_ns")
@@ -85,6 +96,9 @@ class PartitionRestore:
     bytes: int = 0
     started_ns: int = 0      # wall clock
     done_ns: int = 0         # wall clock; 0 while still reading
+    first_offset: int = -1   # of the first record read; -1: none
+    keys: int = 0            # foreign: distinct keys in the partition
+    dead_keys: int = 0       # foreign: keys whose last record is a tombstone
 
 
 @dataclass
@@ -92,11 +106,12 @@ class RestoreResult:
     """What a reader hands back when it is done: its partitions, its state and its counters."""
     name: str
     partitions: dict[int, PartitionRestore]
-    versions: np.ndarray
-    live: np.ndarray
-    counters: dict[str, int]
+    versions: np.ndarray | None      # None: foreign (no record format, so no versions)
+    live: np.ndarray | None
+    counters: dict[str, int]         # FOLD_COUNTERS, or FOREIGN_COUNTERS when foreign
     caught_up_ns: int        # wall clock; 0: never caught up
     client: str = "native"   # restore_batches: which consumer took the batches
+    foreign: bool = False
 
 
 @dataclass
@@ -113,17 +128,20 @@ class RestoreReader:
     def __init__(self, client_config: dict, topic: str, partitions: list[int],
                  targets: dict[int, int] | None, n_keys: int, n_partitions: int,
                  batch: int = 2_000, follow: bool = False, caught_up_lag: int = 0,
-                 name: str = "reader-0", client: str = "auto") -> None:
+                 name: str = "reader-0", client: str = "auto", foreign: bool = False) -> None:
         """targets: partition -> end offset to reach; may wait until start() when the restore
         begins later than the reader is built. follow: the moving-target mode. Read past
         `targets` until a record sent after start() has been read and every partition is fewer
         than `caught_up_lag` records behind. client: which consumer takes the batches
-        (restore_batches.open_batches)."""
+        (restore_batches.open_batches). foreign: a topic replaybench did not write, counted
+        (core.ForeignState) rather than verified, through confluent-kafka."""
         self.topic, self.batch, self.name = topic, batch, name
         self.follow, self.caught_up_lag = follow, caught_up_lag
         self.clock = Clock()
         self.stats = ClientStats(FETCH_SAMPLE_MS, self._sample_fetcher)
-        self.state = StateTable(n_keys, n_partitions)
+        self.foreign = foreign
+        self.state = ForeignState(n_partitions) if foreign else StateTable(n_keys, n_partitions)
+        client = "confluent-kafka" if foreign else client
         config = {**RESTORE_CONSUMER_DEFAULTS, "group.id": f"replaybench-restore-{topic}",
                   **client_config}
         self.queued_min = int(config.get("queued.min.messages", LIBRDKAFKA_QUEUED_MIN_MESSAGES))
@@ -174,14 +192,14 @@ class RestoreReader:
     def snapshot(self) -> Snapshot:
         delta = self.state.counters - self._reported
         self._reported = self.state.counters.copy()
-        counts = dict(zip(FOLD_COUNTERS, delta.tolist()))
+        counts = dict(zip(self.state.counter_names, delta.tolist()))
         lag = sum(max(part.end_offset - int(self.state.next_offset[p]), 0)
                   for p, part in self.parts.items() if p in self._pending)
         holdup, self.holdup = self.holdup, dict.fromkeys(HOLDUP_COUNTERS, 0)
         return Snapshot("reader", self.name, self.clock(),
                         {"records": counts["records"], "bytes": counts["bytes"],
-                         "corrupt": sum(counts[n] for n in _CORRUPT),
-                         "regressions": counts["regressions"], **holdup},
+                         "corrupt": sum(counts.get(n, 0) for n in _CORRUPT),
+                         "regressions": counts.get("regressions", 0), **holdup},
                         {**self.stats.gauges(), "lag_records": float(lag)}, {},
                         done=not self._pending)
 
@@ -190,6 +208,12 @@ class RestoreReader:
         return self._caught_up_ns
 
     def result(self) -> RestoreResult:
+        if self.foreign:
+            for p, part in self.parts.items():
+                part.keys = int(self.state.partition_keys[p])
+                part.dead_keys = int(self.state.partition_dead_keys[p])
+            return RestoreResult(self.name, self.parts, None, None, self.state.counts(),
+                                 self._caught_up_ns, self.client, foreign=True)
         return RestoreResult(self.name, self.parts, self.state.versions, self.state.live,
                              self.state.counts(), self._caught_up_ns, self.client)
 
@@ -223,18 +247,22 @@ class RestoreReader:
         cols = self.columns
         good = cols.status[:n] != records.STATUS_ERROR
         part = cols.partition[:n][good]
-        size = 8 + np.maximum(cols.value_size[:n][good], 0)
+        size = self.state.record_bytes(cols, np.flatnonzero(good))
         counts = np.bincount(part, minlength=self._n_partitions)
         sizes = np.bincount(part, weights=size, minlength=self._n_partitions)
-        last = np.full(self._n_partitions, -1, np.int64)
-        np.maximum.at(last, part, cols.offset[:n][good])
         now = self.clock()
         for p in np.flatnonzero(counts).tolist():
             restore = self.parts[p]
+            if restore.first_offset < 0:
+                restore.first_offset = int(cols.offset[:n][good][part == p].min())
             restore.records += int(counts[p])
             restore.bytes += int(sizes[p])
-            if not self.follow and p in self._pending and last[p] + 1 >= restore.end_offset:
-                restore.done_ns = now
+        if not self.follow:
+            # next_offset: one past the last record, or (foreign) the end of partition reached
+            # past offsets with no record, such as a transaction marker at the end.
+            for p in [p for p in self._pending
+                      if self.state.next_offset[p] >= self.parts[p].end_offset]:
+                self.parts[p].done_ns = now
                 self._pending.discard(p)
         if self.follow:
             self._seen_new = self._seen_new or bool(
