@@ -132,3 +132,12 @@ def kafka_artifacts(version: str = KAFKA_VERSION) -> MavenArtifacts:
             f"org.apache.logging.log4j:log4j-slf4j-impl:{LOG4J_VERSION}",
         ),
     )
+
+
+def streams_artifacts(version: str = KAFKA_VERSION) -> MavenArtifacts:
+    """Kafka Streams of the broker's version (with kafka-clients and RocksDB's JNI jar) and the
+    log4j2 binding, for the Kafka Streams application (streams/)."""
+    return MavenArtifacts(
+        name=f"kafka-streams-{version}",
+        coordinates=(f"org.apache.kafka:kafka-streams:{version}",
+                     f"org.apache.logging.log4j:log4j-slf4j-impl:{LOG4J_VERSION}"))

@@ -101,11 +101,24 @@ class Coordinator:
 
     def _spawn(self) -> None:
         """Every actor up front, so starting a phase is a method call, not a process start."""
-        spec, cfg, t = self.spec, self.client_config, self.topics
+        self._spawn_seeder()
+        self._spawn_live()
+        self._spawn_restorers()
+        for name, handle in self.handles.items():
+            self.record.placement[name] = get(handle.where.remote(), name, "start")
+        self.record.event(self.clock(), "actors_ready", count=len(self.handles),
+                          nodes=len({p["node_id"] for p in self.record.placement.values()}))
+
+    def _spawn_seeder(self) -> None:
+        spec, t = self.spec, self.topics
         if not spec.topic.existing:   # a replayed topic is read, never written
-            self._actor("seeder-0", Role.SEEDER, functools.partial(ChangelogSeeder, cfg, SeedSpec(
-                t.changelog, spec.seed.keys, spec.seed.records, spec.seed.value_bytes,
-                spec.seed.tombstone_ratio, spec.seed.random_payload), name="seeder-0"))
+            self._actor("seeder-0", Role.SEEDER, functools.partial(
+                ChangelogSeeder, self.client_config, SeedSpec(
+                    t.changelog, spec.seed.keys, spec.seed.records, spec.seed.value_bytes,
+                    spec.seed.tombstone_ratio, spec.seed.random_payload), name="seeder-0"))
+
+    def _spawn_live(self) -> None:
+        spec, cfg, t = self.spec, self.client_config, self.topics
         live_keys, live_parts = self._live_layout()
         schedule = RateSchedule.from_spec(spec.live.rate_per_s, spec.live.rate_steps)
         for i in range(spec.live.producers):
@@ -114,10 +127,16 @@ class Coordinator:
                 KeyShare(live_keys, i, spec.live.producers), spec.live.value_bytes, schedule,
                 producer_id=i + 1, record_deliveries=self._appends(), name=f"producer-{i}"))
         for i in range(spec.live.consumers):
-            self._actor(f"consumer-{i}", Role.CONSUMER, functools.partial(
-                TailConsumer, {**cfg, **spec.live.consumer_config}, t.live, live_parts,
-                live_keys, name=f"consumer-{i}"))
-        reader_cfg = {**cfg, **spec.storm.consumer_config}
+            self._actor(f"consumer-{i}", Role.CONSUMER, self._consumer(i, live_keys, live_parts))
+
+    def _consumer(self, i: int, live_keys: int, live_parts: int) -> Callable:
+        return functools.partial(TailConsumer, {**self.client_config,
+                                                **self.spec.live.consumer_config},
+                                 self.topics.live, live_parts, live_keys, name=f"consumer-{i}")
+
+    def _spawn_restorers(self) -> None:
+        spec, t = self.spec, self.topics
+        reader_cfg = {**self.client_config, **spec.storm.consumer_config}
         for g in range(spec.storm.groups if spec.storm.readers else 0):
             names = []
             for r, parts in enumerate(assign_partitions(spec.topic.partitions, spec.storm.readers)):
@@ -129,10 +148,6 @@ class Coordinator:
                     client=spec.storm.client, foreign=spec.topic.existing))
                 names.append(name)
             self.groups.append(Group(g, names))
-        for name, handle in self.handles.items():
-            self.record.placement[name] = get(handle.where.remote(), name, "start")
-        self.record.event(self.clock(), "actors_ready", count=len(self.handles),
-                          nodes=len({p["node_id"] for p in self.record.placement.values()}))
 
     def _seed(self) -> None:
         if self.spec.topic.existing:
@@ -157,8 +172,7 @@ class Coordinator:
     def _start_live(self) -> None:
         """Producers share one schedule origin, the start of their first tick; tail consumers
         start where the topic ends."""
-        tails = end_offsets(self.client_config, self.topics.live, self.spec.topic.partitions) \
-            if self._appends() else None
+        tails = self._tail_offsets()
         for name in self._names(Role.CONSUMER):
             call(self.handles[name], name, "start", tails)
         ticker = self._new_ticker()
@@ -167,6 +181,12 @@ class Coordinator:
             self.handles[name].call.remote("start", origin)
         for name in self._names(Role.CONSUMER) + self._names(Role.PRODUCER):
             ticker.add(name, self.handles[name])
+
+    def _tail_offsets(self) -> dict[int, int] | None:
+        """Where tail consumers start: the live topic's end (None: from 0, a fresh topic)."""
+        if not self._appends():
+            return None
+        return end_offsets(self.client_config, self.topics.live, self.spec.topic.partitions)
 
     def _timed_phase(self, phase: str, seconds: float) -> None:
         if seconds <= 0 or not self.ticker.active():

@@ -113,7 +113,8 @@ def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec
         spec = spec.model_copy(update={"topic": spec.topic.model_copy(
             update={"partitions": replay["partitions"]})})
     _create_topics(spec, config, names, request.recreate_topics,
-                   cluster.info.topic_configs or {}, cluster.info.replication)
+                   cluster.info.topic_configs or {}, cluster.info.replication,
+                   _output_topic(run_id) if spec.storm.engine == "kafka-streams" else None)
     display.note(f"run {run_id}: {spec.name} on {cluster.info.bootstrap}")
     ray_info = stack.enter_context(actors.ray_runtime(request.ray_address))
     record = RunRecord(run_id, Clock()())
@@ -122,8 +123,8 @@ def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec
     target = cluster.drills
     if meter is not None and target is not None:
         target = object_store_meter.MeteredTarget(target, meter)
-    coordinator = Coordinator(spec, config, names, record, display.tick, flush, target,
-                              cluster.server_pids)
+    coordinator = _coordinator(spec, request, run_id, (spec, config, names, record, display.tick,
+                                                       flush, target, cluster.server_pids))
     try:
         coordinator.run()
         record.status = "completed"
@@ -169,6 +170,21 @@ def _finish(record: RunRecord, spec, request: RunRequest, cluster: ClusterHandle
         info["reference"] = _compare_to_reference(record, reference)
     run_dir = store.write(results_dir, record, info)
     return RunOutcome(run_dir, record.status, record.reason, summary, record)
+
+
+def _coordinator(spec: workload.WorkloadSpec, request: RunRequest, run_id: str,
+                 args: tuple) -> Coordinator:
+    """The readers' coordinator, or the Kafka Streams one with its application built."""
+    if spec.storm.engine != "kafka-streams":
+        return Coordinator(*args)
+    from replaybench.clusters import streams_app
+    from replaybench.engine.streams_run import StreamsCoordinator
+    return StreamsCoordinator(*args, app=streams_app.build(request.cache_dir),
+                              application_id=f"rb-{run_id}", output=_output_topic(run_id))
+
+
+def _output_topic(run_id: str) -> str:
+    return f"rb-{run_id}-output"
 
 
 def _restore_ns(record: RunRecord) -> int:
@@ -224,6 +240,9 @@ def _topics(spec: workload.WorkloadSpec, run_id: str) -> Topics:
     changelog = spec.topic.name or f"rb-{run_id}-changelog"
     if spec.topic.existing:   # live traffic on a topic of the harness's own, named for the run
         return Topics(changelog, f"rb-{run_id}-live")
+    if spec.storm.engine == "kafka-streams":   # the seed and live updates are its input
+        changelog = spec.topic.name or f"rb-{run_id}-input"
+        return Topics(changelog, changelog)
     live = changelog if spec.live.topic == "changelog" else f"{changelog}-live"
     return Topics(changelog, live)
 
@@ -235,9 +254,11 @@ def _replayed_topic(config: dict, name: str) -> dict:
 
 
 def _create_topics(spec, config: dict, names: Topics, recreate: bool,
-                   cluster_configs: dict[str, str], replication: int | None = None) -> None:
+                   cluster_configs: dict[str, str], replication: int | None = None,
+                   output: str | None = None) -> None:
     """cluster_configs and replication: what the cluster kind imposes (Tiered Storage refuses
-    compaction; an S3-backed broker replicates nothing)."""
+    compaction; an S3-backed broker replicates nothing). output: the Kafka Streams
+    application's output topic."""
     admin = health.admin(config["bootstrap.servers"],
                          {k: v for k, v in config.items() if k != "bootstrap.servers"})
     replicas = replication or spec.topic.replication
@@ -246,6 +267,8 @@ def _create_topics(spec, config: dict, names: Topics, recreate: bool,
                             {**spec.topic.configs, **cluster_configs}, recreate)
     if names.live != names.changelog and (spec.live.producers or spec.live.consumers):
         topics.ensure_topic(admin, names.live, spec.live.partitions, replicas, {}, recreate)
+    if output:
+        topics.ensure_topic(admin, output, spec.topic.partitions, replicas, {}, recreate)
 
 
 def _describe_topics(config: dict, names: Topics) -> dict[str, dict[str, str]]:

@@ -53,7 +53,7 @@ def judge_group(index: int, started_ns: int, results: list[RestoreResult],
         exp_live[seen[:, 0]] = 1
     v = core.verify(exp_versions, exp_live, state)
     verdict.group_row = _group_row(index, started_ns, results, counters, sum(ends.values())) | {
-        "mode": "verify"}
+        "mode": "verify", "engine": "readers"}
     scope = f"group-{index}"
     verdict.checks = [check(scope, *c) for c in (
         ("live_keys", v.keys_expected, v.keys_expected - v.missing),
@@ -85,7 +85,7 @@ def judge_replay(index: int, started_ns: int, results: list[RestoreResult],
     counters = {k: sum(r.counters[k] for r in results) for k in results[0].counters}
     span = sum(max(end - log_starts.get(p, 0), 0) for p, end in targets.items())
     verdict.group_row = _group_row(index, started_ns, results, counters, span) | {
-        "mode": "replay", "keys": counters["distinct_keys"],
+        "mode": "replay", "engine": "readers", "keys": counters["distinct_keys"],
         "dead_keys": counters["dead_keys"]}
     reached = sum(part.done_ns > 0 for r in results for part in r.partitions.values())
     scope = f"group-{index}"

@@ -74,6 +74,24 @@ class Storm(Strict):
     consumer_config: Properties = {}  #: librdkafka, passed through
     #: the readers' consumer (roles/restore_batches.py): native where built, or confluent-kafka
     client: Literal["auto", "native", "confluent-kafka"] = "auto"
+    #: who restores: replaybench's readers, or a Kafka Streams application (section streams)
+    engine: Literal["readers", "kafka-streams"] = "readers"
+
+
+class Streams(Strict):
+    """The Kafka Streams engine (storm.engine: kafka-streams). The seed is the application's
+    input; it aggregates it into a RocksDB store whose changelog Kafka Streams writes; at storm
+    start `lose_state` instances crash and restart with an empty state directory and restore."""
+    instances: between(int, 1, 64) = 3
+    threads: between(int, 1, 64) = 1             #: num.stream.threads
+    standby_replicas: between(int, 0, 8) = 0     #: num.standby.replicas
+    processing_guarantee: Literal["at_least_once", "exactly_once_v2"] = "at_least_once"
+    lose_state: between(int, 1, 64) = 1          #: instances that lose their state at storm start
+    #: group.instance.id per instance: a restarted instance takes its own tasks back at once
+    static_membership: bool = True
+    #: StreamsConfig passed through verbatim, e.g. restore.consumer.max.poll.records, or the
+    #: state updater switch __state.updater.enabled__; unknown keys fail the run's start
+    config: Properties = {}
 
 
 class Phases(Strict):
@@ -116,6 +134,7 @@ class WorkloadSpec(Strict):
     storm: Storm = Storm()
     phases: Phases = Phases()
     cluster: ClusterShape = ClusterShape()
+    streams: Streams = Streams()
     faults: Annotated[tuple[Fault, ...], Field(strict=False)] = ()  #: a YAML list
 
     @field_validator("name")
@@ -139,6 +158,8 @@ class WorkloadSpec(Strict):
                              "moves the target)")
         if self.topic.existing:
             _check_replay(self)
+        if self.storm.engine == "kafka-streams":
+            _check_streams(self)
         for at, rate in live.rate_steps.items():
             if not (_number(at) >= 0 and _number(rate) >= 0):
                 raise ValueError(f"live.rate_steps: {at}: {rate} is not 'seconds: records per "
@@ -186,9 +207,25 @@ def _check_replay(spec: WorkloadSpec) -> None:
                          "topic is read with confluent-kafka (auto)")
 
 
+def _check_streams(spec: WorkloadSpec) -> None:
+    """What the Kafka Streams engine needs of the rest of the workload."""
+    if spec.topic.existing:
+        raise ValueError("storm.engine: kafka-streams restores the application's own changelog; "
+                         "topic.existing replays a topic with replaybench's readers")
+    if spec.live.topic != "changelog":
+        raise ValueError("storm.engine: kafka-streams needs live.topic: changelog (live "
+                         "updates go to the application's input topic)")
+    if spec.seed.tombstone_ratio:
+        raise ValueError("seed.tombstone_ratio: the application counts updates; its input "
+                         "has no tombstones (set 0)")
+    if spec.streams.lose_state > spec.streams.instances:
+        raise ValueError(f"streams.lose_state: {spec.streams.lose_state} is more than "
+                         f"streams.instances ({spec.streams.instances})")
+
+
 # Restore parallelism and client settings: what a comparison or a sweep varies.
 TUNABLES = ("storm.readers", "storm.consumer_config", "storm.client", "live.producer_config",
-            "live.consumer_config")
+            "live.consumer_config", "streams.config")
 
 
 def _digest(data: dict) -> str:

@@ -108,8 +108,18 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType, str]]] = {
         ("target_records", _I, "offsets the restore covers: the partitions' end offsets, less "
                                "their log starts in a replay"),
         ("mode", _S, "verify: replaybench's own changelog, the restored state checked key by "
-                     "key; replay: an existing topic, read-only, counted against its offsets"),
-        ("keys", _I, "replay: distinct keys (per partition, as a store holds them)"),
+                     "key; replay: an existing topic, read-only, counted against its offsets; "
+                     "streams: a Kafka Streams application's stores checked key by key"),
+        ("engine", _S, "who restored: readers (replaybench's) or kafka-streams (the "
+                       "application, measured through its own restore listener)"),
+        ("time_to_running_ns", _I, "kafka-streams: from the loss of state to the instance's "
+                                   "next RUNNING (restore_time_ns also waits for its restores)"),
+        ("lost_updates", _I, "kafka-streams: updates written but missing from the stores' counts"),
+        ("double_applied_updates", _I, "kafka-streams: updates applied more than once "
+                                       "(at-least-once reprocessing after a crash)"),
+        ("processing_guarantee", _S, "kafka-streams: at_least_once or exactly_once_v2"),
+        ("keys", _I, "replay: distinct keys (per partition, as a store holds them); "
+                     "kafka-streams: keys in the stores"),
         ("dead_keys", _I, "replay: keys whose last record is a tombstone"),
         ("reader_client", _S, "the readers' consumer: native (librdkafka's batches folded in C, "
                               "the default) or confluent-kafka (its Message objects)"),

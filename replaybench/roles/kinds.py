@@ -12,3 +12,4 @@ class Role(str, Enum):
     PRODUCER = "producer"
     CONSUMER = "consumer"
     READER = "reader"
+    STREAMS = "streams"     #: an instance of the Kafka Streams application

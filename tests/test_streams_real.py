@@ -1,0 +1,53 @@
+"""The Kafka Streams engine on the embedded cluster: a real application (replaybench/jvm/streams)
+processes the seed into RocksDB, loses one instance's state under live input and restores it
+from its own changelog; its stores are then checked key by key."""
+
+from __future__ import annotations
+
+import psutil
+
+from replaybench.roles.streams_instance import MAIN_CLASS
+
+from tests.engine_helpers import manifest, run_smoke, table
+
+
+def _jvms() -> list[psutil.Process]:
+    return [p for p in psutil.process_iter(["cmdline"]) if MAIN_CLASS in (p.info["cmdline"] or [])]
+
+
+def test_exactly_once_restore_is_measured_and_loses_or_doubles_nothing(kafka1, cache_dir,
+                                                                        tmp_path, ray_local):
+    out = run_smoke(kafka1, cache_dir, tmp_path, "streams-restore",
+                    "streams.processing_guarantee=exactly_once_v2", "live.rate_per_s=500")
+    assert out.status == "completed", out.reason
+    (group,) = table(out.run_dir, "restore_groups")
+    assert (group["engine"], group["mode"]) == ("kafka-streams", "streams")
+    assert group["lost_updates"] == group["double_applied_updates"] == 0
+    assert 0 < group["time_to_running_ns"] <= group["restore_time_ns"]
+    events = table(out.run_dir, "events")
+    lost = next(e for e in events if e["kind"] == "state_lost")
+    assert group["caught_up_ns"] - lost["t_ns"] == group["restore_time_ns"]
+    parts = table(out.run_dir, "restore_partitions")
+    # the lost instance restored its two partitions (6 over 3 instances) from offset 0
+    assert {p["reader"] for p in parts} >= {"streams-0"}
+    mine = [p for p in parts if p["reader"] == "streams-0"]
+    assert len(mine) == 2 and all(p["start_offset"] == 0 < p["records"] for p in mine)
+    assert group["records"] >= sum(p["records"] for p in mine)
+    checks = table(out.run_dir, "verification")
+    assert {"lost_updates", "double_applied_updates", "wrong_version_keys"} <= \
+        {c["check"] for c in checks}
+    assert all(c["passed"] for c in checks), [c for c in checks if not c["passed"]]
+    assert any(r["role"] == "consumer" and r["latency_count"] for r in table(out.run_dir,
+                                                                            "timeseries"))
+    assert manifest(out.run_dir)["workload"]["spec"]["storm"]["engine"] == "kafka-streams"
+    assert not _jvms()
+
+
+def test_an_unknown_streams_config_fails_the_run_in_one_line(kafka1, cache_dir, tmp_path,
+                                                             ray_local):
+    out = run_smoke(kafka1, cache_dir, tmp_path, "streams-restore",
+                    "streams.config.restore.consumer.max.pol.records=500")
+    assert out.status == "failed"
+    assert out.reason == ("streams-0: unknown Kafka Streams config: "
+                          "restore.consumer.max.pol.records")
+    assert (out.run_dir / "manifest.json").exists() and not _jvms()
