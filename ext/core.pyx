@@ -149,6 +149,7 @@ cdef inline uint64_t partition_key_hash(const uint8_t* key, Py_ssize_t klen,
 
 def fold_foreign(list messages not None, uint64_t[::1] table not None,
                  uint8_t[::1] dead not None, int64_t[::1] next_offset not None,
+                 const int64_t[::1] limits not None,
                  int64_t[::1] part_keys not None, int64_t[::1] part_dead not None,
                  int64_t[::1] counters not None, columns=None) -> None:
     """Count records, bytes, tombstones, distinct keys and keys whose last record is a
@@ -157,7 +158,8 @@ def fold_foreign(list messages not None, uint64_t[::1] table not None,
     a power of two the caller keeps at most half full. An end-of-partition event moves
     next_offset to the end, so offsets the broker delivers no record for (transaction markers)
     count as a gap there. With columns, row i holds offset, partition, key + value bytes and
-    status (ok, tombstone or error)."""
+    status (ok, tombstone or error). limits: per partition, the offset the restore stops at;
+    records at or past it (a topic still being written) are left out, as if not read."""
     cdef Py_ssize_t i, n = len(messages), klen, vlen, slot
     cdef uint64_t mask = table.shape[0] - 1
     cdef int64_t offset, delta
@@ -184,9 +186,15 @@ def fold_foreign(list messages not None, uint64_t[::1] table not None,
         in_range = 0 <= partition < next_offset.shape[0]
         if err is not None:
             if err.code() == KafkaError._PARTITION_EOF and in_range and msg.offset() is not None:
-                _advance(&next_offset[partition], msg.offset(), &counters[0], False)
+                _advance(&next_offset[partition], min(<int64_t>msg.offset(), limits[partition]),
+                         &counters[0], False)
             else:
                 counters[F_ERRORS] += 1
+            if c_stat != NULL:
+                c_stat[i] = S_ERROR; c_off[i] = -1; c_part[i] = -1; c_size[i] = 0
+            continue
+        offset = msg.offset() if msg.offset() is not None else -1
+        if in_range and offset >= limits[partition]:
             if c_stat != NULL:
                 c_stat[i] = S_ERROR; c_off[i] = -1; c_part[i] = -1; c_size[i] = 0
             continue
@@ -195,7 +203,6 @@ def fold_foreign(list messages not None, uint64_t[::1] table not None,
         tomb = value is None
         klen = PyBytes_GET_SIZE(key) if key is not None else 0
         vlen = PyBytes_GET_SIZE(value) if not tomb else 0
-        offset = msg.offset() if msg.offset() is not None else -1
         counters[F_RECORDS] += 1
         counters[F_BYTES] += klen + vlen
         if tomb:

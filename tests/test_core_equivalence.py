@@ -127,8 +127,13 @@ def test_foreign_counts_agree_and_are_exact(items):
             batch.append(FakeMessage(None, None, partition, next_offset[partition],
                                      error_=FakeError(KafkaError._PARTITION_EOF)))
     batch.append(FakeMessage(b"k", b"v", 0, 0, error_=FakeError(1)))   # a real error
+    # records at or past a partition's limit (written after the targets) are not counted
+    limit = next_offset[1]
+    batch += [FakeMessage(b"late", b"v", 1, limit + i) for i in range(3)]
     got = core.ForeignState(3, impl=_core, initial_slots=8)
     want = core.ForeignState(3, impl=fallback, initial_slots=8)
+    for state in (got, want):
+        state.set_limits({1: limit})
     for chunk in (batch[: len(batch) // 2], batch[len(batch) // 2:]):
         got.fold(chunk)
         want.fold(chunk)
@@ -136,7 +141,7 @@ def test_foreign_counts_agree_and_are_exact(items):
     np.testing.assert_array_equal(got.partition_keys, want.partition_keys)
     np.testing.assert_array_equal(got.partition_dead_keys, want.partition_dead_keys)
     last: dict[tuple[int, bytes], bool] = {}
-    records = [m for m in batch if m.error_ is None]
+    records = [m for m in batch if m.error_ is None and m.key_ != b"late"]
     for m in records:
         if m.key_ is not None:
             last[(m.partition_, m.key_)] = m.value_ is None

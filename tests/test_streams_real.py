@@ -5,6 +5,7 @@ from its own changelog; its stores are then checked key by key."""
 from __future__ import annotations
 
 import psutil
+import pytest
 
 from replaybench.roles.streams_instance import MAIN_CLASS
 
@@ -20,14 +21,17 @@ def test_exactly_once_restore_is_measured_and_loses_or_doubles_nothing(kafka1, c
     out = run_smoke(kafka1, cache_dir, tmp_path, "streams-restore",
                     "streams.processing_guarantee=exactly_once_v2", "live.rate_per_s=500")
     assert out.status == "completed", out.reason
-    (group,) = table(out.run_dir, "restore_groups")
+    group, readers = table(out.run_dir, "restore_groups")
     assert (group["engine"], group["mode"]) == ("kafka-streams", "streams")
+    # side by side: the same changelog, then restored by replaybench's readers, read-only
+    assert (readers["engine"], readers["mode"], readers["group"]) == ("readers", "replay", 1)
+    assert readers["records"] > 0 and readers["restore_time_ns"] > 0
     assert group["lost_updates"] == group["double_applied_updates"] == 0
     assert 0 < group["time_to_running_ns"] <= group["restore_time_ns"]
     events = table(out.run_dir, "events")
     lost = next(e for e in events if e["kind"] == "state_lost")
     assert group["caught_up_ns"] - lost["t_ns"] == group["restore_time_ns"]
-    parts = table(out.run_dir, "restore_partitions")
+    parts = [p for p in table(out.run_dir, "restore_partitions") if p["group"] == 0]
     # the lost instance restored its two partitions (6 over 3 instances) from offset 0
     assert {p["reader"] for p in parts} >= {"streams-0"}
     mine = [p for p in parts if p["reader"] == "streams-0"]
@@ -51,3 +55,41 @@ def test_an_unknown_streams_config_fails_the_run_in_one_line(kafka1, cache_dir, 
     assert out.reason == ("streams-0: unknown Kafka Streams config: "
                           "restore.consumer.max.pol.records")
     assert (out.run_dir / "manifest.json").exists() and not _jvms()
+
+
+def test_a_standby_replica_spares_the_failover_its_restore(kafka1, cache_dir, tmp_path, ray_local):
+    """streams-failover: an instance killed for good; the survivors take over its tasks, from
+    a standby replica (nothing to restore) or from the changelog."""
+    groups = {}
+    for standbys in (1, 0):
+        out = run_smoke(kafka1, cache_dir, tmp_path / str(standbys), "streams-failover",
+                        f"streams.standby_replicas={standbys}")
+        assert out.status == "completed", out.reason
+        (groups[standbys],) = table(out.run_dir, "restore_groups")
+        lost = [e for e in table(out.run_dir, "events") if e["kind"] == "state_lost"]
+        assert [e["actor"] for e in lost] == ["streams-0"]
+    for group in groups.values():
+        assert group["lost_updates"] == 0 and group["restore_time_ns"] > 0
+    assert groups[0]["records"] > 0                 # the dead instance's tasks, restored
+    assert groups[1]["records"] < groups[0]["records"]
+    assert not _jvms()
+
+
+@pytest.mark.timeout(660)
+def test_a_streams_restore_through_a_broker_replacement(tmp_path):
+    """streams-broker-replacement without its reference run: broker 2 of 3 is replaced while
+    the wiped instance restores; nothing is lost and the drill is in the results."""
+    import subprocess
+    import sys
+    run = subprocess.run(
+        [sys.executable, "-m", "replaybench", "run", "--workload", "streams-broker-replacement",
+         "--scale", "smoke", "--no-reference", "--results", str(tmp_path), "--set",
+         "phases.warmup_max_s=5", "--set", "phases.baseline_s=2", "--set", "phases.recovery_s=2"],
+        capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    (group,) = table(run_dir, "restore_groups")
+    assert group["engine"] == "kafka-streams" and group["lost_updates"] == 0
+    (drill,) = table(run_dir, "faults")
+    assert (drill["action"], drill["broker"], drill["error"]) == ("replace", 2, "")
+    assert manifest(run_dir)["cluster"]["brokers"] == 3 and not _jvms()

@@ -73,6 +73,11 @@ def summary_tables(outcome: RunOutcome) -> list[Table]:
         main.add_row(f"{label}restore time", f"{g.restore_time_s:.2f} s" if g.restore_time_s
                      else "not caught up")
         main.add_row(f"{label}throughput", f"{g.mb_per_s:.1f} MB/s, {g.records_per_s:,.0f} records/s")
+        if g.mode == "streams":
+            if g.time_to_running_s:
+                main.add_row(f"{label}time to RUNNING", f"{g.time_to_running_s:.2f} s")
+            main.add_row(f"{label}updates lost / applied twice",
+                         f"{g.lost_updates:,} / {g.double_applied_updates:,}")
         if g.mode == "replay":
             main.add_row(f"{label}replayed", f"{g.records:,} records, {g.keys:,} keys "
                                              f"({g.dead_keys:,} deleted)")

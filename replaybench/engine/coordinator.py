@@ -8,7 +8,6 @@ only; where the actors run is Ray's business.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +16,7 @@ import numpy as np
 import psutil
 
 from replaybench.engine import actors, drills
+from replaybench.engine import role_builds as build
 from replaybench.engine.placement import assign_partitions
 from replaybench.engine.ticker import Ticker, call, get
 from replaybench.engine.verification import judge_group, judge_live, judge_replay
@@ -26,11 +26,7 @@ from replaybench.meters.clock import Clock
 from replaybench.meters.self_noise import HostSampler
 from replaybench.results.run_record import RunRecord
 from replaybench.roles.kinds import Role
-from replaybench.roles.live_producer import KeyShare, LiveProducer
-from replaybench.roles.restore_reader import RestoreReader, end_offsets, log_start_offsets
-from replaybench.roles.schedule import RateSchedule
-from replaybench.roles.seeder import ChangelogSeeder, SeedSpec
-from replaybench.roles.tail_consumer import TailConsumer
+from replaybench.roles.restore_reader import end_offsets, log_start_offsets
 from replaybench.verdicts import client_bound
 
 DRAIN_TIMEOUT_NS = 30_000_000_000
@@ -110,44 +106,32 @@ class Coordinator:
                           nodes=len({p["node_id"] for p in self.record.placement.values()}))
 
     def _spawn_seeder(self) -> None:
-        spec, t = self.spec, self.topics
-        if not spec.topic.existing:   # a replayed topic is read, never written
-            self._actor("seeder-0", Role.SEEDER, functools.partial(
-                ChangelogSeeder, self.client_config, SeedSpec(
-                    t.changelog, spec.seed.keys, spec.seed.records, spec.seed.value_bytes,
-                    spec.seed.tombstone_ratio, spec.seed.random_payload), name="seeder-0"))
+        if not self.spec.topic.existing:   # a replayed topic is read, never written
+            self._actor("seeder-0", Role.SEEDER, build.seeder(self.spec, self.client_config,
+                                                              self.topics.changelog))
 
     def _spawn_live(self) -> None:
-        spec, cfg, t = self.spec, self.client_config, self.topics
-        live_keys, live_parts = self._live_layout()
-        schedule = RateSchedule.from_spec(spec.live.rate_per_s, spec.live.rate_steps)
-        for i in range(spec.live.producers):
-            self._actor(f"producer-{i}", Role.PRODUCER, functools.partial(
-                LiveProducer, {**cfg, **spec.live.producer_config}, t.live, live_parts,
-                KeyShare(live_keys, i, spec.live.producers), spec.live.value_bytes, schedule,
-                producer_id=i + 1, record_deliveries=self._appends(), name=f"producer-{i}"))
-        for i in range(spec.live.consumers):
-            self._actor(f"consumer-{i}", Role.CONSUMER, self._consumer(i, live_keys, live_parts))
+        keys, parts = self._live_layout()
+        for i in range(self.spec.live.producers):
+            self._actor(f"producer-{i}", Role.PRODUCER, build.producer(
+                self.spec, self.client_config, self.topics.live, i, keys, parts, self._appends()))
+        for i in range(self.spec.live.consumers):
+            self._actor(f"consumer-{i}", Role.CONSUMER, self._consumer(i, keys, parts))
 
     def _consumer(self, i: int, live_keys: int, live_parts: int) -> Callable:
-        return functools.partial(TailConsumer, {**self.client_config,
-                                                **self.spec.live.consumer_config},
-                                 self.topics.live, live_parts, live_keys, name=f"consumer-{i}")
+        return build.tail_consumer(self.spec, self.client_config, self.topics.live, i,
+                                   live_keys, live_parts)
 
     def _spawn_restorers(self) -> None:
-        spec, t = self.spec, self.topics
-        reader_cfg = {**self.client_config, **spec.storm.consumer_config}
+        spec = self.spec
         for g in range(spec.storm.groups if spec.storm.readers else 0):
-            names = []
-            for r, parts in enumerate(assign_partitions(spec.topic.partitions, spec.storm.readers)):
-                name = f"reader-{g}-{r}"
-                self._actor(name, Role.READER, functools.partial(
-                    RestoreReader, {**reader_cfg, "group.id": f"replaybench-restore-{g}"},
-                    t.changelog, parts, None, spec.seed.keys, spec.topic.partitions,
-                    follow=spec.storm.follow, caught_up_lag=spec.storm.caught_up_lag, name=name,
-                    client=spec.storm.client, foreign=spec.topic.existing))
-                names.append(name)
-            self.groups.append(Group(g, names))
+            group = Group(g, [])
+            for r, mine in enumerate(assign_partitions(spec.topic.partitions, spec.storm.readers)):
+                group.readers.append(f"reader-{g}-{r}")
+                self._actor(group.readers[-1], Role.READER, build.reader(
+                    spec, self.client_config, self.topics.changelog, g, r, mine,
+                    foreign=spec.topic.existing))
+            self.groups.append(group)
 
     def _seed(self) -> None:
         if self.spec.topic.existing:
@@ -256,10 +240,10 @@ class Coordinator:
         done = sum(self._per_actor.get(n, {}).get("records", 0) for n in self.groups[0].readers)
         return 100 * done / (sum(self.targets.values()) or 1)
 
-    def _start_group(self, group: Group) -> None:
+    def _start_group(self, group: Group, targets: dict[int, int] | None = None) -> None:
         group.start_ns = self.clock()
         for name in group.readers:
-            self.handles[name].call.remote("start", group.start_ns, self.targets)
+            self.handles[name].call.remote("start", group.start_ns, targets or self.targets)
             self.ticker.add(name, self.handles[name])
         self.record.event(group.start_ns, "group_started", group=group.index,
                           readers=len(group.readers))

@@ -21,10 +21,13 @@ import numpy as np
 from confluent_kafka import TopicPartition
 
 from replaybench.clusters import health
+from replaybench.engine import role_builds as build
 from replaybench.engine.coordinator import DRAIN_TIMEOUT_NS, Coordinator, Group, RunFailed
+from replaybench.engine.placement import assign_partitions
 from replaybench.engine.streams_verification import judge_streams, restore_partitions
+from replaybench.engine.verification import judge_replay
 from replaybench.roles.kinds import Role
-from replaybench.roles.restore_reader import end_offsets
+from replaybench.roles.restore_reader import end_offsets, log_start_offsets
 from replaybench.roles.streams_instance import CHANGELOG_RECORD_BYTES, StreamsInstance
 from replaybench.roles.streams_output import StreamsOutput
 
@@ -56,8 +59,13 @@ class StreamsCoordinator(Coordinator):
             self._actor(name, Role.STREAMS, functools.partial(
                 StreamsInstance, self.app.java, self.app.classpath, self._properties(name),
                 name=name))
-        lost = [f"streams-{i}" for i in range(self.spec.streams.lose_state)]
-        self.groups.append(Group(0, lost))
+        s = self.spec.streams
+        self.lose = [f"streams-{i}" for i in range(s.lose_state)]
+        # Whose recovery is the restore: with static membership the wiped instances get their
+        # own tasks back; otherwise tasks may fail over, so every instance is watched.
+        watched = self.lose if s.loss == "wipe" and s.static_membership else \
+            [n for n in self._names(Role.STREAMS) if s.loss == "wipe" or n not in self.lose]
+        self.groups.append(Group(0, watched))
 
     def _properties(self, name: str) -> dict[str, str]:
         s = self.spec.streams
@@ -107,9 +115,14 @@ class StreamsCoordinator(Coordinator):
                                    self.spec.topic.partitions)
         storm_start = group.start_ns = self.clock()
         self.record.event(storm_start, "targets", offsets=self.targets)
+        wipe, static = self.spec.streams.loss == "wipe", self.spec.streams.static_membership
+        for name in self.lose:
+            self.lost[name] = self._call(name, "lose_state", static) if wipe else \
+                self._call(name, "kill")
+            self.record.event(self.lost[name], "state_lost", actor=name, restarted=wipe)
         for name in group.readers:
-            self.lost[name] = self._call(name, "lose_state")
-            self.record.event(self.lost[name], "state_lost", actor=name)
+            if name not in self.lose:
+                self._call(name, "watch_failover", min(self.lost.values()))
         timeout_ns = int(self.spec.phases.storm_timeout_s * 1e9)
         while not all(self._done.get(n) for n in group.readers) or self.drills.running:
             now = self.clock()
@@ -123,6 +136,33 @@ class StreamsCoordinator(Coordinator):
             self._step()
         group.caught_up_ns = max(r["useful_ns"] for n in group.readers
                                  for r in self._call(n, "recovery_log")[-1:])
+
+    def _recovery(self) -> None:
+        super()._recovery()
+        if self.spec.streams.compare_readers and self.spec.storm.readers:
+            self._replay_with_readers()
+
+    def _replay_with_readers(self) -> None:
+        """The same changelog, now restored by replaybench's readers (read-only, foreign
+        mode) under the same live input: group 1, in phase `replay`."""
+        spec, parts = self.spec, self.spec.topic.partitions
+        group = Group(1, [])
+        for r, mine in enumerate(assign_partitions(parts, spec.storm.readers)):
+            group.readers.append(f"reader-1-{r}")
+            self._actor(group.readers[-1], Role.READER, build.reader(
+                spec, self.client_config, self.changelog, 1, r, mine, foreign=True))
+        self.groups.append(group)
+        self._enter("replay")
+        targets = end_offsets(self.client_config, self.changelog, parts)
+        starts = log_start_offsets(self.client_config, self.changelog, parts)
+        self._start_group(group, targets)
+        while any(n in self.ticker.queues for n in group.readers):
+            self._step()
+        results = [self._call(n, "result") for n in group.readers]
+        verdict = judge_replay(1, group.start_ns, results, targets, starts)
+        self.record.groups.append({**verdict.group_row, **self._holdup(group, verdict.group_row)})
+        self.record.partitions.extend(verdict.partition_rows)
+        self.record.verification.extend(verdict.checks)
 
     def _restored_percent(self) -> float:
         """Records the lost instances restored, against their share of the changelog (Kafka
@@ -162,7 +202,9 @@ class StreamsCoordinator(Coordinator):
         self._enter("verify")
         self.drills.finish(self.record)
         group = self.groups[0]
-        stores = [self._call(n, "dump_rows") for n in self._names(Role.STREAMS)]
+        alive = [n for n in self._names(Role.STREAMS)
+                 if self.spec.streams.loss == "wipe" or n not in self.lose]
+        stores = [self._call(n, "dump_rows") for n in alive]
         recoveries = {n: self._call(n, "recovery_log") for n in group.readers}
         histories = {n: self._call(n, "event_history") for n in self._names(Role.STREAMS)}
         verdict = judge_streams(np.concatenate(stores), self.seeded.expected_versions,
@@ -177,6 +219,7 @@ class StreamsCoordinator(Coordinator):
             "target_records": sum(r["end_offset"] - r["start_offset"] for r in partitions),
             "reader_client": "kafka-streams"})
         self.record.partitions.extend(partitions)
+        self.record.groups.sort(key=lambda g: g["group"])   # the readers' replay came first
         self.record.verification.extend(verdict.checks)
         self._verify_live_acks()
 

@@ -87,8 +87,15 @@ class Streams(Strict):
     standby_replicas: between(int, 0, 8) = 0     #: num.standby.replicas
     processing_guarantee: Literal["at_least_once", "exactly_once_v2"] = "at_least_once"
     lose_state: between(int, 1, 64) = 1          #: instances that lose their state at storm start
+    #: wipe: they crash (kill -9), lose their state directory and restart, and restore it;
+    #: kill: they crash and stay down, and their tasks fail over to the others (standbys help)
+    loss: Literal["wipe", "kill"] = "wipe"
     #: group.instance.id per instance: a restarted instance takes its own tasks back at once
     static_membership: bool = True
+    #: after the Streams restore and recovery, restore the same changelog with replaybench's
+    #: readers (storm.readers, read-only) under the same live input: side by side, whether
+    #: the restore is bound by the broker or by the application
+    compare_readers: bool = False
     #: StreamsConfig passed through verbatim, e.g. restore.consumer.max.poll.records, or the
     #: state updater switch __state.updater.enabled__; unknown keys fail the run's start
     config: Properties = {}
@@ -221,6 +228,9 @@ def _check_streams(spec: WorkloadSpec) -> None:
     if spec.streams.lose_state > spec.streams.instances:
         raise ValueError(f"streams.lose_state: {spec.streams.lose_state} is more than "
                          f"streams.instances ({spec.streams.instances})")
+    if spec.streams.loss == "kill" and spec.streams.lose_state >= spec.streams.instances:
+        raise ValueError(f"streams.loss: kill of {spec.streams.lose_state} of "
+                         f"{spec.streams.instances} instances leaves none to fail over to")
 
 
 # Restore parallelism and client settings: what a comparison or a sweep varies.

@@ -120,6 +120,9 @@ class ForeignState:
         self.table = np.zeros(initial_slots, np.uint64)
         self.dead = np.zeros(initial_slots, np.uint8)
         self.next_offset = np.full(n_partitions, -1, np.int64)
+        #: per partition, where the restore stops: later records of a topic still being
+        #: written are not counted (set_limits)
+        self.limits = np.full(n_partitions, np.iinfo(np.int64).max, np.int64)
         self.partition_keys = np.zeros(n_partitions, np.int64)
         self.partition_dead_keys = np.zeros(n_partitions, np.int64)
         self.counters = np.zeros(len(FOREIGN_COUNTERS), np.int64)
@@ -131,9 +134,13 @@ class ForeignState:
             table, dead = (np.zeros(2 * len(self.table), t) for t in (np.uint64, np.uint8))
             self.impl.keyset_rehash(self.table, self.dead, table, dead)
             self.table, self.dead = table, dead
-        self.impl.fold_foreign(messages, self.table, self.dead, self.next_offset,
+        self.impl.fold_foreign(messages, self.table, self.dead, self.next_offset, self.limits,
                                self.partition_keys, self.partition_dead_keys, self.counters,
                                columns)
+
+    def set_limits(self, ends: dict[int, int]) -> None:
+        for partition, end in ends.items():
+            self.limits[partition] = end
 
     def counts(self) -> dict[str, int]:
         return dict(zip(FOREIGN_COUNTERS, self.counters.tolist()))

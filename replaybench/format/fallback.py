@@ -116,7 +116,7 @@ def _partition_key_hash(key: bytes, partition: int) -> int:
     return (rb64(key) + (partition + 1) * 0x9E3779B97F4A7C15) & ((1 << 64) - 1)
 
 
-def fold_foreign(messages, table, dead, next_offset, part_keys, part_dead, counters,
+def fold_foreign(messages, table, dead, next_offset, limits, part_keys, part_dead, counters,
                  columns=None) -> None:
     if columns is not None and columns.capacity < len(messages):
         raise ValueError(f"columns hold {columns.capacity} rows, batch has {len(messages)}")
@@ -127,16 +127,21 @@ def fold_foreign(messages, table, dead, next_offset, part_keys, part_dead, count
         in_range = 0 <= partition < len(next_offset)
         if err is not None:
             if err.code() == KafkaError._PARTITION_EOF and in_range and msg.offset() is not None:
-                _advance(next_offset, partition, msg.offset(), counters, record=False)
+                _advance(next_offset, partition, min(msg.offset(), int(limits[partition])),
+                         counters, record=False)
             else:
                 counters[_F["errors"]] += 1
+            if columns is not None:
+                columns.set_row(i, -1, -1, 0, 0, 0, 0, records.STATUS_ERROR)
+            continue
+        offset = -1 if msg.offset() is None else msg.offset()
+        if in_range and offset >= limits[partition]:
             if columns is not None:
                 columns.set_row(i, -1, -1, 0, 0, 0, 0, records.STATUS_ERROR)
             continue
         key, value = msg.key(), msg.value()
         tomb = value is None
         size = (len(key) if key is not None else 0) + (0 if tomb else len(value))
-        offset = -1 if msg.offset() is None else msg.offset()
         counters[_F["records"]] += 1
         counters[_F["bytes"]] += size
         counters[_F["tombstones"]] += tomb

@@ -22,6 +22,9 @@ class GroupFigures:
     mode: str = "verify"         #: verify (own changelog) or replay (an existing topic)
     keys: int | None = None      #: replay: distinct keys
     dead_keys: int | None = None  #: replay: keys whose last record is a tombstone
+    time_to_running_s: float | None = None   #: kafka-streams: loss of state to RUNNING
+    lost_updates: int | None = None          #: kafka-streams
+    double_applied_updates: int | None = None
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,10 @@ def summarize(record: RunRecord) -> Summary:
                                    g["records"] / seconds if seconds else 0.0,
                                    g["records"], g["bytes"], g.get("verdict", ""),
                                    g.get("verdict_reasons", ""), g.get("mode", "verify"),
-                                   g.get("keys"), g.get("dead_keys")))
+                                   g.get("keys"), g.get("dead_keys"),
+                                   g["time_to_running_ns"] / 1e9 if g.get("time_to_running_ns")
+                                   else None, g.get("lost_updates"),
+                                   g.get("double_applied_updates")))
     live, interference = {}, {}
     for role in ("producer", "consumer"):
         for phase in ("baseline", "storm", "recovery"):

@@ -164,6 +164,8 @@ class RestoreReader:
     def _set_targets(self, targets: dict[int, int]) -> None:
         for p, part in self.parts.items():
             part.end_offset = targets[p]
+        if self.foreign:   # a topic others may still write: count up to the targets only
+            self.state.set_limits({p: targets[p] for p in self.parts})
         self._pending = set(self.parts) if self.follow else \
             {p for p in self.parts if targets[p] > 0}
 

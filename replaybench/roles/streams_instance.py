@@ -45,19 +45,24 @@ rootLogger.appenderRef.err.ref = err
 
 @dataclass
 class Recovery:
-    """One loss of state: when it happened and when the instance was useful again."""
+    """One loss of state (this instance's, or, failing over, another's): when it happened and
+    when this instance was useful again."""
     lost_ns: int
-    running_ns: int = 0        #: first RUNNING after the restart
-    restored_ns: int = 0       #: last restore_end of the restores begun after the restart
+    #: True: this instance lost its state, so it has a changelog to restore; False: it takes
+    #: over a dead instance's tasks, from a standby replica or by restoring them
+    own_loss: bool = True
+    rebalanced: bool = False   #: a rebalance began after the loss
+    running_ns: int = 0        #: first RUNNING after that rebalance
+    restored_ns: int = 0       #: last restore_end of the restores begun after the loss
     restoring: set[int] = field(default_factory=set)   #: partitions still restoring
     restored_records: int = 0
 
     @property
     def useful_ns(self) -> int:
         """RUNNING and nothing left to restore (0: not yet). With the state updater a client
-        reports RUNNING while its tasks still restore, so both are needed; and a restore must
-        have ended (the wiped instance's tasks have a changelog to restore)."""
-        if not self.running_ns or not self.restored_ns or self.restoring:
+        reports RUNNING while its tasks still restore, so both are needed; an instance that
+        lost its state must also have finished a restore (its tasks have a changelog)."""
+        if not self.running_ns or self.restoring or (self.own_loss and not self.restored_ns):
             return 0
         return max(self.running_ns, self.restored_ns)
 
@@ -99,13 +104,14 @@ class StreamsInstance:
         threading.Thread(target=self._read, args=(self.proc,), daemon=True).start()
         return self.proc.pid
 
-    def lose_state(self) -> int:
+    def lose_state(self, tasks_return: bool = True) -> int:
         """A crash that takes the local state with it: kill -9, wipe the state directory, start
-        again (same instance, so the same tasks come back and restore from the changelog).
+        again. tasks_return: the restarted instance gets its tasks back (static membership)
+        and must restore them; without, the assignor may leave them where they failed over.
         Returns the moment of the kill, wall clock ns."""
         lost = self.kill()
         shutil.rmtree(self.state_dir, ignore_errors=True)   # made by this instance only
-        self.recoveries.append(Recovery(lost))
+        self.recoveries.append(Recovery(lost, own_loss=tasks_return))
         self.start()
         return lost
 
@@ -115,8 +121,15 @@ class StreamsInstance:
         if self.proc and self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGKILL)
             self.proc.wait(30)
+        self._drain_events()
         self._note({"e": "killed", "t": now})
+        self.state = "KILLED"
         return now
+
+    def watch_failover(self, lost_ns: int) -> None:
+        """Another instance died at lost_ns: measure how long until this one, having taken
+        over what it is given, is RUNNING with nothing left to restore."""
+        self.recoveries.append(Recovery(lost_ns, own_loss=False))
 
     def close(self) -> None:
         """Close the application cleanly (kill it if it does not exit in time), then remove
@@ -145,7 +158,7 @@ class StreamsInstance:
     def snapshot(self) -> Snapshot:
         restored, self._restored = self._restored, 0
         if self.proc and self.proc.poll() is not None and not self._errors and \
-                self.state not in ("NOT_RUNNING", "PENDING_SHUTDOWN"):
+                self.state not in ("NOT_RUNNING", "PENDING_SHUTDOWN", "KILLED"):
             self._errors.append(f"{self.name}: the JVM exited ({self.proc.returncode}); see "
                                 f"{self.log_file}")
         errors, self._errors = self._errors, []
@@ -213,9 +226,11 @@ class StreamsInstance:
         self.history.append(event)
         if kind == "state":
             self.state = event["new"]
-            if last and event["new"] == "RUNNING" and not last.running_ns:
+            if last and event["new"] == "REBALANCING" and event["t"] >= last.lost_ns:
+                last.rebalanced = True
+            if last and event["new"] == "RUNNING" and last.rebalanced and not last.running_ns:
                 last.running_ns = event["t"]
-        elif kind == "restore_start" and last:
+        elif kind == "restore_start" and last and event["t"] >= last.lost_ns:
             last.restoring.add(event["partition"])
         elif kind in ("restore_end", "restore_suspended") and last:
             last.restoring.discard(event["partition"])
