@@ -10,6 +10,7 @@ import pytest
 from replaybench.roles.streams_instance import MAIN_CLASS
 
 from tests.engine_helpers import manifest, run_smoke, table
+from tests.kafka_helpers import create_topic
 
 
 def _jvms() -> list[psutil.Process]:
@@ -93,3 +94,32 @@ def test_a_streams_restore_through_a_broker_replacement(tmp_path):
     (drill,) = table(run_dir, "faults")
     assert (drill["action"], drill["broker"], drill["error"]) == ("replace", 2, "")
     assert manifest(run_dir)["cluster"]["brokers"] == 3 and not _jvms()
+
+
+def test_an_instance_killed_from_outside_fails_its_next_tick_in_one_line(kafka1, cache_dir):
+    """A JVM that dies on its own (kill -9 mid-run) is named with its exit code and log, once;
+    close() then leaves no process and no temp dir behind."""
+    import os
+    import signal
+    import time
+
+    from replaybench.clusters import streams_app
+    from replaybench.roles.streams_instance import StreamsInstance
+    app = streams_app.build(cache_dir)
+    create_topic(kafka1.bootstrap, "crash-in", 2, 1)
+    create_topic(kafka1.bootstrap, "crash-out", 2, 1)
+    instance = StreamsInstance(app.java, app.classpath, {
+        "application.id": "crash-test", "bootstrap.servers": kafka1.bootstrap,
+        "replaybench.input": "crash-in", "replaybench.output": "crash-out"})
+    pid = instance.start()
+    deadline = time.monotonic() + 60
+    while not instance.running() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert instance.running()
+    os.kill(pid, signal.SIGKILL)
+    instance.proc.wait(10)
+    snap = instance.tick(instance.clock() + 200_000_000)
+    assert len(snap.errors) == 1 and "streams-0: the JVM exited (-9)" in snap.errors[0]
+    assert instance.tick(instance.clock() + 10_000_000).errors == []
+    instance.close()
+    assert not instance.work_dir.exists() and not _jvms()

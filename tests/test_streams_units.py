@@ -87,3 +87,20 @@ def test_restore_rows_come_from_the_listener_after_the_loss():
     [row] = restore_partitions(events, {"streams-0": 10})
     assert (row["partition"], row["start_offset"], row["end_offset"]) == (4, 7, 107)
     assert (row["records"], row["bytes"], row["duration_ns"]) == (100, 3200, 20)
+
+
+def test_a_streams_runs_restore_figures_leave_the_readers_side_by_side_out():
+    from pathlib import Path
+
+    from replaybench.results.runs import Run, per_run
+    streams = {"group": 0, "mode": "streams", "started_ns": 0, "caught_up_ns": 4_000_000_000,
+               "restore_time_ns": 4_000_000_000, "records": 8_000, "bytes": 256_000,
+               "verdict": None}
+    readers = {"group": 1, "mode": "replay", "started_ns": 10_000_000_000,
+               "caught_up_ns": 10_500_000_000, "restore_time_ns": 500_000_000,
+               "records": 8_000, "bytes": 256_000, "verdict": "host-bound"}
+    run = Run(Path("x"), {}, groups=[streams, readers])
+    assert per_run(run, "restore_time") == 4.0
+    assert per_run(run, "restore_records_per_s") == 2_000
+    replay_only = Run(Path("y"), {}, groups=[readers])
+    assert per_run(replay_only, "restore_time") == 0.5

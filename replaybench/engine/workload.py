@@ -96,8 +96,8 @@ class Streams(Strict):
     #: readers (storm.readers, read-only) under the same live input: side by side, whether
     #: the restore is bound by the broker or by the application
     compare_readers: bool = False
-    #: StreamsConfig passed through verbatim, e.g. restore.consumer.max.poll.records, or the
-    #: state updater switch __state.updater.enabled__; unknown keys fail the run's start
+    #: StreamsConfig passed through verbatim, e.g. restore.consumer.max.poll.records; unknown
+    #: keys fail the run's start (Kafka Streams 4.3 has no state updater switch: always on)
     config: Properties = {}
 
 

@@ -116,9 +116,18 @@ def per_run(run: Run, metric: str) -> float | None:
     return value([run], metric)
 
 
+def headline_groups(run: Run) -> list[dict]:
+    """The restore groups a run's restore figures come from: a Kafka Streams run's replay of
+    the same changelog by replaybench's readers (side by side) is beside them, not in them."""
+    if all(g.get("mode") == "replay" for g in run.groups):
+        return run.groups
+    return [g for g in run.groups if g.get("mode") != "replay"]
+
+
 def _restore(run: Run, metric: str) -> float | None:
-    groups = [g for g in run.groups if g["caught_up_ns"]]
-    if not groups or len(groups) != len(run.groups):
+    headline = headline_groups(run)
+    groups = [g for g in headline if g["caught_up_ns"]]
+    if not groups or len(groups) != len(headline):
         return None
     seconds = (max(g["caught_up_ns"] for g in groups) - min(g["started_ns"] for g in groups)) / 1e9
     if metric == "restore_time":
@@ -140,7 +149,8 @@ def caveat(run: Run, metric: str) -> str | None:
     (interference.*; storm.* when the generator or the sample count was the problem).
     None: nothing stands against it (runs from before verdicts carry none)."""
     if metric.startswith("restore_"):
-        bound = [g for g in run.groups if g.get("verdict") in ("client-bound", "host-bound")]
+        bound = [g for g in headline_groups(run)
+                 if g.get("verdict") in ("client-bound", "host-bound")]
         return f"{bound[0]['verdict']} restore: {bound[0].get('verdict_reasons')}" \
             if bound else None
     kind, name, stat = _parse(metric)

@@ -158,9 +158,10 @@ class StreamsInstance:
     def snapshot(self) -> Snapshot:
         restored, self._restored = self._restored, 0
         if self.proc and self.proc.poll() is not None and not self._errors and \
-                self.state not in ("NOT_RUNNING", "PENDING_SHUTDOWN", "KILLED"):
-            self._errors.append(f"{self.name}: the JVM exited ({self.proc.returncode}); see "
-                                f"{self.log_file}")
+                self.state not in ("NOT_RUNNING", "PENDING_SHUTDOWN", "KILLED", "EXITED"):
+            self._errors.append(f"{self.name}: the JVM exited ({self.proc.returncode}); "
+                                f"its log ends: {self._log_tail()}")
+            self.state = "EXITED"   # said once
         errors, self._errors = self._errors, []
         last = self.recoveries[-1] if self.recoveries else None
         return Snapshot("streams", self.name, self.clock(),
@@ -201,6 +202,14 @@ class StreamsInstance:
         agg = raw[:, 8:].copy().view("<i8").reshape(-1, 3)
         path.unlink()
         return np.column_stack([keys, agg])
+
+    def _log_tail(self) -> str:
+        """The JVM's last log line (the log goes with the instance's temp dir)."""
+        try:
+            lines = self.log_file.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            lines = []
+        return lines[-1][:300] if lines else "(nothing)"
 
     # -- events -----------------------------------------------------------------------------
 

@@ -11,7 +11,8 @@ import org.apache.kafka.streams.StreamsConfig;
 /**
  * Kafka Streams only logs unknown configs; a benchmark must refuse them, or a misspelt
  * setting silently measures the default. Known: StreamsConfig's own names, the clients'
- * names (Streams passes them on), and the prefixes Streams routes to one client.
+ * names (Streams passes them on), the prefixes Streams routes to one client, and Streams'
+ * internal switches, named __like.this__ (the state updater's among them).
  */
 final class ConfigCheck {
     private static final String[] PREFIXES = {StreamsConfig.CONSUMER_PREFIX,
@@ -33,7 +34,9 @@ final class ConfigCheck {
                     break;
                 }
             }
-            if (!streams.contains(name) && !isClientConfig(name) && !key.startsWith(StreamsConfig.TOPIC_PREFIX)) {
+            boolean internal = key.startsWith("__") && key.endsWith("__");
+            if (!streams.contains(name) && !isClientConfig(name) && !internal
+                    && !key.startsWith(StreamsConfig.TOPIC_PREFIX)) {
                 return key;
             }
         }
