@@ -210,12 +210,12 @@ class StreamsCoordinator(Coordinator):
         verdict = judge_streams(np.concatenate(stores), self.seeded.expected_versions,
                                 self._changelog_deliveries(), recoveries,
                                 self.spec.streams.processing_guarantee)
-        summed = self._summed(self._names(Role.STREAMS))
         partitions = restore_partitions(histories, self.lost)
+        restored = sum(r["records"] for r in partitions)   # after the loss, by every instance
         self.record.groups.append({
             **verdict.group_row, "group": 0, "readers": len(group.readers),
-            "started_ns": group.start_ns, "records": summed.get("records", 0),
-            "bytes": summed.get("records", 0) * CHANGELOG_RECORD_BYTES,
+            "started_ns": group.start_ns, "records": restored,
+            "bytes": restored * CHANGELOG_RECORD_BYTES,
             "target_records": sum(r["end_offset"] - r["start_offset"] for r in partitions),
             "reader_client": "kafka-streams"})
         self.record.partitions.extend(partitions)
