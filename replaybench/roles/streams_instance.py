@@ -83,6 +83,7 @@ class StreamsInstance:
         self.log_config = work_dir / "log4j2.properties"
         self.log_config.write_text(_LOG_CONFIG)
         self.proc: subprocess.Popen | None = None
+        self._reader: threading.Thread | None = None
         self.events: deque[dict] = deque()
         self.history: list[dict] = []        #: every event but restore batches, for the record
         self.state = "CREATED"
@@ -101,7 +102,8 @@ class StreamsInstance:
              self.classpath, MAIN_CLASS, str(self.props_file)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, start_new_session=True)
         log.close()
-        threading.Thread(target=self._read, args=(self.proc,), daemon=True).start()
+        self._reader = threading.Thread(target=self._read, args=(self.proc,), daemon=True)
+        self._reader.start()
         return self.proc.pid
 
     def lose_state(self, tasks_return: bool = True) -> int:
@@ -156,6 +158,10 @@ class StreamsInstance:
         return self.snapshot()
 
     def snapshot(self) -> Snapshot:
+        if self.proc and self.proc.poll() is not None:
+            # the JVM is gone: take every line it wrote first, its own error among them
+            self._reader.join(2.0)
+            self._drain_events()
         restored, self._restored = self._restored, 0
         if self.proc and self.proc.poll() is not None and not self._errors and \
                 self.state not in ("NOT_RUNNING", "PENDING_SHUTDOWN", "KILLED", "EXITED"):
