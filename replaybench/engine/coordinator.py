@@ -269,13 +269,7 @@ class Coordinator:
     def _drain(self) -> None:
         """Stop producing, wait for every ack, then for the tail consumers to read every record."""
         self._enter("drain")
-        producers = self._names(Role.PRODUCER)
-        for name in producers:
-            self.ticker.retire(name)
-        while any(n in self.ticker.queues for n in producers):
-            self._step()
-        start = self.clock()
-        self._record(start, [(n, call(self.handles[n], n, "finish")) for n in producers])
+        self._stop_producers()
         acked = self._total(Role.PRODUCER, "acked")
         deadline = self.clock() + DRAIN_TIMEOUT_NS
         while self._names(Role.CONSUMER) and self.clock() < deadline and any(
@@ -287,6 +281,15 @@ class Coordinator:
             self._step()
 
     # -- verification -----------------------------------------------------------------------
+
+    def _stop_producers(self) -> None:
+        """Retire the producers, then record what their last flush brought in."""
+        producers = self._names(Role.PRODUCER)
+        for name in producers:
+            self.ticker.retire(name)
+        while any(n in self.ticker.queues for n in producers):
+            self._step()
+        self._record(self.clock(), [(n, call(self.handles[n], n, "finish")) for n in producers])
 
     def _verify(self) -> None:
         self._enter("verify")

@@ -175,12 +175,7 @@ class StreamsCoordinator(Coordinator):
         """Stop producing, then wait until the application has committed every input offset and
         the output consumer has read the output to its end."""
         self._enter("drain")
-        producers = self._names(Role.PRODUCER)
-        for name in producers:
-            self.ticker.retire(name)
-        while any(n in self.ticker.queues for n in producers):
-            self._step()
-        self._record(self.clock(), [(n, self._call(n, "finish")) for n in producers])
+        self._stop_producers()
         deadline = self.clock() + DRAIN_TIMEOUT_NS
         while not self._processed_everything() and self.clock() < deadline:
             self._step()

@@ -12,10 +12,9 @@ from replaybench.format import core
 from replaybench.meters.clock import Clock
 from replaybench.meters.snapshots import IntervalHistograms, Snapshot
 from replaybench.roles.client_stats import ClientStats
-from replaybench.roles.tail_consumer import TAIL_CONSUMER_DEFAULTS
+from replaybench.roles.tail_consumer import TAIL_CONSUMER_DEFAULTS, tail
 
 AGGREGATE_BYTES = 24      # version, count, intended send ns: little-endian int64 each
-_BATCH = 5_000
 
 
 class StreamsOutput:
@@ -39,11 +38,8 @@ class StreamsOutput:
         self.consumer.assign([TopicPartition(self.topic, p, o) for p, o in offsets.items()])
 
     def tick(self, deadline_ns: int) -> Snapshot:
-        while (remaining := deadline_ns - self.clock()) > 0:
-            first = self.consumer.poll(min(remaining / 1e9, 0.1))
-            if first is None:
-                continue
-            self._take([first] + self.consumer.consume(_BATCH - 1, timeout=0), self.clock())
+        tail(self.consumer, self.clock, deadline_ns,
+             lambda messages: self._take(messages, self.clock()))
         return self.snapshot()
 
     def snapshot(self, done: bool = False) -> Snapshot:

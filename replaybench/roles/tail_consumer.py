@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from confluent_kafka import Consumer, TopicPartition
 
 from replaybench.format import core
@@ -16,6 +18,18 @@ TAIL_CONSUMER_DEFAULTS = {"enable.auto.commit": False, "fetch.wait.max.ms": 10,
 _BATCH = 5_000
 _CHECKED = ("duplicates", "regressions", "truncated", "bad_magic", "bad_version", "bad_checksum",
             "bad_key", "key_out_of_range", "errors")
+
+
+def tail(consumer: Consumer, clock: Clock, deadline_ns: int,
+         take: Callable[[list], None]) -> None:
+    """Hand each batch to `take` as soon as it arrives, until deadline_ns. poll() returns as
+    soon as one record is there; consume(timeout=0) then takes what is already queued.
+    (consume(n, t) alone would wait for n records or t seconds, adding up to t to every
+    latency.)"""
+    while (remaining := deadline_ns - clock()) > 0:
+        first = consumer.poll(min(remaining / 1e9, 0.1))
+        if first is not None:
+            take([first] + consumer.consume(_BATCH - 1, timeout=0))
 
 
 class TailConsumer:
@@ -38,15 +52,8 @@ class TailConsumer:
         self.consumer.assign([TopicPartition(self.topic, p, o) for p, o in offsets.items()])
 
     def tick(self, deadline_ns: int) -> Snapshot:
-        while (remaining := deadline_ns - self.clock()) > 0:
-            # poll() returns as soon as one record is there; consume(timeout=0) then takes what
-            # is already queued. (consume(n, t) alone would wait for n records or t seconds,
-            # adding up to t to every latency.)
-            first = self.consumer.poll(min(remaining / 1e9, 0.1))
-            if first is None:
-                continue
-            messages = [first] + self.consumer.consume(_BATCH - 1, timeout=0)
-            self.state.fold(messages, self.clock(), self.hists["e2e"])
+        tail(self.consumer, self.clock, deadline_ns,
+             lambda messages: self.state.fold(messages, self.clock(), self.hists["e2e"]))
         return self.snapshot()
 
     def positions(self) -> dict[int, int]:
