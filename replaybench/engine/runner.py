@@ -18,6 +18,7 @@ from replaybench.errors import ClusterError, ReplaybenchError, UsageError
 from replaybench.meters.clock import Clock
 from replaybench.results import store
 from replaybench.results.run_record import RunRecord
+from replaybench.results.runs import headline_groups
 from replaybench.results.summary import Summary, summarize
 
 REACH_TIMEOUT_S = 10.0
@@ -189,7 +190,7 @@ def _output_topic(run_id: str) -> str:
 
 def _restore_ns(record: RunRecord) -> int:
     """The run's restore time: its slowest group's; 0 when a group never caught up."""
-    times = [g["restore_time_ns"] for g in record.groups]
+    times = [g["restore_time_ns"] for g in headline_groups(record.groups)]
     return max(times) if times and all(times) else 0
 
 

@@ -116,16 +116,16 @@ def per_run(run: Run, metric: str) -> float | None:
     return value([run], metric)
 
 
-def headline_groups(run: Run) -> list[dict]:
+def headline_groups(groups: list[dict]) -> list[dict]:
     """The restore groups a run's restore figures come from: a Kafka Streams run's replay of
     the same changelog by replaybench's readers (side by side) is beside them, not in them."""
-    if all(g.get("mode") == "replay" for g in run.groups):
-        return run.groups
-    return [g for g in run.groups if g.get("mode") != "replay"]
+    if all(g.get("mode") == "replay" for g in groups):
+        return groups
+    return [g for g in groups if g.get("mode") != "replay"]
 
 
 def _restore(run: Run, metric: str) -> float | None:
-    headline = headline_groups(run)
+    headline = headline_groups(run.groups)
     groups = [g for g in headline if g["caught_up_ns"]]
     if not groups or len(groups) != len(headline):
         return None
@@ -149,7 +149,7 @@ def caveat(run: Run, metric: str) -> str | None:
     (interference.*; storm.* when the generator or the sample count was the problem).
     None: nothing stands against it (runs from before verdicts carry none)."""
     if metric.startswith("restore_"):
-        bound = [g for g in headline_groups(run)
+        bound = [g for g in headline_groups(run.groups)
                  if g.get("verdict") in ("client-bound", "host-bound")]
         return f"{bound[0]['verdict']} restore: {bound[0].get('verdict_reasons')}" \
             if bound else None
