@@ -31,8 +31,12 @@ TIMEOUT_ROOM_S = 60
 
 def _cli(*args: str, **kw) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # A shell without job control starts background commands with SIGINT ignored, and the
+    # ignore is inherited; a terminal's Ctrl-C reaches a run, so the run gets the default.
     return subprocess.Popen([sys.executable, "-m", "replaybench", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, **kw)
+                            stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+                            **kw)
 
 
 def _manifests(results: Path) -> list[dict]:
