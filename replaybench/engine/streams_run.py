@@ -18,14 +18,15 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-from confluent_kafka import TopicPartition
+from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 
 from replaybench.clusters import health
 from replaybench.engine import role_builds as build
 from replaybench.engine.coordinator import DRAIN_TIMEOUT_NS, Coordinator, Group, RunFailed
 from replaybench.engine.placement import assign_partitions
 from replaybench.engine.streams_verification import judge_streams, restore_partitions
-from replaybench.engine.verification import judge_replay
+from replaybench.engine.ticker import call
+from replaybench.engine.verification import check, judge_replay
 from replaybench.roles.kinds import Role
 from replaybench.roles.restore_reader import end_offsets, log_start_offsets
 from replaybench.roles.streams_instance import CHANGELOG_RECORD_BYTES, StreamsInstance
@@ -221,7 +222,6 @@ class StreamsCoordinator(Coordinator):
     def _verify_live_acks(self) -> None:
         """Live traffic's own checks, without the tail consumer's (its output is the
         application's, counted in the store)."""
-        from replaybench.engine.verification import check
         ends = end_offsets(self.client_config, self.topics.changelog, self.spec.topic.partitions)
         acked = self._total(Role.PRODUCER, "acked")
         self.record.verification.extend([
@@ -241,7 +241,6 @@ class StreamsCoordinator(Coordinator):
         return all(committed.get(p, -1) >= end for p, end in ends.items())
 
     def _call(self, name: str, method: str, *args):
-        from replaybench.engine.ticker import call
         return call(self.handles[name], name, method, *args)
 
     def _kill_all(self) -> None:
@@ -266,7 +265,6 @@ class StreamsCoordinator(Coordinator):
 
 def committed_offsets(client_config: dict, group: str, topic: str,
                       partitions: int) -> dict[int, int]:
-    from confluent_kafka import ConsumerGroupTopicPartitions
     admin = health.admin(client_config["bootstrap.servers"],
                          {k: v for k, v in client_config.items() if k != "bootstrap.servers"})
     request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p)
