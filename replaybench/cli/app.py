@@ -47,12 +47,8 @@ def cli() -> None:
     """Restore/replay benchmarks for Kafka-compatible clusters."""
 
 
-WORKLOADS_DIR = Path(__file__).resolve().parents[2] / "workloads"
-
-
-def workload_path(name_or_path: str) -> Path:
-    path = Path(name_or_path)
-    return path if path.suffix in (".yaml", ".yml") else WORKLOADS_DIR / f"{name_or_path}.yaml"
+WORKLOADS_DIR = workload.SHIPPED_DIR
+workload_path = workload.path_for
 
 
 set_option = click.option("--set", "overrides", multiple=True, metavar="FIELD=VALUE",

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from replaybench.cli import analysis_commands, cluster_commands, run_commands  # noqa: F401
+from replaybench.cli import (  # noqa: F401 - each registers its commands
+    analysis_commands,
+    cluster_commands,
+    evaluation_commands,
+    run_commands,
+)
 from replaybench.cli.app import cli
 
 

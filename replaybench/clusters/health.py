@@ -19,6 +19,19 @@ def admin(bootstrap: str, extra: dict[str, str] | None = None) -> AdminClient:
                         **(extra or {})})
 
 
+def check_reachable(config: dict[str, str], timeout_s: float) -> None:
+    """One line naming the address and the client's reason when the cluster does not answer
+    metadata within the timeout (a wrong address, a refused login, a bad property)."""
+    bootstrap = config.get("bootstrap.servers", "")
+    try:
+        admin(bootstrap, {k: v for k, v in config.items() if k != "bootstrap.servers"}) \
+            .list_topics(timeout=timeout_s)
+    except Exception as exc:  # noqa: BLE001 - KafkaException or a bad property name
+        reason = str(exc.args[0] if exc.args else exc)
+        raise ClusterError(f"cannot reach the cluster at {bootstrap} within "
+                           f"{timeout_s:.0f} s ({reason})") from None
+
+
 def live_broker_ids(client: AdminClient, timeout_s: float = 2.0) -> set[int]:
     """Ids of the brokers the cluster metadata lists (registered and unfenced)."""
     try:

@@ -58,6 +58,32 @@ def redact_override(text: str) -> str:
     return f"{field}=<redacted>" if sep and _SECRET.search(field) else text
 
 
+# librdkafka settings Java clients spell differently; those not listed are passed through only
+# when Java has the same name (security.protocol, ssl.endpoint.identification.algorithm...).
+_JAVA_SAME = ("security.protocol", "ssl.endpoint.identification.algorithm", "client.id")
+_JAAS = {"PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModule",
+         "SCRAM-SHA-256": "org.apache.kafka.common.security.scram.ScramLoginModule",
+         "SCRAM-SHA-512": "org.apache.kafka.common.security.scram.ScramLoginModule"}
+
+
+def java_properties(config: dict[str, str]) -> dict[str, str]:
+    """The Java client properties for a librdkafka config (for Kafka's tools and the Kafka
+    Streams application): security and identity only, not tuning."""
+    out = {k: str(config[k]) for k in _JAVA_SAME if k in config}
+    if "bootstrap.servers" in config:
+        out["bootstrap.servers"] = config["bootstrap.servers"]
+    mechanism = config.get("sasl.mechanisms") or config.get("sasl.mechanism")
+    if mechanism:
+        out["sasl.mechanism"] = mechanism
+    if mechanism in _JAAS and "sasl.username" in config:
+        out["sasl.jaas.config"] = (f'{_JAAS[mechanism]} required username="{config["sasl.username"]}" '
+                                   f'password="{config.get("sasl.password", "")}";')
+    if "ssl.ca.location" in config:
+        out["ssl.truststore.type"] = "PEM"
+        out["ssl.truststore.location"] = config["ssl.ca.location"]
+    return out
+
+
 def _expand(value: str, path: Path, number: int) -> str:
     def lookup(match: re.Match) -> str:
         name = match.group(1)

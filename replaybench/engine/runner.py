@@ -14,7 +14,7 @@ from replaybench.clusters import health
 from replaybench.clusters.opening import ClusterChoice, ClusterHandle, open_cluster
 from replaybench.engine import actors, client_config, manifest, object_store_meter, topics, workload
 from replaybench.engine.coordinator import Coordinator, Topics
-from replaybench.errors import ClusterError, ReplaybenchError, UsageError
+from replaybench.errors import ReplaybenchError, UsageError
 from replaybench.meters.clock import Clock
 from replaybench.results import store
 from replaybench.results.run_record import RunRecord
@@ -40,6 +40,8 @@ class RunRequest:
     profile: Path | None = None              #: an external cluster profile (YAML)
     cluster_kind: str = "kafka"              #: embedded: kafka (local disk), tiered or s3
     reference: bool = True   #: with faults: first run the workload without them, for comparison
+    #: a cluster already open (compat's): used as it is, neither started nor stopped here
+    cluster: ClusterHandle | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -105,9 +107,9 @@ def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec
     """Open the cluster and Ray on `stack`, run the coordinator, write the results."""
     choice = ClusterChoice(request.cache_dir, request.profile, request.bootstrap,
                            request.cluster_kind, request.brokers or spec.cluster.brokers)
-    cluster = stack.enter_context(open_cluster(choice, display.note))
+    cluster = request.cluster or stack.enter_context(open_cluster(choice, display.note))
     config = {**cluster.client_config, **extra}
-    _check_reachable(config)
+    health.check_reachable(config, REACH_TIMEOUT_S)
     names = _topics(spec, run_id)
     replay = _replayed_topic(config, names.changelog) if spec.topic.existing else None
     if replay:   # the readers split the topic's own partitions
@@ -212,7 +214,7 @@ def _check_embedded_fits(spec: workload.WorkloadSpec, request: RunRequest) -> No
     if spec.topic.existing and request.recreate_topics:
         raise workload.WorkloadError(f"{request.workload}: topic.existing: true with "
                                      "--recreate-topics: a replayed topic is never deleted")
-    if request.profile or request.bootstrap or request.cluster_kind == "s3":
+    if request.profile or request.bootstrap or request.cluster or request.cluster_kind == "s3":
         return
     brokers = request.brokers or spec.cluster.brokers
     if spec.topic.replication > brokers:
@@ -224,17 +226,6 @@ def _check_embedded_fits(spec: workload.WorkloadSpec, request: RunRequest) -> No
             raise workload.WorkloadError(f"{request.workload}: faults[{i}].broker: {fault.broker} "
                                          f"is not one of the embedded cluster's brokers "
                                          f"1..{brokers}")
-
-
-def _check_reachable(config: dict) -> None:
-    bootstrap = config.get("bootstrap.servers", "")
-    try:
-        admin = health.admin(bootstrap, {k: v for k, v in config.items() if k != "bootstrap.servers"})
-        admin.list_topics(timeout=REACH_TIMEOUT_S)
-    except Exception as exc:  # noqa: BLE001 - KafkaException or a bad property name
-        reason = str(exc.args[0] if exc.args else exc)
-        raise ClusterError(f"cannot reach the cluster at {bootstrap} within "
-                           f"{REACH_TIMEOUT_S:.0f} s ({reason})") from None
 
 
 def _topics(spec: workload.WorkloadSpec, run_id: str) -> Topics:

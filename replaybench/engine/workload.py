@@ -254,6 +254,15 @@ SCALES = {
 }
 
 
+SHIPPED_DIR = Path(__file__).resolve().parents[2] / "workloads"
+
+
+def path_for(name_or_path: str) -> Path:
+    """A workload file: a .yaml/.yml path as given, else the shipped workload of that name."""
+    path = Path(name_or_path)
+    return path if path.suffix in (".yaml", ".yml") else SHIPPED_DIR / f"{name_or_path}.yaml"
+
+
 def load(path: Path, overrides: list[str] = (), scale: str = "default") -> WorkloadSpec:
     try:
         raw = parse_yaml(Path(path).read_text())

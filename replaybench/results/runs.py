@@ -81,6 +81,14 @@ def load_run(path: Path) -> Run:
                store.read_table(path, "restore_groups").to_pylist())
 
 
+def is_compat(path: Path) -> bool:
+    """A compat result (`replaybench compat`), stored beside runs but not a run."""
+    try:
+        return json.loads((Path(path) / "manifest.json").read_text()).get("kind") == "compat"
+    except (OSError, json.JSONDecodeError):
+        return False
+
+
 def load_runs(path: Path) -> list[Run]:
     """A run directory, or a directory of runs (repetitions), oldest first."""
     path = Path(path)
@@ -88,7 +96,8 @@ def load_runs(path: Path) -> list[Run]:
         return [load_run(path)]
     if not path.is_dir():
         raise RunsError(f"{path}: no such results directory")
-    runs = [load_run(p) for p in sorted(path.iterdir()) if (p / "manifest.json").exists()]
+    runs = [load_run(p) for p in sorted(path.iterdir())
+            if (p / "manifest.json").exists() and not is_compat(p)]
     if not runs:
         raise RunsError(f"{path}: holds no runs (no */manifest.json)")
     return sorted(runs, key=lambda r: r.started_ns)

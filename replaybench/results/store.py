@@ -188,6 +188,19 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType, str]]] = {
                                           "run just before on a fresh cluster (manifest "
                                           "reference.run_id); null: no reference run"),
     ],
+    "compat": [
+        ("check", _S, "idempotent_producer, transactions, consume_transform_produce, "
+                      "consumer_groups, offsets, compaction, admin_api, operator_tools, "
+                      "kafka_streams (docs/compat.md)"),
+        ("status", _S, "pass; fail (supported, but wrong, or an error); unsupported (the "
+                       "broker refused the feature: broker_error says how)"),
+        ("scope", _S, "what the check exercised, e.g. across a broker restart or without one"),
+        ("sent", _S, "what the check did"),
+        ("received", _S, "what came back"),
+        ("broker_error", _S, "the broker's or client's error, if any"),
+        ("started_ns", _I, "wall clock"),
+        ("duration_ns", _I, "how long the check took"),
+    ],
     "verification": [
         ("scope", _S, "group-N (a restore group) or live"),
         ("check", _S, "what is compared"), ("expected", _I, "what a correct run gives"),
@@ -209,23 +222,33 @@ def new_run_id(results_dir: Path, workload: str) -> str:
 
 
 def write(results_dir: Path, record: RunRecord, manifest: dict[str, Any]) -> Path:
-    """Write every file into a hidden partial directory, then rename it into place."""
-    final = results_dir / record.run_id
-    partial = results_dir / f".{record.run_id}.partial"
-    try:
-        partial.mkdir(parents=True, exist_ok=False)
-    except OSError as exc:
-        raise ResultsError(f"{partial}: cannot create results directory ({exc.strerror})") from None
+    """A run's files, written into a hidden partial directory, then renamed into place."""
     rows = {"timeseries": record.timeseries, "latency": latency_rows(record),
             "restore_partitions": record.partitions, "restore_groups": record.groups,
             "events": record.events, "verification": record.verification,
             "faults": record.faults,
             # the summary's comparisons, already plain dicts in the manifest
             "interference": manifest.get("summary", {}).get("comparisons", [])}
-    for name, data in rows.items():
+    return finish(new_partial(results_dir, record.run_id), rows, manifest)
+
+
+def new_partial(results_dir: Path, result_id: str) -> Path:
+    """The hidden directory a result is written into until finish() renames it."""
+    partial = results_dir / f".{result_id}.partial"
+    try:
+        partial.mkdir(parents=True, exist_ok=False)
+    except OSError as exc:
+        raise ResultsError(f"{partial}: cannot create results directory ({exc.strerror})") from None
+    return partial
+
+
+def finish(partial: Path, tables: dict[str, list[dict[str, Any]]], manifest: dict[str, Any]) -> Path:
+    """Write the tables and the manifest into `partial`, then rename it to its final name."""
+    for name, data in tables.items():
         pq.write_table(_table(name, data), partial / f"{name}.parquet")
     (partial / "manifest.json").write_text(json.dumps(
         {"schema_version": SCHEMA_VERSION, **manifest}, indent=2, sort_keys=False, default=str) + "\n")
+    final = partial.parent / partial.name[1:-len(".partial")]
     os.rename(partial, final)
     return final
 
