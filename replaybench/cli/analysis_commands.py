@@ -68,14 +68,20 @@ def history_command(results_dir: Path, metric: str, workload_name: str | None, t
 @click.option("--state-size", required=True, help="e.g. 2TiB")
 @click.option("--rto", required=True, help="Recovery-time objective, e.g. 15m")
 @click.option("--live-rate", help="Live traffic during the restore, e.g. 200MB/s")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Where plan.parquet and plan.csv go.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path),
+              help="Where plan.parquet, plan.csv and cost.parquet go.")
+@click.option("--prices", type=click.Path(path_type=Path), metavar="FILE",
+              help="A price sheet (YAML) over the default one (replaybench/analysis/price_sheet.yaml).")
 def plan_command(results_dir: Path, state_size: str, rto: str, live_rate: str | None,
-                 out_dir: Path | None) -> None:
+                 out_dir: Path | None, prices: Path | None) -> None:
     """Readers, restore time, live latency and headroom for a state size and an RTO."""
-    from replaybench.analysis import plan
+    from replaybench.analysis import cost, plan
     from replaybench.results import runs
-    result = plan.make_plan(runs.load_runs(results_dir), plan.parse_size(state_size),
+    sheet = cost.load_prices(prices)
+    loaded = runs.load_runs(results_dir)
+    result = plan.make_plan(loaded, plan.parse_size(state_size),
                             plan.parse_duration(rto), plan.parse_rate(live_rate) if live_rate else None)
+    costs = cost.restore_costs(loaded, sheet, result.state_bytes, result.rto_s)
     out_dir = out_dir or results_dir / "plan"
     parquet, _ = plan.write(result, out_dir)
     readers = result.readers if result.readers is not None else f"none reaches it (max {plan.MAX_READERS})"
@@ -89,7 +95,10 @@ def plan_command(results_dir: Path, state_size: str, rto: str, live_rate: str | 
         click.echo(line)
     for warning in result.warnings:
         click.echo(f"warning: {warning}")
-    click.echo(f"plan: {parquet} (+ plan.csv)")
+    for line in cost.render(costs, sheet):
+        click.echo(line)
+    cost.write(costs, out_dir)
+    click.echo(f"plan: {parquet} (+ plan.csv, cost.parquet)")
 
 
 def _opt_ms(value: float | None) -> str:
