@@ -39,10 +39,10 @@ def parse_rate(text: str) -> float:
     return parse_size(re.sub(r"/s\s*$", "", text.strip()), "--live-rate")
 
 
-def parse_duration(text: str) -> float:
+def parse_duration(text: str, what: str = "--rto") -> float:
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(s|m|min|h)?\s*", text)
     if not m:
-        raise PlanError(f"--rto {text!r}: expected a duration such as 15m, 900s or 1h")
+        raise PlanError(f"{what} {text!r}: expected a duration such as 15m, 900s or 1h")
     return float(m.group(1)) * _TIME[m.group(2) or "s"]
 
 

@@ -27,20 +27,55 @@ window.addEventListener('load', () => {
 });
 </script>"""
 
-def render(runs: list[Run]) -> str:
+def render(runs: list[Run], cards: list | None = None) -> str:
+    """cards: the scorecard of the runs' platforms (scorecard.Card list), shown first."""
     sections = "".join(_section(run) for run in runs)
+    card_html = f"<h2>scorecard</h2>{scorecard_html(cards)}" if cards else ""
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>replaybench report</title>"
-            f"<style>body{{font-family:sans-serif;margin:16px}} .runs{{display:flex;gap:24px;"
-            f"flex-wrap:wrap}} .run{{flex:1 1 660px}} table{{border-collapse:collapse}} "
-            f"td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}} th{{background:#f4f4f4}}"
-            f"</style></head><body><h1>replaybench report</h1>{_overview(runs)}"
+            f"<style>{_STYLE} .runs{{display:flex;gap:24px;flex-wrap:wrap}} "
+            f".run{{flex:1 1 660px}}</style></head><body><h1>replaybench report</h1>"
+            f"{card_html}{_overview(runs)}"
             f"<div class='runs'>{sections}</div>{_CHECK}</body></html>")
 
-def write(runs: list[Run], out: Path) -> Path:
+def write(runs: list[Run], out: Path, cards: list | None = None) -> Path:
+    return _write(render(runs, cards), out)
+
+
+def write_scorecard(cards: list, out: Path) -> Path:
+    """The scorecard alone as an HTML page (scorecard.Card list)."""
+    return _write(f"<!doctype html><html><head><meta charset='utf-8'><title>replaybench "
+                  f"scorecard</title><style>{_STYLE}</style></head><body><h1>replaybench "
+                  f"scorecard</h1>{scorecard_html(cards)}</body></html>", out)
+
+
+def scorecard_html(cards: list) -> str:
+    """One table per platform: category, status, evidence, rule."""
+    out = []
+    for card in cards:
+        rows = "".join(
+            f"<tr class='{v.status.replace(' ', '-')}'><td>{html.escape(v.category)}</td>"
+            f"<td><b>{html.escape(v.status)}</b></td>"
+            f"<td style='text-align:left'>{'<br>'.join(html.escape(e) for e in v.evidence)}</td>"
+            f"<td style='text-align:left;color:#666'>{html.escape(v.rule)}</td></tr>"
+            for v in card.verdicts)
+        verdict = "NO-GO (a blocker)" if card.blocked else "no blocker"
+        out.append(f"<h2>{html.escape(card.platform)}: {verdict}</h2><table class='scorecard'>"
+                   f"<tr><th>category</th><th>status</th><th>evidence</th><th>rule</th></tr>"
+                   f"{rows}</table>")
+    return "".join(out)
+
+
+def _write(text: str, out: Path) -> Path:
     tmp = out.with_name(f".{out.name}.partial")
-    tmp.write_text(render(runs))
+    tmp.write_text(text)
     tmp.replace(out)
     return out
+
+
+_STYLE = ("body{font-family:sans-serif;margin:16px} table{border-collapse:collapse} "
+          "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right} th{background:#f4f4f4} "
+          ".pass td:nth-child(2){background:#d9f2d9} .partial td:nth-child(2){background:#fff3c4} "
+          ".blocker td:nth-child(2){background:#f8c9c9}")
 
 def _overview(runs: list[Run]) -> str:
     rows = []

@@ -109,12 +109,18 @@ def _opt_ms(value: float | None) -> str:
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "out", type=click.Path(path_type=Path), default=Path("report.html"),
               show_default=True, callback=output_file)
-def report_command(run_dirs: tuple[Path, ...], out: Path) -> None:
-    """One self-contained HTML file with charts for these runs, side by side."""
-    from replaybench.analysis import report
-    from replaybench.results import runs
-    loaded = [run for d in run_dirs for run in runs.load_runs(d)]
-    click.echo(f"report: {report.write(loaded, out)} ({len(loaded)} run(s))")
+@click.option("--thresholds", type=click.Path(path_type=Path), metavar="FILE",
+              help="The team's thresholds for the scorecard section (see `scorecard`).")
+def report_command(run_dirs: tuple[Path, ...], out: Path, thresholds: Path | None) -> None:
+    """One self-contained HTML file with charts for these runs, side by side, and the
+    scorecard of their platforms (with any compat results among them)."""
+    from replaybench.analysis import report, scorecard
+    from replaybench.analysis import thresholds as thresholds_mod
+    from replaybench.results import evidence
+    limits = thresholds_mod.load(thresholds)
+    loaded, compats = evidence.load(list(run_dirs))
+    cards = scorecard.build(loaded, compats, limits)
+    click.echo(f"report: {report.write(loaded, out, cards)} ({len(loaded)} run(s))")
 
 
 @cli.command("export-hdr")

@@ -1,4 +1,4 @@
-"""`compat`: the Kafka semantics a stateful job relies on, checked against one cluster."""
+"""`compat` and `scorecard`: a candidate platform checked, then judged go or no-go."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from replaybench.cli.app import EXIT_INTERRUPTED, EXIT_RUN_FAILED, cli
+from replaybench.cli.app import EXIT_INTERRUPTED, EXIT_RUN_FAILED, cli, output_file
 from replaybench.clusters.artifacts import default_cache_dir
 from replaybench.clusters.opening import ClusterChoice
 from replaybench.errors import UsageError
@@ -51,3 +51,27 @@ def compat_command(cluster_kind: str, bootstrap: str | None, client_config: Path
     if outcome.status == "aborted":
         sys.exit(EXIT_INTERRUPTED)
     sys.exit(EXIT_RUN_FAILED if outcome.failed else 0)
+
+
+@cli.command("scorecard")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--thresholds", type=click.Path(path_type=Path), metavar="FILE",
+              help="The team's thresholds (YAML; defaults in docs/scorecard.md).")
+@click.option("--html", "html_out", type=click.Path(path_type=Path), callback=output_file,
+              help="Also write the scorecard as a self-contained HTML page.")
+def scorecard_command(paths: tuple[Path, ...], thresholds: Path | None,
+                      html_out: Path | None) -> None:
+    """Go/no-go per platform from stored runs and compat results: pass, partial or blocker per
+    category with its evidence and rule. Exit 1 when any category is a blocker."""
+    from replaybench.analysis import report, scorecard
+    from replaybench.analysis import thresholds as thresholds_mod
+    from replaybench.cli.scorecard_table import print_scorecards
+    from replaybench.results import evidence
+    limits = thresholds_mod.load(thresholds)
+    runs, compats = evidence.load(list(paths))
+    cards = scorecard.build(runs, compats, limits)
+    print_scorecards(cards)
+    if html_out:
+        report.write_scorecard(cards, html_out)
+        click.echo(f"scorecard: {html_out}")
+    sys.exit(EXIT_RUN_FAILED if any(card.blocked for card in cards) else 0)

@@ -4,7 +4,6 @@ results/<compat-id>/manifest.json + compat.parquet (+ runs/ for the Kafka Stream
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -113,13 +112,13 @@ def _timed(name: str, check: Callable[[], Outcome], clock: Clock) -> dict[str, A
     try:
         outcome = check()
     except Unsupported as exc:
-        outcome = Outcome(UNSUPPORTED, "", "", "refused by the broker", str(exc))
+        outcome = Outcome(UNSUPPORTED, "", "", f"refused by the broker: {exc}", str(exc))
     except Exception as exc:  # noqa: BLE001 - the error is the check's evidence
         why = refusal(exc)
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         outcome = Outcome(UNSUPPORTED if why else FAIL, "", "",
-                          "refused by the broker" if why else f"error: {text}",
-                          why or f"{type(exc).__name__}: {text}\n{traceback.format_exc(limit=3)}")
+                          f"refused by the broker: {why}" if why else f"error: {text}",
+                          why or f"{type(exc).__name__}: {text}")
     return {"check": name, **outcome.__dict__, "started_ns": started,
             "duration_ns": clock() - started}
 

@@ -7,7 +7,7 @@ import time
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import OffsetSpec
 
-from replaybench.evaluation.probe import FAIL, PASS, Outcome, Probe
+from replaybench.evaluation.probe import FAIL, PASS, Outcome, Probe, step
 
 GROUP_PARTITIONS, PER_PARTITION = 4, 100
 
@@ -120,12 +120,14 @@ def offsets(probe: Probe) -> Outcome:
     if producer.flush(30):
         raise TimeoutError("records not acknowledged within 30 s")
     tp = TopicPartition(topic, 0)
-    before = _list(probe, tp)
-    by_time = _list(probe, tp, OffsetSpec.for_timestamp(base_ms + 50_000))
-    deleted = probe.admin.delete_records([TopicPartition(topic, 0, DELETE_BEFORE)])
-    low = deleted[TopicPartition(topic, 0, DELETE_BEFORE)].result(30).low_watermark
-    after = _list(probe, tp)
-    first = probe.read_all(topic, 1)[0]
+    before = step("list earliest/latest", lambda: _list(probe, tp))
+    by_time = step("list by timestamp", lambda: _list(probe, tp, OffsetSpec.for_timestamp(
+        base_ms + 50_000)))
+    low = step("delete-records", lambda: probe.admin.delete_records(
+        [TopicPartition(topic, 0, DELETE_BEFORE)])[TopicPartition(topic, 0, DELETE_BEFORE)]
+        .result(30).low_watermark)
+    after = step("list after delete-records", lambda: _list(probe, tp))
+    first = step("read from the beginning", lambda: probe.read_all(topic, 1)[0])
     got = (before, by_time, low, after, first[1])
     want = ((0, OFFSET_RECORDS), 50, DELETE_BEFORE, (DELETE_BEFORE, OFFSET_RECORDS), DELETE_BEFORE)
     return Outcome(PASS if got == want else FAIL, "one partition",

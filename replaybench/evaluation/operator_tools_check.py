@@ -35,12 +35,13 @@ def operator_tools(probe: Probe, cache_dir: Path) -> Outcome:
         shown = {"end": tools.get_offsets(topic), "committed": tools.group_offsets(group, topic)}
     finally:
         tools.close()
-    agree = shown == client and client["committed"] == committed
+    written = dict.fromkeys(range(PARTITIONS), PER_PARTITION)
+    agree = shown == client and client["committed"] == committed and client["end"] == written
     return Outcome(PASS if agree else FAIL, "kafka-get-offsets and kafka-consumer-groups "
                    "--describe (Kafka's own tools, from the broker jars)",
                    f"{PARTITIONS} partitions x {PER_PARTITION} records; group offsets "
                    f"{committed} committed",
-                   f"librdkafka: {client}; tools: {shown}")
+                   f"librdkafka: {client}; tools: {shown}; end offsets written: {written}")
 
 
 def _ends(probe: Probe, topic: str) -> dict[int, int]:

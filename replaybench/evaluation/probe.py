@@ -53,6 +53,25 @@ def refusal(exc: BaseException) -> str | None:
 _QUIET = {"log_level": 2}
 
 
+def step(name: str, action: Callable[[], Any]) -> Any:
+    """One named step of a check: its error, or the broker's refusal, names the step."""
+    try:
+        return action()
+    except Unsupported:
+        raise
+    except Exception as exc:  # noqa: BLE001 - re-raised with the step's name
+        why = refusal(exc)
+        if why:
+            raise Unsupported(f"{name}: {why}") from None
+        text = str(exc.args[0] if exc.args else exc).splitlines()[0] if str(exc) else \
+            type(exc).__name__
+        raise StepFailed(f"{name}: {text}") from None
+
+
+class StepFailed(Exception):
+    """A named step of a check went wrong (not a refusal)."""
+
+
 class Probe:
     """Clients for one cluster, and the topics and groups the checks made (named
     rb-compat-<id>-..., deleted by cleanup(), never anything else)."""

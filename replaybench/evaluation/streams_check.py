@@ -12,7 +12,7 @@ from replaybench.evaluation.probe import FAIL, PASS, UNSUPPORTED, Outcome
 # A small run: what is checked is that the application works here, not how fast.
 OVERRIDES = ("seed.records=10000", "seed.keys=2000", "live.rate_per_s=200",
              "streams.compare_readers=false", "phases.warmup_max_s=10", "phases.baseline_s=3",
-             "phases.recovery_s=3")
+             "phases.recovery_s=3", "phases.storm_timeout_s=120")
 # What a broker says when it lacks what Kafka Streams needs (transactions, a newer API).
 _REFUSED = ("UnsupportedVersionException", "does not support", "UNSUPPORTED_VERSION")
 

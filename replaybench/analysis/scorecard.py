@@ -1,0 +1,200 @@
+"""`replaybench scorecard`: the go/no-go for a candidate platform from stored runs and compat
+results only. One card per platform (storage model and broker version); per category pass,
+partial or blocker, with the evidence and the rule that decided it (docs/scorecard.md).
+
+Missing evidence is never a pass: it is partial, saying what to run. Migration safety stays
+unjudged until a migration drill exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from replaybench.analysis import cost
+from replaybench.analysis.thresholds import Thresholds
+from replaybench.results import runs as runs_mod
+from replaybench.results.compat_results import CompatResult
+from replaybench.results.runs import Run
+
+PASS, PARTIAL, BLOCKER, NOT_JUDGED = "pass", "partial", "blocker", "not judged"
+_RANK = {NOT_JUDGED: -1, PASS: 0, PARTIAL: 1, BLOCKER: 2}
+CATEGORIES = ("application semantics", "platform recovery", "replay behaviour",
+              "cost and capacity", "security boundary", "migration safety")
+
+
+@dataclass
+class Verdict:
+    category: str
+    status: str
+    evidence: list[str]
+    rule: str
+
+
+@dataclass
+class Card:
+    platform: str
+    verdicts: list[Verdict] = field(default_factory=list)
+
+    @property
+    def blocked(self) -> bool:
+        return any(v.status == BLOCKER for v in self.verdicts)
+
+
+def platform(manifest: dict) -> str:
+    """What a candidate platform is: its storage model (or profile name) and broker version."""
+    c = manifest.get("cluster", {})
+    model = c.get("storage") or c.get("name") or "external"
+    return f"{model} · {c.get('broker_version', '?')}" + \
+        (f" · {c['security']}" if c.get("security") else "")
+
+
+def build(runs: list[Run], compats: list[CompatResult], limits: Thresholds) -> list[Card]:
+    keys = sorted({platform(r.manifest) for r in runs} | {platform(c.manifest) for c in compats})
+    prices = cost.load_prices(limits.price_sheet)
+    cards = []
+    for key in keys:
+        mine = [r for r in runs if platform(r.manifest) == key]
+        checks = [c for c in compats if platform(c.manifest) == key]
+        cards.append(Card(key, [semantics(checks, mine, limits), recovery(mine, limits),
+                                replay(mine, limits), capacity(mine, limits, prices),
+                                security(mine), migration()]))
+    return cards
+
+
+def _worst(category: str, parts: list[tuple[str, str]], rule: str) -> Verdict:
+    status = max((s for s, _ in parts), key=_RANK.__getitem__)
+    return Verdict(category, status, [e for _, e in parts], rule)
+
+
+def semantics(compats: list[CompatResult], runs: list[Run], limits: Thresholds) -> Verdict:
+    rule = (f"blocker: a required check ({', '.join(limits.required_checks)}) failed, is "
+            "unsupported or missing, or a Kafka Streams run lost updates; partial: another "
+            "check failed or is unsupported, or idempotence was checked without a restart")
+    if not compats:
+        return Verdict(CATEGORIES[0], BLOCKER if _streams_lost(runs) else PARTIAL,
+                       ["no compat result: run `replaybench compat` on this platform",
+                        *_streams_lost(runs)], rule)
+    latest = max(compats, key=lambda c: c.manifest.get("started_ns", 0))
+    parts = [_check_part(row, row["check"] in limits.required_checks) for row in latest.rows]
+    ran = {row["check"] for row in latest.rows}
+    parts += [(BLOCKER, f"{name}: not checked") for name in limits.required_checks if name not in ran]
+    parts += [(BLOCKER, lost) for lost in _streams_lost(runs)]
+    return _worst(CATEGORIES[0], parts, rule)
+
+
+def _check_part(row: dict, required: bool) -> tuple[str, str]:
+    text = f"{row['check']}: {row['status']}" + (f" ({row['received']})" if row["status"] != "pass"
+                                                  else "")
+    if row["status"] == "pass":
+        partial = "without a broker restart" in (row.get("scope") or "")
+        return (PARTIAL, f"{text}, without a broker restart") if partial else (PASS, text)
+    return (BLOCKER if required else PARTIAL), text
+
+
+def _streams_lost(runs: list[Run]) -> list[str]:
+    return [f"run {r.path.name}: Kafka Streams lost {g['lost_updates']:,} updates"
+            for r in runs for g in r.groups if g.get("lost_updates")]
+
+
+def recovery(runs: list[Run], limits: Thresholds) -> Verdict:
+    rule = (f"blocker: a run lost or changed acknowledged data (verification), or the restore "
+            f"misses the recovery objective ({limits.recovery_objective_s:,.0f} s"
+            f"{' for the state size' if limits.state_size_bytes else ''}); partial: no run, no "
+            "broker drill, restore figures the harness set, or no state_size to judge")
+    if not runs:
+        return Verdict(CATEGORIES[1], PARTIAL, ["no run on this platform"], rule)
+    parts = [(BLOCKER, f"run {r.path.name}: {r.manifest.get('reason')}") for r in runs
+             if str(r.manifest.get("reason", "")).startswith("verification")]
+    parts += [(PARTIAL, f"run {r.path.name} failed: {r.manifest.get('reason')}") for r in runs
+              if r.manifest.get("status") == "failed"
+              and not str(r.manifest.get("reason", "")).startswith("verification")]
+    parts.append(_restore_time_part(runs, limits))
+    drilled = [r for r in runs if r.manifest["workload"]["spec"].get("faults")]
+    parts.append((PASS, f"{len(drilled)} run(s) with broker drills") if drilled else
+                 (PARTIAL, "no run with a broker drill (e.g. --workload broker-replacement)"))
+    return _worst(CATEGORIES[1], parts, rule)
+
+
+def _restore_time_part(runs: list[Run], limits: Thresholds) -> tuple[str, str]:
+    defended = [r for r in runs if runs_mod.per_run(r, "restore_time")
+                and not runs_mod.caveat(r, "restore_time")]
+    if not defended:
+        return PARTIAL, "no restore figure the cluster set (all client- or host-bound, or none)"
+    rto = limits.recovery_objective_s
+    if limits.state_size_bytes:
+        rate = min(runs_mod.per_run(r, "restore_mb_per_s") for r in defended)
+        predicted = limits.state_size_bytes / 1e6 / rate
+        return (PASS if predicted <= rto else BLOCKER,
+                f"{limits.state_size_bytes / 1e9:,.0f} GB at the slowest measured "
+                f"{rate:,.1f} MB/s: {predicted:,.0f} s against {rto:,.0f} s")
+    worst = max(runs_mod.per_run(r, "restore_time") for r in defended)
+    if worst > rto:
+        return BLOCKER, f"measured restore {worst:,.1f} s against {rto:,.0f} s"
+    return PARTIAL, (f"measured restore {worst:,.1f} s within {rto:,.0f} s, but only at the "
+                     "measured state size: set state_size to judge yours")
+
+
+def replay(runs: list[Run], limits: Thresholds) -> Verdict:
+    budget = limits.interference_budget
+    rule = (f"blocker: live produce p99 during the restore above {budget:g}x the baseline with "
+            "an interference verdict, or a replay that did not account for every offset; "
+            "partial: no verdict, or inconclusive")
+    parts = []
+    for r in runs:
+        for c in r.manifest.get("summary", {}).get("comparisons", []):
+            if (c["role"], c["stat"], c["reference"]) != ("producer", "p99", "overall"):
+                continue
+            text = f"run {r.path.name}: storm p99 {c['ratio']:.2f}x baseline ({c['verdict']})"
+            over = c["verdict"] == "interference" and c["ratio"] > budget
+            parts.append((BLOCKER if over else PARTIAL if c["verdict"] == "inconclusive"
+                           else PASS, text))
+        if any(g.get("mode") == "replay" for g in r.groups) and \
+                str(r.manifest.get("reason", "")).startswith("verification"):
+            parts.append((BLOCKER, f"replay run {r.path.name}: {r.manifest['reason']}"))
+    return _worst(CATEGORIES[2], parts or [(PARTIAL, "no interference verdict in these runs")],
+                  rule)
+
+
+def capacity(runs: list[Run], limits: Thresholds, prices: cost.PriceSheet) -> Verdict:
+    rule = ("blocker: one restore costs more than cost_ceiling, or readers alone cannot meet "
+            "the objective; partial: no state_size or cost_ceiling set, or readers unknown")
+    if not limits.state_size_bytes:
+        return Verdict(CATEGORIES[3], PARTIAL, ["no state_size in the thresholds: nothing to "
+                                                "price"], rule)
+    costs = cost.restore_costs(runs, prices, limits.state_size_bytes, limits.recovery_objective_s)
+    if not costs:
+        return Verdict(CATEGORIES[3], PARTIAL, ["no restore the cluster set: nothing to price"], rule)
+    parts = []
+    for m in costs:
+        text = (f"{m.storage_model}: one restore {m.cost_per_restore:,.2f} {prices.currency}, "
+                f"readers for the objective {m.readers_for_rto or 'unknown'}")
+        if limits.cost_ceiling is not None and m.cost_per_restore > limits.cost_ceiling:
+            parts.append((BLOCKER, f"{text}, above the ceiling {limits.cost_ceiling:,.2f}"))
+        elif m.readers_for_rto is None:
+            out_of_reach = "out of reach" in m.basis
+            parts.append((BLOCKER if out_of_reach else PARTIAL, f"{text} ({m.basis})"))
+        else:
+            parts.append((PASS if limits.cost_ceiling is not None else PARTIAL,
+                          text + ("" if limits.cost_ceiling is not None else
+                                  "; no cost_ceiling set")))
+    return _worst(CATEGORIES[3], parts, rule)
+
+
+def security(runs: list[Run]) -> Verdict:
+    rule = ("pass: a completed run on a secured cluster (TLS or SASL_SSL with least-privilege "
+            "ACLs); blocker: such a run refused by an ACL it should have had; partial: none")
+    secured = [r for r in runs if r.manifest.get("cluster", {}).get("security")]
+    if not secured:
+        return Verdict(CATEGORIES[4], PARTIAL, ["no run on a secured cluster "
+                                                "(--security tls|sasl_ssl)"], rule)
+    parts = [(PASS if r.manifest.get("status") == "completed" else
+              BLOCKER if "authoriz" in str(r.manifest.get("reason", "")).lower() else PARTIAL,
+              f"run {r.path.name} ({r.manifest['cluster']['security']}): "
+              f"{r.manifest.get('status')} {r.manifest.get('reason') or ''}".strip())
+             for r in secured]
+    return _worst(CATEGORIES[4], parts, rule)
+
+
+def migration() -> Verdict:
+    return Verdict(CATEGORIES[5], NOT_JUDGED, ["no migration drill exists yet"],
+                   "judged once replaybench has a migration drill")

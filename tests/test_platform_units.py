@@ -1,0 +1,138 @@
+"""The platform evaluation's plain parts: thresholds, the price sheet, the cost model over real
+stored runs (tests/fixtures/runs), and the scorecard's rules over small hand-made results."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from replaybench.analysis import cost, scorecard, thresholds
+from replaybench.results import runs
+from replaybench.results.compat_results import CompatResult
+from replaybench.results.runs import Run
+
+RUNS = Path(__file__).resolve().parent / "fixtures" / "runs"
+COMPAT = Path(__file__).resolve().parent / "fixtures" / "compat"
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "replaybench", *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_thresholds_default_and_from_a_file(tmp_path):
+    assert thresholds.load(None).recovery_objective_s == 900
+    path = tmp_path / "t.yaml"
+    path.write_text("recovery_objective: 5m\nstate_size: 2TiB\ncost_ceiling: 40\n"
+                    "required_checks: [offsets]\n")
+    limits = thresholds.load(path)
+    assert (limits.recovery_objective_s, limits.state_size_bytes, limits.cost_ceiling,
+            limits.required_checks) == (300, 2 * 2**40, 40.0, ("offsets",))
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("recovery_objectve: 5m\n", "unknown field 'recovery_objectve'"),
+    ("recovery_objective: soon\n", "recovery_objective 'soon'"),
+    ("cost_ceiling: -3\n", "cost_ceiling: -3 is not a positive number"),
+    ("required_checks: [telepathy]\n", "required_checks: 'telepathy' is not a check"),
+    ("- a list\n", "expected a mapping"),
+])
+def test_bad_thresholds_are_one_line_errors(tmp_path, text, expected):
+    path = tmp_path / "t.yaml"
+    path.write_text(text)
+    out = _cli("scorecard", str(RUNS / "sweep"), "--thresholds", str(path))
+    assert out.returncode == 2 and out.stderr.count("\n") == 1
+    assert f"{path}: " in out.stderr and expected in out.stderr
+
+
+def test_the_price_sheet_names_its_source_and_date_and_a_file_overrides_it(tmp_path):
+    default = cost.load_prices()
+    assert default.source and default.date and default.currency == "USD"
+    mine = tmp_path / "prices.yaml"
+    mine.write_text("cross_zone_per_gb: 0\ninstance_hour: 1.5\n")
+    prices = cost.load_prices(mine)
+    assert (prices.cross_zone_per_gb, prices.instance_hour) == (0, 1.5)
+    assert prices.object_get_per_1000 == default.object_get_per_1000
+    mine.write_text("instance_hour: cheap\n")
+    with pytest.raises(cost.PriceSheetError, match=r"prices.yaml: instance_hour: 'cheap' is not"):
+        cost.load_prices(mine)
+
+
+def test_a_restore_is_priced_from_the_measured_runs_and_scales_with_the_state():
+    sweep = runs.load_runs(RUNS / "sweep")
+    prices = cost.load_prices()
+    (small,) = cost.restore_costs(sweep, prices, 1e11, 3600)
+    (big,) = cost.restore_costs(sweep, prices, 2e11, 3600)
+    assert small.storage_model == "external" and small.runs == 3
+    assert small.cost_per_restore == pytest.approx(small.cost_object_requests +
+                                                   small.cost_object_bytes + small.cost_cross_zone +
+                                                   small.cost_reader_hours)
+    assert big.cost_cross_zone == pytest.approx(2 * small.cost_cross_zone)
+    assert small.cost_cross_zone == pytest.approx(100 * prices.cross_zone_share *
+                                                  prices.cross_zone_per_gb)
+    # the sweep measured 1, 2 and 4 readers: plan's fit says how many the objective needs
+    assert small.readers_for_rto is not None and "fitted over [1, 2, 4]" in small.basis
+    assert small.headroom_per_month == pytest.approx(
+        small.instances_for_rto * prices.instance_hour * prices.hours_per_month)
+
+
+def _run(name: str, status="completed", reason="", storage="local-disk", faults=(),
+         comparisons=(), groups=()) -> Run:
+    manifest = {"run_id": name, "status": status, "reason": reason, "started_ns": 1,
+                "cluster": {"storage": storage, "broker_version": "4.3.1"},
+                "workload": {"name": "restore-storm", "spec": {"faults": list(faults),
+                                                               "storm": {"readers": 4}}},
+                "summary": {"comparisons": list(comparisons)}}
+    return Run(Path(name), manifest, [], list(groups))
+
+
+def _compat(**statuses: str) -> CompatResult:
+    rows = [{"check": k, "status": v, "scope": "across a broker restart mid-produce",
+             "received": f"{k} said so"} for k, v in statuses.items()]
+    return CompatResult(Path("c"), {"kind": "compat", "started_ns": 1, "cluster": {
+        "storage": "local-disk", "broker_version": "4.3.1"}}, rows)
+
+
+def test_a_required_check_unsupported_is_a_blocker_and_an_optional_one_partial():
+    ok = {name: "pass" for name in thresholds.DEFAULT_REQUIRED}
+    assert scorecard.semantics([_compat(**ok)], [], thresholds.Thresholds()).status == "pass"
+    no_tx = _compat(**{**ok, "transactions": "unsupported"})
+    verdict = scorecard.semantics([no_tx], [], thresholds.Thresholds())
+    assert verdict.status == "blocker" and any("transactions: unsupported" in e
+                                               for e in verdict.evidence)
+    relaxed = thresholds.Thresholds(required_checks=("offsets",))
+    assert scorecard.semantics([no_tx], [], relaxed).status == "partial"
+    missing = scorecard.semantics([], [], thresholds.Thresholds())
+    assert missing.status == "partial" and "replaybench compat" in missing.evidence[0]
+
+
+def test_lost_data_and_interference_over_budget_block_and_inconclusive_is_partial():
+    limits = thresholds.Thresholds()
+    lost = _run("r1", "failed", "verification: live.acked_offset_rewinds: expected 0, got 1")
+    assert scorecard.recovery([lost], limits).status == "blocker"
+    over = {"role": "producer", "stat": "p99", "reference": "overall", "ratio": 3.8,
+            "verdict": "interference"}
+    assert scorecard.replay([_run("r2", comparisons=[over])], limits).status == "blocker"
+    assert scorecard.replay([_run("r3", comparisons=[{**over, "ratio": 1.5}])],
+                            limits).status == "pass"
+    unsure = {**over, "verdict": "inconclusive"}
+    assert scorecard.replay([_run("r4", comparisons=[unsure])], limits).status == "partial"
+
+
+def test_missing_evidence_is_never_a_pass():
+    card = scorecard.Card("x", [scorecard.capacity([], thresholds.Thresholds(), cost.load_prices()),
+                                scorecard.security([_run("r")]), scorecard.migration()])
+    assert [v.status for v in card.verdicts] == ["partial", "partial", "not judged"]
+    assert not card.blocked
+
+
+def test_scorecard_over_stored_results_exits_1_on_a_blocker(tmp_path):
+    # tests/fixtures/compat: real `replaybench compat` results of Kafka 4.3.1 and Tansu 0.6.0
+    out = _cli("scorecard", str(COMPAT), str(RUNS / "sweep"), "--html", str(tmp_path / "s.html"))
+    assert out.returncode == 1, out.stderr
+    assert "s3 · tansu 0.6.0: NO-GO" in out.stdout and "local-disk · 4.3.1" in out.stdout
+    page = (tmp_path / "s.html").read_text()
+    assert page.count("<table class='scorecard'>") == 3 and "transactions: unsupported" in page
