@@ -24,6 +24,8 @@ from replaybench.errors import UsageError
               help="An external cluster: bootstrap, client config, labels, drill hooks (YAML).")
 @click.option("--brokers", type=click.IntRange(1, 9), default=1, show_default=True,
               help="Embedded kafka or tiered cluster size.")
+@click.option("--security", type=click.Choice(["tls", "sasl_ssl"]),
+              help="Secure the embedded kafka cluster (the checks log in as its admin).")
 @click.option("--checks", "checks", metavar="NAME,...",
               help="Only these checks (default: all; see docs/compat.md).")
 @click.option("--compaction-wait", type=click.FloatRange(min=1), default=90.0, show_default=True,
@@ -31,7 +33,8 @@ from replaybench.errors import UsageError
 @click.option("--results", "results_dir", type=click.Path(path_type=Path), default=Path("results"),
               show_default=True)
 def compat_command(cluster_kind: str, bootstrap: str | None, client_config: Path | None,
-                   cluster_profile: Path | None, brokers: int, checks: str | None,
+                   cluster_profile: Path | None, brokers: int, security: str | None,
+                   checks: str | None,
                    compaction_wait: float, results_dir: Path) -> None:
     """Check idempotence, transactions, groups, offsets, compaction, the Admin API, Kafka's own
     tools and a Kafka Streams application against a cluster. Exit 0: nothing failed (pass or
@@ -42,7 +45,8 @@ def compat_command(cluster_kind: str, bootstrap: str | None, client_config: Path
     if cluster_profile and bootstrap:
         raise UsageError("give --bootstrap or --cluster-profile, not both")
     request = compat.CompatRequest(
-        ClusterChoice(default_cache_dir(), cluster_profile, bootstrap, cluster_kind, brokers),
+        ClusterChoice(default_cache_dir(), cluster_profile, bootstrap, cluster_kind, brokers,
+                      security),
         results_dir, client_config, compat.parse_checks(checks), compaction_wait)
     outcome = compat.run(request, lambda text: click.echo(text, err=True))
     for row in outcome.rows:

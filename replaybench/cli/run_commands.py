@@ -78,13 +78,20 @@ def workloads_show(name_or_path: str, overrides: tuple[str, ...], scale: str) ->
                    "measure what the drills cost the restore.")
 @click.option("--recreate-topics", is_flag=True,
               help="Delete and recreate topics named in the workload that already exist.")
+@click.option("--security", type=click.Choice(["tls", "sasl_ssl"]),
+              help="Secure the embedded kafka cluster: TLS listeners (tls), plus SCRAM logins "
+                   "and least-privilege ACLs per role (sasl_ssl).")
+@click.option("--drop-acl", "drop_acls", multiple=True, metavar="ROLE:OPERATION",
+              help="sasl_ssl: leave this grant out (e.g. reader:READ), to see the error a "
+                   "missing ACL gives.")
 @click.option("--replay", "replay_topic", metavar="TOPIC",
               help="Restore this existing topic read-only instead of a seeded changelog "
                    "(sets topic.existing=true, topic.name=TOPIC).")
 def run_command(workload_name: str, overrides: tuple[str, ...], scale: str, bootstrap: str | None,
                 client_config: Path | None, cluster_kind: str, cluster_profile: Path | None,
                 brokers: int | None, ray_address: str | None, results_dir: Path,
-                reference: bool, recreate_topics: bool, replay_topic: str | None) -> None:
+                reference: bool, recreate_topics: bool, security: str | None,
+                drop_acls: tuple[str, ...], replay_topic: str | None) -> None:
     """Seed a changelog, run live traffic, restore it in parallel, write results/<run-id>/."""
     from rich.console import Console
 
@@ -99,7 +106,8 @@ def run_command(workload_name: str, overrides: tuple[str, ...], scale: str, boot
     request = runner.RunRequest(workload_path(workload_name), default_cache_dir(), overrides,
                                 scale, bootstrap, client_config, brokers, ray_address,
                                 results_dir, recreate_topics, profile=cluster_profile,
-                                cluster_kind=cluster_kind, reference=reference)
+                                cluster_kind=cluster_kind, reference=reference,
+                                security=security, drop_acls=drop_acls)
     console = Console(stderr=False)
     try:
         with display.RichDisplay(console) as live:

@@ -40,13 +40,14 @@ def live_broker_ids(client: AdminClient, timeout_s: float = 2.0) -> set[int]:
         return set()
 
 
-def answers_as(bootstrap: str, node_id: int, timeout_s: float = 1.0) -> bool:
+def answers_as(bootstrap: str, node_id: int, timeout_s: float = 1.0,
+               extra: dict[str, str] | None = None) -> bool:
     """True once the broker at this one address serves metadata that lists itself.
 
     A KRaft broker serves client requests only after it has registered and been unfenced, so
     this tells a running new process apart from a stale registration of a dead one.
     """
-    return node_id in live_broker_ids(admin(bootstrap), timeout_s)
+    return node_id in live_broker_ids(admin(bootstrap, extra), timeout_s)
 
 
 def under_replicated(client: AdminClient, topics: list[str] | None = None,

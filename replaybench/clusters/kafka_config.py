@@ -64,19 +64,21 @@ def cluster_defaults(node_count: int) -> dict[str, str]:
 
 
 def server_properties(node: NodeLayout, voters: list[NodeLayout],
-                      overrides: dict[str, str]) -> str:
-    """server.properties for a combined node in a static-quorum KRaft cluster."""
+                      overrides: dict[str, str], protocol: str = "PLAINTEXT") -> str:
+    """server.properties for a combined node in a static-quorum KRaft cluster. protocol: the
+    client and inter-broker listener's (PLAINTEXT, SSL or SASL_SSL; its settings come in
+    `overrides`); the controller listener is PLAINTEXT on loopback."""
     quorum = ",".join(f"{v.node_id}@127.0.0.1:{v.controller_port}" for v in voters)
     props = {
         "process.roles": "broker,controller",
         "node.id": str(node.node_id),
         "controller.quorum.voters": quorum,
-        "listeners": f"PLAINTEXT://127.0.0.1:{node.broker_port},"
+        "listeners": f"{protocol}://127.0.0.1:{node.broker_port},"
                      f"CONTROLLER://127.0.0.1:{node.controller_port}",
-        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{node.broker_port}",
+        "advertised.listeners": f"{protocol}://127.0.0.1:{node.broker_port}",
         "controller.listener.names": "CONTROLLER",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "inter.broker.listener.name": protocol,
+        "listener.security.protocol.map": f"{protocol}:{protocol},CONTROLLER:PLAINTEXT",
         "log.dirs": str(node.data_dir),
         **cluster_defaults(len(voters)),
         **overrides,

@@ -20,6 +20,7 @@ from replaybench.clusters.artifacts import KAFKA_VERSION, find_java, kafka_artif
 from replaybench.clusters.kafka_config import NodeLayout, jvm_options, log4j2_properties, server_properties
 from replaybench.clusters.ports import free_ports, require_free
 from replaybench.clusters.processes import ServerProcess, read_end, tail
+from replaybench.clusters.security_material import SecurityMaterial
 from replaybench.errors import BrokerDied, ClusterError
 
 STATE_FILE = "cluster.json"
@@ -40,13 +41,15 @@ class LocalKafkaCluster:
     def __init__(self, root: Path, brokers: int = 1, *, cache_dir: Path,
                  first_port: int | None = None, overrides: dict[str, str] | None = None,
                  heap_mb: int = 768, kafka_version: str = KAFKA_VERSION,
-                 extra_classpath: tuple[str, ...] = (), broker_metrics: bool = False) -> None:
+                 extra_classpath: tuple[str, ...] = (), broker_metrics: bool = False,
+                 security: SecurityMaterial | None = None) -> None:
         if brokers < 1:
             raise ClusterError(f"brokers must be at least 1, got {brokers}")
         self.root = Path(root).resolve()
         self.cache_dir = cache_dir
         self.kafka_version = kafka_version
         self.overrides = dict(overrides or {})
+        self.security = security   #: TLS or SASL_SSL listeners; None: PLAINTEXT
         self.heap_mb = heap_mb
         self.cluster_id = new_cluster_id()
         self.nodes = self._layout(brokers, first_port)
@@ -121,7 +124,11 @@ class LocalKafkaCluster:
         return ",".join(n.bootstrap for n in self.nodes)
 
     def client_config(self) -> dict[str, str]:
-        return {"bootstrap.servers": self.bootstrap}
+        """The harness's settings: on a secured cluster, the admin principal's."""
+        return {"bootstrap.servers": self.bootstrap, **self._security_config()}
+
+    def _security_config(self) -> dict[str, str]:
+        return self.security.client_config() if self.security else {}
 
     def node(self, node_id: int) -> NodeLayout:
         for n in self.nodes:
@@ -147,19 +154,21 @@ class LocalKafkaCluster:
     def wait_ready(self, timeout_s: float = 90.0, down: set[int] = frozenset()) -> None:
         """Wait until every broker not in `down` serves requests on its own port."""
         want = [n for n in self.nodes if n.node_id not in down]
-        health.wait_until(lambda: all(health.answers_as(n.bootstrap, n.node_id) for n in want),
+        extra = self._security_config()
+        health.wait_until(lambda: all(health.answers_as(n.bootstrap, n.node_id, extra=extra)
+                                      for n in want),
                           timeout_s, f"brokers {[n.node_id for n in want]} to serve requests",
                           fail_fast=lambda: self.raise_if_broker_died(down))
 
     def wait_fenced(self, node_id: int, timeout_s: float = 30.0) -> None:
         """Wait until the controller has dropped a lost broker from the metadata (and ISRs)."""
-        client = health.admin(self.bootstrap)
+        client = health.admin(self.bootstrap, self._security_config())
         health.wait_until(lambda: node_id not in health.live_broker_ids(client), timeout_s,
                           f"broker {node_id} to be fenced",
                           fail_fast=lambda: self.raise_if_broker_died({node_id}))
 
     def wait_fully_replicated(self, timeout_s: float = 60.0, topics: list[str] | None = None) -> None:
-        client = health.admin(self.bootstrap)
+        client = health.admin(self.bootstrap, self._security_config())
         health.wait_until(lambda: not health.under_replicated(client, topics), timeout_s,
                           "every partition's ISR to be full", fail_fast=self.raise_if_broker_died)
 
@@ -267,7 +276,7 @@ class LocalKafkaCluster:
         self.cache_dir = cache_dir
         self.kafka_version = state["kafka_version"]
         self.cluster_id = state["cluster_id"]
-        self.overrides, self.heap_mb = {}, 768
+        self.overrides, self.heap_mb, self.security = {}, 768, None
         self._java, self._classpath = None, None
         self.extra_classpath = tuple(state.get("extra_classpath", ()))
         self.nodes = [NodeLayout(n["id"], n["broker_port"], n["controller_port"], Path(n["dir"]))
@@ -296,7 +305,10 @@ class LocalKafkaCluster:
 
     def _write_configs(self, node: NodeLayout) -> None:
         node.logs_dir.mkdir(parents=True, exist_ok=True)
-        node.config_path.write_text(server_properties(node, self.nodes, self.overrides))
+        security = self.security.broker_overrides() if self.security else {}
+        node.config_path.write_text(server_properties(
+            node, self.nodes, {**security, **self.overrides},
+            self.security.protocol if self.security else "PLAINTEXT"))
         node.log4j_path.write_text(log4j2_properties(node))
 
     def _java_argv(self, node: NodeLayout, main: str, *args: str,
@@ -310,7 +322,8 @@ class LocalKafkaCluster:
         self._ensure_runtime()
         running = [(n, subprocess.Popen(
             self._java_argv(n, "kafka.tools.StorageTool", "format", "--cluster-id", self.cluster_id,
-                            "--config", str(n.config_path)),
+                            "--config", str(n.config_path),
+                            *(self.security.format_args() if self.security else ())),
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)) for n in nodes]
         for node, proc in running:
             out, _ = proc.communicate()

@@ -10,17 +10,19 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from replaybench.clusters import profile, tiered_proof
+from replaybench.clusters import profile, security_material, tiered_proof
 from replaybench.clusters.artifacts import KAFKA_VERSION, tiered_storage_artifacts
 from replaybench.clusters.kafka_config import TIERED_TOPIC_CONFIGS, tiered_overrides
 from replaybench.clusters.local_kafka import LocalKafkaCluster
 from replaybench.clusters.s3_server import S3Server
+from replaybench.clusters.security_material import SecurityMaterial
 from replaybench.clusters.tansu import TANSU_VERSION, TansuCluster
+from replaybench.errors import UsageError
 
 EMBEDDED_KINDS = ("kafka", "tiered", "s3")
 
@@ -33,6 +35,7 @@ class ClusterChoice:
     bootstrap: str | None = None
     kind: str = "kafka"            #: embedded: kafka, tiered or s3
     brokers: int = 1               #: embedded kafka and tiered
+    security: str | None = None    #: embedded kafka: tls or sasl_ssl (security_material.py)
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,8 @@ class ClusterInfo:
     remote_storage_manager: str | None = None
     topic_configs: dict[str, str] | None = None  #: the changelog needs these here
     replication: int | None = None  #: a replication factor the cluster imposes (Tansu: 1)
+    security: str | None = None    #: tls or sasl_ssl
+    principals: list[str] | None = None  #: sasl_ssl: the SCRAM users (never their passwords)
     notes: str | None = None
 
     def to_manifest(self) -> dict[str, Any]:
@@ -64,6 +69,7 @@ class ClusterHandle:
     client_config: dict[str, str]
     drills: Any = None             #: LocalKafkaCluster, TansuCluster, HookCluster or None
     object_store: S3Server | None = None
+    security: SecurityMaterial | None = None   #: a secured embedded cluster's users and CA
 
     @property
     def embedded(self) -> bool:
@@ -92,6 +98,10 @@ class ClusterHandle:
 def open_cluster(choice: ClusterChoice, note: Callable[[str], None]) -> Iterator[ClusterHandle]:
     """The chosen cluster for the length of the `with`; an embedded one is started in a temp
     dir of its own and stopped (by pid) and removed afterwards. `note`: progress lines."""
+    if choice.security and (choice.profile or choice.bootstrap or choice.kind != "kafka"):
+        raise UsageError("--security starts a secured embedded cluster: it applies to "
+                         "--cluster kafka only (an external cluster brings its own, in its "
+                         "client config)")
     if choice.profile:
         yield _profiled(profile.load(choice.profile))
     elif choice.bootstrap:
@@ -126,18 +136,29 @@ def _profiled(prof: profile.ClusterProfile) -> ClusterHandle:
 def _kafka(choice: ClusterChoice, root: Path, note: Callable[[str], None]) -> Iterator[ClusterHandle]:
     tiered = choice.kind == "tiered"
     note(f"starting embedded Kafka {KAFKA_VERSION} ({choice.brokers} broker"
-         f"{'s' if choice.brokers > 1 else ''}{', Tiered Storage' if tiered else ''})")
+         f"{'s' if choice.brokers > 1 else ''}{', Tiered Storage' if tiered else ''}"
+         f"{f', {choice.security}' if choice.security else ''})")
     extra: dict[str, Any] = {}
     if tiered:
         jars = tiered_storage_artifacts().fetch(choice.cache_dir)
         extra = {"overrides": tiered_overrides(root / "remote-tier", choice.brokers),
                  "extra_classpath": (f"{jars}/*",), "broker_metrics": True}
-    cluster = LocalKafkaCluster(root, choice.brokers, cache_dir=choice.cache_dir, **extra)
-    with cluster.start():
+    with ExitStack() as cleanup:
+        security = None
+        if choice.security:   # beside the cluster's folder, which it must find empty
+            secret_dir = Path(tempfile.mkdtemp(prefix="rb-security-"))
+            cleanup.callback(shutil.rmtree, secret_dir, ignore_errors=True)   # made just above
+            security = security_material.generate(secret_dir / "material", choice.security)
+        cluster = LocalKafkaCluster(root, choice.brokers, cache_dir=choice.cache_dir,
+                                    security=security, **extra)
+        cleanup.enter_context(cluster.start())
         info = ClusterInfo("embedded", cluster.bootstrap, KAFKA_VERSION,
                            storage="tiered" if tiered else "local-disk", brokers=choice.brokers,
-                           root=str(root), **(_TIERED_INFO if tiered else {}))
-        yield ClusterHandle(info, cluster.client_config(), cluster)
+                           root=str(root), security=choice.security,
+                           principals=sorted(security.passwords) if security and
+                           security.passwords else None,
+                           **(_TIERED_INFO if tiered else {}))
+        yield ClusterHandle(info, cluster.client_config(), cluster, security=security)
 
 
 @contextmanager

@@ -58,6 +58,9 @@ def ray_runtime(address: str | None) -> Iterator[dict[str, str]]:
     short temp dir, so its processes are identifiable and all stop with ray.shutdown().
     """
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # When several actors fail together the run reports the first in one line; Ray would print
+    # the others' tracebacks as "unhandled errors" when their results are dropped.
+    os.environ.setdefault("RAY_IGNORE_UNHANDLED_ERRORS", "1")
     if address is None or address.split(":")[0] in ("127.0.0.1", "localhost"):
         # Ray otherwise swaps loopback for the host's routable address, and binds there. Read
         # when ray is first imported, hence set before the import below.

@@ -56,12 +56,16 @@ class Coordinator:
                  record: RunRecord, on_tick: Callable[[Coordinator], None] | None = None,
                  after_seed: Callable[[], dict | None] | None = None,
                  drill_target: drills.Drillable | None = None,
-                 server_pids: Callable[[], dict[str, int]] | None = None) -> None:
+                 server_pids: Callable[[], dict[str, int]] | None = None,
+                 role_configs: dict[str, dict] | None = None) -> None:
         """after_seed: run once the changelog is written (the embedded cluster flushes it to
         disk, so that its writeback does not land in the baseline). drill_target: the cluster
         the workload's faults act on. server_pids: the cluster's server processes on this host,
-        by name (asked every tick: a drill changes them), whose CPU each tick records."""
+        by name (asked every tick: a drill changes them), whose CPU each tick records.
+        role_configs: per role (seeder, producer, consumer, reader), settings over
+        client_config: on a secured cluster, that role's own login."""
         self.spec, self.client_config, self.topics, self.record = spec, client_config, topics, record
+        self.role_configs = role_configs or {}
         self.on_tick = on_tick or (lambda _c: None)
         self.after_seed = after_seed
         self.server_pids = server_pids or dict
@@ -107,19 +111,20 @@ class Coordinator:
 
     def _spawn_seeder(self) -> None:
         if not self.spec.topic.existing:   # a replayed topic is read, never written
-            self._actor("seeder-0", Role.SEEDER, build.seeder(self.spec, self.client_config,
+            self._actor("seeder-0", Role.SEEDER, build.seeder(self.spec, self._config("seeder"),
                                                               self.topics.changelog))
 
     def _spawn_live(self) -> None:
         keys, parts = self._live_layout()
         for i in range(self.spec.live.producers):
             self._actor(f"producer-{i}", Role.PRODUCER, build.producer(
-                self.spec, self.client_config, self.topics.live, i, keys, parts, self._appends()))
+                self.spec, self._config("producer"), self.topics.live, i, keys, parts,
+                self._appends()))
         for i in range(self.spec.live.consumers):
             self._actor(f"consumer-{i}", Role.CONSUMER, self._consumer(i, keys, parts))
 
     def _consumer(self, i: int, live_keys: int, live_parts: int) -> Callable:
-        return build.tail_consumer(self.spec, self.client_config, self.topics.live, i,
+        return build.tail_consumer(self.spec, self._config("consumer"), self.topics.live, i,
                                    live_keys, live_parts)
 
     def _spawn_restorers(self) -> None:
@@ -129,9 +134,12 @@ class Coordinator:
             for r, mine in enumerate(assign_partitions(spec.topic.partitions, spec.storm.readers)):
                 group.readers.append(f"reader-{g}-{r}")
                 self._actor(group.readers[-1], Role.READER, build.reader(
-                    spec, self.client_config, self.topics.changelog, g, r, mine,
+                    spec, self._config("reader"), self.topics.changelog, g, r, mine,
                     foreign=spec.topic.existing))
             self.groups.append(group)
+
+    def _config(self, role: str) -> dict:
+        return {**self.client_config, **self.role_configs.get(role, {})}
 
     def _seed(self) -> None:
         if self.spec.topic.existing:

@@ -12,7 +12,15 @@ from typing import Any
 
 from replaybench.clusters import health
 from replaybench.clusters.opening import ClusterChoice, ClusterHandle, open_cluster
-from replaybench.engine import actors, client_config, manifest, object_store_meter, topics, workload
+from replaybench.engine import (
+    acls,
+    actors,
+    client_config,
+    manifest,
+    object_store_meter,
+    topics,
+    workload,
+)
 from replaybench.engine.coordinator import Coordinator, Topics
 from replaybench.errors import ReplaybenchError, UsageError
 from replaybench.meters.clock import Clock
@@ -42,6 +50,8 @@ class RunRequest:
     reference: bool = True   #: with faults: first run the workload without them, for comparison
     #: a cluster already open (compat's): used as it is, neither started nor stopped here
     cluster: ClusterHandle | None = field(default=None, compare=False)
+    security: str | None = None              #: embedded kafka: tls or sasl_ssl
+    drop_acls: tuple[str, ...] = ()          #: sasl_ssl: ROLE:OPERATION grants to leave out
 
 
 @dataclass
@@ -106,7 +116,8 @@ def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec
              reference: RunOutcome | None) -> RunOutcome:
     """Open the cluster and Ray on `stack`, run the coordinator, write the results."""
     choice = ClusterChoice(request.cache_dir, request.profile, request.bootstrap,
-                           request.cluster_kind, request.brokers or spec.cluster.brokers)
+                           request.cluster_kind, request.brokers or spec.cluster.brokers,
+                           request.security)
     cluster = request.cluster or stack.enter_context(open_cluster(choice, display.note))
     config = {**cluster.client_config, **extra}
     health.check_reachable(config, REACH_TIMEOUT_S)
@@ -118,6 +129,8 @@ def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec
     _create_topics(spec, config, names, request.recreate_topics,
                    cluster.info.topic_configs or {}, cluster.info.replication,
                    _output_topic(run_id) if spec.storm.engine == "kafka-streams" else None)
+    grants = acls.for_run(cluster.security, config, names.changelog, names.live,
+                          not spec.topic.existing, request.drop_acls)
     display.note(f"run {run_id}: {spec.name} on {cluster.info.bootstrap}")
     ray_info = stack.enter_context(actors.ray_runtime(request.ray_address))
     record = RunRecord(run_id, Clock()())
@@ -127,7 +140,8 @@ def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec
     if meter is not None and target is not None:
         target = object_store_meter.MeteredTarget(target, meter)
     coordinator = _coordinator(spec, request, run_id, (spec, config, names, record, display.tick,
-                                                       flush, target, cluster.server_pids))
+                                                       flush, target, cluster.server_pids),
+                               grants.role_configs)
     try:
         coordinator.run()
         record.status = "completed"
@@ -141,14 +155,17 @@ def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec
         record.event(Clock()(), "error", message=record.reason,
                      traceback=traceback.format_exc())
     latch.arm()   # from here until everything is stopped, a Ctrl-C is noted, not raised
+    record.reason = grants.explain(record.reason)
     return _finish(record, spec, request, cluster, names, config, ray_info, results_dir,
-                   meter, reference, replay)
+                   meter, reference, replay, grants)
 
 
 def _finish(record: RunRecord, spec, request: RunRequest, cluster: ClusterHandle, names: Topics,
             config: dict, ray_info: dict, results_dir: Path, meter,
-            reference: RunOutcome | None, replay: dict | None) -> RunOutcome:
-    """replay: the identity of a replayed existing topic (topics.existing_topic)."""
+            reference: RunOutcome | None, replay: dict | None,
+            grants: acls.RunGrants) -> RunOutcome:
+    """replay: the identity of a replayed existing topic (topics.existing_topic); grants:
+    what the roles were allowed on a sasl_ssl cluster."""
     record.ended_ns = Clock()()
     if record.phase_bounds.get(record.phase):
         record.phase_bounds[record.phase][1] = record.ended_ns
@@ -162,6 +179,8 @@ def _finish(record: RunRecord, spec, request: RunRequest, cluster: ClusterHandle
             record, meter, cluster.info.object_store_server or "")
     cluster_info.update(cluster.storage_proof(record.events))
     cluster_info["topics"] = _describe_topics(config, names)
+    if grants.granted or grants.dropped:
+        cluster_info["acls"] = grants.to_manifest()
     info = manifest.build(record, spec, {"scale": request.scale, "overrides": list(request.overrides),
                                          "file": str(request.workload)},
                           cluster_info, {"base": config, "producer": spec.live.producer_config,
@@ -176,10 +195,11 @@ def _finish(record: RunRecord, spec, request: RunRequest, cluster: ClusterHandle
 
 
 def _coordinator(spec: workload.WorkloadSpec, request: RunRequest, run_id: str,
-                 args: tuple) -> Coordinator:
-    """The readers' coordinator, or the Kafka Streams one with its application built."""
+                 args: tuple, role_configs: dict[str, dict]) -> Coordinator:
+    """The readers' coordinator, or the Kafka Streams one with its application built.
+    role_configs: each role's own login on a sasl_ssl cluster."""
     if spec.storm.engine != "kafka-streams":
-        return Coordinator(*args)
+        return Coordinator(*args, role_configs=role_configs)
     from replaybench.clusters import streams_app
     from replaybench.engine.streams_run import StreamsCoordinator
     return StreamsCoordinator(*args, app=streams_app.build(request.cache_dir),
@@ -214,6 +234,10 @@ def _check_embedded_fits(spec: workload.WorkloadSpec, request: RunRequest) -> No
     if spec.topic.existing and request.recreate_topics:
         raise workload.WorkloadError(f"{request.workload}: topic.existing: true with "
                                      "--recreate-topics: a replayed topic is never deleted")
+    if request.security and spec.storm.engine == "kafka-streams":
+        raise workload.WorkloadError(f"{request.workload}: the Kafka Streams engine does not run "
+                                     "on a --security cluster yet (its Java client settings and "
+                                     "ACLs are not derived); use the readers")
     if request.profile or request.bootstrap or request.cluster or request.cluster_kind == "s3":
         return
     brokers = request.brokers or spec.cluster.brokers

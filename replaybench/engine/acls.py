@@ -1,0 +1,139 @@
+"""Least privilege for a run on a secured (sasl_ssl) cluster: each role logs in as its own
+principal and is granted only what its job needs, and an authorization failure is told as the
+principal, operation and resource that were missing.
+
+| principal | may |
+|---|---|
+| seeder   | write and describe the changelog |
+| producer | write and describe the live topic |
+| consumer | read and describe the live topic, use groups replaybench-tail-* |
+| reader   | read and describe the changelog, use groups replaybench-restore-* |
+
+The harness itself (topic creation, offsets, verification) is the admin principal.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from confluent_kafka.admin import (
+    AclBinding,
+    AclOperation,
+    AclPermissionType,
+    AdminClient,
+    ResourcePatternType,
+    ResourceType,
+)
+
+from replaybench.clusters.security_material import ROLE_USERS, SecurityMaterial
+from replaybench.errors import UsageError
+
+_DENIED = re.compile(r"(TOPIC|GROUP|CLUSTER|TRANSACTIONAL_ID)_AUTHORIZATION_FAILED")
+
+
+@dataclass(frozen=True)
+class Grant:
+    role: str            #: seeder, producer, consumer or reader (also its principal's name)
+    operation: str       #: READ, WRITE or DESCRIBE
+    resource: str        #: topic or group
+    name: str
+    prefixed: bool = False
+
+    @property
+    def principal(self) -> str:
+        return f"User:{self.role}"
+
+    def describe(self) -> str:
+        return f"{self.operation} {self.resource} {self.name}{'*' if self.prefixed else ''}"
+
+    def binding(self) -> AclBinding:
+        return AclBinding(ResourceType[self.resource.upper()], self.name,
+                          ResourcePatternType.PREFIXED if self.prefixed else
+                          ResourcePatternType.LITERAL, self.principal, "*",
+                          AclOperation[self.operation], AclPermissionType.ALLOW)
+
+
+def least_privilege(changelog: str, live: str, seeded: bool = True) -> list[Grant]:
+    grants = [Grant("seeder", op, "topic", changelog) for op in ("WRITE", "DESCRIBE") if seeded]
+    grants += [Grant("producer", op, "topic", live) for op in ("WRITE", "DESCRIBE")]
+    grants += [Grant("consumer", op, "topic", live) for op in ("READ", "DESCRIBE")]
+    grants.append(Grant("consumer", "READ", "group", "replaybench-tail-", prefixed=True))
+    grants += [Grant("reader", op, "topic", changelog) for op in ("READ", "DESCRIBE")]
+    grants.append(Grant("reader", "READ", "group", "replaybench-restore-", prefixed=True))
+    return grants
+
+
+def parse_drop(text: str) -> tuple[str, str, str | None]:
+    """`reader:READ[:topic|group]` -> (reader, READ, topic): grants to leave out, to see what
+    their absence does (no resource: the operation on every resource)."""
+    role, _, rest = text.partition(":")
+    operation, _, resource = rest.upper().partition(":")
+    if role not in ROLE_USERS or operation not in ("READ", "WRITE", "DESCRIBE") or \
+            resource not in ("", "TOPIC", "GROUP"):
+        raise UsageError(f"--drop-acl {text!r}: expected ROLE:OPERATION[:RESOURCE] with ROLE one "
+                         f"of {', '.join(ROLE_USERS)}, OPERATION READ, WRITE or DESCRIBE, "
+                         "RESOURCE topic or group")
+    return role, operation, resource.lower() or None
+
+
+def apply(admin: AdminClient, grants: list[Grant], timeout_s: float = 30.0) -> None:
+    for future in admin.create_acls([g.binding() for g in grants],
+                                    request_timeout=timeout_s).values():
+        future.result(timeout_s)
+
+
+def role_configs(material: SecurityMaterial) -> dict[str, dict[str, str]]:
+    """Each role's login (its own principal); the harness keeps the admin's."""
+    return {role: material.client_config(role) for role in ROLE_USERS}
+
+
+def explain(reason: str, grants: list[Grant], dropped: list[Grant]) -> str:
+    """An authorization failure in `reason` (`actor: error`) as the principal, operation and
+    resource it lacked; other reasons unchanged."""
+    denied = _DENIED.search(reason)
+    actor = reason.split(":", 1)[0]
+    role = actor.split("-", 1)[0]
+    if not denied or role not in ROLE_USERS:
+        return reason
+    kind = denied.group(1).lower()
+    wanted = [g for g in (*dropped, *grants) if g.role == role and g.resource == kind]
+    what = wanted[0].describe() if wanted else f"access to a {kind}"
+    cause = " (left out by --drop-acl)" if wanted and wanted[0] in dropped else ""
+    return f"{actor}: principal User:{role} may not {what}{cause}: {denied.group(0)}"
+
+
+@dataclass(frozen=True)
+class RunGrants:
+    """What a run on this cluster was granted, and each role's login."""
+    role_configs: dict[str, dict[str, str]]
+    granted: list[Grant]
+    dropped: list[Grant]
+
+    def explain(self, reason: str) -> str:
+        return explain(reason, self.granted, self.dropped) if self.granted or self.dropped \
+            else reason
+
+    def to_manifest(self) -> dict:
+        return {"granted": [f"{g.principal} {g.describe()}" for g in self.granted],
+                "dropped": [f"{g.principal} {g.describe()}" for g in self.dropped]}
+
+
+def for_run(material: SecurityMaterial | None, admin_config: dict[str, str], changelog: str,
+            live: str, seeded: bool, drops: tuple[str, ...] = ()) -> RunGrants:
+    """On a sasl_ssl cluster: grant each role its least privilege (less what `drops` names)
+    and log it in as its own principal. Elsewhere nothing changes."""
+    if material is None or material.mode != "sasl_ssl":
+        if drops:
+            raise UsageError("--drop-acl needs --security sasl_ssl (only there do roles have "
+                             "principals and ACLs)")
+        return RunGrants({}, [], [])
+    leave_out = {parse_drop(d) for d in drops}
+    grants = least_privilege(changelog, live, seeded)
+    dropped = [g for g in grants if (g.role, g.operation, g.resource) in leave_out
+               or (g.role, g.operation, None) in leave_out]
+    kept = [g for g in grants if g not in dropped]
+    from replaybench.clusters import health
+    apply(health.admin(admin_config["bootstrap.servers"],
+                       {k: v for k, v in admin_config.items() if k != "bootstrap.servers"}), kept)
+    return RunGrants(role_configs(material), kept, dropped)
