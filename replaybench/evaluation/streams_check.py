@@ -10,7 +10,7 @@ from collections.abc import Callable
 from replaybench.evaluation.probe import FAIL, PASS, UNSUPPORTED, Outcome
 
 # A small run: what is checked is that the application works here, not how fast.
-OVERRIDES = ("seed.records=10000", "seed.keys=2000", "live.rate_per_s=200",
+OVERRIDES = ("seed.records=10000", "seed.keys=2000", "live.rate_per_s=200", "phases.warmup_s=1",
              "streams.compare_readers=false", "phases.warmup_max_s=10", "phases.baseline_s=3",
              "phases.recovery_s=3", "phases.storm_timeout_s=120")
 # What a broker says when it lacks what Kafka Streams needs (transactions, a newer API).
