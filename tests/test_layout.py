@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "replaybench"
 # lower ranks are lower layers; a module may import its own subpackage or lower ranks
 RANK = {"errors": -1, "strict_yaml": -1, "validation": -1, "_core": -1, "_rdkafka_reader": -1,
         "__init__": -1, "format": 0, "meters": 1, "verdicts": 1, "roles": 2, "results": 2,
-        "clusters": 2, "engine": 3, "analysis": 3, "cli": 4, "__main__": 5}
+        "clusters": 2, "engine": 3, "analysis": 3, "evaluation": 4, "cli": 5, "__main__": 6}
 
 
 def _part(module: str) -> str:

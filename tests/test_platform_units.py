@@ -136,3 +136,19 @@ def test_scorecard_over_stored_results_exits_1_on_a_blocker(tmp_path):
     assert "s3 · tansu 0.6.0: NO-GO" in out.stdout and "local-disk · 4.3.1" in out.stdout
     page = (tmp_path / "s.html").read_text()
     assert page.count("<table class='scorecard'>") == 3 and "transactions: unsupported" in page
+
+
+def test_only_least_privilege_under_sasl_ssl_passes_the_security_boundary():
+    def secured(mode, status="completed", reason="", granted=("User:reader READ topic t",)):
+        run = _run("s", status, reason)
+        run.manifest["cluster"].update(security=mode, acls={"granted": list(granted),
+                                                            "dropped": []})
+        return run
+    assert scorecard.security([secured("sasl_ssl")]).status == "pass"
+    assert scorecard.security([secured("tls", granted=())]).status == "partial"
+    refused = secured("sasl_ssl", "failed", "reader-0-0: principal User:reader may not READ "
+                                            "topic t: TOPIC_AUTHORIZATION_FAILED")
+    assert scorecard.security([refused]).status == "blocker"
+    # a grant left out on purpose (--drop-acl) shows the error; it is no platform fault
+    shown = secured("sasl_ssl", "failed", refused.manifest["reason"] + " (left out by --drop-acl)")
+    assert scorecard.security([secured("sasl_ssl"), shown]).status == "partial"

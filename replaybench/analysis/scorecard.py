@@ -41,11 +41,11 @@ class Card:
 
 
 def platform(manifest: dict) -> str:
-    """What a candidate platform is: its storage model (or profile name) and broker version."""
+    """What a candidate platform is: its storage model (or profile name) and broker version.
+    Its secured runs are the same platform's security evidence, not another platform."""
     c = manifest.get("cluster", {})
     model = c.get("storage") or c.get("name") or "external"
-    return f"{model} · {c.get('broker_version', '?')}" + \
-        (f" · {c['security']}" if c.get("security") else "")
+    return f"{model} · {c.get('broker_version', '?')}"
 
 
 def build(runs: list[Run], compats: list[CompatResult], limits: Thresholds) -> list[Card]:
@@ -181,18 +181,29 @@ def capacity(runs: list[Run], limits: Thresholds, prices: cost.PriceSheet) -> Ve
 
 
 def security(runs: list[Run]) -> Verdict:
-    rule = ("pass: a completed run on a secured cluster (TLS or SASL_SSL with least-privilege "
-            "ACLs); blocker: such a run refused by an ACL it should have had; partial: none")
+    rule = ("pass: a completed run under SASL_SSL with least-privilege ACLs; blocker: a secured "
+            "run refused an authorization its role needs; partial: no secured run, or TLS only "
+            "(no principals or ACLs exercised)")
     secured = [r for r in runs if r.manifest.get("cluster", {}).get("security")]
     if not secured:
         return Verdict(CATEGORIES[4], PARTIAL, ["no run on a secured cluster "
                                                 "(--security tls|sasl_ssl)"], rule)
-    parts = [(PASS if r.manifest.get("status") == "completed" else
-              BLOCKER if "authoriz" in str(r.manifest.get("reason", "")).lower() else PARTIAL,
-              f"run {r.path.name} ({r.manifest['cluster']['security']}): "
-              f"{r.manifest.get('status')} {r.manifest.get('reason') or ''}".strip())
-             for r in secured]
-    return _worst(CATEGORIES[4], parts, rule)
+    return _worst(CATEGORIES[4], [_security_part(r) for r in secured], rule)
+
+
+def _security_part(run: Run) -> tuple[str, str]:
+    cluster, reason = run.manifest["cluster"], str(run.manifest.get("reason") or "")
+    acls = cluster.get("acls", {})
+    text = f"run {run.path.name} ({cluster['security']}): {run.manifest.get('status')}"
+    if "AUTHORIZATION_FAILED" in reason:
+        deliberate = "left out by --drop-acl" in reason
+        return (PARTIAL if deliberate else BLOCKER), f"{text}: {reason}"
+    if run.manifest.get("status") != "completed":
+        return PARTIAL, f"{text}: {reason}"
+    if cluster["security"] != "sasl_ssl" or not acls.get("granted"):
+        return PARTIAL, f"{text}; TLS only, no principals or ACLs"
+    return PASS, f"{text} with {len(acls['granted'])} least-privilege grants, none dropped" \
+        if not acls.get("dropped") else f"{text}"
 
 
 def migration() -> Verdict:

@@ -67,7 +67,7 @@ def _positive(path: Path, name: str, value) -> float:
 
 
 def _checks(path: Path, value) -> tuple[str, ...]:
-    from replaybench.evaluation.compat import CHECKS
+    from replaybench.results.compat_results import CHECKS
     if not isinstance(value, list) or any(v not in CHECKS for v in value):
         bad = value if not isinstance(value, list) else next(v for v in value if v not in CHECKS)
         raise ThresholdsError(f"{path}: required_checks: {bad!r} is not a check; known: "

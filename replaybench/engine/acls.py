@@ -77,6 +77,15 @@ def parse_drop(text: str) -> tuple[str, str, str | None]:
     return role, operation, resource.lower() or None
 
 
+def check_drops(drops: tuple[str, ...], mode: str | None) -> None:
+    """Refused before anything starts: a --drop-acl without sasl_ssl, or one misspelt."""
+    if drops and mode != "sasl_ssl":
+        raise UsageError("--drop-acl needs --security sasl_ssl (only there do roles have "
+                         "principals and ACLs)")
+    for text in drops:
+        parse_drop(text)
+
+
 def apply(admin: AdminClient, grants: list[Grant], timeout_s: float = 30.0) -> None:
     for future in admin.create_acls([g.binding() for g in grants],
                                     request_timeout=timeout_s).values():
@@ -124,9 +133,6 @@ def for_run(material: SecurityMaterial | None, admin_config: dict[str, str], cha
     """On a sasl_ssl cluster: grant each role its least privilege (less what `drops` names)
     and log it in as its own principal. Elsewhere nothing changes."""
     if material is None or material.mode != "sasl_ssl":
-        if drops:
-            raise UsageError("--drop-acl needs --security sasl_ssl (only there do roles have "
-                             "principals and ACLs)")
         return RunGrants({}, [], [])
     leave_out = {parse_drop(d) for d in drops}
     grants = least_privilege(changelog, live, seeded)

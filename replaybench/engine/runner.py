@@ -234,6 +234,8 @@ def _check_embedded_fits(spec: workload.WorkloadSpec, request: RunRequest) -> No
     if spec.topic.existing and request.recreate_topics:
         raise workload.WorkloadError(f"{request.workload}: topic.existing: true with "
                                      "--recreate-topics: a replayed topic is never deleted")
+    acls.check_drops(request.drop_acls, request.security or (
+        request.cluster.info.security if request.cluster else None))
     if request.security and spec.storm.engine == "kafka-streams":
         raise workload.WorkloadError(f"{request.workload}: the Kafka Streams engine does not run "
                                      "on a --security cluster yet (its Java client settings and "

@@ -9,6 +9,10 @@ from pathlib import Path
 from replaybench.results import store
 from replaybench.results.runs import RunsError
 
+# The checks `replaybench compat` runs, in order (evaluation/compat.py; docs/compat.md).
+CHECKS = ("idempotent_producer", "transactions", "consume_transform_produce", "consumer_groups",
+          "offsets", "compaction", "admin_api", "operator_tools", "kafka_streams")
+
 
 @dataclass
 class CompatResult:

@@ -1,0 +1,2 @@
+"""Platform evaluation: the Kafka semantics a stateful job relies on, checked against one
+cluster (`replaybench compat`)."""

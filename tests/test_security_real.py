@@ -1,0 +1,100 @@
+"""Secured embedded clusters: a restore under SASL_SSL with every role its own principal and
+least-privilege ACLs, its passwords nowhere a run leaves anything; a missing ACL as one line
+naming principal, operation and resource; Kafka's own tools log in; TLS alone."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from replaybench.clusters.opening import ClusterChoice, open_cluster
+from replaybench.engine import runner, workload
+
+from tests.engine_helpers import SHORT
+
+pytestmark = pytest.mark.cluster
+
+SMALL = (*SHORT, "seed.records=20000", "seed.keys=2000")
+
+
+def _cli(*args: str, timeout: float = 400) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "replaybench", *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def _files_text(root: Path) -> str:
+    """Every file's bytes and every Parquet value decoded (compression hides text)."""
+    import pyarrow.parquet as pq
+    parts = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        parts.append(path.read_bytes().decode("utf-8", "replace"))
+        if path.suffix == ".parquet":
+            parts.append(str(pq.read_table(path).to_pylist()))
+    return "\n".join(parts)
+
+
+def test_a_restore_under_sasl_ssl_runs_least_privileged_and_leaks_no_secret(cache_dir, tmp_path,
+                                                                               capfd):
+    choice = ClusterChoice(cache_dir, security="sasl_ssl")
+    with open_cluster(choice, print) as handle:
+        passwords = list(handle.security.passwords.values())
+        outcome = runner.run(runner.RunRequest(workload.path_for("restore-storm"), cache_dir,
+                                               SMALL, "smoke", results_dir=tmp_path / "results",
+                                               cluster=handle))
+        broker_logs = _files_text(Path(handle.info.root) / "node-1" / "logs")
+        # the search below can find them: the broker's own config (in the cluster's temp dir,
+        # removed with it) holds the admin's
+        config = (Path(handle.info.root) / "node-1" / "server.properties").read_text()
+        assert handle.security.passwords["admin"] in config
+    assert outcome.status == "completed", outcome.reason
+    info = json.loads((outcome.run_dir / "manifest.json").read_text())
+    assert info["cluster"]["security"] == "sasl_ssl"
+    granted = info["cluster"]["acls"]["granted"]
+    # each role its own principal, and only on its own topic
+    changelog, live = (f"rb-{info['run_id']}-changelog", f"rb-{info['run_id']}-changelog-live")
+    assert f"User:reader READ topic {changelog}" in granted
+    assert f"User:producer WRITE topic {live}" in granted
+    assert not any(g.startswith("User:reader") and live in g for g in granted)
+    assert not any(g.startswith("User:producer") and g.endswith(changelog) for g in granted)
+    assert info["client_configs"]["base"]["sasl.password"] == "<redacted>"
+    console = capfd.readouterr()
+    everywhere = "\n".join([_files_text(tmp_path / "results"), console.out, console.err,
+                            broker_logs])
+    assert len(passwords) == 5 and not [p for p in passwords if p in everywhere]
+
+
+def test_a_missing_acl_is_one_line_naming_principal_operation_and_resource(tmp_path):
+    done = _cli("run", "--workload", "restore-storm", "--scale", "smoke", "--security",
+                "sasl_ssl", "--drop-acl", "reader:READ:topic", "--results", str(tmp_path),
+                *[a for pair in SMALL for a in ("--set", pair)])
+    assert done.returncode == 1
+    [info] = [json.loads(p.read_text()) for p in tmp_path.glob("*/manifest.json")]
+    assert info["status"] == "failed"
+    assert info["reason"].endswith(
+        f"principal User:reader may not READ topic rb-{info['run_id']}-changelog (left out by "
+        "--drop-acl): TOPIC_AUTHORIZATION_FAILED")
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_kafka_tools_and_admin_log_in_to_secured_clusters(tmp_path):
+    for mode in ("sasl_ssl", "tls"):
+        done = _cli("compat", "--security", mode, "--checks", "admin_api,operator_tools",
+                    "--results", str(tmp_path / mode))
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        assert done.stdout.count(" pass ") == 2, done.stdout
+
+
+def test_security_is_refused_where_it_cannot_apply():
+    for args, expected in ((("--cluster", "tiered", "--security", "tls"),
+                            "--security starts a secured embedded cluster"),
+                           (("--security", "tls", "--drop-acl", "reader:READ"),
+                            "--drop-acl needs --security sasl_ssl"),
+                           (("--security", "sasl_ssl", "--drop-acl", "reader:EAT"),
+                            "--drop-acl 'reader:EAT': expected ROLE:OPERATION")):
+        done = _cli("run", "--scale", "smoke", *args, timeout=120)
+        assert done.returncode == 2 and expected in done.stderr, done.stderr
+        assert done.stderr.strip().count("\n") == 0
