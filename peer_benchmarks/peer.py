@@ -28,7 +28,7 @@ from replaybench.clusters import health
 from replaybench.clusters.artifacts import default_cache_dir, find_java, kafka_artifacts
 from replaybench.clusters.local_kafka import LocalKafkaCluster
 from replaybench.engine import actors
-from replaybench.engine.placement import assign_partitions
+from replaybench.engine.partition_assignment import assign_partitions
 from replaybench.engine.ticker import call
 from replaybench.meters.clock import Clock
 from replaybench.roles.live_producer import KeyShare, LiveProducer

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from replaybench.engine import client_config
-from replaybench.engine.placement import assign_partitions
+from replaybench.engine.partition_assignment import assign_partitions
 from replaybench.format.histograms import LatencyHistogram
 from replaybench.meters.snapshots import Snapshot
 from replaybench.results import store

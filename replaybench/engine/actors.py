@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from replaybench.engine import ray_auth
+from replaybench.engine.node_placement import Node
 from replaybench.meters.self_noise import HiccupMeter, ProcessCpu
 from replaybench.meters.snapshots import Snapshot
 
@@ -42,21 +44,35 @@ class RoleActor:
                 "pid": str(os.getpid())}
 
 
-def spawn(build: Callable[[], Any], name: str) -> Any:
-    """Start one actor around build(); returns its handle."""
+def spawn(build: Callable[[], Any], name: str, node_id: str | None = None) -> Any:
+    """Start one actor around build() on that node (hard affinity; node_placement.py chooses);
+    returns its handle."""
     import ray
-    actor_class = ray.remote(RoleActor)
-    return actor_class.options(num_cpus=0, max_restarts=0, scheduling_strategy="SPREAD",
-                               name=None).remote(build)
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+    strategy = NodeAffinitySchedulingStrategy(node_id, soft=False) if node_id else "DEFAULT"
+    return ray.remote(RoleActor).options(num_cpus=0, max_restarts=0, scheduling_strategy=strategy,
+                                         name=None).remote(build)
+
+
+def alive_nodes() -> list[Node]:
+    """The Ray cluster's alive nodes with their labels (Ray's own ray.io/* labels left out)."""
+    import ray
+    return [Node(n["NodeID"], f"{n['NodeManagerAddress']}:{n['NodeManagerPort']}",
+                 {k: v for k, v in (n.get("Labels") or {}).items() if not k.startswith("ray.io/")},
+                 head="node:__internal_head__" in (n.get("Resources") or {}))
+            for n in ray.nodes() if n.get("Alive")]
 
 
 @contextmanager
 def ray_runtime(address: str | None) -> Iterator[dict[str, str]]:
-    """Connect to a Ray cluster at `address`, or start a private local one and stop it after.
+    """Join the Ray cluster at `address` (`auto`: the one running here; none given: the
+    cluster of the `ray job submit` job this runs in, from RAY_ADDRESS), or start a private
+    local one and stop it after.
 
     An already initialised Ray (a test session's) is used as is. The local one lives in its own
     short temp dir, so its processes are identifiable and all stop with ray.shutdown().
     """
+    address = address or os.environ.get("RAY_ADDRESS") or None
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     # When several actors fail together the run reports the first in one line; Ray would print
     # the others' tracebacks as "unhandled errors" when their results are dropped.
@@ -65,20 +81,21 @@ def ray_runtime(address: str | None) -> Iterator[dict[str, str]]:
         # Ray otherwise swaps loopback for the host's routable address, and binds there. Read
         # when ray is first imported, hence set before the import below.
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    auth = ray_auth.prepare(address) if address else None   # before Ray reads its config
     import ray
     if ray.is_initialized():
         yield _describe(ray)
         return
     temp_dir = None
     if address:
-        ray.init(address=address, configure_logging=False, log_to_driver=False)
+        ray_auth.join(ray, address)
     else:
         temp_dir = tempfile.mkdtemp(prefix="rb-ray-", dir="/tmp")
         ray.init(num_cpus=os.cpu_count(), include_dashboard=False, configure_logging=False,
                  object_store_memory=256 << 20, _temp_dir=temp_dir, log_to_driver=False,
                  _node_ip_address="127.0.0.1")
     try:
-        yield {**_describe(ray), "temp_dir": temp_dir or ""}
+        yield {**_describe(ray), "temp_dir": temp_dir or "", **({"auth": auth} if auth else {})}
     finally:
         ray.shutdown()
         if temp_dir:

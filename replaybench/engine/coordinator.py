@@ -17,7 +17,8 @@ import psutil
 
 from replaybench.engine import actors, drills
 from replaybench.engine import role_builds as build
-from replaybench.engine.placement import assign_partitions
+from replaybench.engine.node_placement import Placer
+from replaybench.engine.partition_assignment import assign_partitions
 from replaybench.engine.ticker import Ticker, call, get
 from replaybench.engine.verification import judge_group, judge_live, judge_replay
 from replaybench.engine.workload import WorkloadSpec
@@ -57,15 +58,18 @@ class Coordinator:
                  after_seed: Callable[[], dict | None] | None = None,
                  drill_target: drills.Drillable | None = None,
                  server_pids: Callable[[], dict[str, int]] | None = None,
-                 role_configs: dict[str, dict] | None = None) -> None:
+                 role_configs: dict[str, dict] | None = None,
+                 placer: Placer | None = None) -> None:
         """after_seed: run once the changelog is written (the embedded cluster flushes it to
         disk, so that its writeback does not land in the baseline). drill_target: the cluster
         the workload's faults act on. server_pids: the cluster's server processes on this host,
         by name (asked every tick: a drill changes them), whose CPU each tick records.
         role_configs: per role (seeder, producer, consumer, reader), settings over
-        client_config: on a secured cluster, that role's own login."""
+        client_config: on a secured cluster, that role's own login. placer: the Ray node of
+        each actor (None: Ray's default scheduling)."""
         self.spec, self.client_config, self.topics, self.record = spec, client_config, topics, record
         self.role_configs = role_configs or {}
+        self.placer = placer
         self.on_tick = on_tick or (lambda _c: None)
         self.after_seed = after_seed
         self.server_pids = server_pids or dict
@@ -403,7 +407,10 @@ class Coordinator:
 
     def _actor(self, name: str, role: Role, build: Callable) -> None:
         self.roles[name] = role
-        self.handles[name] = actors.spawn(build, name)
+        node = self.placer.node_for(name, role) if self.placer else None
+        self.handles[name] = actors.spawn(build, name, node)
+        if self.placer:
+            self.record.placement_plan = self.placer.describe()
 
     def _names(self, role: Role) -> list[str]:
         return [n for n, r in self.roles.items() if r is role]

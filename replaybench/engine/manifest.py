@@ -39,6 +39,7 @@ def build(record: RunRecord, spec: WorkloadSpec, request: dict[str, Any], cluste
         "client_configs": {role: redact(cfg) for role, cfg in client_configs.items()},
         "versions": versions(), "host": host(), "git_commit": git_commit(),
         "ray": ray_info, "placement": record.placement,
+        "placement_plan": record.placement_plan,
         "phases": {p: {"start_ns": b[0], "end_ns": b[1]} for p, b in record.phase_bounds.items()},
         "summary": summary.to_dict(),
     }

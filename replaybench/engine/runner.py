@@ -22,6 +22,7 @@ from replaybench.engine import (
     workload,
 )
 from replaybench.engine.coordinator import Coordinator, Topics
+from replaybench.engine.node_placement import Placer
 from replaybench.errors import ReplaybenchError, UsageError
 from replaybench.meters.clock import Clock
 from replaybench.results import store
@@ -118,6 +119,10 @@ def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec
     choice = ClusterChoice(request.cache_dir, request.profile, request.bootstrap,
                            request.cluster_kind, request.brokers or spec.cluster.brokers,
                            request.security)
+    # Ray first: a Ray cluster that cannot be joined, or a placement it cannot meet, is said
+    # before a broker is started
+    ray_info = stack.enter_context(actors.ray_runtime(request.ray_address))
+    placer = Placer(actors.alive_nodes(), spec.placement)
     cluster = request.cluster or stack.enter_context(open_cluster(choice, display.note))
     config = {**cluster.client_config, **extra}
     health.check_reachable(config, REACH_TIMEOUT_S)
@@ -132,7 +137,6 @@ def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec
     grants = acls.for_run(cluster.security, config, names.changelog, names.live,
                           not spec.topic.existing, request.drop_acls)
     display.note(f"run {run_id}: {spec.name} on {cluster.info.bootstrap}")
-    ray_info = stack.enter_context(actors.ray_runtime(request.ray_address))
     record = RunRecord(run_id, Clock()())
     meter = stack.enter_context(object_store_meter.metering(cluster.object_store, Clock()))
     flush = cluster.after_seed(names.changelog)
@@ -141,7 +145,7 @@ def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec
         target = object_store_meter.MeteredTarget(target, meter)
     coordinator = _coordinator(spec, request, run_id, (spec, config, names, record, display.tick,
                                                        flush, target, cluster.server_pids),
-                               grants.role_configs)
+                               grants.role_configs, placer)
     try:
         coordinator.run()
         record.status = "completed"
@@ -195,15 +199,16 @@ def _finish(record: RunRecord, spec, request: RunRequest, cluster: ClusterHandle
 
 
 def _coordinator(spec: workload.WorkloadSpec, request: RunRequest, run_id: str,
-                 args: tuple, role_configs: dict[str, dict]) -> Coordinator:
+                 args: tuple, role_configs: dict[str, dict], placer: Placer) -> Coordinator:
     """The readers' coordinator, or the Kafka Streams one with its application built.
-    role_configs: each role's own login on a sasl_ssl cluster."""
+    role_configs: each role's own login on a sasl_ssl cluster; placer: each actor's node."""
     if spec.storm.engine != "kafka-streams":
-        return Coordinator(*args, role_configs=role_configs)
+        return Coordinator(*args, role_configs=role_configs, placer=placer)
     from replaybench.clusters import streams_app
     from replaybench.engine.streams_run import StreamsCoordinator
     return StreamsCoordinator(*args, app=streams_app.build(request.cache_dir),
-                              application_id=f"rb-{run_id}", output=_output_topic(run_id))
+                              application_id=f"rb-{run_id}", output=_output_topic(run_id),
+                              placer=placer)
 
 
 def _output_topic(run_id: str) -> str:

@@ -127,6 +127,23 @@ class Fault(Strict):
         return self
 
 
+class Placement(Strict):
+    """Where the actors run on a Ray cluster (engine/node_placement.py; docs/running.md)."""
+    #: spread: every role round-robin over all nodes; separate: live roles (seeder, producers,
+    #: consumers) on the first node, restore engines (readers, Kafka Streams) on the others
+    policy: Literal["spread", "separate"] = "spread"
+    #: role -> a Ray node label `key=value`: that role only on nodes carrying it
+    pin: dict[Literal["seeder", "producer", "consumer", "reader", "streams"], NonEmptyText] = {}
+
+    @field_validator("pin")
+    @classmethod
+    def _labels(cls, value: dict) -> dict:
+        for role, label in value.items():
+            if label.count("=") != 1 or not all(label.split("=")):
+                raise ValueError(f"{role}: {label!r} is not a node label key=value")
+        return value
+
+
 class ClusterShape(Strict):
     brokers: between(int, 1, 9) = 1            #: embedded cluster size this workload wants (--brokers wins)
 
@@ -142,6 +159,7 @@ class WorkloadSpec(Strict):
     phases: Phases = Phases()
     cluster: ClusterShape = ClusterShape()
     streams: Streams = Streams()
+    placement: Placement = Placement()
     faults: Annotated[tuple[Fault, ...], Field(strict=False)] = ()  #: a YAML list
 
     @field_validator("name")
@@ -187,8 +205,8 @@ class WorkloadSpec(Strict):
         turns to answer it (TUNABLES). Runs compare only if these match."""
         spec = self.to_dict()
         for dotted in TUNABLES:
-            section, leaf = dotted.split(".")
-            spec[section].pop(leaf)
+            section, _, leaf = dotted.partition(".")
+            spec[section].pop(leaf) if leaf else spec.pop(section)
         spec.pop("description")
         return _digest(spec)
 
@@ -233,9 +251,10 @@ def _check_streams(spec: WorkloadSpec) -> None:
                          f"{spec.streams.instances} instances leaves none to fail over to")
 
 
-# Restore parallelism and client settings: what a comparison or a sweep varies.
+# Restore parallelism, client settings and where actors run: what a comparison or a sweep
+# varies (a whole section where no field is named).
 TUNABLES = ("storm.readers", "storm.consumer_config", "storm.client", "live.producer_config",
-            "live.consumer_config", "streams.config")
+            "live.consumer_config", "streams.config", "placement")
 
 
 def _digest(data: dict) -> str:

@@ -33,6 +33,8 @@ class RunRecord:
     groups: list[dict[str, Any]] = field(default_factory=list)
     verification: list[dict[str, Any]] = field(default_factory=list)
     placement: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: where the actors were meant to run: policy, and per Ray node its labels and actors
+    placement_plan: dict = field(default_factory=dict)
     faults: list[dict[str, Any]] = field(default_factory=list)
     #: (phase, role) -> the role's headline latency per tick, as (bucket indices, counts): what
     #: the interference judge bootstraps over

@@ -1,0 +1,88 @@
+"""Joining an existing Ray cluster: its token found where Ray's own tools find it, and one line
+naming the address and the reason when the cluster cannot be reached or refuses to let us in.
+
+Ray (2.52+) authenticates with a static token when RAY_AUTH_MODE=token. Its `ray start` turns
+token mode on by itself when a token exists, but `ray.init(address=...)` with an explicit
+address does not: a driver on the head machine is refused by its own cluster. replaybench
+turns it on the way `ray start` does, when RAY_AUTH_MODE is unset and a token is found.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+from replaybench.errors import UsageError
+
+REACH_TIMEOUT_S = 5.0
+# How long Ray's client keeps retrying a GCS that does not answer (or refuses the token)
+# before ray.init gives up; Ray's default is a minute.
+JOIN_TIMEOUT_S = 20
+
+
+class RayClusterError(UsageError):
+    """A Ray cluster that cannot be joined; nothing has been started."""
+
+
+def token_source() -> str | None:
+    """Where Ray would read its token from, in Ray's order; None: no token here."""
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return "RAY_AUTH_TOKEN"
+    if os.environ.get("RAY_AUTH_TOKEN_PATH"):
+        return f"RAY_AUTH_TOKEN_PATH ({os.environ['RAY_AUTH_TOKEN_PATH']})"
+    default = Path.home() / ".ray" / "auth_token"
+    try:
+        return str(default) if default.read_text().strip() else None
+    except OSError:
+        return None
+
+
+def prepare(address: str) -> str:
+    """Set up this process's Ray authentication for `address`, before Ray reads its config;
+    returns how it will authenticate, for the manifest (never the token itself)."""
+    os.environ.setdefault("RAY_gcs_rpc_server_reconnect_timeout_s", str(JOIN_TIMEOUT_S))
+    mode = os.environ.get("RAY_AUTH_MODE")
+    if mode:
+        return f"RAY_AUTH_MODE={mode}"
+    source = token_source()
+    if source is None:
+        return "no token (none in RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token)"
+    os.environ["RAY_AUTH_MODE"] = "token"
+    return f"token from {source}"
+
+
+def join(ray, address: str) -> None:
+    """ray.init on the cluster at `address`, or one line saying why not."""
+    if address != "auto" and "://" not in address:
+        _reachable(address)
+    try:
+        ray.init(address=address, configure_logging=False, log_to_driver=False,
+                 logging_level="ERROR")
+    except Exception as exc:  # noqa: BLE001 - ConnectionError, AuthenticationError, RuntimeError
+        raise RayClusterError(f"cannot join the Ray cluster at {address}: {_reason(exc)}") \
+            from None
+
+
+def _reachable(address: str) -> None:
+    host, _, port = address.rpartition(":")
+    if not port.isdigit():
+        raise RayClusterError(f"--ray-address {address!r}: expected HOST:PORT, auto, or a "
+                              "ray:// address")
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), REACH_TIMEOUT_S).close()
+    except OSError as exc:
+        raise RayClusterError(f"cannot reach the Ray cluster at {address} within "
+                              f"{REACH_TIMEOUT_S:.0f} s ({exc.strerror or exc})") from None
+
+
+def _reason(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    if "auth" in text.lower() or "token" in text.lower():
+        source = token_source()
+        hint = (f"the token from {source} was refused" if source and
+                os.environ.get("RAY_AUTH_MODE") == "token" else "it wants a token and none was "
+                "found (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH, ~/.ray/auth_token; `ray "
+                "get-auth-token` on the head prints it)")
+        return f"{hint}; Ray said: {text[:200]}"
+    return text[:300] or type(exc).__name__
