@@ -19,10 +19,12 @@ from replaybench.clusters.ports import free_ports
 class RayStartCluster:
     def __init__(self, workers: int = 2, labels: list[str] | None = None,
                  env: dict[str, str] | None = None) -> None:
-        """labels: per node, head first, a `ray start --labels` string (e.g. rb-role=restore)."""
+        """labels: per node, head first, a `ray start --labels` string (e.g. rb-role=restore).
+        env: e.g. RAY_AUTH_MODE, the same on every node, as Ray requires."""
         self.workers, self.labels = workers, labels or []
-        self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0",
-                    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", **(env or {})}
+        self.env = {**{k: v for k, v in os.environ.items()
+                       if k != "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"},   # set, it refuses workers
+                    "RAY_USAGE_STATS_ENABLED": "0", **(env or {})}
         self.dirs: list[Path] = []
         self.address = ""
 
@@ -54,19 +56,25 @@ class RayStartCluster:
     def _wait_for_nodes(self, timeout_s: float = 60.0) -> None:
         """Every node's raylet up (`ray start` returns once it has launched them)."""
         deadline = time.monotonic() + timeout_s
-        while len({d for d in self.dirs for p in self.processes() if "raylet" in p.name()
-                   and str(d) in " ".join(p.cmdline())}) < len(self.dirs):
+        while len({d for d in self.dirs for p in self.processes() if _is_raylet(p, d)}) < \
+                len(self.dirs):
             if time.monotonic() > deadline:
                 raise TimeoutError("ray start: not every raylet came up")
             time.sleep(0.5)
 
     def processes(self) -> list[psutil.Process]:
-        found = []
+        """The nodes' processes: those naming a node dir, and their children (Ray's agents
+        rename themselves `ray::...`)."""
+        found: dict[int, psutil.Process] = {}
         for proc in psutil.process_iter(["cmdline"]):
             line = " ".join(proc.info["cmdline"] or [])
             if any(str(d) in line for d in self.dirs):
-                found.append(proc)
-        return found
+                found[proc.pid] = proc
+                try:
+                    found.update({c.pid: c for c in proc.children(recursive=True)})
+                except psutil.NoSuchProcess:
+                    pass
+        return list(found.values())
 
     def stop(self) -> None:
         procs = self.processes()
@@ -78,3 +86,10 @@ class RayStartCluster:
         psutil.wait_procs(procs, timeout=20)
         for node_dir in self.dirs:   # made by _start
             shutil.rmtree(node_dir, ignore_errors=True)
+
+
+def _is_raylet(proc: psutil.Process, node_dir: Path) -> bool:
+    try:
+        return proc.name() == "raylet" and str(node_dir) in " ".join(proc.cmdline())
+    except psutil.NoSuchProcess:
+        return False

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 from replaybench.errors import UsageError
@@ -49,6 +52,10 @@ def prepare(address: str) -> str:
     if source is None:
         return "no token (none in RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token)"
     os.environ["RAY_AUTH_MODE"] = "token"
+    if "ray" in sys.modules:
+        # Ray read its config when it was imported: refresh it, as Ray's own token setup does
+        from ray._raylet import Config
+        Config.initialize("")
     return f"token from {source}"
 
 
@@ -56,12 +63,31 @@ def join(ray, address: str) -> None:
     """ray.init on the cluster at `address`, or one line saying why not."""
     if address != "auto" and "://" not in address:
         _reachable(address)
-    try:
-        ray.init(address=address, configure_logging=False, log_to_driver=False,
-                 logging_level="ERROR")
-    except Exception as exc:  # noqa: BLE001 - ConnectionError, AuthenticationError, RuntimeError
-        raise RayClusterError(f"cannot join the Ray cluster at {address}: {_reason(exc)}") \
-            from None
+    with _stderr_kept() as kept:
+        try:
+            ray.init(address=address, configure_logging=False, log_to_driver=False,
+                     logging_level="ERROR")
+        except Exception as exc:  # noqa: BLE001 - ConnectionError, AuthenticationError, ...
+            said = next((line for line in reversed(kept.read_text().splitlines())
+                         if line.strip()), "")
+            raise RayClusterError(f"cannot join the Ray cluster at {address}: "
+                                  f"{_reason(exc, said)}") from None
+
+
+@contextmanager
+def _stderr_kept():
+    """Ray's C++ client writes every refused retry to stderr (fd 2) as it happens; while
+    joining, those lines go to a temp file, and the last one is quoted if the join fails."""
+    with tempfile.TemporaryDirectory(prefix="rb-ray-join-") as folder:
+        kept = Path(folder) / "stderr"
+        saved = os.dup(2)
+        try:
+            with open(kept, "wb") as sink:
+                os.dup2(sink.fileno(), 2)
+                yield kept
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def _reachable(address: str) -> None:
@@ -76,13 +102,13 @@ def _reachable(address: str) -> None:
                               f"{REACH_TIMEOUT_S:.0f} s ({exc.strerror or exc})") from None
 
 
-def _reason(exc: Exception) -> str:
-    text = " ".join(str(exc).split())
-    if "auth" in text.lower() or "token" in text.lower():
-        source = token_source()
-        hint = (f"the token from {source} was refused" if source and
-                os.environ.get("RAY_AUTH_MODE") == "token" else "it wants a token and none was "
-                "found (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH, ~/.ray/auth_token; `ray "
-                "get-auth-token` on the head prints it)")
-        return f"{hint}; Ray said: {text[:200]}"
-    return text[:300] or type(exc).__name__
+def _reason(exc: Exception, said: str) -> str:
+    """It answered on its port (checked before), so a refusal is most likely its token."""
+    said = " ".join((said.split("] ", 1)[-1] or str(exc)).split())[:200] or type(exc).__name__
+    source = token_source()
+    if os.environ.get("RAY_AUTH_MODE") == "token":
+        hint = f"it refused the token from {source or 'RAY_AUTH_MODE=token, but none found'}"
+    else:
+        hint = ("it may want a token, and none was found (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH, "
+                "~/.ray/auth_token; `ray get-auth-token` on the head prints it)")
+    return f"not joined within {JOIN_TIMEOUT_S} s; {hint} (Ray: {said})"
