@@ -152,3 +152,14 @@ def test_only_least_privilege_under_sasl_ssl_passes_the_security_boundary():
     # a grant left out on purpose (--drop-acl) shows the error; it is no platform fault
     shown = secured("sasl_ssl", "failed", refused.manifest["reason"] + " (left out by --drop-acl)")
     assert scorecard.security([secured("sasl_ssl"), shown]).status == "partial"
+
+
+def test_plan_says_how_many_reader_nodes_and_that_more_than_measured_is_extrapolated():
+    from replaybench.analysis import plan
+    sweep = runs.load_runs(RUNS / "sweep")
+    one_each = plan.make_plan(sweep, 2e9, 42.0, readers_per_node=1)
+    assert one_each.readers == one_each.reader_nodes == 3
+    assert one_each.measured_nodes == 1   # the sweep ran on one machine
+    assert any("3 reader nodes, the runs used at most 1" in w for w in one_each.warnings)
+    packed = plan.make_plan(sweep, 2e9, 42.0, readers_per_node=4)
+    assert packed.reader_nodes == 1 and not any("reader nodes" in w for w in packed.warnings)

@@ -1,5 +1,5 @@
-"""`replaybench run` as a user runs it: Ctrl-C mid-storm, and actors spread over a two-node
-Ray cluster."""
+"""`replaybench run` as a user runs it: Ctrl-C at a random moment, and the storage models
+through a broker replacement. (Runs on a multi-node Ray cluster: test_ray_scaleout_real.py.)"""
 
 from __future__ import annotations
 
@@ -45,8 +45,9 @@ def _manifests(results: Path) -> list[dict]:
 
 # phase -> (the console line that starts the wait, the longest random delay after it, s).
 # "write" lands after the drain: in the summary, the results write or the teardown.
-INTERRUPT_POINTS = {"seed": ("seed at", 0.5), "warmup": ("warmup at", 0.8),
-                    "storm": ("storm at", 0.5), "drain": ("drain at", 0.2),
+# (warmup and drain ended like seed and storm when they were tested; they are left out to
+# keep the suite's time.)
+INTERRUPT_POINTS = {"seed": ("seed at", 0.5), "storm": ("storm at", 0.5),
                     "write": ("drain at", 2.5)}
 
 
@@ -85,27 +86,6 @@ def test_ctrl_c_at_a_random_moment_leaves_an_aborted_run_and_no_processes(tmp_pa
         assert marker and not find_by_marker(marker), f"left running: {marker} ({context})"
 
 
-@pytest.mark.timeout(300 + TIMEOUT_ROOM_S)
-def test_actors_spread_over_a_two_node_ray_cluster(kafka1, tmp_path):
-    helper = subprocess.Popen([sys.executable, str(HERE / "ray_cluster_helper.py")],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        address = helper.stdout.readline().strip()
-        assert address.startswith("127.0.0.1:"), address
-        env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
-        run = subprocess.run(
-            [sys.executable, "-m", "replaybench", "run", "--workload", "restore-storm", "--scale",
-             "smoke", "--bootstrap", kafka1.bootstrap, "--ray-address", address, "--results",
-             str(tmp_path), "--set", "storm.readers=4", *SHORT],
-            capture_output=True, text=True, timeout=300, env=env)
-        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    finally:
-        helper.stdin.close()
-        helper.wait(60)
-    [info] = _manifests(tmp_path)
-    assert info["status"] == "completed" and info["ray"]["ray_nodes"] == "2"
-    nodes = {where["node_id"] for where in info["placement"].values()}
-    assert len(nodes) == 2, info["placement"]
 
 
 @pytest.mark.timeout(900 + TIMEOUT_ROOM_S)

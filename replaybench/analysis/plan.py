@@ -60,6 +60,9 @@ class Plan:
     measured_mb_per_s: list[float] = field(default_factory=list)
     saturation_mb_per_s: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    readers_per_node: int = 4
+    reader_nodes: int | None = None      #: machines for `readers` (Ray nodes running readers)
+    measured_nodes: int = 1              #: the most Ray nodes a measured run spread over
 
 
 def fit_throughput(readers: np.ndarray, mb_s: np.ndarray) -> tuple[float, float]:
@@ -75,7 +78,8 @@ def fit_throughput(readers: np.ndarray, mb_s: np.ndarray) -> tuple[float, float]
 
 
 def make_plan(runs: list[Run], state_bytes: float, rto_s: float,
-              live_rate: float | None = None) -> Plan:
+              live_rate: float | None = None, readers_per_node: int = 4) -> Plan:
+    """readers_per_node: restore readers one reader machine (Ray node) runs."""
     points = [(r.manifest["workload"]["spec"]["storm"]["readers"],
                runs_mod.per_run(r, "restore_mb_per_s"), runs_mod.per_run(r, "storm.produce.p99"),
                runs_mod.per_run(r, "storm.produce.p99.9"), r) for r in runs]
@@ -112,6 +116,10 @@ def make_plan(runs: list[Run], state_bytes: float, rto_s: float,
     plan = Plan(state_bytes, rto_s, need, t, restore_s, rto_s - restore_s, p99, p999,
                 sorted({int(r) for r in readers}), [round(float(x), 1) for x in mb_s], tmax,
                 warnings)
+    plan.readers_per_node = readers_per_node
+    plan.reader_nodes = -(-need // readers_per_node) if need else None
+    plan.measured_nodes = max(int(r.manifest.get("ray", {}).get("ray_nodes") or 1)
+                              for *_, r in points)
     _warn_extrapolation(plan, points, live_rate)
     if bound:
         plan.warnings.append(f"left out {len(bound)} run(s) whose restore the harness set "
@@ -141,6 +149,10 @@ def _warn_extrapolation(plan: Plan, points: list, live_rate: float | None) -> No
     elif plan.readers > 2 * most:
         plan.warnings.append(f"extrapolating: {plan.readers} readers is more than twice the "
                              f"most measured ({most})")
+    if plan.reader_nodes and plan.reader_nodes > plan.measured_nodes:
+        plan.warnings.append(f"extrapolating: {plan.reader_nodes} reader nodes, the runs used at "
+                             f"most {plan.measured_nodes}; the fit assumes the cluster, not the "
+                             "readers' machines, sets the saturation")
     restored = max(r.groups[0]["bytes"] for *_, r in points if r.groups)
     if plan.state_bytes > 100 * restored:
         plan.warnings.append(f"extrapolating: the state is {plan.state_bytes / restored:,.0f}x the "

@@ -115,7 +115,21 @@ def _section(run: Run) -> str:
                       [p["duration_ns"] / 1e9 for p in parts], "seconds"),
     ]
     title = html.escape(run.manifest.get("run_id", run.path.name))
-    return f"<div class='run'><h2>{title}</h2>{''.join(drawn)}</div>"
+    return f"<div class='run'><h2>{title}</h2>{''.join(drawn)}{_placement(run)}</div>"
+
+
+def _placement(run: Run) -> str:
+    """Where the actors ran: the placement policy, and per Ray node its labels and actors."""
+    plan = run.manifest.get("placement_plan") or {}
+    if not plan.get("nodes"):
+        return ""
+    rows = "".join(
+        f"<tr><td>{html.escape(n['address'])}{' (head)' if n.get('head') else ''}</td>"
+        f"<td>{html.escape(', '.join(f'{k}={v}' for k, v in n['labels'].items()))}</td>"
+        f"<td style='text-align:left'>{html.escape(', '.join(n['actors']))}</td></tr>"
+        for n in plan["nodes"])
+    return (f"<h3>placement: {html.escape(plan['policy'])}</h3><table><tr><th>Ray node</th>"
+            f"<th>labels</th><th>actors</th></tr>{rows}</table>")
 
 def _spectrum(run: Run) -> str:
     series = []

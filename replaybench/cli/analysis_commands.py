@@ -79,8 +79,9 @@ def plan_command(results_dir: Path, state_size: str, rto: str, live_rate: str | 
     from replaybench.results import runs
     sheet = cost.load_prices(prices)
     loaded = runs.load_runs(results_dir)
-    result = plan.make_plan(loaded, plan.parse_size(state_size),
-                            plan.parse_duration(rto), plan.parse_rate(live_rate) if live_rate else None)
+    result = plan.make_plan(loaded, plan.parse_size(state_size), plan.parse_duration(rto),
+                            plan.parse_rate(live_rate) if live_rate else None,
+                            sheet.readers_per_instance)
     costs = cost.restore_costs(loaded, sheet, result.state_bytes, result.rto_s)
     out_dir = out_dir or results_dir / "plan"
     parquet, _ = plan.write(result, out_dir)
@@ -89,6 +90,9 @@ def plan_command(results_dir: Path, state_size: str, rto: str, live_rate: str | 
                  f"predicted restore:    {result.restore_time_s:,.0f} s at "
                  f"{result.restore_mb_per_s:,.1f} MB/s "
                  f"(RTO {result.rto_s:,.0f} s, headroom {result.headroom_s:+,.0f} s)",
+                 f"reader nodes:         {result.reader_nodes or 'none reaches it'} "
+                 f"({result.readers_per_node} readers per node, readers_per_instance in the "
+                 f"price sheet; measured on at most {result.measured_nodes} node(s))",
                  f"live produce p99:     {_opt_ms(result.live_p99_ms)} during the restore",
                  f"live produce p99.9:   {_opt_ms(result.live_p99_9_ms)}",
                  f"measured on:          readers {result.measured_readers}, MB/s {result.measured_mb_per_s}"):
