@@ -3,13 +3,12 @@ drain → verify.
 
 The coordinator builds roles as Ray actors, ticks them every second, merges their snapshots
 into the RunRecord and decides phase changes from what they report. It holds actor handles
-only; where the actors run is Ray's business.
+only; which node each actor runs on, the placer (node_placement.py) decides.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,10 +18,10 @@ from replaybench.engine import actors, drills
 from replaybench.engine import role_builds as build
 from replaybench.engine.node_placement import Placer
 from replaybench.engine.partition_assignment import assign_partitions
+from replaybench.engine.run_parts import Group, RunFailed, Topics
 from replaybench.engine.ticker import Ticker, call, get
 from replaybench.engine.verification import judge_group, judge_live, judge_replay
 from replaybench.engine.workload import WorkloadSpec
-from replaybench.errors import RunError
 from replaybench.meters.clock import Clock
 from replaybench.meters.self_noise import HostSampler
 from replaybench.results.run_record import RunRecord
@@ -31,25 +30,6 @@ from replaybench.roles.restore_reader import end_offsets, log_start_offsets
 from replaybench.verdicts import client_bound
 
 DRAIN_TIMEOUT_NS = 30_000_000_000
-
-
-class RunFailed(RunError):
-    """The run could not finish; what it measured is still written."""
-
-
-@dataclass(frozen=True)
-class Topics:
-    changelog: str
-    live: str          #: the changelog itself when live traffic appends to it
-
-
-@dataclass
-class Group:
-    index: int
-    readers: list[str]
-    start_ns: int = 0
-    caught_up_ns: int = 0
-    host_idle: list[float] = field(default_factory=list)  #: per whole tick of the restore
 
 
 class Coordinator:

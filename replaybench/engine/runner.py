@@ -21,8 +21,9 @@ from replaybench.engine import (
     topics,
     workload,
 )
-from replaybench.engine.coordinator import Coordinator, Topics
+from replaybench.engine.coordinator import Coordinator
 from replaybench.engine.node_placement import Placer
+from replaybench.engine.run_parts import Topics
 from replaybench.errors import ReplaybenchError, UsageError
 from replaybench.meters.clock import Clock
 from replaybench.results import store

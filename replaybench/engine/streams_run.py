@@ -22,8 +22,9 @@ from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 
 from replaybench.clusters import health
 from replaybench.engine import role_builds as build
-from replaybench.engine.coordinator import DRAIN_TIMEOUT_NS, Coordinator, Group, RunFailed
+from replaybench.engine.coordinator import DRAIN_TIMEOUT_NS, Coordinator
 from replaybench.engine.partition_assignment import assign_partitions
+from replaybench.engine.run_parts import Group, RunFailed
 from replaybench.engine.streams_verification import judge_streams, restore_partitions
 from replaybench.engine.ticker import call
 from replaybench.engine.verification import check, judge_replay
