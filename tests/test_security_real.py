@@ -1,6 +1,7 @@
-"""Secured embedded clusters: a restore under SASL_SSL with every role its own principal and
-least-privilege ACLs, its passwords nowhere a run leaves anything; a missing ACL as one line
-naming principal, operation and resource; Kafka's own tools log in; TLS alone."""
+"""Secured embedded clusters: a Kafka Streams restore (with replaybench's readers side by side)
+under SASL_SSL, every role its own principal with least-privilege ACLs, its passwords nowhere a
+run leaves anything; a missing ACL as one line naming principal, operation and resource;
+Kafka's own tools log in; TLS alone."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from tests.engine_helpers import SHORT
 pytestmark = pytest.mark.cluster
 
 SMALL = (*SHORT, "seed.records=20000", "seed.keys=2000")
+STREAMS_SMALL = (*SHORT, "seed.records=10000", "seed.keys=2000", "live.rate_per_s=200")
 
 
 def _cli(*args: str, timeout: float = 400) -> subprocess.CompletedProcess:
@@ -37,14 +39,14 @@ def _files_text(root: Path) -> str:
     return "\n".join(parts)
 
 
-def test_a_restore_under_sasl_ssl_runs_least_privileged_and_leaks_no_secret(cache_dir, tmp_path,
-                                                                               capfd):
+def test_a_streams_restore_under_sasl_ssl_runs_least_privileged_and_leaks_no_secret(
+        cache_dir, tmp_path, capfd):
     choice = ClusterChoice(cache_dir, security="sasl_ssl")
     with open_cluster(choice, print) as handle:
         passwords = list(handle.security.passwords.values())
-        outcome = runner.run(runner.RunRequest(workload.path_for("restore-storm"), cache_dir,
-                                               SMALL, "smoke", results_dir=tmp_path / "results",
-                                               cluster=handle))
+        outcome = runner.run(runner.RunRequest(workload.path_for("streams-restore"), cache_dir,
+                                               STREAMS_SMALL, "smoke",
+                                               results_dir=tmp_path / "results", cluster=handle))
         broker_logs = _files_text(Path(handle.info.root) / "node-1" / "logs")
         # the search below can find them: the broker's own config (in the cluster's temp dir,
         # removed with it) holds the admin's
@@ -53,18 +55,23 @@ def test_a_restore_under_sasl_ssl_runs_least_privileged_and_leaks_no_secret(cach
     assert outcome.status == "completed", outcome.reason
     info = json.loads((outcome.run_dir / "manifest.json").read_text())
     assert info["cluster"]["security"] == "sasl_ssl"
+    # the application, the output consumer and the side-by-side readers each logged in as
+    # themselves, and each may touch only its own topics
+    run = f"rb-{info['run_id']}"
     granted = info["cluster"]["acls"]["granted"]
-    # each role its own principal, and only on its own topic
-    changelog, live = (f"rb-{info['run_id']}-changelog", f"rb-{info['run_id']}-changelog-live")
-    assert f"User:reader READ topic {changelog}" in granted
-    assert f"User:producer WRITE topic {live}" in granted
-    assert not any(g.startswith("User:reader") and live in g for g in granted)
-    assert not any(g.startswith("User:producer") and g.endswith(changelog) for g in granted)
+    assert f"User:streams ALL topic {run}-rb-aggregate-*" in granted
+    assert f"User:streams READ group {run}" in granted
+    assert f"User:reader READ topic {run}-rb-aggregate-changelog" in granted
+    assert f"User:consumer READ topic {run}-output" in granted
+    assert not [g for g in granted if g.startswith(("User:reader", "User:consumer"))
+                and g.endswith(f"topic {run}-changelog")]   # nobody but the app reads its input
+    assert [g["engine"] for g in outcome.record.groups] == ["kafka-streams", "readers"]
+    assert info["summary"]["verification_passed"] is True
     assert info["client_configs"]["base"]["sasl.password"] == "<redacted>"
     console = capfd.readouterr()
     everywhere = "\n".join([_files_text(tmp_path / "results"), console.out, console.err,
                             broker_logs])
-    assert len(passwords) == 5 and not [p for p in passwords if p in everywhere]
+    assert len(passwords) == 6 and not [p for p in passwords if p in everywhere]
 
 
 def test_a_missing_acl_is_one_line_naming_principal_operation_and_resource(tmp_path):

@@ -8,8 +8,12 @@ principal, operation and resource that were missing.
 | producer | write and describe the live topic |
 | consumer | read and describe the live topic, use groups replaybench-tail-* |
 | reader   | read and describe the changelog, use groups replaybench-restore-* |
+| streams  | (Kafka Streams runs) read its input, write its output, all on its own internal topics |
+|          | (<application id>-<store>-*), use its group, its transactional ids |
 
-The harness itself (topic creation, offsets, verification) is the admin principal.
+With the Kafka Streams engine the consumer reads the application's output and the readers
+its store's changelog instead. The harness itself (topic creation, offsets, verification) is
+the admin principal.
 """
 
 from __future__ import annotations
@@ -29,14 +33,29 @@ from confluent_kafka.admin import (
 from replaybench.clusters.security_material import ROLE_USERS, SecurityMaterial
 from replaybench.errors import UsageError
 
-_DENIED = re.compile(r"(TOPIC|GROUP|CLUSTER|TRANSACTIONAL_ID)_AUTHORIZATION_FAILED")
+# librdkafka's error names, and the Java client's exceptions (a Kafka Streams instance's)
+_DENIED = re.compile(r"(TOPIC|GROUP|CLUSTER|TRANSACTIONAL_ID)_AUTHORIZATION_FAILED|"
+                     r"(Topic|Group|Cluster|TransactionalId)AuthorizationException")
+_JAVA_KIND = {"Topic": "topic", "Group": "group", "Cluster": "cluster",
+              "TransactionalId": "transactional_id"}
+OPERATIONS = ("READ", "WRITE", "DESCRIBE", "ALL")
+RESOURCES = ("topic", "group", "transactional_id")
+
+
+@dataclass(frozen=True)
+class StreamsNames:
+    """A Kafka Streams run's names: its application id (group, transactional-id prefix), its
+    output topic, and the prefix of its internal topics (its store's changelog)."""
+    application_id: str
+    output: str
+    internal_prefix: str
 
 
 @dataclass(frozen=True)
 class Grant:
-    role: str            #: seeder, producer, consumer or reader (also its principal's name)
-    operation: str       #: READ, WRITE or DESCRIBE
-    resource: str        #: topic or group
+    role: str            #: seeder, producer, consumer, reader, streams (its principal's name)
+    operation: str       #: READ, WRITE, DESCRIBE or ALL
+    resource: str        #: topic, group or transactional_id
     name: str
     prefixed: bool = False
 
@@ -54,9 +73,12 @@ class Grant:
                           AclOperation[self.operation], AclPermissionType.ALLOW)
 
 
-def least_privilege(changelog: str, live: str, seeded: bool = True) -> list[Grant]:
+def least_privilege(changelog: str, live: str, seeded: bool = True,
+                    streams: StreamsNames | None = None) -> list[Grant]:
     grants = [Grant("seeder", op, "topic", changelog) for op in ("WRITE", "DESCRIBE") if seeded]
     grants += [Grant("producer", op, "topic", live) for op in ("WRITE", "DESCRIBE")]
+    if streams:
+        return grants + _streams_grants(changelog, streams)
     grants += [Grant("consumer", op, "topic", live) for op in ("READ", "DESCRIBE")]
     grants.append(Grant("consumer", "READ", "group", "replaybench-tail-", prefixed=True))
     grants += [Grant("reader", op, "topic", changelog) for op in ("READ", "DESCRIBE")]
@@ -64,17 +86,34 @@ def least_privilege(changelog: str, live: str, seeded: bool = True) -> list[Gran
     return grants
 
 
+def _streams_grants(source: str, names: StreamsNames) -> list[Grant]:
+    """The application reads `source` and writes its output; the consumer reads the output;
+    the readers (side by side) read the store's changelog."""
+    store_changelog = f"{names.internal_prefix}changelog"
+    return [*(Grant("streams", op, "topic", source) for op in ("READ", "DESCRIBE")),
+            *(Grant("streams", op, "topic", names.output) for op in ("WRITE", "DESCRIBE")),
+            Grant("streams", "ALL", "topic", names.internal_prefix, prefixed=True),
+            Grant("streams", "READ", "group", names.application_id),
+            *(Grant("streams", op, "transactional_id", names.application_id, prefixed=True)
+              for op in ("WRITE", "DESCRIBE")),
+            *(Grant("consumer", op, "topic", names.output) for op in ("READ", "DESCRIBE")),
+            Grant("consumer", "READ", "group", f"replaybench-{names.output}"),
+            *(Grant("reader", op, "topic", store_changelog) for op in ("READ", "DESCRIBE")),
+            Grant("reader", "READ", "group", "replaybench-restore-", prefixed=True)]
+
+
 def parse_drop(text: str) -> tuple[str, str, str | None]:
-    """`reader:READ[:topic|group]` -> (reader, READ, topic): grants to leave out, to see what
-    their absence does (no resource: the operation on every resource)."""
+    """`reader:READ[:topic|group|transactional_id]` -> (reader, READ, topic): grants to leave
+    out, to see what their absence does (no resource: the operation on every resource)."""
     role, _, rest = text.partition(":")
-    operation, _, resource = rest.upper().partition(":")
-    if role not in ROLE_USERS or operation not in ("READ", "WRITE", "DESCRIBE") or \
-            resource not in ("", "TOPIC", "GROUP"):
+    operation, _, resource = rest.partition(":")
+    operation, resource = operation.upper(), resource.lower()
+    if role not in ROLE_USERS or operation not in OPERATIONS or \
+            resource not in ("", *RESOURCES):
         raise UsageError(f"--drop-acl {text!r}: expected ROLE:OPERATION[:RESOURCE] with ROLE one "
-                         f"of {', '.join(ROLE_USERS)}, OPERATION READ, WRITE or DESCRIBE, "
-                         "RESOURCE topic or group")
-    return role, operation, resource.lower() or None
+                         f"of {', '.join(ROLE_USERS)}, OPERATION {', '.join(OPERATIONS)}, "
+                         f"RESOURCE {', '.join(RESOURCES)}")
+    return role, operation, resource or None
 
 
 def check_drops(drops: tuple[str, ...], mode: str | None) -> None:
@@ -105,7 +144,7 @@ def explain(reason: str, grants: list[Grant], dropped: list[Grant]) -> str:
     role = actor.split("-", 1)[0]
     if not denied or role not in ROLE_USERS:
         return reason
-    kind = denied.group(1).lower()
+    kind = denied.group(1).lower() if denied.group(1) else _JAVA_KIND[denied.group(2)]
     wanted = [g for g in (*dropped, *grants) if g.role == role and g.resource == kind]
     what = wanted[0].describe() if wanted else f"access to a {kind}"
     cause = " (left out by --drop-acl)" if wanted and wanted[0] in dropped else ""
@@ -129,13 +168,14 @@ class RunGrants:
 
 
 def for_run(material: SecurityMaterial | None, admin_config: dict[str, str], changelog: str,
-            live: str, seeded: bool, drops: tuple[str, ...] = ()) -> RunGrants:
+            live: str, seeded: bool, drops: tuple[str, ...] = (),
+            streams: StreamsNames | None = None) -> RunGrants:
     """On a sasl_ssl cluster: grant each role its least privilege (less what `drops` names)
     and log it in as its own principal. Elsewhere nothing changes."""
     if material is None or material.mode != "sasl_ssl":
         return RunGrants({}, [], [])
     leave_out = {parse_drop(d) for d in drops}
-    grants = least_privilege(changelog, live, seeded)
+    grants = least_privilege(changelog, live, seeded, streams)
     dropped = [g for g in grants if (g.role, g.operation, g.resource) in leave_out
                or (g.role, g.operation, None) in leave_out]
     kept = [g for g in grants if g not in dropped]

@@ -136,7 +136,8 @@ def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec
                    cluster.info.topic_configs or {}, cluster.info.replication,
                    _output_topic(run_id) if spec.storm.engine == "kafka-streams" else None)
     grants = acls.for_run(cluster.security, config, names.changelog, names.live,
-                          not spec.topic.existing, request.drop_acls)
+                          not spec.topic.existing, request.drop_acls,
+                          _streams_names(run_id) if spec.storm.engine == "kafka-streams" else None)
     display.note(f"run {run_id}: {spec.name} on {cluster.info.bootstrap}")
     record = RunRecord(run_id, Clock()())
     meter = stack.enter_context(object_store_meter.metering(cluster.object_store, Clock()))
@@ -216,6 +217,12 @@ def _output_topic(run_id: str) -> str:
     return f"rb-{run_id}-output"
 
 
+def _streams_names(run_id: str) -> acls.StreamsNames:
+    """What the Kafka Streams application of this run is granted on a sasl_ssl cluster."""
+    from replaybench.engine.streams_run import STORE
+    return acls.StreamsNames(f"rb-{run_id}", _output_topic(run_id), f"rb-{run_id}-{STORE}-")
+
+
 def _restore_ns(record: RunRecord) -> int:
     """The run's restore time: its slowest group's; 0 when a group never caught up."""
     times = [g["restore_time_ns"] for g in headline_groups(record.groups)]
@@ -242,10 +249,6 @@ def _check_embedded_fits(spec: workload.WorkloadSpec, request: RunRequest) -> No
                                      "--recreate-topics: a replayed topic is never deleted")
     acls.check_drops(request.drop_acls, request.security or (
         request.cluster.info.security if request.cluster else None))
-    if request.security and spec.storm.engine == "kafka-streams":
-        raise workload.WorkloadError(f"{request.workload}: the Kafka Streams engine does not run "
-                                     "on a --security cluster yet (its Java client settings and "
-                                     "ACLs are not derived); use the readers")
     if request.profile or request.bootstrap or request.cluster or request.cluster_kind == "s3":
         return
     brokers = request.brokers or spec.cluster.brokers

@@ -22,6 +22,7 @@ from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 
 from replaybench.clusters import health
 from replaybench.engine import role_builds as build
+from replaybench.engine.client_config import java_properties
 from replaybench.engine.coordinator import DRAIN_TIMEOUT_NS, Coordinator
 from replaybench.engine.partition_assignment import assign_partitions
 from replaybench.engine.run_parts import Group, RunFailed
@@ -51,7 +52,7 @@ class StreamsCoordinator(Coordinator):
     # -- actors -----------------------------------------------------------------------------
 
     def _consumer(self, i: int, live_keys: int, live_parts: int) -> Callable:
-        return functools.partial(StreamsOutput, {**self.client_config,
+        return functools.partial(StreamsOutput, {**self._config("consumer"),
                                                  **self.spec.live.consumer_config},
                                  self.output, self.spec.topic.partitions, name=f"consumer-{i}")
 
@@ -76,7 +77,8 @@ class StreamsCoordinator(Coordinator):
         static = {"group.instance.id": f"{self.application_id}-{name}"} \
             if s.static_membership else {}
         return {"application.id": self.application_id, **static,
-                "bootstrap.servers": self.client_config["bootstrap.servers"],
+                # the cluster's address and, secured, this principal's login (Java's spelling)
+                **java_properties(self._config("streams")),
                 "num.stream.threads": str(s.threads),
                 "num.standby.replicas": str(s.standby_replicas),
                 "processing.guarantee": s.processing_guarantee,
@@ -152,7 +154,7 @@ class StreamsCoordinator(Coordinator):
         for r, mine in enumerate(assign_partitions(parts, spec.storm.readers)):
             group.readers.append(f"reader-1-{r}")
             self._actor(group.readers[-1], Role.READER, build.reader(
-                spec, self.client_config, self.changelog, 1, r, mine, foreign=True))
+                spec, self._config("reader"), self.changelog, 1, r, mine, foreign=True))
         self.groups.append(group)
         self._enter("replay")
         targets = end_offsets(self.client_config, self.changelog, parts)

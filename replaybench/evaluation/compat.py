@@ -5,7 +5,7 @@ results/<compat-id>/manifest.json + compat.parquet (+ runs/ for the Kafka Stream
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -62,10 +62,13 @@ def parse_checks(text: str | None) -> tuple[str, ...]:
 
 
 def run(request: CompatRequest, note: Callable[[str], None]) -> CompatOutcome:
-    request = _without_streams_if_secured(request, note)
     extra = client_config.load(request.client_config) if request.client_config else {}
     results_dir = request.results_dir
-    results_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        results_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{results_dir}: cannot create results directory ({exc.strerror})") \
+            from None
     compat_id = store.new_run_id(results_dir, f"compat-{_kind(request.choice)}")
     clock = Clock()
     started = clock()
@@ -88,20 +91,6 @@ def run(request: CompatRequest, note: Callable[[str], None]) -> CompatOutcome:
         info = _manifest(compat_id, outcome, handle, config, started, clock())
     outcome.compat_dir = store.finish(partial_dir, {"compat": outcome.rows}, info)
     return outcome
-
-
-def _without_streams_if_secured(request: CompatRequest, note: Callable[[str], None]) -> CompatRequest:
-    """The Kafka Streams engine does not run on a --security cluster yet: left out of the
-    default checks there (said so), refused when asked for by name."""
-    if not request.choice.security or "kafka_streams" not in request.checks:
-        return request
-    if request.checks != CHECKS:
-        raise UsageError("--checks kafka_streams: the Kafka Streams application does not run on "
-                         "a --security cluster yet; check it on the same cluster without "
-                         "--security")
-    note("kafka_streams left out: the Kafka Streams application does not run on a --security "
-         "cluster yet")
-    return replace(request, checks=tuple(c for c in CHECKS if c != "kafka_streams"))
 
 
 def _check(name: str, request: CompatRequest, probe: Probe, handle: ClusterHandle,

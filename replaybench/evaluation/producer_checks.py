@@ -25,9 +25,31 @@ def idempotent_producer(probe: Probe) -> Outcome:
     failed: list[str] = []
 
     def delivered(err, msg) -> None:
-        acked.add(int(msg.value())) if err is None else failed.append(str(err))
+        if err is None:
+            acked.add(int(msg.value()))
+        else:
+            failed.append(str(err))
 
     restart = _restart_in_background(probe)   # None: this cluster has no restart drill
+    sent = _produce_through(restart, producer, topic, delivered)
+    if producer.flush(120):
+        failed.append("records still unacknowledged after 120 s")
+    if restart is not None and restart.error:
+        raise RuntimeError(f"the broker restart failed: {restart.error}")
+    dup, missing, disorder = _judge(probe.read_all(topic, IDEMPOTENCE_PARTITIONS), acked)
+    scope = "across a broker restart mid-produce" if restart else \
+        "without a broker restart (this cluster has no restart drill)"
+    ok = dup == missing == disorder == 0 and not failed
+    return Outcome(PASS if ok else FAIL, scope,
+                   f"{sent:,} sequence numbers over {IDEMPOTENCE_PARTITIONS} partitions, "
+                   f"enable.idempotence=true, acks=all",
+                   f"{len(acked):,} acknowledged: {dup} read twice, {missing} missing, "
+                   f"{disorder} out of order; {len(failed)} delivery errors",
+                   "; ".join(failed[:2]))
+
+
+def _produce_through(restart: _Restart | None, producer, topic: str, delivered) -> int:
+    """Send in chunks until the restart is over, then TAIL_RECORDS more; returns how many."""
     sent, stop_at = 0, None
     while stop_at is None or sent < stop_at:
         for _ in range(CHUNK):
@@ -36,24 +58,16 @@ def idempotent_producer(probe: Probe) -> Outcome:
         producer.poll(0.02)
         if stop_at is None and (restart is None or not restart.thread.is_alive()):
             stop_at = sent + TAIL_RECORDS
-    if producer.flush(120):
-        failed.append("records still unacknowledged after 120 s")
-    if restart is not None and restart.error:
-        raise RuntimeError(f"the broker restart failed: {restart.error}")
-    read = probe.read_all(topic, IDEMPOTENCE_PARTITIONS)
+    return sent
+
+
+def _judge(read: list, acked: set[int]) -> tuple[int, int, int]:
+    """(values read twice, acknowledged values missing, partitions' steps backwards)."""
     values = [int(v) for _, _, _, v in read]
     dup = sum(c - 1 for c in Counter(values).values() if c > 1)
-    missing = len(acked - set(values))
-    disorder = sum(_out_of_order([int(v) for p_, _, _, v in read if p_ == p])
+    disorder = sum(_out_of_order([int(v) for part, _, _, v in read if part == p])
                    for p in range(IDEMPOTENCE_PARTITIONS))
-    scope = "across a broker restart mid-produce" if restart else \
-        "without a broker restart (this cluster has no restart drill)"
-    received = (f"{len(values):,} records read: {dup} duplicates, {missing} acknowledged but "
-                f"missing, {disorder} out of order; {len(failed)} delivery errors")
-    ok = dup == missing == disorder == 0 and not failed
-    return Outcome(PASS if ok else FAIL, scope,
-                   f"{sent:,} sequence numbers over {IDEMPOTENCE_PARTITIONS} partitions, "
-                   f"enable.idempotence=true, acks=all", received, "; ".join(failed[:2]))
+    return dup, len(acked - set(values)), disorder
 
 
 class _Restart:

@@ -1,0 +1,58 @@
+"""Least privilege as a pure table: what each role is granted, and a denial told as the
+principal, operation and resource it lacked (librdkafka's and the Java client's spelling)."""
+
+from __future__ import annotations
+
+import pytest
+
+from replaybench.engine import acls
+from replaybench.errors import UsageError
+
+NAMES = acls.StreamsNames("rb-r1", "rb-r1-output", "rb-r1-rb-aggregate-")
+
+
+def _of(grants: list[acls.Grant], role: str) -> set[str]:
+    return {g.describe() for g in grants if g.role == role}
+
+
+def test_each_role_gets_its_own_topics_only():
+    grants = acls.least_privilege("rb-r1-changelog", "rb-r1-live")
+    assert _of(grants, "reader") == {"READ topic rb-r1-changelog", "DESCRIBE topic rb-r1-changelog",
+                                     "READ group replaybench-restore-*"}
+    assert _of(grants, "producer") == {"WRITE topic rb-r1-live", "DESCRIBE topic rb-r1-live"}
+    assert not _of(grants, "streams")
+    replay = acls.least_privilege("theirs", "rb-r1-live", seeded=False)
+    assert not _of(replay, "seeder")   # a replayed topic is never written
+
+
+def test_a_kafka_streams_run_grants_the_application_its_own_namespace():
+    grants = acls.least_privilege("rb-r1-changelog", "rb-r1-changelog", streams=NAMES)
+    app = _of(grants, "streams")
+    assert {"READ topic rb-r1-changelog", "WRITE topic rb-r1-output",
+            "ALL topic rb-r1-rb-aggregate-*", "READ group rb-r1",
+            "WRITE transactional_id rb-r1*"} <= app
+    assert "READ topic rb-r1-rb-aggregate-changelog" in _of(grants, "reader")
+    assert not any("rb-r1-changelog" in g for g in _of(grants, "reader") | _of(grants, "consumer"))
+
+
+@pytest.mark.parametrize("reason, expected", [
+    ("reader-0-1: KafkaError{code=TOPIC_AUTHORIZATION_FAILED,val=29}",
+     "reader-0-1: principal User:reader may not READ topic rb-r1-rb-aggregate-changelog"),
+    ("streams-0: the JVM exited (1); its log ends: org.apache.kafka.common.errors."
+     "GroupAuthorizationException: Not authorized to access group: rb-r1",
+     "streams-0: principal User:streams may not READ group rb-r1"),
+    ("streams-2: TransactionalIdAuthorizationException",
+     "streams-2: principal User:streams may not WRITE transactional_id rb-r1*"),
+])
+def test_a_denial_names_principal_operation_and_resource(reason, expected):
+    grants = acls.least_privilege("rb-r1-changelog", "rb-r1-changelog", streams=NAMES)
+    assert acls.explain(reason, grants, []).startswith(expected)
+
+
+def test_unrelated_reasons_pass_unchanged_and_bad_drops_are_refused():
+    assert acls.explain("reader-0-1: timed out", [], []) == "reader-0-1: timed out"
+    assert acls.parse_drop("streams:ALL:topic") == ("streams", "ALL", "topic")
+    with pytest.raises(UsageError, match="--drop-acl 'reader:EAT'"):
+        acls.parse_drop("reader:EAT")
+    with pytest.raises(UsageError, match="needs --security sasl_ssl"):
+        acls.check_drops(("reader:READ",), "tls")
