@@ -1,7 +1,7 @@
 """`replaybench compat` against real clusters: embedded Kafka passes the semantic checks across a
 broker restart; a cleaner that is not given time fails compaction (and the exit code, and the
-scorecard); Tansu refuses transactions; the Kafka Streams application runs on the checked
-cluster; an unreachable cluster is one line."""
+scorecard); Tansu refuses transactions; an unreachable cluster is one line. (The Kafka Streams
+check runs in test_security_real.py, on a sasl_ssl cluster.)"""
 
 from __future__ import annotations
 
@@ -13,9 +13,6 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from replaybench.clusters.artifacts import default_cache_dir
-from replaybench.clusters.opening import ClusterChoice
-from replaybench.evaluation import compat
 from replaybench.results import runs
 
 pytestmark = pytest.mark.cluster
@@ -71,18 +68,6 @@ def test_tansu_refuses_transactions_and_that_is_unsupported_not_failed(tmp_path)
     assert manifest["cluster"]["storage"] == "s3"
     assert rows["transactions"]["status"] == "unsupported"
     assert "EndTxn" in rows["transactions"]["broker_error"]
-
-
-def test_the_kafka_streams_application_runs_on_the_checked_cluster(kafka1, tmp_path):
-    request = compat.CompatRequest(ClusterChoice(default_cache_dir(), bootstrap=kafka1.bootstrap),
-                                   tmp_path, checks=("kafka_streams",))
-    outcome = compat.run(request, lambda _text: None)
-    [row] = outcome.rows
-    assert row["status"] == "pass", row
-    assert "0 updates lost" in row["received"]
-    # its run is stored with the compat result, in the same results format as any run
-    [run] = runs.load_runs(outcome.compat_dir / "runs")
-    assert run.manifest["status"] == "completed" and run.groups[0]["engine"] == "kafka-streams"
 
 
 def test_an_unreachable_cluster_is_one_line_and_nothing_is_written(tmp_path):

@@ -163,3 +163,18 @@ def test_plan_says_how_many_reader_nodes_and_that_more_than_measured_is_extrapol
     assert any("3 reader nodes, the runs used at most 1" in w for w in one_each.warnings)
     packed = plan.make_plan(sweep, 2e9, 42.0, readers_per_node=4)
     assert packed.reader_nodes == 1 and not any("reader nodes" in w for w in packed.warnings)
+
+
+def test_a_streams_run_the_broker_refuses_is_unsupported_and_another_failure_fails():
+    from types import SimpleNamespace
+
+    from replaybench.evaluation import streams_check
+
+    def outcome(reason: str):
+        return SimpleNamespace(status="failed", reason=reason, run_dir=Path("r1"),
+                               record=SimpleNamespace(groups=[]))
+    refused = outcome("streams-0: UnsupportedVersionException: The node does not support END_TXN")
+    check = streams_check.kafka_streams(lambda _overrides: refused)
+    assert (check.status, check.broker_error) == ("unsupported", refused.reason)
+    lost = outcome("verification: lost_updates: expected 0, got 12")
+    assert streams_check.kafka_streams(lambda _overrides: lost).status == "fail"

@@ -78,14 +78,12 @@ def test_ctrl_c_at_a_random_moment_leaves_an_aborted_run_and_no_processes(tmp_pa
     if phase != "write":
         assert info["phases"][phase]["start_ns"] > 0, context
     run_dir = results / info["run_id"]
-    for name in store.SCHEMAS:   # every file there, and each reads back cleanly
+    for name in store.RUN_TABLES:   # every file there, and each reads back cleanly
         store.read_table(run_dir, name)
     assert not list(results.glob(".*partial*")) and not list(run_dir.glob(".*partial*"))
     time.sleep(1)
     for marker in (info["cluster"]["root"], info["ray"]["temp_dir"]):
         assert marker and not find_by_marker(marker), f"left running: {marker} ({context})"
-
-
 
 
 @pytest.mark.timeout(900 + TIMEOUT_ROOM_S)

@@ -5,6 +5,7 @@ results/<compat-id>/manifest.json + compat.parquet (+ runs/ for the Kafka Stream
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -37,6 +38,8 @@ class CompatRequest:
     client_config: Path | None = None     #: librdkafka properties for --bootstrap
     checks: tuple[str, ...] = CHECKS
     compaction_wait_s: float = 90.0
+    #: a cluster already open: checked as it is, neither started nor stopped here
+    cluster: ClusterHandle | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -72,7 +75,8 @@ def run(request: CompatRequest, note: Callable[[str], None]) -> CompatOutcome:
     compat_id = store.new_run_id(results_dir, f"compat-{_kind(request.choice)}")
     clock = Clock()
     started = clock()
-    with open_cluster(request.choice, note) as handle:
+    opened = nullcontext(request.cluster) if request.cluster else open_cluster(request.choice, note)
+    with opened as handle:
         config = {**handle.client_config, **extra}
         health.check_reachable(config, REACH_TIMEOUT_S)
         partial_dir = store.new_partial(results_dir, compat_id)

@@ -221,6 +221,11 @@ def new_run_id(results_dir: Path, workload: str) -> str:
             return run_id
 
 
+# The files a run writes (compat results write `compat`, evaluation/compat.py).
+RUN_TABLES = ("timeseries", "latency", "restore_partitions", "restore_groups", "events",
+              "verification", "faults", "interference")
+
+
 def write(results_dir: Path, record: RunRecord, manifest: dict[str, Any]) -> Path:
     """A run's files, written into a hidden partial directory, then renamed into place."""
     rows = {"timeseries": record.timeseries, "latency": latency_rows(record),
