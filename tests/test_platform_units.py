@@ -38,7 +38,7 @@ def test_thresholds_default_and_from_a_file(tmp_path):
     ("recovery_objective: soon\n", "recovery_objective 'soon'"),
     ("cost_ceiling: -3\n", "cost_ceiling: -3 is not a positive number"),
     ("required_checks: [telepathy]\n", "required_checks: 'telepathy' is not a check"),
-    ("- a list\n", "expected a mapping"),
+    ("- a list\n", "expected a mapping of field: value in the thresholds"),
 ])
 def test_bad_thresholds_are_one_line_errors(tmp_path, text, expected):
     path = tmp_path / "t.yaml"

@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-import yaml
 
 from replaybench.errors import UsageError
 from replaybench.results import runs as runs_mod
 from replaybench.results.runs import Run
+from replaybench.strict_yaml import read_mapping
 
 DEFAULT_SHEET = Path(__file__).with_name("price_sheet.yaml")
 
@@ -51,9 +51,9 @@ class PriceSheet:
 
 def load_prices(path: Path | None = None) -> PriceSheet:
     """The default sheet, with the fields of `path` (if given) over it."""
-    values = _read(DEFAULT_SHEET)
+    values = read_mapping(DEFAULT_SHEET, "price sheet", PriceSheetError)
     if path is not None:
-        values.update(_read(path))
+        values.update(read_mapping(path, "price sheet", PriceSheetError))
     names = {f.name: f.type for f in fields(PriceSheet)}
     for key, value in values.items():
         if key not in names:
@@ -64,18 +64,6 @@ def load_prices(path: Path | None = None) -> PriceSheet:
     if not values["readers_per_instance"] >= 1:
         raise PriceSheetError(f"{path}: readers_per_instance must be at least 1")
     return PriceSheet(**{k: str(v) if names[k] == "str" else v for k, v in values.items()})
-
-
-def _read(path: Path) -> dict:
-    try:
-        data = yaml.safe_load(Path(path).read_text())
-    except OSError as exc:
-        raise PriceSheetError(f"{path}: cannot read price sheet ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise PriceSheetError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(data, dict):
-        raise PriceSheetError(f"{path}: expected a mapping of field: price")
-    return data
 
 
 @dataclass

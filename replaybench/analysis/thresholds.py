@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from replaybench.errors import UsageError
+from replaybench.strict_yaml import read_mapping
 
 # Checks whose failure or absence blocks a stateful job (docs/scorecard.md): its changelog
 # (compaction), its exactly-once processing (transactions), its restarts (groups, offsets).
@@ -37,14 +36,7 @@ def load(path: Path | None) -> Thresholds:
     if path is None:
         return Thresholds()
     from replaybench.analysis.plan import PlanError, parse_duration, parse_size
-    try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-    except OSError as exc:
-        raise ThresholdsError(f"{path}: cannot read thresholds ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise ThresholdsError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(data, dict):
-        raise ThresholdsError(f"{path}: expected a mapping, e.g. recovery_objective: 15m")
+    data = read_mapping(path, "thresholds", ThresholdsError)
     unknown = [k for k in data if k not in _FIELDS]
     if unknown:
         raise ThresholdsError(f"{path}: unknown field {unknown[0]!r}; known: {', '.join(_FIELDS)}")
