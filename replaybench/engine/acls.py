@@ -30,6 +30,7 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
+from replaybench.clusters import health
 from replaybench.clusters.security_material import ROLE_USERS, SecurityMaterial
 from replaybench.errors import UsageError
 
@@ -179,7 +180,6 @@ def for_run(material: SecurityMaterial | None, admin_config: dict[str, str], cha
     dropped = [g for g in grants if (g.role, g.operation, g.resource) in leave_out
                or (g.role, g.operation, None) in leave_out]
     kept = [g for g in grants if g not in dropped]
-    from replaybench.clusters import health
     apply(health.admin(admin_config["bootstrap.servers"],
                        {k: v for k, v in admin_config.items() if k != "bootstrap.servers"}), kept)
     return RunGrants(role_configs(material), kept, dropped)
