@@ -17,6 +17,7 @@ from confluent_kafka.admin import (
 from replaybench.evaluation.probe import FAIL, PASS, UNSUPPORTED, Outcome, Probe, refusal
 
 RECORDS = 10
+SETTLE_S = 10.0   # how long a committed change may take to show in a describe
 
 
 def admin_api(probe: Probe) -> Outcome:
@@ -62,14 +63,25 @@ def _alter_config(probe: Probe, topic: str, _group: str):
         ConfigEntry("retention.ms", "7200000",
                     incremental_operation=AlterConfigOpType.SET)])
     probe.admin.incremental_alter_configs([resource])[resource].result(30)
-    value = _topic_config(probe, topic)
-    return True if value == "7200000" else f"retention.ms {value!r} after setting 7200000"
+    value = _eventually(lambda: _topic_config(probe, topic), "7200000")
+    return True if value == "7200000" else \
+        f"retention.ms {value!r} {SETTLE_S:.0f} s after setting 7200000"
 
 
 def _add_partitions(probe: Probe, topic: str, _group: str):
     probe.admin.create_partitions([NewPartitions(topic, 3)])[topic].result(30)
-    desc = probe.admin.describe_topics(TopicCollection([topic]))[topic].result(30)
-    return True if len(desc.partitions) == 3 else f"{len(desc.partitions)} partitions after 2 -> 3"
+    count = _eventually(lambda: len(probe.admin.describe_topics(TopicCollection([topic]))[topic]
+                                    .result(30).partitions), 3)
+    return True if count == 3 else f"{count} partitions {SETTLE_S:.0f} s after 2 -> 3"
+
+
+def _eventually(read, want, interval_s: float = 0.2):
+    """A change the controller committed reaches the broker that answers a describe a moment
+    later (KRaft metadata propagation): read until it shows, at most SETTLE_S."""
+    deadline = time.monotonic() + SETTLE_S
+    while (value := read()) != want and time.monotonic() < deadline:
+        time.sleep(interval_s)
+    return value
 
 
 def _group_offsets(probe: Probe, topic: str, group: str):
