@@ -7,7 +7,8 @@ this machine), which made a 200 B restore twice as slow as Kafka's own ConsumerP
 This consumer calls rd_kafka_consume_batch_queue() itself, as confluent-kafka does, and runs the
 same fold (fold.pxi) straight over each message's key and payload, without the GIL.
 
-It is built against librdkafka's header but not linked to a librdkafka: replaybench/
+It is built against the part of librdkafka's API it calls, declared in rdkafka_abi.h (so no
+system package is needed), and is not linked to a librdkafka: replaybench/roles/
 native_reader.py first loads, with global symbols, the very librdkafka that confluent-kafka
 uses, so that both clients are one library of one version with the same settings.
 """
@@ -18,7 +19,7 @@ from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 
 include "fold.pxi"
 
-cdef extern from "librdkafka/rdkafka.h" nogil:
+cdef extern from "rdkafka_abi.h" nogil:
     ctypedef struct rd_kafka_t
     ctypedef struct rd_kafka_conf_t
     ctypedef struct rd_kafka_queue_t

@@ -56,3 +56,23 @@ def test_unrelated_reasons_pass_unchanged_and_bad_drops_are_refused():
         acls.parse_drop("reader:EAT")
     with pytest.raises(UsageError, match="needs --security sasl_ssl"):
         acls.check_drops(("reader:READ",), "tls")
+
+
+def test_the_authorizer_log_is_read_per_principal_within_the_run(tmp_path):
+    from replaybench.clusters import audit_log
+    line = ("{ms} Principal = User:{who} is {how} operation = {op} from host = 127.0.0.1 on "
+            "resource = Topic:LITERAL:{topic} for request = Fetch with resourceRefCount = 1 "
+            "based on rule MatchingAcl(acl=...)\n")
+    log = tmp_path / "authorizer.log"
+    log.write_text("".join([
+        line.format(ms=1_000, who="reader", how="Allowed", op="READ", topic="old-run"),
+        line.format(ms=2_000, who="reader", how="Allowed", op="READ", topic="changelog"),
+        line.format(ms=2_500, who="streams", how="Denied", op="READ", topic="input"),
+        "a line that is not a decision\n",
+        line.format(ms=3_000, who="reader", how="Allowed", op="READ", topic="changelog"),
+        "3500 Principal = User:tru",   # a last line cut short by the broker's exit
+    ]))
+    seen = audit_log.read([log, tmp_path / "replaced-broker.log"], since_ns=1_500_000_000,
+                          until_ns=4_000_000_000)
+    assert seen == {"User:reader": {"allowed": ["READ Topic:changelog"]},
+                    "User:streams": {"denied": ["READ Topic:input"]}}

@@ -2,6 +2,7 @@
 client config, results files."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -16,6 +17,8 @@ from replaybench.meters.snapshots import Snapshot
 from replaybench.results import store
 from replaybench.results.run_record import RunRecord
 from replaybench.roles.schedule import RateSchedule
+
+from tests.engine_helpers import WORKLOADS
 
 S = 1_000_000_000
 
@@ -174,3 +177,35 @@ def test_live_checks_name_lost_rewound_and_double_read_records():
     failed = {c["check"]: (c["expected"], c["observed"]) for c in bad if not c["passed"]}
     assert failed == {"acked_records_vs_offsets": (97, 100), "acked_offset_rewinds": (0, 1),
                       "consumer-0_records": (100, 99), "consumed_duplicates": (0, 2)}
+
+
+def test_a_reader_fallback_is_said_once_on_the_console_and_named_in_the_summary(monkeypatch):
+    from rich.console import Console
+
+    from replaybench.cli import display
+    from replaybench.engine import runner, workload
+    from replaybench.results.summary import GroupFigures, Summary
+    from replaybench.roles import native_reader
+
+    notes = []
+
+    class Notes(runner.Display):
+        def note(self, text: str) -> None:
+            notes.append(text)
+
+    spec = workload.load(WORKLOADS / "restore-storm.yaml", [], "smoke")
+    monkeypatch.setattr(native_reader, "unavailable_reason", lambda: "no _rdkafka_reader here")
+    runner._note_reader_fallback(spec, Notes())
+    assert notes == [f"no _rdkafka_reader here; {native_reader.FALLBACK}"]
+    runner._note_reader_fallback(workload.load(WORKLOADS / "restore-storm.yaml",
+                                               ["storm.client=confluent-kafka"], "smoke"), Notes())
+    assert len(notes) == 1   # asked for by name: nothing to warn about
+
+    outcome = runner.RunOutcome(Path("r1"), "completed", "", Summary(
+        [GroupFigures(0, 2.0, 100.0, 1e6, 2_000_000, 200_000_000, client="confluent-kafka")]),
+        record=None)
+    console = Console(width=120, record=True)
+    for table in display.summary_tables(outcome):
+        console.print(table)
+    assert "reader client │ confluent-kafka (Message objects: the slower fallback)" in \
+        console.export_text()

@@ -45,6 +45,8 @@ def test_restore_storm_results_agree_with_the_broker(kafka1, cache_dir, tmp_path
     assert {p["partition"] for p in parts} == set(range(8))
     assert all(p["end_offset"] > 0 and p["done_ns"] >= p["started_ns"] for p in parts)
     assert groups[0]["restore_time_ns"] == groups[0]["caught_up_ns"] - groups[0]["started_ns"] > 0
+    # the native consumer, built by pip from the project alone (no librdkafka header installed)
+    assert groups[0]["reader_client"] == "native" == out.summary.groups[0].client
 
     ts = table(run_dir, "timeseries")
     assert sum(r["records"] for r in _by(ts, role="producer")) == live_end

@@ -69,6 +69,15 @@ def test_compat_under_sasl_ssl_runs_least_privileged_and_leaks_no_secret(cache_d
     assert f"User:consumer READ topic {name}-output" in granted
     assert not [g for g in granted if g.startswith(("User:reader", "User:consumer"))
                 and g.endswith(f"topic {name}-changelog")]   # nobody but the app reads its input
+    # ... and the broker's own authorizer saw exactly that: each role's principal did its own
+    # work, not the admin's login the harness uses for itself
+    touched = _touched(info["cluster"]["access_seen"], name)
+    assert touched["WRITE"][f"{name}-input"] == {"User:seeder", "User:producer"}
+    assert touched["WRITE"][f"{name}-output"] == {"User:streams"}
+    assert "User:streams" in touched["READ"][f"{name}-input"]
+    assert "User:consumer" in touched["READ"][f"{name}-output"]
+    assert "User:reader" in touched["READ"][f"{name}-rb-aggregate-changelog"]
+    assert "User:streams" in touched["WRITE"][f"{name}-rb-aggregate-changelog"]
     assert info["client_configs"]["base"]["sasl.password"] == "<redacted>"
     console = capfd.readouterr()
     everywhere = "\n".join([_files_text(tmp_path / "results"), console.out, console.err,
@@ -76,17 +85,65 @@ def test_compat_under_sasl_ssl_runs_least_privileged_and_leaks_no_secret(cache_d
     assert len(passwords) == 6 and not [p for p in passwords if p in everywhere]
 
 
-def test_a_missing_acl_is_one_line_naming_principal_operation_and_resource(tmp_path):
-    done = _cli("run", "--workload", "restore-storm", "--scale", "smoke", "--security",
-                "sasl_ssl", "--drop-acl", "reader:READ:topic", "--results", str(tmp_path),
+def _touched(access_seen: dict, run_name: str) -> dict[str, dict[str, set[str]]]:
+    """operation -> topic -> the principals the broker allowed it to, for this run's topics."""
+    out: dict[str, dict[str, set[str]]] = {"READ": {}, "WRITE": {}}
+    for principal, decisions in access_seen.items():
+        for action in decisions.get("allowed", []):
+            operation, _, resource = action.partition(" ")
+            kind, _, topic = resource.partition(":")
+            if kind == "Topic" and topic.startswith(run_name) and operation in out:
+                out[operation].setdefault(topic, set()).add(principal)
+    return out
+
+
+# One engine each: a grant left out must stop that engine's own principal, whatever the engine.
+# Each of these runs completed with exit 0 while the Kafka Streams engine logged every role in
+# as the admin.
+_DROPS = [("restore-storm", "reader:READ:topic", "reader", "{run}-changelog",
+           "TOPIC_AUTHORIZATION_FAILED"),
+          ("streams-restore", "streams:READ:topic", "streams", "{run}-input",
+           "TopicAuthorizationException")]
+
+
+@pytest.mark.parametrize(("workload", "drop", "role", "topic", "error"), _DROPS,
+                         ids=["readers", "kafka-streams"])
+def test_a_missing_acl_is_one_line_naming_principal_operation_and_resource(
+        tmp_path, workload, drop, role, topic, error):
+    done = _cli("run", "--workload", workload, "--scale", "smoke", "--security",
+                "sasl_ssl", "--drop-acl", drop, "--results", str(tmp_path),
                 *[a for pair in SMALL for a in ("--set", pair)])
-    assert done.returncode == 1
+    assert done.returncode == 1, done.stdout[-2000:]
     [info] = [json.loads(p.read_text()) for p in tmp_path.glob("*/manifest.json")]
     assert info["status"] == "failed"
+    topic = topic.format(run=f"rb-{info['run_id']}")
     assert info["reason"].endswith(
-        f"principal User:reader may not READ topic rb-{info['run_id']}-changelog (left out by "
-        "--drop-acl): TOPIC_AUTHORIZATION_FAILED")
+        f"principal User:{role} may not READ topic {topic} (left out by --drop-acl): {error}")
     assert "Traceback" not in done.stdout + done.stderr
+    # the broker itself refused that principal, and nobody else
+    denied = {p for p, d in info["cluster"]["access_seen"].items()
+              if f"READ Topic:{topic}" in d.get("denied", [])}
+    assert denied == {f"User:{role}"}
+
+
+def test_tiered_storage_runs_secured_and_each_role_logs_in_as_itself(tmp_path):
+    """The readers' engine on Tiered Storage under SASL_SSL: the brokers' remote-log metadata
+    clients use the secured listener, the restore reads the remote tier, and the broker's
+    authorizer saw every write and read done by the role that owns it."""
+    done = _cli("run", "--workload", "restore-storm", "--cluster", "tiered", "--scale", "smoke",
+                "--security", "sasl_ssl", "--results", str(tmp_path),
+                *[a for pair in SMALL for a in ("--set", pair)])
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    [info] = [json.loads(p.read_text()) for p in tmp_path.glob("*/manifest.json")]
+    assert info["cluster"]["storage"] == "tiered" and info["cluster"]["security"] == "sasl_ssl"
+    assert info["cluster"]["remote_tier"]["records_only_in_remote_tier"] > 0
+    name = f"rb-{info['run_id']}"
+    touched = _touched(info["cluster"]["access_seen"], name)
+    assert touched["WRITE"] == {f"{name}-changelog": {"User:seeder"},
+                                f"{name}-changelog-live": {"User:producer"}}
+    assert "User:reader" in touched["READ"][f"{name}-changelog"]
+    assert "User:consumer" in touched["READ"][f"{name}-changelog-live"]
+    assert "User:reader" not in touched["READ"].get(f"{name}-changelog-live", set())
 
 
 def test_kafka_tools_and_admin_work_over_tls_alone(tmp_path):
@@ -98,8 +155,8 @@ def test_kafka_tools_and_admin_work_over_tls_alone(tmp_path):
 
 
 def test_security_is_refused_where_it_cannot_apply():
-    for args, expected in ((("--cluster", "tiered", "--security", "tls"),
-                            "--security starts a secured embedded cluster"),
+    for args, expected in ((("--cluster", "s3", "--security", "tls"),
+                            "Tansu, the s3 model, has no TLS listener or authorizer"),
                            (("--security", "tls", "--drop-acl", "reader:READ"),
                             "--drop-acl needs --security sasl_ssl"),
                            (("--security", "sasl_ssl", "--drop-acl", "reader:EAT"),

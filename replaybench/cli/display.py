@@ -73,6 +73,8 @@ def summary_tables(outcome: RunOutcome) -> list[Table]:
         main.add_row(f"{label}restore time", f"{g.restore_time_s:.2f} s" if g.restore_time_s
                      else "not caught up")
         main.add_row(f"{label}throughput", f"{g.mb_per_s:.1f} MB/s, {g.records_per_s:,.0f} records/s")
+        if g.client:
+            main.add_row(f"{label}reader client", _CLIENTS.get(g.client, g.client))
         if g.mode == "streams":
             if g.time_to_running_s:
                 main.add_row(f"{label}time to RUNNING", f"{g.time_to_running_s:.2f} s")
@@ -113,6 +115,12 @@ def summary_tables(outcome: RunOutcome) -> list[Table]:
                        _size(_fetched_back(f)))
         tables.append(ft)
     return tables
+
+
+_CLIENTS = {"native": "native (librdkafka's batches folded in C)",
+            "confluent-kafka": "[bold red]confluent-kafka[/] (Message objects: the slower "
+                               "fallback)",
+            "kafka-streams": "Kafka Streams (its own restore consumer)"}
 
 
 def _latency_table(s: Summary) -> Table:

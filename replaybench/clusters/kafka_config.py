@@ -35,6 +35,11 @@ class NodeLayout:
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.broker_port}"
 
+    @property
+    def audit_log_path(self) -> Path:
+        """The authorizer's decisions, allowed ones included (secured clusters only)."""
+        return self.logs_dir / "authorizer.log"
+
 
 def cluster_defaults(node_count: int) -> dict[str, str]:
     """Broker settings for a small test cluster on a 2-core machine.
@@ -86,12 +91,18 @@ def server_properties(node: NodeLayout, voters: list[NodeLayout],
     return "".join(f"{k}={v}\n" for k, v in props.items())
 
 
-def log4j2_properties(node: NodeLayout) -> str:
-    """Broker logs to logs/server.log in the node folder; noisy request logs kept at WARN."""
-    return f"""status = warn
+def log4j2_properties(node: NodeLayout, audit: bool = False) -> str:
+    """Broker logs to logs/server.log in the node folder; noisy request logs kept at WARN.
+    audit: the authorizer's every decision (DEBUG logs the allowed ones) to authorizer.log, so
+    that who really logged in and did what can be read from the broker itself."""
+    return _BROKER_LOG4J.format(log=node.logs_dir / "server.log") + \
+        (_AUDIT_LOG4J.format(log=node.audit_log_path) if audit else "")
+
+
+_BROKER_LOG4J = """status = warn
 appender.file.type = File
 appender.file.name = file
-appender.file.fileName = {node.logs_dir / 'server.log'}
+appender.file.fileName = {log}
 appender.file.layout.type = PatternLayout
 appender.file.layout.pattern = [%d] %p %m (%c)%n
 rootLogger.level = INFO
@@ -100,6 +111,16 @@ logger.request.name = kafka.request.logger
 logger.request.level = WARN
 logger.state.name = state.change.logger
 logger.state.level = WARN
+"""
+_AUDIT_LOG4J = """appender.audit.type = File
+appender.audit.name = audit
+appender.audit.fileName = {log}
+appender.audit.layout.type = PatternLayout
+appender.audit.layout.pattern = %d{{UNIX_MILLIS}} %m%n
+logger.audit.name = kafka.authorizer.logger
+logger.audit.level = DEBUG
+logger.audit.additivity = false
+logger.audit.appenderRef.audit.ref = audit
 """
 
 

@@ -309,7 +309,8 @@ class LocalKafkaCluster:
         node.config_path.write_text(server_properties(
             node, self.nodes, {**security, **self.overrides},
             self.security.protocol if self.security else "PLAINTEXT"))
-        node.log4j_path.write_text(log4j2_properties(node))
+        node.log4j_path.write_text(log4j2_properties(
+            node, audit=bool(self.security and self.security.mode == "sasl_ssl")))
 
     def _java_argv(self, node: NodeLayout, main: str, *args: str,
                    agent: tuple[str, ...] = ()) -> list[str]:

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from replaybench.clusters import profile, security_material, tiered_proof
+from replaybench.clusters import audit_log, profile, security_material, tiered_proof
 from replaybench.clusters.artifacts import KAFKA_VERSION, tiered_storage_artifacts
 from replaybench.clusters.kafka_config import TIERED_TOPIC_CONFIGS, tiered_overrides
 from replaybench.clusters.local_kafka import LocalKafkaCluster
@@ -25,6 +25,7 @@ from replaybench.clusters.tansu import TANSU_VERSION, TansuCluster
 from replaybench.errors import UsageError
 
 EMBEDDED_KINDS = ("kafka", "tiered", "s3")
+SECURED_KINDS = ("kafka", "tiered")   #: the embedded kinds --security can start
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,13 @@ class ClusterHandle:
             return {}
         return {"remote_tier": tiered_proof.remote_tier_proof(events, self.drills)}
 
+    def access_seen(self, since_ns: int, until_ns: int) -> dict[str, dict[str, list[str]]]:
+        """On a sasl_ssl embedded cluster, what each principal was allowed and denied between
+        the two wall-clock times, from the brokers' own authorizer logs; elsewhere nothing."""
+        if self.security is None or self.security.mode != "sasl_ssl":
+            return {}
+        return audit_log.read([n.audit_log_path for n in self.drills.nodes], since_ns, until_ns)
+
     def server_pids(self) -> dict[str, int]:
         """The cluster's server processes on this host, for their CPU per tick."""
         return self.drills.server_pids() if hasattr(self.drills, "server_pids") else {}
@@ -98,10 +106,10 @@ class ClusterHandle:
 def open_cluster(choice: ClusterChoice, note: Callable[[str], None]) -> Iterator[ClusterHandle]:
     """The chosen cluster for the length of the `with`; an embedded one is started in a temp
     dir of its own and stopped (by pid) and removed afterwards. `note`: progress lines."""
-    if choice.security and (choice.profile or choice.bootstrap or choice.kind != "kafka"):
+    if choice.security and (choice.profile or choice.bootstrap or choice.kind not in SECURED_KINDS):
         raise UsageError("--security starts a secured embedded cluster: it applies to "
-                         "--cluster kafka only (an external cluster brings its own, in its "
-                         "client config)")
+                         "--cluster kafka and tiered (an external cluster brings its own, in its "
+                         "client config; Tansu, the s3 model, has no TLS listener or authorizer)")
     if choice.profile:
         yield _profiled(profile.load(choice.profile))
     elif choice.bootstrap:
@@ -149,6 +157,8 @@ def _kafka(choice: ClusterChoice, root: Path, note: Callable[[str], None]) -> It
             secret_dir = Path(tempfile.mkdtemp(prefix="rb-security-"))
             cleanup.callback(shutil.rmtree, secret_dir, ignore_errors=True)   # made just above
             security = security_material.generate(secret_dir / "material", choice.security)
+        if security and tiered:
+            extra["overrides"].update(security.remote_log_metadata_overrides())
         cluster = LocalKafkaCluster(root, choice.brokers, cache_dir=choice.cache_dir,
                                     security=security, **extra)
         cleanup.enter_context(cluster.start())

@@ -65,6 +65,19 @@ class SecurityMaterial:
                 "allow.everyone.if.no.acl.found": "false"})
         return props
 
+    def remote_log_metadata_overrides(self) -> dict[str, str]:
+        """Tiered Storage on a secured cluster: the brokers' remote-log metadata clients use the
+        secured listener (the broker gives them its address and protocol) with the CA and,
+        under SASL_SSL, the admin's login, which these settings add."""
+        prefix = "rlmm.config.remote.log.metadata.common.client."
+        props = {"remote.log.metadata.manager.listener.name": self.protocol,
+                 f"{prefix}ssl.truststore.type": "PEM",
+                 f"{prefix}ssl.truststore.location": str(self.ca_file)}
+        if self.mode == "sasl_ssl":
+            props.update({f"{prefix}sasl.mechanism": MECHANISM,
+                          f"{prefix}sasl.jaas.config": _jaas(ADMIN, self.passwords[ADMIN])})
+        return props
+
     def format_args(self) -> list[str]:
         """kafka-storage format arguments that create the SCRAM users."""
         return [arg for user, password in self.passwords.items()

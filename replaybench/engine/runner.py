@@ -30,6 +30,7 @@ from replaybench.results import store
 from replaybench.results.run_record import RunRecord
 from replaybench.results.runs import headline_groups
 from replaybench.results.summary import Summary, summarize
+from replaybench.roles import native_reader
 
 REACH_TIMEOUT_S = 10.0
 
@@ -139,6 +140,7 @@ def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec
                           not spec.topic.existing, request.drop_acls,
                           _streams_names(run_id) if spec.storm.engine == "kafka-streams" else None)
     display.note(f"run {run_id}: {spec.name} on {cluster.info.bootstrap}")
+    _note_reader_fallback(spec, display)
     record = RunRecord(run_id, Clock()())
     meter = stack.enter_context(object_store_meter.metering(cluster.object_store, Clock()))
     flush = cluster.after_seed(names.changelog)
@@ -187,6 +189,8 @@ def _finish(record: RunRecord, spec, request: RunRequest, cluster: ClusterHandle
     cluster_info["topics"] = _describe_topics(config, names)
     if grants.granted or grants.dropped:
         cluster_info["acls"] = grants.to_manifest()
+        # who really logged in and did what, as the brokers' authorizer saw it
+        cluster_info["access_seen"] = cluster.access_seen(record.started_ns, record.ended_ns)
     info = manifest.build(record, spec, {"scale": request.scale, "overrides": list(request.overrides),
                                          "file": str(request.workload)},
                           cluster_info, {"base": config, "producer": spec.live.producer_config,
@@ -203,14 +207,28 @@ def _finish(record: RunRecord, spec, request: RunRequest, cluster: ClusterHandle
 def _coordinator(spec: workload.WorkloadSpec, request: RunRequest, run_id: str,
                  args: tuple, role_configs: dict[str, dict], placer: Placer) -> Coordinator:
     """The readers' coordinator, or the Kafka Streams one with its application built.
-    role_configs: each role's own login on a sasl_ssl cluster; placer: each actor's node."""
+    role_configs: each role's own login on a sasl_ssl cluster; placer: each actor's node.
+    Both engines get them from one place: every role of every engine logs in as itself."""
+    common = {"role_configs": role_configs, "placer": placer}
     if spec.storm.engine != "kafka-streams":
-        return Coordinator(*args, role_configs=role_configs, placer=placer)
+        return Coordinator(*args, **common)
     from replaybench.clusters import streams_app
     from replaybench.engine.streams_run import StreamsCoordinator
     return StreamsCoordinator(*args, app=streams_app.build(request.cache_dir),
                               application_id=f"rb-{run_id}", output=_output_topic(run_id),
-                              placer=placer)
+                              **common)
+
+
+def _note_reader_fallback(spec: workload.WorkloadSpec, display: Display) -> None:
+    """Said once on the console, not only as a warning inside each reader's Ray actor: the
+    readers will fall back to the slower client. (On a multi-node Ray cluster each node may
+    differ: the summary names the client every group really used.)"""
+    if spec.storm.engine == "kafka-streams" or not spec.storm.readers or \
+            spec.storm.client != "auto":
+        return
+    reason = native_reader.unavailable_reason()
+    if reason:
+        display.note(f"{reason}; {native_reader.FALLBACK}")
 
 
 def _output_topic(run_id: str) -> str:

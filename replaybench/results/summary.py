@@ -25,6 +25,7 @@ class GroupFigures:
     time_to_running_s: float | None = None   #: kafka-streams: loss of state to RUNNING
     lost_updates: int | None = None          #: kafka-streams
     double_applied_updates: int | None = None
+    client: str = ""             #: the readers' consumer: native, confluent-kafka, kafka-streams
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,8 @@ def summarize(record: RunRecord) -> Summary:
                                    g.get("keys"), g.get("dead_keys"),
                                    g["time_to_running_ns"] / 1e9 if g.get("time_to_running_ns")
                                    else None, g.get("lost_updates"),
-                                   g.get("double_applied_updates")))
+                                   g.get("double_applied_updates"),
+                                   g.get("reader_client", "")))
     live, interference = {}, {}
     for role in ("producer", "consumer"):
         for phase in ("baseline", "storm", "recovery"):

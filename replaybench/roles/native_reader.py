@@ -1,9 +1,10 @@
 """Loads the native restore consumer (ext/rdkafka_reader.pyx) onto confluent-kafka's librdkafka.
 
-The extension is compiled against librdkafka's header but not linked to any librdkafka, so that
-it can never pick up a second, different one (Debian's librdkafka1 is 2.0, confluent-kafka
-bundles 2.16). Its calls resolve to the library confluent-kafka has already loaded, once that
-library's symbols are made global here.
+The extension declares the librdkafka calls it makes (ext/rdkafka_abi.h) and is not linked to
+any librdkafka, so that it can never pick up a second, different one (Debian's librdkafka1 is
+2.0, confluent-kafka bundles 2.x of its own). Its calls resolve to the library confluent-kafka
+has already loaded, once that library's symbols are made global here; the version check below
+makes sure they did.
 """
 
 from __future__ import annotations
@@ -13,24 +14,39 @@ import functools
 import os
 import warnings
 
+#: the first librdkafka whose public structs have the layout rdkafka_abi.h declares (1.0.0)
+MIN_LIBRDKAFKA = 0x010000FF
+FALLBACK = ("restore readers use confluent-kafka's Message objects, about 2x slower on small "
+            "records")
+
 
 @functools.cache
-def batch_consumer_class() -> type | None:
-    """rdkafka_reader.BatchConsumer, or None (with a warning) when it cannot be used."""
+def unavailable_reason() -> str | None:
+    """Why the native consumer cannot be used here, or None when it can."""
     try:
         import confluent_kafka
         ctypes.CDLL(loaded_librdkafka(), mode=os.RTLD_GLOBAL | os.RTLD_NOW)
         from replaybench import _rdkafka_reader
         resolved, wanted = _rdkafka_reader.librdkafka_version(), confluent_kafka.libversion()[1]
-        if resolved != wanted:
-            raise ImportError(f"its calls resolve to librdkafka {resolved:#x}, confluent-kafka "
-                              f"uses {wanted:#x}")
     except (ImportError, OSError) as exc:
-        warnings.warn(f"replaybench's native restore consumer is unavailable ({exc}); restore "
-                      "readers use confluent-kafka's Message objects, ~2x slower on small "
-                      "records (apt install librdkafka-dev, then pip install -e .)",
+        return f"replaybench's native restore consumer is unavailable ({exc})"
+    if resolved != wanted:
+        return (f"the native consumer's calls resolve to librdkafka {resolved:#x}, "
+                f"confluent-kafka uses {wanted:#x}")
+    if resolved < MIN_LIBRDKAFKA:
+        return f"librdkafka {resolved:#x} is older than 1.0, whose message layout it declares"
+    return None
+
+
+@functools.cache
+def batch_consumer_class() -> type | None:
+    """rdkafka_reader.BatchConsumer, or None (with a warning) when it cannot be used."""
+    reason = unavailable_reason()
+    if reason:
+        warnings.warn(f"{reason}; {FALLBACK} (reinstall with pip install -e . to rebuild it)",
                       RuntimeWarning, stacklevel=2)
         return None
+    from replaybench import _rdkafka_reader
     return _rdkafka_reader.BatchConsumer
 
 
