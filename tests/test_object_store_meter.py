@@ -1,9 +1,10 @@
-"""Cutting the object store's counters by phase and by drill (a fake counter source; the real
+"""Cutting the object store's counters by phase and by fault (a fake counter source; the real
 S3 server's counters are checked in test_s3_server.py and through a Tansu run in
 test_run_cli.py)."""
 
+from replaybench.clusters.broker_processes import BrokerProcesses
 from replaybench.clusters.s3_server import ObjectStoreTraffic
-from replaybench.engine.object_store_meter import MeteredTarget, ObjectStoreMeter, annotate
+from replaybench.engine.object_store_meter import MeteredProcesses, ObjectStoreMeter, annotate
 from replaybench.results.run_record import RunRecord
 
 
@@ -49,15 +50,15 @@ class Broker:
         return 7
 
 
-def test_a_metered_target_samples_right_before_and_after_an_action():
+def test_metered_processes_sample_right_before_and_after_an_action():
     meter, broker = _meter(1), Broker()
-    target = MeteredTarget(broker, meter)
-    target.replace(2)
+    target = MeteredProcesses(BrokerProcesses(broker, [1, 2, 3]), meter)
+    target.replace("broker-2")
     assert broker.calls == [("replace", 2)] and len(meter.samples) == 3
-    assert target.data_bytes(2) == 7 and len(meter.samples) == 3   # not an action: no sample
+    assert target.data_bytes("broker-2") == 7 and len(meter.samples) == 3   # no action: no sample
 
 
-def test_annotate_cuts_phases_drills_and_time_series():
+def test_annotate_cuts_phases_faults_and_time_series():
     meter = _meter(6)
     record = RunRecord("r", started_ns=0, ended_ns=5000)
     record.phase_bounds = {"baseline": [0, 2000], "storm": [2000, 5000]}

@@ -97,7 +97,7 @@ def test_pause_that_never_takes_effect_is_an_error_not_silence(monkeypatch):
 
 def test_replication_samples_reach_the_cluster_with_its_client_config(monkeypatch):
     from replaybench.clusters import health
-    from replaybench.engine import drills
+    from replaybench.engine.fault_schedule import FaultSchedule
     from replaybench.results.run_record import RunRecord
     seen = {}
 
@@ -107,9 +107,9 @@ def test_replication_samples_reach_the_cluster_with_its_client_config(monkeypatc
 
     monkeypatch.setattr(health, "admin", admin)
     monkeypatch.setattr(health, "under_replicated", lambda *_a, **_k: ["t-0"])
-    plan = drills.DrillPlan([], None, lambda: 5, {"bootstrap.servers": "h:9093",
-                                                   "security.protocol": "SASL_SSL",
-                                                   "sasl.password": "x"}, ["t"])
+    plan = FaultSchedule([], None, lambda: 5, {"bootstrap.servers": "h:9093",
+                                               "security.protocol": "SASL_SSL",
+                                               "sasl.password": "x"}, ["t"])
     record = RunRecord("r", 1)
     plan._sample_replication(record)
     assert seen == {"bootstrap": "h:9093", "extra": {"security.protocol": "SASL_SSL",

@@ -49,10 +49,10 @@ def test_compat_under_sasl_ssl_runs_least_privileged_and_leaks_no_secret(cache_d
         outcome = compat.run(compat.CompatRequest(
             choice, tmp_path / "results", checks=("kafka_streams", "operator_tools", "admin_api"),
             cluster=handle), print)
-        broker_logs = _files_text(Path(handle.info.root) / "node-1" / "logs")
+        broker_logs = _files_text(Path(handle.info.extras["root"]) / "node-1" / "logs")
         # the search below can find them: the broker's own config (in the cluster's temp dir,
         # removed with it) holds the admin's
-        config = (Path(handle.info.root) / "node-1" / "server.properties").read_text()
+        config = (Path(handle.info.extras["root"]) / "node-1" / "server.properties").read_text()
         assert handle.security.passwords["admin"] in config
     assert [r["status"] for r in outcome.rows] == ["pass"] * 3, outcome.rows
     [run] = runs.load_runs(outcome.compat_dir / "runs")

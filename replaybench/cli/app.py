@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from replaybench.clusters import registry, security_material
 from replaybench.engine import workload
 from replaybench.errors import ReplaybenchError, RunError, UsageError
 
@@ -53,6 +54,17 @@ workload_path = workload.path_for
 
 set_option = click.option("--set", "overrides", multiple=True, metavar="FIELD=VALUE",
                           help="Override a field, e.g. --set storm.readers=8.")
+def platform_option(what: str):
+    """--cluster, its choices and help written from the platform registry."""
+    return click.option("--cluster", "cluster_kind", type=click.Choice(registry.names()),
+                        default="kafka", show_default=True,
+                        help=f"The embedded cluster to start {what}: {registry.help_text()}.")
+
+
+security_option = click.option(
+    "--security", type=click.Choice(list(security_material.MODES)),
+    help=f"Secure the embedded cluster ({', '.join(registry.secured_names())}): TLS listeners "
+         "(tls), plus SCRAM logins and least-privilege ACLs per role (sasl_ssl).")
 scale_option = click.option("--scale", type=click.Choice(list(workload.SCALES)),
                             default="default", show_default=True,
                             help="Scale sizes and durations (smoke: under a minute).")

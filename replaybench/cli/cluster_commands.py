@@ -1,4 +1,4 @@
-"""`cluster up|status|down|drill` and `smoke`: an embedded cluster kept running, and a quick check of one."""
+"""`cluster up|status|down|fault` and `smoke`: an embedded cluster kept running, and a quick check of one."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import click
 from replaybench.cli.app import Group, cli
 from replaybench.clusters import control
 from replaybench.clusters.artifacts import default_cache_dir
+from replaybench.clusters.broker_processes import BrokerProcesses, broker_name
+from replaybench.clusters.platform import ACTIONS
 
 
 @cli.group(cls=Group)
@@ -53,16 +55,30 @@ def cluster_down(root: Path | None) -> None:
     click.echo(f"stopped {stopped} broker(s)")
 
 
-@cluster.command("drill")
-@click.argument("action", type=click.Choice(["kill", "restart", "replace", "pause", "resume"]))
+@cluster.command("fault")
+@click.argument("action", type=click.Choice(list(ACTIONS)))
 @click.option("--broker", type=click.IntRange(1, 9), required=True)
 @_dir_option
-def cluster_drill(action: str, broker: int, root: Path | None) -> None:
+def cluster_fault(action: str, broker: int, root: Path | None) -> None:
     """Kill, restart, replace (empty disk), pause or resume one broker of a running cluster.
     Usable as the hooks of a cluster profile."""
-    target = control.attach(root or control.default_cluster_dir(), default_cache_dir())
-    getattr(target, action)(broker)
+    cluster = control.attach(root or control.default_cluster_dir(), default_cache_dir())
+    processes = BrokerProcesses(cluster, [n.node_id for n in cluster.nodes])
+    act = {"kill": processes.kill, "restart": processes.restart, "replace": processes.replace,
+           "pause": processes.pause, "resume": processes.resume}[action]
+    act(broker_name(broker))
     click.echo(f"broker {broker}: {action} done")
+
+
+@cluster.command("drill", hidden=True, context_settings={"ignore_unknown_options": True})
+@click.pass_context
+def cluster_drill(ctx: click.Context, **_) -> None:
+    """The former name of `cluster fault`, kept for profiles whose hooks call it."""
+    ctx.forward(cluster_fault)
+
+
+for _param in cluster_fault.params:   # the old name takes the same arguments
+    cluster_drill.params.append(_param)
 
 
 @cli.command("smoke")

@@ -98,15 +98,16 @@ def summary_tables(outcome: RunOutcome) -> list[Table]:
         tables.append(_latency_table(s))
     faults = outcome.record.faults if outcome.record else []
     if faults:
-        ft = Table(title="drills", caption=_reference_caption(faults))
-        for col in ("drill", "at", "took", "stall", "p99.9", "URP", "URP gone", "fetched back"):
-            ft.add_column(col, justify="left" if col == "drill" else "right")
+        ft = Table(title="faults", caption=_reference_caption(faults))
+        for col in ("fault", "at", "took", "stall", "p99.9", "URP", "URP gone", "fetched back"):
+            ft.add_column(col, justify="left" if col == "fault" else "right")
         start = outcome.record.started_ns
         for f in faults:
+            what = f"{f['action']} {f.get('target') or 'broker-' + str(f['broker'])}"
             if not f["started_ns"]:
-                ft.add_row(f"{f['action']} b{f['broker']}", "never", *["—"] * 6)
+                ft.add_row(what, "never", *["—"] * 6)
                 continue
-            ft.add_row(f"{f['action']} b{f['broker']}",
+            ft.add_row(what,
                        f"{(f['started_ns'] - start) / 1e9:.1f} s", f"{f['duration_ns'] / 1e9:.1f} s",
                        f"{f['restore_stall_ns'] / 1e9:.0f} s", f"{f['produce_p99_9_ns'] / 1e6:.0f} ms",
                        str(f["under_replicated_max"]),

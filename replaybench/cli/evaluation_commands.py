@@ -7,25 +7,29 @@ from pathlib import Path
 
 import click
 
-from replaybench.cli.app import EXIT_INTERRUPTED, EXIT_RUN_FAILED, cli, output_file
+from replaybench.cli.app import (
+    EXIT_INTERRUPTED,
+    EXIT_RUN_FAILED,
+    cli,
+    output_file,
+    platform_option,
+    security_option,
+)
 from replaybench.clusters.artifacts import default_cache_dir
 from replaybench.clusters.opening import ClusterChoice
 from replaybench.errors import UsageError
 
 
 @cli.command("compat")
-@click.option("--cluster", "cluster_kind", type=click.Choice(["kafka", "tiered", "s3"]),
-              default="kafka", show_default=True,
-              help="The embedded cluster to start when no --bootstrap or profile is given.")
+@platform_option("when no --bootstrap or profile is given")
 @click.option("--bootstrap", metavar="HOST:PORT", help="An existing cluster to check.")
 @click.option("--client-config", type=click.Path(path_type=Path), metavar="FILE",
               help="librdkafka properties (key=value lines; ${ENV} references) for --bootstrap.")
 @click.option("--cluster-profile", type=click.Path(path_type=Path), metavar="FILE",
-              help="An external cluster: bootstrap, client config, labels, drill hooks (YAML).")
+              help="An external cluster: bootstrap, client config, labels, fault hooks (YAML).")
 @click.option("--brokers", type=click.IntRange(1, 9), default=1, show_default=True,
               help="Embedded kafka or tiered cluster size.")
-@click.option("--security", type=click.Choice(["tls", "sasl_ssl"]),
-              help="Secure the embedded kafka cluster (the checks log in as its admin).")
+@security_option
 @click.option("--checks", "checks", metavar="NAME,...",
               help="Only these checks (default: all; see docs/compat.md).")
 @click.option("--compaction-wait", type=click.FloatRange(min=1), default=90.0, show_default=True,

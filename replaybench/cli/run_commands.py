@@ -15,7 +15,9 @@ from replaybench.cli.app import (
     Group,
     cli,
     output_file,
+    platform_option,
     scale_option,
+    security_option,
     set_option,
     workload_path,
 )
@@ -62,12 +64,9 @@ def workloads_show(name_or_path: str, overrides: tuple[str, ...], scale: str) ->
 @click.option("--bootstrap", metavar="HOST:PORT", help="An existing cluster to run against.")
 @click.option("--client-config", type=click.Path(path_type=Path), metavar="FILE",
               help="librdkafka properties (key=value lines; ${ENV} references) for --bootstrap.")
-@click.option("--cluster", "cluster_kind", type=click.Choice(["kafka", "tiered", "s3"]),
-              default="kafka", show_default=True,
-              help="The embedded cluster to start when no --bootstrap is given: kafka (local "
-                   "disk), tiered (Tiered Storage) or s3 (Tansu on a local S3 server).")
+@platform_option("when no --bootstrap or profile is given")
 @click.option("--cluster-profile", type=click.Path(path_type=Path), metavar="FILE",
-              help="An external cluster: bootstrap, client config, labels, drill hooks (YAML).")
+              help="An external cluster: bootstrap, client config, labels, fault hooks (YAML).")
 @click.option("--brokers", type=click.IntRange(1, 9), default=None,
               help="Embedded cluster size (default: the workload's cluster.brokers, 1).")
 @click.option("--ray-address", metavar="ADDR", help="Run the actors on this Ray cluster.")
@@ -75,12 +74,10 @@ def workloads_show(name_or_path: str, overrides: tuple[str, ...], scale: str) ->
               show_default=True)
 @click.option("--reference/--no-reference", default=True, show_default=True,
               help="With faults: first run the workload without them, on a fresh cluster, to "
-                   "measure what the drills cost the restore.")
+                   "measure what the faults cost the restore.")
 @click.option("--recreate-topics", is_flag=True,
               help="Delete and recreate topics named in the workload that already exist.")
-@click.option("--security", type=click.Choice(["tls", "sasl_ssl"]),
-              help="Secure the embedded kafka cluster: TLS listeners (tls), plus SCRAM logins "
-                   "and least-privilege ACLs per role (sasl_ssl).")
+@security_option
 @click.option("--drop-acl", "drop_acls", multiple=True, metavar="ROLE:OPERATION",
               help="sasl_ssl: leave this grant out (e.g. reader:READ), to see the error a "
                    "missing ACL gives.")

@@ -163,7 +163,6 @@ class Platform(ABC):
     storage: str                        #: the storage model it stands for
     summary: str                        #: one line for --help and docs
     security_modes: tuple[str, ...] = ()   #: what --security may ask of it
-    max_brokers: int | None = None      #: None: as many as asked
 
     @abstractmethod
     def open(self, request: OpenRequest, root: Path,

@@ -1,4 +1,4 @@
-"""One run, top to bottom: seed → warmup → baseline → storm (with drills) → recovery →
+"""One run, top to bottom: seed → warmup → baseline → storm (with faults) → recovery →
 drain → verify.
 
 The coordinator builds roles as Ray actors, ticks them every second, merges their snapshots
@@ -14,8 +14,10 @@ from typing import Any
 import numpy as np
 import psutil
 
-from replaybench.engine import actors, drills
+from replaybench.clusters.platform import ProcessControl
+from replaybench.engine import actors
 from replaybench.engine import role_builds as build
+from replaybench.engine.fault_schedule import FaultSchedule
 from replaybench.engine.node_placement import Placer
 from replaybench.engine.partition_assignment import assign_partitions
 from replaybench.engine.run_parts import Group, RunFailed, Topics
@@ -36,14 +38,14 @@ class Coordinator:
     def __init__(self, spec: WorkloadSpec, client_config: dict, topics: Topics,
                  record: RunRecord, on_tick: Callable[[Coordinator], None] | None = None,
                  after_seed: Callable[[], dict | None] | None = None,
-                 drill_target: drills.Drillable | None = None,
+                 processes: ProcessControl | None = None,
                  server_pids: Callable[[], dict[str, int]] | None = None,
                  role_configs: dict[str, dict] | None = None,
                  placer: Placer | None = None) -> None:
         """after_seed: run once the changelog is written (the embedded cluster flushes it to
-        disk, so that its writeback does not land in the baseline). drill_target: the cluster
-        the workload's faults act on. server_pids: the cluster's server processes on this host,
-        by name (asked every tick: a drill changes them), whose CPU each tick records.
+        disk, so that its writeback does not land in the baseline). processes: the cluster's
+        processes the workload's faults act on. server_pids: the cluster's server processes on this host,
+        by name (asked every tick: a fault changes them), whose CPU each tick records.
         role_configs: per role (seeder, producer, consumer, reader), settings over
         client_config: on a secured cluster, that role's own login. placer: the Ray node of
         each actor (None: Ray's default scheduling)."""
@@ -64,8 +66,8 @@ class Coordinator:
         self.ticker: Ticker | None = None
         self._per_actor: dict[str, dict[str, int]] = {}   #: counters summed over the run
         self._done: dict[str, bool] = {}
-        self.drills = drills.DrillPlan(spec.faults, drill_target, self.clock, client_config,
-                                       [topics.changelog, topics.live])
+        self.faults = FaultSchedule(list(spec.faults), processes, self.clock, client_config,
+                                    [topics.changelog, topics.live])
 
     # -- the run ----------------------------------------------------------------------------
 
@@ -81,6 +83,7 @@ class Coordinator:
             self._drain()
             self._verify()
         finally:
+            self.faults.teardown()
             self._kill_all()
 
     def _spawn(self) -> None:
@@ -214,9 +217,9 @@ class Coordinator:
                           log_starts=self.log_starts)
         timeout_ns = int(self.spec.phases.storm_timeout_s * 1e9)
         stagger_ns = int(self.spec.storm.stagger_s * 1e9)
-        while any(not g.caught_up_ns for g in self.groups) or self.drills.running:
+        while any(not g.caught_up_ns for g in self.groups) or self.faults.running:
             now = self.clock()
-            self.drills.trigger(self.record, now - storm_start, self._restored_percent())
+            self.faults.trigger(self.record, now - storm_start, self._restored_percent())
             for group in self.groups:
                 if not group.start_ns and now >= storm_start + group.index * stagger_ns:
                     self._start_group(group)
@@ -285,7 +288,7 @@ class Coordinator:
 
     def _verify(self) -> None:
         self._enter("verify")
-        self.drills.finish(self.record)
+        self.faults.finish(self.record)
         deliveries = self._changelog_deliveries()
         for group in self.groups:
             results = [call(self.handles[n], n, "result") for n in group.readers]
@@ -332,7 +335,7 @@ class Coordinator:
     def _step(self) -> None:
         start, snaps = self.ticker.step()
         self._record(start, snaps)
-        self.drills.watch(self.record, [s for _, s in snaps])
+        self.faults.watch(self.record, [s for _, s in snaps])
         for name, snap in snaps:
             if self.roles.get(name) is Role.READER and snap.done and name not in self.ticker.retiring:
                 self.ticker.retire(name)

@@ -1,5 +1,5 @@
 """What the broker asked of its object store during a run: the S3 server's own request and byte
-counters, sampled once a second in a thread beside the ticks, then cut by phase and by drill.
+counters, sampled once a second in a thread beside the ticks, then cut by phase and by fault.
 
 This is how an S3-backed run shows where its restore bytes came from (the object store served
 N bytes in M GETs while the readers restored R bytes) and what a replaced broker fetched back
@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from replaybench.clusters.platform import ObjectStore, ProcessControl
 from replaybench.clusters.s3_server import ObjectStoreTraffic
 
 SAMPLE_PERIOD_S = 1.0
@@ -62,31 +63,49 @@ class ObjectStoreMeter:
         return samples[last][1].minus(samples[first][1])
 
 
-class MeteredTarget:
-    """A drill target that samples the object store right before and after each action, so
-    what a drilled broker fetched is cut to the drill, not to the nearest second."""
+class MeteredProcesses(ProcessControl):
+    """The cluster's processes, with the object store sampled right before and after each
+    fault action, so what a faulted process fetched is cut to the fault, not to the nearest
+    second."""
 
-    ACTIONS = frozenset({"kill", "restart", "replace", "pause", "resume"})
+    def __init__(self, processes: ProcessControl, meter: ObjectStoreMeter) -> None:
+        self.processes, self.meter = processes, meter
 
-    def __init__(self, target, meter: ObjectStoreMeter) -> None:
-        self.target, self.meter = target, meter
+    def actions(self) -> dict[str, frozenset[str]]:
+        return self.processes.actions()
 
-    def __getattr__(self, name: str):
-        attr = getattr(self.target, name)
-        if name not in self.ACTIONS:
-            return attr
+    def kill(self, process: str) -> None:
+        self._sampled(self.processes.kill, process)
 
-        def sampled(*args, **kwargs):
+    def restart(self, process: str) -> None:
+        self._sampled(self.processes.restart, process)
+
+    def replace(self, process: str) -> None:
+        self._sampled(self.processes.replace, process)
+
+    def pause(self, process: str) -> None:
+        self._sampled(self.processes.pause, process)
+
+    def resume(self, process: str) -> None:
+        self._sampled(self.processes.resume, process)
+
+    def data_bytes(self, process: str) -> int:
+        return self.processes.data_bytes(process)
+
+    def startup_bytes_read(self, process: str) -> int | None:
+        return self.processes.startup_bytes_read(process)
+
+    def _sampled(self, action, process: str) -> None:
+        self.meter.sample()
+        try:
+            action(process)
+        finally:
             self.meter.sample()
-            try:
-                return attr(*args, **kwargs)
-            finally:
-                self.meter.sample()
-        return sampled
 
 
 @contextmanager
-def metering(store, clock: Callable[[], int]) -> Iterator[ObjectStoreMeter | None]:
+def metering(store: ObjectStore | None,
+             clock: Callable[[], int]) -> Iterator[ObjectStoreMeter | None]:
     """A running meter for a store that counts its traffic; None for one that does not."""
     if store is None or store.traffic() is None:
         yield None

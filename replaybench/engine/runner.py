@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from replaybench.clusters import health
-from replaybench.clusters.opening import ClusterChoice, ClusterHandle, open_cluster
+from replaybench.clusters.opening import ClusterChoice, open_cluster
+from replaybench.clusters.platform import ClusterHandle
 from replaybench.engine import (
     acls,
     actors,
@@ -78,7 +79,7 @@ class Display:
 
 def run(request: RunRequest, display: Display | None = None) -> RunOutcome:
     """One run; for a workload with faults, first the same workload without them (the
-    reference), so that the faulted run can say what its drills cost the restore."""
+    reference), so that the faulted run can say what its faults cost the restore."""
     display = display or Display()
     spec = workload.load(request.workload, list(request.overrides), request.scale)
     reference = None
@@ -142,13 +143,14 @@ def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec
     display.note(f"run {run_id}: {spec.name} on {cluster.info.bootstrap}")
     _note_reader_fallback(spec, display)
     record = RunRecord(run_id, Clock()())
-    meter = stack.enter_context(object_store_meter.metering(cluster.object_store, Clock()))
+    meter = stack.enter_context(object_store_meter.metering(
+        cluster.capabilities.object_store, Clock()))
     flush = cluster.after_seed(names.changelog)
-    target = cluster.drills
-    if meter is not None and target is not None:
-        target = object_store_meter.MeteredTarget(target, meter)
+    processes = cluster.capabilities.processes
+    if meter is not None and processes is not None:
+        processes = object_store_meter.MeteredProcesses(processes, meter)
     coordinator = _coordinator(spec, request, run_id, (spec, config, names, record, display.tick,
-                                                       flush, target, cluster.server_pids),
+                                                       flush, processes, cluster.server_pids),
                                grants.role_configs, placer)
     try:
         coordinator.run()
@@ -184,7 +186,7 @@ def _finish(record: RunRecord, spec, request: RunRequest, cluster: ClusterHandle
     cluster_info = cluster.info.to_manifest()
     if meter is not None:
         cluster_info["object_store"] = object_store_meter.annotate(
-            record, meter, cluster.info.object_store_server or "")
+            record, meter, cluster.capabilities.object_store.describe())
     cluster_info.update(cluster.storage_proof(record.events))
     cluster_info["topics"] = _describe_topics(config, names)
     if grants.granted or grants.dropped:
@@ -248,7 +250,7 @@ def _restore_ns(record: RunRecord) -> int:
 
 
 def _compare_to_reference(record: RunRecord, reference: RunOutcome) -> dict[str, Any]:
-    """Restore time with the faults against without, into the manifest and every drill row."""
+    """Restore time with the faults against without, into the manifest and every fault row."""
     ref_ns = _restore_ns(reference.record) if reference.status == "completed" else 0
     ns = _restore_ns(record)
     for row in record.faults:
@@ -275,10 +277,10 @@ def _check_embedded_fits(spec: workload.WorkloadSpec, request: RunRequest) -> No
                                      f"{spec.topic.replication} needs at least as many brokers, "
                                      f"the embedded cluster has {brokers}")
     for i, fault in enumerate(spec.faults):
-        if fault.broker > brokers:
-            raise workload.WorkloadError(f"{request.workload}: faults[{i}].broker: {fault.broker} "
-                                         f"is not one of the embedded cluster's brokers "
-                                         f"1..{brokers}")
+        if fault.broker_id() > brokers:
+            raise workload.WorkloadError(f"{request.workload}: faults[{i}]: broker-"
+                                         f"{fault.broker_id()} is not one of the embedded "
+                                         f"cluster's brokers 1..{brokers}")
 
 
 def _topics(spec: workload.WorkloadSpec, run_id: str) -> Topics:

@@ -128,9 +128,9 @@ class StreamsCoordinator(Coordinator):
             if name not in self.lose:
                 self._call(name, "watch_failover", min(self.lost.values()))
         timeout_ns = int(self.spec.phases.storm_timeout_s * 1e9)
-        while not all(self._done.get(n) for n in group.readers) or self.drills.running:
+        while not all(self._done.get(n) for n in group.readers) or self.faults.running:
             now = self.clock()
-            self.drills.trigger(self.record, now - storm_start, self._restored_percent())
+            self.faults.trigger(self.record, now - storm_start, self._restored_percent())
             if now - storm_start > timeout_ns:
                 behind = [n for n in group.readers if not self._done.get(n)]
                 self.record.event(now, "storm_timeout", instances=behind)
@@ -199,7 +199,7 @@ class StreamsCoordinator(Coordinator):
 
     def _verify(self) -> None:
         self._enter("verify")
-        self.drills.finish(self.record)
+        self.faults.finish(self.record)
         group = self.groups[0]
         alive = [n for n in self._names(Role.STREAMS)
                  if self.spec.streams.loss == "wipe" or n not in self.lose]

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from replaybench.clusters import health
-from replaybench.clusters.opening import ClusterChoice, ClusterHandle, open_cluster
+from replaybench.clusters.opening import ClusterChoice, open_cluster
+from replaybench.clusters.platform import ClusterHandle
 from replaybench.engine import client_config, manifest
 from replaybench.errors import UsageError
 from replaybench.evaluation import (
@@ -72,7 +73,7 @@ def run(request: CompatRequest, note: Callable[[str], None]) -> CompatOutcome:
     except OSError as exc:
         raise UsageError(f"{results_dir}: cannot create results directory ({exc.strerror})") \
             from None
-    compat_id = store.new_run_id(results_dir, f"compat-{_kind(request.choice)}")
+    compat_id = store.new_run_id(results_dir, f"compat-{request.choice.label}")
     clock = Clock()
     started = clock()
     opened = nullcontext(request.cluster) if request.cluster else open_cluster(request.choice, note)
@@ -81,7 +82,7 @@ def run(request: CompatRequest, note: Callable[[str], None]) -> CompatOutcome:
         health.check_reachable(config, REACH_TIMEOUT_S)
         partial_dir = store.new_partial(results_dir, compat_id)
         outcome = CompatOutcome(partial_dir, "completed", "")
-        probe = Probe(config, compat_id, _restart_drill(handle), handle.info.replication)
+        probe = Probe(config, compat_id, _restart_fault(handle), handle.info.replication)
         try:
             for name in request.checks:
                 note(f"{name} ...")
@@ -139,18 +140,13 @@ def _streams_run(request: CompatRequest, handle: ClusterHandle, runs_dir: Path,
         client_config=request.client_config))
 
 
-def _restart_drill(handle: ClusterHandle) -> Callable[[], None] | None:
+def _restart_fault(handle: ClusterHandle) -> Callable[[], None] | None:
     """Restarting broker 1, where this cluster can be restarted (embedded; a profile with a
     restart hook)."""
-    drills = handle.drills
-    hooks = getattr(getattr(drills, "profile", None), "hooks", None)
-    if drills is None or (hooks is not None and "restart" not in hooks):
+    processes = handle.capabilities.processes
+    if processes is None or "restart" not in processes.actions().get("broker-1", ()):
         return None
-    return partial(drills.restart, 1)
-
-
-def _kind(choice: ClusterChoice) -> str:
-    return "profile" if choice.profile else "external" if choice.bootstrap else choice.kind
+    return partial(processes.restart, "broker-1")
 
 
 def _manifest(compat_id: str, outcome: CompatOutcome, handle: ClusterHandle, config: dict,

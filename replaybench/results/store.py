@@ -51,7 +51,7 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType, str]]] = {
         ("p99_9_ns", _I, "99.9th percentile"),
         ("max_ns", _I, "maximum"),
         ("under_replicated_partitions", _I, "role cluster: the run's topics' partitions with "
-                                            "ISR < replicas (sampled while drills run)"),
+                                            "ISR < replicas (sampled while faults run)"),
         ("s3_get_requests", _I, "role object_store: GET requests the S3 server answered in the "
                                 "interval (the S3-backed broker's reads)"),
         ("s3_put_requests", _I, "role object_store: PUT requests"),
@@ -70,7 +70,7 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType, str]]] = {
         ("server", _S, "role server: which process (broker-N, tansu, s3-server) on this host"),
     ],
     "latency": [
-        ("phase", _S, "phase the samples fell in; fault-N: live latency while drill N ran"),
+        ("phase", _S, "phase the samples fell in; fault-N: live latency while fault N ran"),
         ("role", _S, "producer, consumer, reader, seeder, or harness (every actor together)"),
         ("metric", _S, "ack_intended (coordinated-omission corrected: ack - intended send), "
                        "ack_sent, sent_intended, e2e (consumer receive - intended send), "
@@ -162,24 +162,29 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType, str]]] = {
         ("detail", _S, "JSON object with the event's fields"),
     ],
     "faults": [
-        ("drill", _I, "index in the workload's faults"), ("action", _S, "kill, replace, pause, restart"),
-        ("broker", _I, "node id"), ("trigger", _S, "at_s=... or at_restore_percent=..."),
-        ("started_ns", _I, "wall clock; 0: never triggered"), ("done_ns", _I, "broker back, wall clock"),
-        ("duration_ns", _I, "done - started"), ("error", _S, "why the drill failed, if it did"),
-        ("restore_stall_ns", _I, "longest stretch without restore progress after the drill "
+        # "drill": the column's name from before faults had targets; kept so stored runs read
+        ("drill", _I, "the fault's index in the workload's faults"),
+        ("action", _S, "kill, replace, pause, restart"),
+        ("broker", _I, "the first broker it acted on (0: none, e.g. only the S3 server)"),
+        ("target", _S, "the processes it acted on, ','-separated (broker-2, s3)"),
+        ("trigger", _S, "at_s=... or at_restore_percent=..."),
+        ("started_ns", _I, "wall clock; 0: never triggered"),
+        ("done_ns", _I, "targets back, wall clock"),
+        ("duration_ns", _I, "done - started"), ("error", _S, "why the fault failed, if it did"),
+        ("restore_stall_ns", _I, "longest stretch without restore progress after the fault "
                                  "started (1 s resolution)"),
-        ("restore_resumed_ns", _I, "from drill start to restore progress after that stall"),
-        ("produce_p99_9_ns", _I, "live produce ack - intended p99.9 while the drill ran"),
+        ("restore_resumed_ns", _I, "from fault start to restore progress after that stall"),
+        ("produce_p99_9_ns", _I, "live produce ack - intended p99.9 while the fault ran"),
         ("under_replicated_max", _I, "most under-replicated partitions seen after the start"),
-        ("under_replicated_cleared_ns", _I, "from drill start until none were under-replicated"),
-        ("broker_bytes_after", _I, "bytes in the broker's log dirs at the end of the run: for "
+        ("under_replicated_cleared_ns", _I, "from fault start until none were under-replicated"),
+        ("broker_bytes_after", _I, "bytes in the targets' log dirs at the end of the run: for "
                                    "a replacement, what it fetched back"),
-        ("startup_bytes_read", _I, "S3-backed broker, drills that start a new process: "
+        ("startup_bytes_read", _I, "S3-backed broker, faults that start a new process: "
                                    "what it read from the object store before it accepted a "
                                    "connection, i.e. what a replacement fetched back; null "
                                    "elsewhere"),
         ("object_store_bytes_read", _I, "S3-backed broker: bytes the object store served from "
-                                        "drill start until the broker answered metadata again: "
+                                        "fault start until the broker answered metadata again: "
                                         "its start-up reads plus the first fetches it served; "
                                         "null without an object store"),
         ("object_store_get_requests", _I, "GET requests in that window"),

@@ -1,0 +1,133 @@
+"""Faults as objects (engine/faults.py) and their schedule, over a small fake process table:
+what each fault does to which process and in what order, what it refuses before the run, and
+that a composed workload runs two faults on two kinds of process at once. (The same faults
+against real brokers and a real S3 server: test_cluster_drills.py, test_run_cli.py.)"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from replaybench.clusters.platform import ACTIONS, FaultRefused, ProcessControl
+from replaybench.engine import faults
+from replaybench.engine.fault_schedule import FaultSchedule
+from replaybench.engine.workload import FaultSpec
+from replaybench.results.run_record import RunRecord
+
+
+class Processes(ProcessControl):
+    """Brokers 1-3 take everything; the S3 server only pause and resume."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+        self.lock = threading.Lock()
+
+    def actions(self) -> dict[str, frozenset[str]]:
+        return {**{f"broker-{n}": frozenset(ACTIONS) for n in (1, 2, 3)},
+                "s3": frozenset({"pause", "resume"})}
+
+    def _did(self, action: str, process: str) -> None:
+        self.check(action, process)
+        with self.lock:
+            self.calls.append((action, process))
+
+    def kill(self, process: str) -> None:
+        self._did("kill", process)
+
+    def restart(self, process: str) -> None:
+        self._did("restart", process)
+
+    def replace(self, process: str) -> None:
+        time.sleep(0.05)
+        self._did("replace", process)
+
+    def pause(self, process: str) -> None:
+        self._did("pause", process)
+
+    def resume(self, process: str) -> None:
+        self._did("resume", process)
+
+
+@pytest.mark.parametrize(("action", "duration", "expected"), [
+    ("kill", 0.0, [("kill", "broker-2")]),
+    ("kill", 0.01, [("kill", "broker-2"), ("restart", "broker-2")]),
+    ("pause", 0.01, [("pause", "broker-2"), ("resume", "broker-2")]),
+    ("restart", 5.0, [("restart", "broker-2")]),
+    ("replace", 5.0, [("replace", "broker-2")]),
+])
+def test_each_fault_starts_and_stops_what_it_names(action, duration, expected):
+    processes = Processes()
+    fault = faults.build(action, ["broker-2"], duration)
+    fault.setup(processes)
+    fault.start()
+    if fault.lasts:
+        fault.stop()
+    assert processes.calls == expected
+
+
+def test_a_fault_with_several_targets_acts_on_them_all_at_once():
+    processes = Processes()
+    fault = faults.build("replace", ["broker-1", "broker-3"], 0)
+    fault.setup(processes)
+    started = time.monotonic()
+    fault.start()
+    assert sorted(processes.calls) == [("replace", "broker-1"), ("replace", "broker-3")]
+    assert time.monotonic() - started < 0.09   # concurrently: two 0.05 s replacements
+
+
+def test_teardown_resumes_what_a_failed_run_left_paused():
+    processes = Processes()
+    fault = faults.build("pause", ["s3", "broker-1"], 60)
+    fault.setup(processes)
+    fault.start()
+    fault.teardown()
+    assert sorted(c for c in processes.calls if c[0] == "resume") == [
+        ("resume", "broker-1"), ("resume", "s3")]
+    fault.teardown()   # nothing left paused: nothing more to do
+    assert len(processes.calls) == 4
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    (FaultSpec(action="replace", targets=("s3",), at_s=1),
+     "faults[0] (replace s3): s3 cannot replace here (it can pause, resume)"),
+    (FaultSpec(action="kill", targets=("broker-7",), at_s=1, duration_s=0),
+     "faults[0] (kill broker-7): no process 'broker-7' on this cluster (it has broker-1, "
+     "broker-2, broker-3, s3)"),
+])
+def test_a_fault_the_cluster_cannot_take_is_refused_before_the_run(spec, message):
+    with pytest.raises(FaultRefused) as refused:
+        FaultSchedule([spec], Processes(), time.monotonic_ns, {}, [])
+    assert str(refused.value) == message
+
+
+def test_faults_need_somewhere_to_act():
+    with pytest.raises(FaultRefused, match="a bare --bootstrap cannot be reached by faults"):
+        FaultSchedule([FaultSpec(at_s=1)], None, time.monotonic_ns, {}, [])
+
+
+def test_a_composed_workload_pauses_the_s3_server_while_it_replaces_a_broker():
+    specs = [FaultSpec(action="pause", targets=("s3",), at_s=0, duration_s=0.2),
+             FaultSpec(action="replace", broker=2, at_restore_percent=10)]
+    processes = Processes()
+    schedule = FaultSchedule(specs, processes, time.monotonic_ns, {}, [])
+    record = RunRecord("r", time.monotonic_ns())
+    schedule.trigger(record, 0, 0.0)            # the pause is due, the replacement is not
+    time.sleep(0.05)
+    assert processes.calls == [("pause", "s3")]
+    schedule.trigger(record, 100_000_000, 12.0)  # 12 % restored: now the replacement
+    while schedule.running:
+        time.sleep(0.01)
+    assert processes.calls == [("pause", "s3"), ("replace", "broker-2"), ("resume", "s3")]
+    started = [e for e in record.events if e["kind"] == "fault_start"]
+    assert [(e["kind"], '"target": "s3"' in e["detail"]) for e in started] == [
+        ("fault_start", True), ("fault_start", False)]
+
+
+def test_a_fault_without_targets_hashes_as_before_targets_existed():
+    old = FaultSpec(action="replace", broker=2, at_restore_percent=30)
+    assert "targets" not in old.model_dump() and old.target_names() == ["broker-2"]
+    assert FaultSpec(targets=("s3", "broker-3"), at_s=1).broker_id() == 3
+    with pytest.raises(ValueError, match="broker or targets, not both"):
+        FaultSpec(broker=2, targets=("broker-2",), at_s=1)
