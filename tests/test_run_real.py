@@ -97,9 +97,9 @@ def test_staggered_groups_restore_independently(kafka1, cache_dir, tmp_path, ray
 def test_an_actor_crash_fails_the_run_and_keeps_what_was_measured(kafka1, cache_dir, tmp_path,
                                                                   ray_local):
     class KillProducerInBaseline(runner.Display):
-        def tick(self, coordinator):
-            if coordinator.record.phase == "baseline":
-                os.kill(int(coordinator.record.placement["producer-0"]["pid"]), signal.SIGKILL)
+        def tick(self, progress):
+            if progress.phase == "baseline":
+                os.kill(int(progress.placement["producer-0"]["pid"]), signal.SIGKILL)
 
     out = run_smoke(kafka1, cache_dir, tmp_path, "restore-storm", display=KillProducerInBaseline())
     assert out.status == "failed" and "producer-0" in out.reason

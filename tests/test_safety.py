@@ -36,8 +36,8 @@ def test_every_error_is_either_the_users_or_the_runs():
 class FailsInStorm(runner.Display):
     """A client error from deep inside a run (as reading end offsets can raise)."""
 
-    def tick(self, coordinator) -> None:
-        if coordinator.record.phase == "storm":
+    def tick(self, progress) -> None:
+        if progress.phase == "storm":
             raise KafkaException(KafkaError(KafkaError._TRANSPORT, "broker transport failure"))
 
 

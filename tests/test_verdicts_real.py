@@ -32,8 +32,8 @@ class StallInStorm(runner.Display):
     def __init__(self, stop, resume) -> None:
         self.stop, self.resume, self.done = stop, resume, threading.Event()
 
-    def tick(self, coordinator) -> None:
-        if coordinator.record.phase == "storm" and not self.done.is_set():
+    def tick(self, progress) -> None:
+        if progress.phase == "storm" and not self.done.is_set():
             self.done.set()
             threading.Thread(target=self._stall, daemon=True).start()
 
@@ -76,12 +76,12 @@ def test_a_frozen_load_generator_is_inconclusive_not_interference(
     pid = {}
 
     def stop() -> None:
-        pid["producer"] = int(display.coordinator.record.placement["producer-0"]["pid"])
+        pid["producer"] = int(display.progress.placement["producer-0"]["pid"])
         os.kill(pid["producer"], signal.SIGSTOP)
 
     display = StallInStorm(stop, lambda: os.kill(pid["producer"], signal.SIGCONT))
     remember = display.tick
-    display.tick = lambda c: (setattr(display, "coordinator", c), remember(c))
+    display.tick = lambda p: (setattr(display, "progress", p), remember(p))
     out = run_smoke(kafka1, cache_dir, tmp_path, "restore-storm", *SLOW_RESTORE, display=display)
     assert out.status == "completed", out.reason
     verdict = _overall(out.run_dir)

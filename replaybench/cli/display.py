@@ -7,7 +7,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from replaybench.engine.coordinator import Coordinator
+from replaybench.engine.run_state import Progress
 from replaybench.engine.runner import Display, RunOutcome
 from replaybench.results.summary import Summary, verdict_of
 
@@ -28,29 +28,21 @@ class RichDisplay(Display):
     def note(self, text: str) -> None:
         self.console.print(text)
 
-    def tick(self, coordinator: Coordinator) -> None:
-        record = coordinator.record
-        if record.phase != self._phase:
-            self._phase = record.phase
-            self.console.print(f"[bold]{record.phase}[/bold] at "
-                               f"{(record.phase_bounds[record.phase][0] - record.started_ns) / 1e9:.1f} s")
-        self.live.update(Text(status_line(coordinator)))
+    def tick(self, progress: Progress) -> None:
+        if progress.phase != self._phase:
+            self._phase = progress.phase
+            self.console.print(f"[bold]{progress.phase}[/bold] at "
+                               f"{progress.phase_started_ns / 1e9:.1f} s")
+        self.live.update(Text(status_line(progress)))
 
 
-def status_line(coordinator: Coordinator) -> str:
+def status_line(progress: Progress) -> str:
     """phase, elapsed, restore %, restore MB/s, live p99, consumer lag, from the latest tick."""
-    record = coordinator.record
-    latest = {}
-    for row in reversed(record.timeseries):
-        if row["tick"] != record.timeseries[-1]["tick"]:
-            break
-        latest[row["role"]] = row
-    elapsed_ns = record.timeseries[-1]["elapsed_ns"] if record.timeseries else 0
-    parts = [f"{record.phase:<9}", f"{elapsed_ns / 1e9:6.1f} s"]
-    total = sum(coordinator.targets.values()) * max(len(coordinator.groups), 1)
-    if total:
-        done = sum(r["records"] for r in record.timeseries if r["role"] == "reader")
-        parts.append(f"restore {min(done / total, 1.0):6.1%}")
+    latest = progress.latest
+    parts = [f"{progress.phase:<9}", f"{progress.elapsed_ns / 1e9:6.1f} s"]
+    if progress.restore_target_records:
+        done = progress.restored_records / progress.restore_target_records
+        parts.append(f"restore {min(done, 1.0):6.1%}")
     if "reader" in latest:
         parts.append(f"{latest['reader']['bytes_per_s'] / 1e6:7.1f} MB/s")
     if "seeder" in latest:

@@ -3,6 +3,7 @@ write results whatever happens once measuring has begun."""
 
 from __future__ import annotations
 
+import functools
 import signal
 import traceback
 from contextlib import ExitStack
@@ -25,6 +26,7 @@ from replaybench.engine import (
 from replaybench.engine.coordinator import Coordinator
 from replaybench.engine.node_placement import Placer
 from replaybench.engine.run_parts import Topics
+from replaybench.engine.run_state import Progress
 from replaybench.errors import ReplaybenchError, UsageError
 from replaybench.meters.clock import Clock
 from replaybench.results import store
@@ -73,7 +75,7 @@ class Display:
     def note(self, text: str) -> None:
         pass
 
-    def tick(self, coordinator: Coordinator) -> None:
+    def tick(self, progress: Progress) -> None:
         pass
 
 
@@ -208,17 +210,17 @@ def _finish(record: RunRecord, spec, request: RunRequest, cluster: ClusterHandle
 
 def _coordinator(spec: workload.WorkloadSpec, request: RunRequest, run_id: str,
                  args: tuple, role_configs: dict[str, dict], placer: Placer) -> Coordinator:
-    """The readers' coordinator, or the Kafka Streams one with its application built.
-    role_configs: each role's own login on a sasl_ssl cluster; placer: each actor's node.
-    Both engines get them from one place: every role of every engine logs in as itself."""
-    common = {"role_configs": role_configs, "placer": placer}
+    """The coordinator with the workload's restore engine: replaybench's readers, or a
+    Kafka Streams application (built here). role_configs: each role's own login on a sasl_ssl
+    cluster; placer: each actor's node. Every engine gets them from this one place, so every
+    role of every engine logs in as itself."""
     if spec.storm.engine != "kafka-streams":
-        return Coordinator(*args, **common)
+        return Coordinator(*args, role_configs=role_configs, placer=placer)
     from replaybench.clusters import streams_app
-    from replaybench.engine.streams_run import StreamsCoordinator
-    return StreamsCoordinator(*args, app=streams_app.build(request.cache_dir),
-                              application_id=f"rb-{run_id}", output=_output_topic(run_id),
-                              **common)
+    from replaybench.engine.streams_engine import StreamsEngine
+    engine = functools.partial(StreamsEngine, app=streams_app.build(request.cache_dir),
+                               application_id=f"rb-{run_id}", output=_output_topic(run_id))
+    return Coordinator(*args, role_configs=role_configs, placer=placer, engine=engine)
 
 
 def _note_reader_fallback(spec: workload.WorkloadSpec, display: Display) -> None:
@@ -239,7 +241,7 @@ def _output_topic(run_id: str) -> str:
 
 def _streams_names(run_id: str) -> acls.StreamsNames:
     """What the Kafka Streams application of this run is granted on a sasl_ssl cluster."""
-    from replaybench.engine.streams_run import STORE
+    from replaybench.engine.streams_engine import STORE
     return acls.StreamsNames(f"rb-{run_id}", _output_topic(run_id), f"rb-{run_id}-{STORE}-")
 
 
