@@ -9,6 +9,7 @@ no NaN or infinity, unknown keys refused, frozen once built.
 from __future__ import annotations
 
 import difflib
+import re
 import typing
 from typing import Annotated, Any
 
@@ -59,9 +60,27 @@ def between(kind: type, low: float | None = None, high: float | None = None) -> 
 def one_line(exc: ValidationError, source: str, model: type[BaseModel]) -> str:
     """The first error of `exc`, as "<source>: <field>: <what is wrong>"."""
     err = exc.errors(include_url=False)[0]
-    where = dotted(err["loc"])
+    loc = err["loc"]
+    if err["type"] == "extra_forbidden" and loc and not looks_like_field(loc[-1]):
+        loc = (*loc[:-1], NOT_SHOWN)
+    where = dotted(loc)
     what = _describe(err, model)
     return f"{source}: {where}: {what}" if where else f"{source}: {what}"
+
+
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
+NOT_SHOWN = "<a key that is no field name, not shown: is this the right file?>"
+
+
+def looks_like_field(key: object) -> bool:
+    """Whether a file's key may be quoted in an error: a field name's shape. Anything else may
+    be a line of a file given by mistake (a password file), which an error must not echo."""
+    return isinstance(key, str) and _FIELD_NAME.fullmatch(key) is not None
+
+
+def shown_key(key: object) -> str:
+    """An unknown key as an error names it: quoted if it has a field name's shape."""
+    return repr(key) if looks_like_field(key) else NOT_SHOWN
 
 
 def dotted(loc: tuple) -> str:

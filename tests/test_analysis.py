@@ -194,6 +194,10 @@ def test_an_omb_workload_imports_and_what_cannot_is_refused(tmp_path):
     assert bad.returncode == 2 and "topics: 2 cannot be imported" in bad.stderr
     omb.write_text("topics: 1\nproducerRate: 100\nlingerMs: 3\n")
     assert "lingerMs: not an OMB workload field" in _cli("workloads", "import-omb", str(omb)).stderr
+    omb.write_text("topics: 1\nproducerRate: 100\nproducerRate: 200\n")   # which one is meant?
+    twice = _cli("workloads", "import-omb", str(omb))
+    assert twice.returncode == 2 and "producerRate" in twice.stderr and "duplicate" in \
+        twice.stderr, twice.stderr
 
 
 def _with_verdicts(src: Path, dst: Path, restore: str = "cluster-bound",

@@ -97,9 +97,11 @@ def test_client_config_expands_env_and_redacts(tmp_path, monkeypatch):
     with pytest.raises(client_config.ClientConfigError,
                        match=r"line 4: environment variable RB_TEST_SECRET is not set"):
         client_config.load(path)
-    path.write_text("no equals sign\n")
-    with pytest.raises(client_config.ClientConfigError, match=r"line 1: expected key=value"):
+    path.write_text("root:x:0:0:root:/root:/bin/bash\n")   # not a properties file
+    with pytest.raises(client_config.ClientConfigError, match=r"line 1: expected key=value") \
+            as refused:
         client_config.load(path)
+    assert "root" not in str(refused.value).replace(str(path), "")   # nothing of it quoted
 
 
 def test_results_are_written_atomically_with_schema_version(tmp_path):

@@ -100,3 +100,24 @@ def test_an_output_file_that_cannot_be_written_is_one_line_before_any_work(tmp_p
     assert run.returncode == 2, run.stderr
     assert run.stderr.strip().splitlines() == [run.stderr.strip()]
     assert "cannot write" in run.stderr
+
+
+# A password file given by mistake: its lines parse as YAML keys, or are no properties at all.
+_SHADOW = "root:*:19000:0:99999:7:::\nadmin:$6$salt$hash:19000:0:99999:7:::\n"
+
+
+def test_a_file_given_by_mistake_is_refused_without_quoting_it(tmp_path):
+    from replaybench.analysis import cost, thresholds
+    from replaybench.engine import client_config
+    wrong = tmp_path / "shadow"
+    wrong.write_text(_SHADOW)
+    team = tmp_path / "thresholds.yaml"
+    team.write_text(f"price_sheet: {wrong}\n")
+    readers = [lambda: thresholds.load(wrong), lambda: cost.load_prices(wrong),
+               lambda: client_config.load(wrong), lambda: profile.load(wrong),
+               lambda: workload.load(wrong)]
+    for read in readers:
+        with pytest.raises(UsageError) as refused:
+            read()
+        said = str(refused.value).replace(str(wrong), "")
+        assert "\n" not in said and "root" not in said and "hash" not in said, said

@@ -151,6 +151,7 @@ def test_fetch_state_from_librdkafka_statistics(stats, reading, expected):
     assert fetch_state(stats, "t", reading, 100_000) == expected
 
 
+@pytest.mark.timing
 def test_hiccup_meter_sees_a_stopped_process():
     """A child process runs the meter; SIGSTOP for 0.5 s shows as a hiccup near 0.5 s."""
     code = ("import sys, time\nfrom replaybench.meters.self_noise import HiccupMeter\n"
@@ -168,6 +169,7 @@ def test_hiccup_meter_sees_a_stopped_process():
     assert count >= 100   # 10 ms wake-ups plus those the stop swallowed (corrected)
 
 
+@pytest.mark.timing
 def test_hiccup_meter_is_quiet_when_nothing_stalls():
     meter = HiccupMeter().start()
     time.sleep(0.3)
@@ -176,6 +178,7 @@ def test_hiccup_meter_is_quiet_when_nothing_stalls():
     assert hist.count >= 15 and hist.percentile(50.0) < 5_000_000
 
 
+@pytest.mark.timing
 def test_host_sampler_reports_shares_and_server_cpu():
     import psutil
 

@@ -24,6 +24,7 @@ from replaybench.errors import UsageError
 from replaybench.results import runs as runs_mod
 from replaybench.results.runs import Run
 from replaybench.strict_yaml import read_mapping
+from replaybench.validation import shown_key
 
 DEFAULT_SHEET = Path(__file__).with_name("price_sheet.yaml")
 
@@ -57,7 +58,8 @@ def load_prices(path: Path | None = None) -> PriceSheet:
     names = {f.name: f.type for f in fields(PriceSheet)}
     for key, value in values.items():
         if key not in names:
-            raise PriceSheetError(f"{path}: unknown field {key!r}; known: {', '.join(names)}")
+            raise PriceSheetError(f"{path}: unknown field {shown_key(key)}; known: "
+                                  f"{', '.join(names)}")
         if names[key] in ("float", "int") and (isinstance(value, bool) or
                                                not isinstance(value, (int, float)) or value < 0):
             raise PriceSheetError(f"{path}: {key}: {value!r} is not a price (a number >= 0)")

@@ -10,6 +10,8 @@ from hdrh.log import HistogramLogWriter
 
 from replaybench.errors import UsageError
 from replaybench.results.runs import Run
+from replaybench.strict_yaml import read_mapping
+from replaybench.validation import NOT_SHOWN, looks_like_field
 
 # OMB fields replaybench maps, and those it accepts but has no use for (payload shaping).
 _MAPPED = {"name", "topics", "partitionsPerTopic", "messageSize", "subscriptionsPerTopic",
@@ -26,15 +28,12 @@ class OmbImportError(UsageError):
 def import_omb(path: Path) -> str:
     """The OMB workload as replaybench workload YAML: live traffic shaped like OMB's, no restore
     (storm.readers 0); add a storm with --set or by editing."""
-    try:
-        omb = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise OmbImportError(f"{path}: cannot read OMB workload ({exc})") from None
-    if not isinstance(omb, dict):
-        raise OmbImportError(f"{path}: an OMB workload is a mapping of fields")
-    unknown = sorted(set(omb) - _MAPPED - _IGNORED)
+    # the project's strict reader: a duplicate key is refused, not silently the last one
+    omb = read_mapping(path, "OMB workload", OmbImportError)
+    unknown = sorted(set(omb) - _MAPPED - _IGNORED, key=str)
     if unknown:
-        raise OmbImportError(f"{path}: {unknown[0]}: not an OMB workload field replaybench knows")
+        name = unknown[0] if looks_like_field(unknown[0]) else NOT_SHOWN
+        raise OmbImportError(f"{path}: {name}: not an OMB workload field replaybench knows")
     _refuse(path, omb)
     producers = int(omb.get("producersPerTopic", 1))
     rate = float(omb["producerRate"])

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from replaybench.errors import UsageError
 from replaybench.strict_yaml import read_mapping
+from replaybench.validation import shown_key
 
 # Checks whose failure or absence blocks a stateful job (docs/scorecard.md): its changelog
 # (compaction), its exactly-once processing (transactions), its restarts (groups, offsets).
@@ -39,7 +40,8 @@ def load(path: Path | None) -> Thresholds:
     data = read_mapping(path, "thresholds", ThresholdsError)
     unknown = [k for k in data if k not in _FIELDS]
     if unknown:
-        raise ThresholdsError(f"{path}: unknown field {unknown[0]!r}; known: {', '.join(_FIELDS)}")
+        raise ThresholdsError(f"{path}: unknown field {shown_key(unknown[0])}; known: "
+                              f"{', '.join(_FIELDS)}")
     try:
         return Thresholds(
             parse_duration(str(data.get("recovery_objective", "900s")), "recovery_objective"),

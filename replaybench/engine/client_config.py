@@ -30,7 +30,9 @@ def load(path: Path) -> dict[str, str]:
             continue
         key, sep, value = line.partition("=")
         if not sep or not key.strip():
-            raise ClientConfigError(f"{path}: line {number}: expected key=value, got {line!r}")
+            # the line itself is not quoted: a wrong file may hold anything (a password file)
+            raise ClientConfigError(f"{path}: line {number}: expected key=value (a librdkafka "
+                                    "properties file); is this the right file?")
         config[key.strip()] = _expand(value.strip(), path, number)
     return config
 
