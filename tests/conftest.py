@@ -48,6 +48,9 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if _CLUSTER_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.cluster)
+    # Long tests first: run in parallel (.ci/run), the quick ones then fill the workers' gaps
+    # instead of a long one starting last and running alone.
+    items.sort(key=lambda item: item.get_closest_marker("cluster") is None)
 
 
 def pytest_sessionfinish(session, exitstatus):

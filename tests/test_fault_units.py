@@ -69,7 +69,7 @@ def test_each_fault_starts_and_stops_what_it_names(action, duration, expected):
     assert processes.calls == expected
 
 
-@pytest.mark.timing
+@pytest.mark.alone
 def test_a_fault_with_several_targets_acts_on_them_all_at_once():
     processes = Processes()
     fault = faults.build("replace", ["broker-1", "broker-3"], 0)
@@ -111,8 +111,10 @@ def test_faults_need_somewhere_to_act():
         FaultSchedule([FaultSpec(at_s=1)], None, time.monotonic_ns, {}, [])
 
 
+@pytest.mark.alone
 def test_a_composed_workload_pauses_the_s3_server_while_it_replaces_a_broker():
-    specs = [FaultSpec(action="pause", targets=("s3",), at_s=0, duration_s=0.2),
+    # the pause outlasts the replacement (REPLACE_S), so the replacement falls inside it
+    specs = [FaultSpec(action="pause", targets=("s3",), at_s=0, duration_s=4 * REPLACE_S),
              FaultSpec(action="replace", broker=2, at_restore_percent=10)]
     processes = Processes()
     schedule = FaultSchedule(specs, processes, time.monotonic_ns, {}, [])

@@ -40,7 +40,7 @@ def _phases(role, warm_s: float, judged_s: float, warm: list, judged: list) -> N
     _drive(role, judged_s, judged)
 
 
-@pytest.mark.timing
+@pytest.mark.alone
 def test_a_frozen_broker_shows_in_corrected_latency_and_loses_nothing(kafka1):
     topic = "truth-pause"
     create_topic(kafka1.bootstrap, topic, 4, 1)

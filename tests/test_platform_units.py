@@ -120,6 +120,13 @@ def test_lost_data_and_interference_over_budget_block_and_inconclusive_is_partia
                             limits).status == "pass"
     unsure = {**over, "verdict": "inconclusive"}
     assert scorecard.replay([_run("r4", comparisons=[unsure])], limits).status == "partial"
+    # the same interference, with the harness's readers saturating the machine the broker ran on
+    saturated = {"verdict": "host-bound", "verdict_reasons": "the load machine's CPU was "
+                 "saturated (0% idle during the restore); the readers share it"}
+    judged = scorecard.replay([_run("r5", comparisons=[over], groups=[saturated])], limits)
+    assert judged.status == "partial"
+    assert "host the harness saturated" in judged.evidence[0] and "0% idle" in judged.evidence[0]
+    assert "other cores or machines" in judged.evidence[0]
 
 
 def test_missing_evidence_is_never_a_pass():

@@ -101,6 +101,7 @@ def _kafka_pids() -> set[int]:
             if "kafka.Kafka" in (p.info["cmdline"] or [])}
 
 
+@pytest.mark.alone   # no broker anywhere on the machine may appear meanwhile
 def test_a_refused_token_is_one_line_and_starts_no_broker(ray3, tmp_path):
     before = _kafka_pids()
     done = _run(ray3.address, tmp_path, env={"RAY_AUTH_TOKEN": "not-the-token"}, timeout=120)

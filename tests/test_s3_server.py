@@ -8,6 +8,7 @@ from replaybench.clusters import s3_server
 from replaybench.clusters.processes import find_by_marker
 
 
+@pytest.mark.cluster   # a real S3 server process
 def test_ranged_gets_conditional_puts_and_traffic_counts(tmp_path):
     with s3_server.SeaweedS3Server(tmp_path / "s3").start() as server:
         server.create_bucket("rb-test")

@@ -5,6 +5,7 @@ from its own changelog; its stores are then checked key by key."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import psutil
 import pytest
@@ -18,8 +19,26 @@ from tests.kafka_helpers import create_topic
 SMALL = ("seed.records=10000", "seed.keys=2000")
 
 
-def _jvms() -> list[psutil.Process]:
-    return [p for p in psutil.process_iter(["cmdline"]) if MAIN_CLASS in (p.info["cmdline"] or [])]
+def _jvms(application_id: str) -> list[psutil.Process]:
+    """The application's JVMs still running: those whose properties file names this
+    application id (other tests' applications may run beside it), and any whose file is gone
+    (an instance removes its folder only after its JVM has exited: that one leaked)."""
+    alive = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = proc.info["cmdline"] or []
+        if MAIN_CLASS not in cmdline:
+            continue
+        try:
+            mine = f"application.id={application_id}\n" in Path(cmdline[-1]).read_text()
+        except OSError:
+            mine = True
+        if mine:
+            alive.append(proc)
+    return alive
+
+
+def _app(run_dir: Path) -> str:
+    return f"rb-{manifest(run_dir)['run_id']}"
 
 
 def test_exactly_once_restore_is_measured_and_loses_or_doubles_nothing(kafka1, cache_dir,
@@ -50,7 +69,7 @@ def test_exactly_once_restore_is_measured_and_loses_or_doubles_nothing(kafka1, c
     assert any(r["role"] == "consumer" and r["latency_count"] for r in table(out.run_dir,
                                                                             "timeseries"))
     assert manifest(out.run_dir)["workload"]["spec"]["storm"]["engine"] == "kafka-streams"
-    assert not _jvms()
+    assert not _jvms(_app(out.run_dir))
 
 
 def test_an_unknown_streams_config_fails_the_run_in_one_line(kafka1, cache_dir, tmp_path,
@@ -61,17 +80,18 @@ def test_an_unknown_streams_config_fails_the_run_in_one_line(kafka1, cache_dir, 
     # every instance refuses it; whichever is heard first is named
     assert re.fullmatch(r"streams-\d: unknown Kafka Streams config: "
                         r"restore\.consumer\.max\.pol\.records", out.reason), out.reason
-    assert (out.run_dir / "manifest.json").exists() and not _jvms()
+    assert (out.run_dir / "manifest.json").exists() and not _jvms(_app(out.run_dir))
 
 
 def test_a_standby_replica_spares_the_failover_its_restore(kafka1, cache_dir, tmp_path, ray_local):
     """streams-failover: an instance killed for good; the survivors take over its tasks, from
     a standby replica (nothing to restore) or from the changelog."""
-    groups = {}
+    groups, apps = {}, []
     for standbys in (1, 0):
         out = run_smoke(kafka1, cache_dir, tmp_path / str(standbys), "streams-failover", *SMALL,
                         f"streams.standby_replicas={standbys}")
         assert out.status == "completed", out.reason
+        apps.append(_app(out.run_dir))
         (groups[standbys],) = table(out.run_dir, "restore_groups")
         lost = [e for e in table(out.run_dir, "events") if e["kind"] == "state_lost"]
         assert [e["actor"] for e in lost] == ["streams-0"]
@@ -81,9 +101,10 @@ def test_a_standby_replica_spares_the_failover_its_restore(kafka1, cache_dir, tm
     # Not asserted: that the standby run restores fewer records. Kafka Streams' assignor does
     # not always hand the dead instance's tasks to their standbys at this size (one CI run:
     # 8,493 records restored with a standby, 8,478 without).
-    assert not _jvms()
+    assert not [jvm for app in apps for jvm in _jvms(app)]
 
 
+@pytest.mark.cluster   # an embedded 3-broker cluster, started by the command it runs
 @pytest.mark.timeout(660)
 def test_a_streams_restore_through_a_broker_replacement(tmp_path):
     """streams-broker-replacement without its reference run: broker 2 of 3 is replaced while
@@ -102,7 +123,7 @@ def test_a_streams_restore_through_a_broker_replacement(tmp_path):
     assert group["engine"] == "kafka-streams" and group["lost_updates"] == 0
     (drill,) = table(run_dir, "faults")
     assert (drill["action"], drill["broker"], drill["error"]) == ("replace", 2, "")
-    assert manifest(run_dir)["cluster"]["brokers"] == 3 and not _jvms()
+    assert manifest(run_dir)["cluster"]["brokers"] == 3 and not _jvms(_app(run_dir))
 
 
 def test_an_instance_killed_from_outside_fails_its_next_tick_in_one_line(kafka1, cache_dir):
@@ -131,4 +152,4 @@ def test_an_instance_killed_from_outside_fails_its_next_tick_in_one_line(kafka1,
     assert len(snap.errors) == 1 and "streams-0: the JVM exited (-9)" in snap.errors[0]
     assert instance.tick(instance.clock() + 10_000_000).errors == []
     instance.close()
-    assert not instance.work_dir.exists() and not _jvms()
+    assert not instance.work_dir.exists() and not _jvms("crash-test")

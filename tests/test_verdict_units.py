@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -151,7 +152,7 @@ def test_fetch_state_from_librdkafka_statistics(stats, reading, expected):
     assert fetch_state(stats, "t", reading, 100_000) == expected
 
 
-@pytest.mark.timing
+@pytest.mark.alone
 def test_hiccup_meter_sees_a_stopped_process():
     """A child process runs the meter; SIGSTOP for 0.5 s shows as a hiccup near 0.5 s."""
     code = ("import sys, time\nfrom replaybench.meters.self_noise import HiccupMeter\n"
@@ -169,7 +170,7 @@ def test_hiccup_meter_sees_a_stopped_process():
     assert count >= 100   # 10 ms wake-ups plus those the stop swallowed (corrected)
 
 
-@pytest.mark.timing
+@pytest.mark.alone
 def test_hiccup_meter_is_quiet_when_nothing_stalls():
     meter = HiccupMeter().start()
     time.sleep(0.3)
@@ -178,7 +179,7 @@ def test_hiccup_meter_is_quiet_when_nothing_stalls():
     assert hist.count >= 15 and hist.percentile(50.0) < 5_000_000
 
 
-@pytest.mark.timing
+@pytest.mark.alone
 def test_host_sampler_reports_shares_and_server_cpu():
     import psutil
 
@@ -230,3 +231,39 @@ def test_hiccup_correction_matches_hdrh_record_corrected_value(values, interval)
             expected.append(missing)
             missing -= interval
     assert sorted(corrected(np.array(values, np.int64), interval).tolist()) == sorted(expected)
+
+
+def test_interference_on_a_host_the_harness_saturated_says_whose_it_is():
+    """The run's summary and its console table: an interference verdict measured while the
+    restore was host-bound names the host, with the restore's evidence."""
+    from rich.console import Console
+
+    from replaybench.cli import display
+    from replaybench.engine.runner import RunOutcome
+    from replaybench.results import summary as summary_mod
+    from replaybench.verdicts.interference import Comparison
+
+    over = Comparison("producer", "p99", "overall", 8_000_000, 170_000_000, 21.2, 2.3, 36.3,
+                      "interference", "baseline: storm p99 170.0 ms above the baseline band")
+
+    class Record:
+        groups = [{"verdict": "host-bound", "verdict_reasons": "the load machine's CPU was "
+                   "saturated (0% idle during the restore); fetcher idle in 48%"}]
+
+    [judged] = summary_mod._whose(Record(), [over])
+    assert judged.verdict == "interference" and judged.reason.startswith(summary_mod.SATURATED)
+    assert "0% idle" in judged.reason and "not the platform's" in judged.reason
+    Record.groups = [{"verdict": "cluster-bound"}]
+    assert summary_mod._whose(Record(), [over]) == [over]   # the platform's: unchanged
+
+    figures = summary_mod.Summary([], {"baseline producer": {"p99_ns": 8_000_000,
+                                                             "p99_9_ns": 9_000_000},
+                                       "storm producer": {"p99_ns": 170_000_000,
+                                                          "p99_9_ns": 180_000_000}},
+                                  {"producer p99": 21.2}, [judged])
+    console = Console(width=200, record=True)
+    for table in display.summary_tables(RunOutcome(Path("r"), "completed", "", figures, None)):
+        console.print(table)
+    text = console.export_text()
+    assert "interference (1)" in text and "(1) produce ack−intended p99: on a saturated host" \
+        in text

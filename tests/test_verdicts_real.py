@@ -54,7 +54,7 @@ def _storm_max_ns(run_dir, metric: str = "ack_intended") -> int:
                 if (r["phase"], r["role"], r["metric"]) == ("storm", "producer", metric))
 
 
-@pytest.mark.timing
+@pytest.mark.alone
 def test_a_frozen_broker_is_interference_and_slow_readers_are_client_bound(
         kafka1, cache_dir, tmp_path, ray_local):
     node = kafka1.nodes[0].node_id
@@ -72,7 +72,7 @@ def test_a_frozen_broker_is_interference_and_slow_readers_are_client_bound(
     assert 0 < group["reader_consume_share"] <= 1 and 0 < group["reader_fold_share"] < 1
 
 
-@pytest.mark.timing
+@pytest.mark.alone
 def test_a_frozen_load_generator_is_inconclusive_not_interference(
         kafka1, cache_dir, tmp_path, ray_local):
     pid = {}

@@ -9,7 +9,7 @@ from rich.text import Text
 
 from replaybench.engine.run_state import Progress
 from replaybench.engine.runner import Display, RunOutcome
-from replaybench.results.summary import Summary, verdict_of
+from replaybench.results.summary import SATURATED, Summary, verdict_of
 
 
 class RichDisplay(Display):
@@ -132,9 +132,10 @@ def _latency_table(s: Summary) -> Table:
             interval = f" [{judged.ci_low:.2f}–{judged.ci_high:.2f}]" \
                 if judged and judged.ci_low is not None else ""
             verdict = judged.verdict if judged else "—"
-            if judged and judged.verdict == "inconclusive":
+            if judged and (judged.verdict == "inconclusive" or
+                           judged.reason.startswith(SATURATED)):
                 notes.append(f"{metric} {p}: {judged.reason}")
-                verdict = f"inconclusive ({len(notes)})"
+                verdict = f"{judged.verdict} ({len(notes)})"
             lat.add_row(f"{metric} {p}", *[f"{c[key] / 1e6:.1f}" if c else "—" for c in cells],
                         f"{ratio:.2f}×{interval}" if ratio else "—", verdict)
     if notes:

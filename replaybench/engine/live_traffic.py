@@ -130,10 +130,7 @@ class LiveTraffic:
         """Retire the producers, then record what their last flush brought in."""
         s = self.state
         producers = s.names(Role.PRODUCER)
-        for name in producers:
-            s.ticker.retire(name)
-        while any(n in s.ticker.queues for n in producers):
-            s.step()
+        s.retire(producers)
         s.note(s.clock(), [(n, s.call(n, "finish")) for n in producers])
 
     def consumers_caught_up(self) -> bool:
@@ -142,12 +139,7 @@ class LiveTraffic:
         return all(s.consumed(n) >= acked for n in s.names(Role.CONSUMER))
 
     def retire_consumers(self) -> None:
-        s = self.state
-        consumers = s.names(Role.CONSUMER)
-        for name in consumers:
-            s.ticker.retire(name)
-        while any(n in s.ticker.queues for n in consumers):
-            s.step()
+        self.state.retire(self.state.names(Role.CONSUMER))
 
     # -- checks -----------------------------------------------------------------------------
 

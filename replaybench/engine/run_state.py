@@ -108,6 +108,13 @@ class RunState:
         """Tick this actor from now on."""
         self.ticker.add(name, self.handles[name])
 
+    def retire(self, names: list[str]) -> None:
+        """Tick these actors no more, and tick on until their queued ticks are in."""
+        for name in names:
+            self.ticker.retire(name)
+        while any(n in self.ticker.queues for n in names):
+            self.step()
+
     def step(self) -> None:
         """One tick of every ticking actor: their snapshots into the record, faults watched,
         an actor's error fails the run."""

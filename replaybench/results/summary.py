@@ -3,7 +3,7 @@ group, live latency per phase and how much the storm inflated it, and the verifi
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from replaybench.results.run_record import RunRecord
 from replaybench.verdicts.interference import ROLES, Comparison, PhaseLatency, judge_role
@@ -71,9 +71,26 @@ def summarize(record: RunRecord) -> Summary:
                     interference[f"{role} {p[:-3]}"] = storm[p] / base[p]
     failed = [f"{v['scope']}.{v['check']}: expected {v['expected']}, got {v['observed']}"
               for v in record.verification if not v["passed"]]
-    comparisons = [c for role in ROLES for c in judge_role(role, _phases(record, role))]
+    comparisons = _whose(record, [c for role in ROLES for c in judge_role(role, _phases(record, role))])
     return Summary(groups, live, interference, comparisons, not failed, failed,
                    len(record.verification))
+
+
+SATURATED = "on a saturated host"   #: how an interference verdict on such a host begins
+
+
+def _whose(record: RunRecord, comparisons: list[Comparison]) -> list[Comparison]:
+    """Interference measured while the harness saturated the machine (a host-bound restore)
+    is the host's: each such verdict says so, with the restore's evidence."""
+    host = next((g for g in record.groups if g.get("verdict") == "host-bound"), None)
+    if host is None:
+        return comparisons
+    why = str(host.get("verdict_reasons") or "").split(";")[0]
+    note = (f"{SATURATED}: the restore was host-bound ({why}), so this is the load "
+            "machine's interference, not the platform's; run the readers on other cores or "
+            "machines to judge the platform")
+    return [replace(c, reason=f"{note}; {c.reason}" if c.reason else note)
+            if c.verdict == "interference" else c for c in comparisons]
 
 
 def verdict_of(summary: Summary, role: str, stat: str) -> Comparison | None:
