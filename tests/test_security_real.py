@@ -6,6 +6,7 @@ principal, operation and resource; the tools and the Admin API over TLS alone.""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -24,8 +25,11 @@ SMALL = (*SHORT, "seed.records=20000", "seed.keys=2000")
 
 
 def _cli(*args: str, timeout: float = 400) -> subprocess.CompletedProcess:
+    # as from a user's shell: without the RAY_AUTH_MODE an in-process Ray of the test session
+    # may have left in this process's environment
+    env = {k: v for k, v in os.environ.items() if k != "RAY_AUTH_MODE"}
     return subprocess.run([sys.executable, "-m", "replaybench", *args], capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, env=env)
 
 
 def _files_text(root: Path) -> str:

@@ -136,10 +136,6 @@ class ClusterHandle:
     capabilities: Capabilities = field(default_factory=Capabilities)
     security: SecurityMaterial | None = None   #: a secured embedded cluster's users and CA
 
-    @property
-    def embedded(self) -> bool:
-        return self.info.kind == "embedded"
-
     def server_pids(self) -> dict[str, int]:
         pids = self.capabilities.server_pids
         return pids() if pids else {}

@@ -81,6 +81,11 @@ def ray_runtime(address: str | None) -> Iterator[dict[str, str]]:
         # Ray otherwise swaps loopback for the host's routable address, and binds there. Read
         # when ray is first imported, hence set before the import below.
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    if address is None:
+        # A private local Ray in token mode, as Ray (2.60) picks for a new local cluster anyway,
+        # but chosen here: left unset, Ray says so on the user's stderr at every run. Read when
+        # ray is first imported, hence set before the import below.
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
     auth = ray_auth.prepare(address) if address else None   # before Ray reads its config
     import ray
     if ray.is_initialized():
