@@ -185,3 +185,22 @@ def test_a_streams_run_the_broker_refuses_is_unsupported_and_another_failure_fai
     assert (check.status, check.broker_error) == ("unsupported", refused.reason)
     lost = outcome("verification: lost_updates: expected 0, got 12")
     assert streams_check.kafka_streams(lambda _overrides: lost).status == "fail"
+
+
+def test_a_topic_not_yet_known_to_the_answering_broker_is_asked_again():
+    """compat's Admin API check describes a topic it has just created; on a loaded machine the
+    broker that answers may not have the metadata yet. Only that error is retried."""
+    from confluent_kafka import KafkaError, KafkaException
+
+    from replaybench.evaluation import admin_check
+    answers = [KafkaError.UNKNOWN_TOPIC_OR_PART] * 2
+
+    def describe():
+        if answers:
+            raise KafkaException(KafkaError(answers.pop()))
+        return "described"
+
+    assert admin_check._once_known(describe, interval_s=0.01) == "described"
+    answers[:] = [KafkaError.TOPIC_AUTHORIZATION_FAILED]
+    with pytest.raises(KafkaException):
+        admin_check._once_known(describe, interval_s=0.01)

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import time
 
-from confluent_kafka import ConsumerGroupTopicPartitions, TopicCollection, TopicPartition
+from confluent_kafka import (
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    KafkaException,
+    TopicCollection,
+    TopicPartition,
+)
 from confluent_kafka.admin import (
     AlterConfigOpType,
     ConfigEntry,
@@ -41,14 +47,15 @@ def admin_api(probe: Probe) -> Outcome:
 
 
 def _describe_topic(probe: Probe, topic: str, _group: str):
-    desc = probe.admin.describe_topics(TopicCollection([topic]))[topic].result(30)
+    desc = _once_known(lambda: probe.admin.describe_topics(TopicCollection([topic]))[topic]
+                       .result(30))
     leaders = [p.leader for p in desc.partitions]
     return True if len(leaders) == 2 and all(leaders) else f"partitions/leaders {leaders}"
 
 
 def _topic_config(probe: Probe, topic: str) -> str | None:
     resource = ConfigResource(ResourceType.TOPIC, topic)
-    entries = probe.admin.describe_configs([resource])[resource].result(30)
+    entries = _once_known(lambda: probe.admin.describe_configs([resource])[resource].result(30))
     entry = entries.get("retention.ms")
     return entry.value if entry is not None else None
 
@@ -73,6 +80,23 @@ def _add_partitions(probe: Probe, topic: str, _group: str):
     count = _eventually(lambda: len(probe.admin.describe_topics(TopicCollection([topic]))[topic]
                                     .result(30).partitions), 3)
     return True if count == 3 else f"{count} partitions {SETTLE_S:.0f} s after 2 -> 3"
+
+
+def _once_known(read, interval_s: float = 0.2):
+    """A topic created a moment ago reaches the broker that answers a describe a moment later
+    (KRaft metadata propagation; seen on a loaded 2-core machine): a describe that says the
+    topic is unknown is asked again, for at most SETTLE_S."""
+    deadline = time.monotonic() + SETTLE_S
+    while True:
+        try:
+            return read()
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            if not isinstance(error, KafkaError) or \
+                    error.code() != KafkaError.UNKNOWN_TOPIC_OR_PART or \
+                    time.monotonic() > deadline:
+                raise
+            time.sleep(interval_s)
 
 
 def _eventually(read, want, interval_s: float = 0.2):
