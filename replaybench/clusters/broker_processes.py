@@ -58,17 +58,13 @@ class BrokerProcesses(ProcessControl):
 
     def pause(self, process: str) -> None:
         self.check("pause", process)
-        if process in self.others:
-            self.others[process].pause()
-        else:
-            self.cluster.pause(self._node(process, "pause"))
+        other = self.others.get(process)
+        other.pause() if other else self.cluster.pause(self._node(process))
 
     def resume(self, process: str) -> None:
         self.check("resume", process)
-        if process in self.others:
-            self.others[process].resume()
-        else:
-            self.cluster.resume(self._node(process, "resume"))
+        other = self.others.get(process)
+        other.resume() if other else self.cluster.resume(self._node(process))
 
     def data_bytes(self, process: str) -> int:
         return self.cluster.data_bytes(self._node(process)) if process not in self.others else 0
