@@ -131,9 +131,31 @@ def test_lost_data_and_interference_over_budget_block_and_inconclusive_is_partia
 
 def test_missing_evidence_is_never_a_pass():
     card = scorecard.Card("x", [scorecard.capacity([], thresholds.Thresholds(), cost.load_prices()),
-                                scorecard.security([_run("r")]), scorecard.migration()])
-    assert [v.status for v in card.verdicts] == ["partial", "partial", "not judged"]
+                                scorecard.security([_run("r")]), scorecard.migration([])])
+    assert [v.status for v in card.verdicts] == ["partial", "partial", "partial"]
     assert not card.blocked
+
+
+def _move(name: str, lost: int = 0, duplicates: int = 0, steps=("cutover", "rollback"),
+          status: str = "completed") -> Run:
+    passed = not lost and duplicates <= 400
+    manifest = {"run_id": name, "status": status, "reason": "", "started_ns": 1,
+                "cluster": {"source": {"storage": "local-disk", "broker_version": "4.3.1"},
+                            "target": {"storage": "tiered", "broker_version": "4.3.1"},
+                            "kind": "local-disk -> tiered"},
+                "migration": {"lost": lost, "duplicates": duplicates, "passed": passed,
+                              "verdict": "GO" if passed else "NO-GO", "steps": list(steps),
+                              "procedure": "drain-then-switch"}}
+    return Run(Path(name), manifest, [], [])
+
+
+def test_migration_safety_is_judged_on_the_ledger_of_runs_to_the_platform():
+    assert scorecard.platform(_move("m").manifest) == "tiered · 4.3.1"
+    assert scorecard.migration([_move("m1")]).status == "pass"
+    assert scorecard.migration([_move("m1", steps=("cutover",))]).status == "partial"
+    assert scorecard.migration([_move("m1"), _move("m2", duplicates=900)]).status == "partial"
+    lost = scorecard.migration([_move("m1"), _move("m2", lost=3, status="failed")])
+    assert lost.status == "blocker" and "m2" in " ".join(lost.evidence)
 
 
 def test_scorecard_over_stored_results_exits_1_on_a_blocker(tmp_path):

@@ -2,8 +2,8 @@
 results only. One card per platform (storage model and broker version); per category pass,
 partial or blocker, with the evidence and the rule that decided it (docs/scorecard.md).
 
-Missing evidence is never a pass: it is partial, saying what to run. Migration safety stays
-unjudged until a migration drill exists.
+Missing evidence is never a pass: it is partial, saying what to run. A migration run counts
+for the platform it migrates to (its target), and only for migration safety.
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ def platform(manifest: dict) -> str:
     """What a candidate platform is: its storage model (or profile name) and broker version.
     Its secured runs are the same platform's security evidence, not another platform."""
     c = manifest.get("cluster", {})
+    if "target" in c:   # a migration: the candidate is where it moved to
+        c = c["target"]
     model = c.get("storage") or c.get("name") or "external"
     return f"{model} · {c.get('broker_version', '?')}"
 
@@ -53,11 +55,13 @@ def build(runs: list[Run], compats: list[CompatResult], limits: Thresholds) -> l
     prices = cost.load_prices(limits.price_sheet)
     cards = []
     for key in keys:
-        mine = [r for r in runs if platform(r.manifest) == key]
+        here = [r for r in runs if platform(r.manifest) == key]
+        moves = [r for r in here if "migration" in r.manifest]
+        mine = [r for r in here if "migration" not in r.manifest]
         checks = [c for c in compats if platform(c.manifest) == key]
         cards.append(Card(key, [semantics(checks, mine, limits), recovery(mine, limits),
                                 replay(mine, limits), capacity(mine, limits, prices),
-                                security(mine), migration()]))
+                                security(mine), migration(moves)]))
     return cards
 
 
@@ -219,6 +223,31 @@ def _security_part(run: Run) -> tuple[str, str]:
         if not acls.get("dropped") else f"{text}"
 
 
-def migration() -> Verdict:
-    return Verdict(CATEGORIES[5], NOT_JUDGED, ["no migration drill exists yet"],
-                   "judged once replaybench has a migration drill")
+def migration(moves: list[Run]) -> Verdict:
+    """From migration runs to this platform, judged on their ledgers (verdicts/migration.py)."""
+    rule = ("pass: a completed migration with a rollback, nothing lost and duplicates within "
+            "the procedure's bound; blocker: any acknowledged record lost; partial: no "
+            "migration run, none with a rollback, or more duplicates than the bound")
+    if not moves:
+        return Verdict(CATEGORIES[5], PARTIAL, ["no migration run to this platform (run "
+                                                "--workload migration-rollback with "
+                                                "migration.target set to it)"], rule)
+    parts = [_migration_part(r) for r in moves]
+    if not any("rollback" in r.manifest["migration"].get("steps", []) and s == PASS
+               for r, (s, _) in zip(moves, parts)):
+        parts.append((PARTIAL, "no passing migration with a rollback"))
+    return _worst(CATEGORIES[5], parts, rule)
+
+
+def _migration_part(run: Run) -> tuple[str, str]:
+    verdict = run.manifest["migration"]
+    source = run.manifest.get("cluster", {}).get("kind", "")
+    text = (f"run {run.path.name} ({source}, {verdict.get('procedure')}, "
+            f"{' + '.join(verdict.get('steps', []))}): {verdict.get('verdict')}")
+    if not verdict:
+        return PARTIAL, f"run {run.path.name}: {run.manifest.get('reason')}"
+    if verdict.get("lost"):
+        return BLOCKER, text
+    if not verdict.get("passed") or run.manifest.get("status") != "completed":
+        return PARTIAL, f"{text}; {run.manifest.get('reason') or 'not passed'}"
+    return PASS, text

@@ -58,7 +58,11 @@ def summary_tables(outcome: RunOutcome) -> list[Table]:
     """Restore figures and verdict; then live latency per phase with the storm's inflation."""
     s: Summary = outcome.summary
     main = Table(title=f"{outcome.run_dir.name}: {outcome.status}")
-    main.add_column("restore")
+    migration = outcome.record.migration_verdict if outcome.record else {}
+    main.add_column("migration" if migration else "restore")
+    if migration:
+        main.add_row("verdict", migration["verdict"] if migration["passed"]
+                     else f"[bold red]{migration['verdict']}[/]")
     main.add_column("value", justify="right")
     for g in s.groups:
         label = f"group {g.group} " if len(s.groups) > 1 else ""
@@ -86,6 +90,8 @@ def summary_tables(outcome: RunOutcome) -> list[Table]:
     if outcome.reason:
         main.add_row("reason", outcome.reason)
     tables = [main]
+    if migration:
+        tables.append(_migration_table(outcome.record.migration, migration))
     if s.live:
         tables.append(_latency_table(s))
     faults = outcome.record.faults if outcome.record else []
@@ -108,6 +114,50 @@ def summary_tables(outcome: RunOutcome) -> list[Table]:
                        _size(_fetched_back(f)))
         tables.append(ft)
     return tables
+
+
+def _migration_table(rows: list[dict], verdict: dict) -> Table:
+    """Per step (cutover, rollback): what it lost, doubled, and cost, from the ledger."""
+    table = Table(title=f"migration ({verdict['procedure']})",
+                  caption="from the ledger of record ids written and read, not the mirror's "
+                          "figures; translation: resumed - true offset, per partition")
+    steps = [r for r in rows if r["partition"] == -1]
+    table.add_column("")
+    for step in steps:
+        table.add_column(step["step"], justify="right")
+
+    def row(label: str, cell) -> None:
+        table.add_row(label, *[cell(st, [r for r in rows if r["step"] == st["step"]
+                                         and r["partition"] >= 0]) for st in steps])
+    row("lost", lambda st, _: _red_if(st["lost"]))
+    row("delivered twice", lambda st, _: f"{st['duplicates']:,}")
+    row("translation", lambda _, parts: _span([p["translation_error"] for p in parts]))
+    row("mirror missing / doubled", lambda st, _: f"{st['mirror_missing'] or 0:,} / "
+                                                  f"{st['mirror_duplicates'] or 0:,}")
+    row("switch time", lambda st, _: _seconds(st["switch_ns"]))
+    row("write unavailable", lambda st, _: _seconds(st["write_unavailable_ns"]))
+    row("read unavailable", lambda st, _: _seconds(st["read_unavailable_ns"]))
+    row("e2e p99 / p99.9 across", lambda st, _: f"{_ms(st['consumer_p99_ns'])} / "
+                                                 f"{_ms(st['consumer_p99_9_ns'])}")
+    row("e2e p99 before", lambda st, _: _ms(st["consumer_reference_p99_ns"]))
+    return table
+
+
+def _red_if(count: int | None) -> str:
+    return "—" if count is None else f"[bold red]{count:,}[/]" if count else "0"
+
+
+def _span(values: list) -> str:
+    known = [v for v in values if v is not None]
+    return "—" if not known else f"{min(known):+,} .. {max(known):+,}"
+
+
+def _seconds(ns: int | None) -> str:
+    return "—" if ns is None else f"{ns / 1e9:.1f} s"
+
+
+def _ms(ns: int | None) -> str:
+    return "—" if ns is None else f"{ns / 1e6:,.0f} ms"
 
 
 _CLIENTS = {"native": "native (librdkafka's batches folded in C)",

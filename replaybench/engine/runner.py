@@ -85,7 +85,8 @@ def run(request: RunRequest, display: Display | None = None) -> RunOutcome:
     display = display or Display()
     spec = workload.load(request.workload, list(request.overrides), request.scale)
     reference = None
-    if spec.faults and request.reference:
+    # a migration's faults hit its mirror; what they cost is read off its own catch-up
+    if spec.faults and request.reference and spec.migration is None:
         display.note("reference run: the same workload without its faults, on a fresh cluster")
         # In a subfolder: a folder of nightly runs stays one scenario for compare and history.
         reference = _run_once(replace(request, overrides=(*request.overrides, "faults=[]"),
@@ -101,6 +102,8 @@ def run(request: RunRequest, display: Display | None = None) -> RunOutcome:
 
 def _run_once(request: RunRequest, display: Display, reference: RunOutcome | None) -> RunOutcome:
     spec = workload.load(request.workload, list(request.overrides), request.scale)
+    if spec.migration is not None:
+        return _migrate(request, spec, display)
     _check_embedded_fits(spec, request)
     extra = client_config.load(request.client_config) if request.client_config else {}
     results_dir = _results_dir(request.results_dir)
@@ -115,6 +118,18 @@ def _run_once(request: RunRequest, display: Display, reference: RunOutcome | Non
     if latch.hit and outcome.status != "aborted":
         return _mark_aborted(outcome, "interrupted (SIGINT) while writing results or stopping")
     return outcome
+
+
+def _migrate(request: RunRequest, spec: workload.WorkloadSpec, display: Display) -> RunOutcome:
+    """A migration across two clusters (migration_runner.py), under the same Ctrl-C rule."""
+    from replaybench.engine import migration_runner
+    results_dir = _results_dir(request.results_dir)
+    latch = _InterruptLatch()
+    try:
+        return migration_runner.run(request, spec, display, results_dir,
+                                    store.new_run_id(results_dir, spec.name), latch)
+    finally:
+        latch.disarm()
 
 
 def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec, extra: dict,

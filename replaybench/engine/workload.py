@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_serializer, model_validator
 
+from replaybench.engine.migration_workload import Migration
 from replaybench.errors import UsageError
 from replaybench.strict_yaml import parse_yaml
 from replaybench.validation import NonEmptyText, Properties, Strict, between, format_version, one_line
@@ -185,6 +186,17 @@ class WorkloadSpec(Strict):
     streams: Streams = Streams()
     placement: Placement = Placement()
     faults: Annotated[tuple[FaultSpec, ...], Field(strict=False)] = ()  #: a YAML list
+    #: a migration between two clusters (engine/migration_schedule.py) instead of a restore
+    migration: Migration | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_migration(self, handler) -> dict[str, Any]:
+        """A workload without a migration dumps as before the section existed: its hash, and
+        so whether stored runs compare, does not change."""
+        data = handler(self)
+        if self.migration is None:
+            data.pop("migration", None)
+        return data
 
     @field_validator("name")
     @classmethod
@@ -209,6 +221,8 @@ class WorkloadSpec(Strict):
             _check_replay(self)
         if self.storm.engine == "kafka-streams":
             _check_streams(self)
+        if self.migration is not None:
+            _check_migration(self)
         for at, rate in live.rate_steps.items():
             if not (_number(at) >= 0 and _number(rate) >= 0):
                 raise ValueError(f"live.rate_steps: {at}: {rate} is not 'seconds: records per "
@@ -273,6 +287,23 @@ def _check_streams(spec: WorkloadSpec) -> None:
     if spec.streams.loss == "kill" and spec.streams.lose_state >= spec.streams.instances:
         raise ValueError(f"streams.loss: kill of {spec.streams.lose_state} of "
                          f"{spec.streams.instances} instances leaves none to fail over to")
+
+
+def _check_migration(spec: WorkloadSpec) -> None:
+    """What a migration needs of the rest of the workload: applications to move."""
+    if not (spec.live.producers and spec.live.consumers):
+        raise ValueError("migration: needs live.producers and live.consumers (the "
+                         "applications it moves), at least one each")
+    if spec.live.topic != "live":
+        raise ValueError("migration: moves the live topic (live.topic: live)")
+    if spec.storm.engine == "kafka-streams" or spec.topic.existing:
+        raise ValueError("migration: the Kafka Streams move and replayed topics are not part "
+                         "of a migration run yet")
+    for i, fault in enumerate(spec.faults):
+        if fault.target_names() != ["mirror"]:
+            raise ValueError(f"faults[{i}]: a migration's faults act on its mirror "
+                             f"(targets: [mirror]), not {', '.join(fault.target_names())}; "
+                             "at_s counts from the mirror's start")
 
 
 # Restore parallelism, client settings and where actors run: what a comparison or a sweep

@@ -36,6 +36,9 @@ class RunRecord:
     #: where the actors were meant to run: policy, and per Ray node its labels and actors
     placement_plan: dict = field(default_factory=dict)
     faults: list[dict[str, Any]] = field(default_factory=list)
+    #: a migration run: the rows of migration.parquet (per step and partition) and its verdict
+    migration: list[dict[str, Any]] = field(default_factory=list)
+    migration_verdict: dict[str, Any] = field(default_factory=dict)
     #: (phase, role) -> the role's headline latency per tick, as (bucket indices, counts): what
     #: the interference judge bootstraps over
     latency_ticks: dict[tuple[str, str], list[tuple[np.ndarray, np.ndarray]]] = \

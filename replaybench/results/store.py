@@ -68,6 +68,13 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType, str]]] = {
         ("host_idle_share", _F, "role harness: share of the host's CPU time that was idle"),
         ("host_steal_share", _F, "role harness: share stolen by the hypervisor"),
         ("server", _S, "role server: which process (broker-N, tansu, s3-server) on this host"),
+        ("mirror", _S, "role mirror: which MirrorMaker 2 flow (forward, reverse); lag_records "
+                       "is then the copy's end offsets behind the original's, summed"),
+        ("mirror_replication_latency_ms", _I, "role mirror: MirrorMaker's replication-latency-ms,"
+                                              " worst partition"),
+        ("mirror_record_age_ms", _I, "role mirror: MirrorMaker's record-age-ms, worst partition"),
+        ("mirror_checkpoint_latency_ms", _I, "role mirror: MirrorMaker's checkpoint-latency-ms, "
+                                             "worst partition"),
     ],
     "latency": [
         ("phase", _S, "phase the samples fell in; fault-N: live latency while fault N ran"),
@@ -206,8 +213,36 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType, str]]] = {
         ("started_ns", _I, "wall clock"),
         ("duration_ns", _I, "how long the check took"),
     ],
+    "migration": [
+        ("step", _S, "cutover (source -> target) or rollback (target -> source)"),
+        ("partition", _I, "-1: the step's total (and the step's windows and latencies)"),
+        ("acked_before", _I, "records acknowledged on the cluster left in this step"),
+        ("acked_after", _I, "records acknowledged on the cluster moved to"),
+        ("delivered_after", _I, "records the group was handed on the cluster moved to"),
+        ("lost", _I, "acknowledged, never delivered (this step answers for the leg before it; "
+                     "the last step also for the leg after it)"),
+        ("duplicates", _I, "deliveries after the step of records already delivered"),
+        ("resumed_offset", _I, "first offset the group read in the mirrored copy"),
+        ("true_offset", _I, "offset in the copy of the record after the last one read before"),
+        ("translation_error", _I, "resumed - true: positive skipped, negative re-read"),
+        ("mirror_missing", _I, "records acknowledged before the step absent from the copy"),
+        ("mirror_duplicates", _I, "records the copy holds more than once"),
+        ("write_unavailable_ns", _I, "total row: the longest a producer had no acknowledgement "
+                                     "across the step"),
+        ("read_unavailable_ns", _I, "total row: last delivery before the step -> first after"),
+        ("switch_ns", _I, "total row: the step's start -> producers writing on the new cluster"),
+        ("consumer_p99_ns", _I, "total row: end-to-end p99 across the step (its phases and the "
+                                "phase after)"),
+        ("consumer_p99_9_ns", _I, "total row: end-to-end p99.9 across the step"),
+        ("consumer_reference_p99_ns", _I, "total row: end-to-end p99 in the phase before"),
+        ("producer_p99_ns", _I, "total row: acknowledgement p99 (from the intended send time) "
+                                "across the step"),
+        ("producer_p99_9_ns", _I, "total row: acknowledgement p99.9 across the step"),
+        ("producer_reference_p99_ns", _I, "total row: acknowledgement p99 in the phase before"),
+        ("notes", _S, "total row: waits that hit their cap (the step went on without them)"),
+    ],
     "verification": [
-        ("scope", _S, "group-N (a restore group) or live"),
+        ("scope", _S, "group-N (a restore group), live or migration"),
         ("check", _S, "what is compared"), ("expected", _I, "what a correct run gives"),
         ("observed", _I, "what was measured"), ("passed", _B, "expected == observed"),
     ],
@@ -228,7 +263,7 @@ def new_run_id(results_dir: Path, workload: str) -> str:
 
 # The files a run writes (compat results write `compat`, evaluation/compat.py).
 RUN_TABLES = ("timeseries", "latency", "restore_partitions", "restore_groups", "events",
-              "verification", "faults", "interference")
+              "verification", "faults", "interference", "migration")
 
 
 def write(results_dir: Path, record: RunRecord, manifest: dict[str, Any]) -> Path:
@@ -236,7 +271,7 @@ def write(results_dir: Path, record: RunRecord, manifest: dict[str, Any]) -> Pat
     rows = {"timeseries": record.timeseries, "latency": latency_rows(record),
             "restore_partitions": record.partitions, "restore_groups": record.groups,
             "events": record.events, "verification": record.verification,
-            "faults": record.faults,
+            "faults": record.faults, "migration": record.migration,
             # the summary's comparisons, already plain dicts in the manifest
             "interference": manifest.get("summary", {}).get("comparisons", [])}
     return finish(new_partial(results_dir, record.run_id), rows, manifest)

@@ -75,6 +75,8 @@ class LiveProducer:
         self._scratch = np.zeros(len(FOLD_COUNTERS), np.int64)
         self._record_deliveries = record_deliveries
         self._deliveries: list[np.ndarray] = []   # (key id, version, partition, offset) rows
+        self._rewinds_before = 0   # acked offset rewinds on clusters written to before
+        self.first_ack_ns = self.last_ack_ns = 0   # of the cluster it writes to now
 
     def start(self, origin_ns: int | None = None) -> None:
         """The schedule's time zero, wall-clock ns (now if None)."""
@@ -99,6 +101,31 @@ class LiveProducer:
         self._take_acks()
         return self.snapshot(done=True)
 
+    def switch(self, client_config: dict, topic: str) -> dict[str, int]:
+        """Write to another cluster from now on (a migration's cutover): what is in flight is
+        flushed to the old one first. The schedule and the sequence go on: records that fall
+        due while it is not ticked are sent late, and their latency says so. Returns the old
+        cluster's first and last acknowledgement times (ns)."""
+        self.producer.flush(60)
+        self._take_acks()
+        acks = self.ack_times()
+        self.producer = Producer({**PRODUCER_DEFAULTS, **client_config, **self.stats.config,
+                                  "on_delivery": self._on_delivery})
+        self.topic, self.first_ack_ns, self.last_ack_ns = topic, 0, 0
+        # offsets start over on the new cluster: not a rewind
+        self._rewinds_before += self.state.counts()["rewinds"]
+        self.state = core.StateTable(self.keys.n_keys, self.state.next_offset.shape[0])
+        return acks
+
+    def ack_times(self) -> dict[str, int]:
+        """First and last acknowledgement (ns) on the cluster it writes to now."""
+        return {"first_ack_ns": self.first_ack_ns, "last_ack_ns": self.last_ack_ns}
+
+    def take_deliveries(self) -> np.ndarray:
+        """deliveries() so far, forgotten here (each cluster's are taken at its switch)."""
+        out, self._deliveries = self.deliveries(), []
+        return out
+
     def deliveries(self) -> np.ndarray:
         """Every acknowledged record as (key id, version, partition, offset), if recorded."""
         if not self._deliveries:
@@ -111,7 +138,7 @@ class LiveProducer:
         if done:
             # Times an ack's offset went below one already acked in its partition: the broker
             # handed those offsets out again, so acknowledged records were overwritten.
-            counts["acked_offset_rewinds"] = self.state.counts()["rewinds"]
+            counts["acked_offset_rewinds"] = self._rewinds_before + self.state.counts()["rewinds"]
         errors = [f"{self.name}: {len(self._failed)} records failed, first: {self._failed[0]}"] \
             if self._failed else []
         self._failed = []
@@ -172,6 +199,8 @@ class LiveProducer:
             core.record_latencies(self.hists["ack_sent"], now - self.sent_ns[seq & (_RING - 1)],
                                   self._scratch)
             self._counts["acked"] += n
+            self.first_ack_ns = self.first_ack_ns or now
+            self.last_ack_ns = now
             self._counts["acked_without_offset"] += int((cols.offset[:n] < 0).sum())
             self._counts["bytes"] += int(cols.value_size[:n].sum()) + 8 * n
             if self._record_deliveries:

@@ -1,0 +1,178 @@
+"""A dedicated MirrorMaker 2 (`org.apache.kafka.connect.mirror.MirrorMaker`, Apache Kafka's own
+jars from Maven Central) as a process of the harness's: started with a configuration written
+here, its metrics read over HTTP (a Jolokia agent on 127.0.0.1), stopped by pid.
+
+Its positions live in its target cluster (Connect's offsets topic), so a mirror killed and
+started again with the same configuration resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+
+from replaybench.clusters import broker_metrics, mirror_config
+from replaybench.clusters.artifacts import KAFKA_VERSION, LOG4J_VERSION, MavenArtifacts, find_java
+from replaybench.clusters.platform import ProcessControl
+from replaybench.clusters.ports import free_ports
+from replaybench.clusters.processes import ServerProcess, read_end
+from replaybench.errors import ClusterError
+
+MAIN = "org.apache.kafka.connect.mirror.MirrorMaker"
+HEAP_MB = 384
+# MirrorMaker's per-partition figures (ms), as its MBeans name them
+SOURCE_FIGURES = ("replication-latency-ms", "record-age-ms")
+CHECKPOINT_FIGURES = ("checkpoint-latency-ms",)
+_LOG4J = """status = warn
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = {log}
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = file
+logger.clients.name = org.apache.kafka.clients
+logger.clients.level = WARN
+"""
+
+
+def mirror_artifacts(version: str = KAFKA_VERSION) -> MavenArtifacts:
+    """connect-mirror and its client at the broker's version (4.3.1 resolves with all its
+    dependencies here; 4.3.2 and 4.4.0 did not), with the log4j2 binding for SLF4J 1."""
+    return MavenArtifacts(
+        name=f"mirror-maker-{version}",
+        coordinates=(f"org.apache.kafka:connect-mirror:{version}",
+                     f"org.apache.kafka:connect-mirror-client:{version}",
+                     f"org.apache.logging.log4j:log4j-slf4j-impl:{LOG4J_VERSION}"))
+
+
+class MirrorMaker:
+    """One dedicated MirrorMaker process running one flow, in `root` (a folder of the run's)."""
+
+    def __init__(self, root: Path, cache_dir: Path, props: dict[str, str],
+                 name: str = "mirror") -> None:
+        self.root, self.cache_dir, self.props, self.name = root, cache_dir, props, name
+        self.config_path = root / f"{name}.properties"
+        self.log_path = root / f"{name}.log"
+        self.process: ServerProcess | None = None
+        self.metrics_port = 0
+        self.starts = 0
+        self.killed = False   #: by a fault: its absence is not a death to end the run on
+
+    def start(self) -> None:
+        """Start it (again, after a kill: it resumes from its stored positions)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(mirror_config.render(self.props))
+        log4j = self.root / f"{self.name}-log4j2.properties"
+        log4j.write_text(_LOG4J.format(log=self.log_path))
+        libs = mirror_artifacts().fetch(self.cache_dir)
+        self.metrics_port = free_ports(1)[0]
+        argv = [find_java().path, f"-Xms{HEAP_MB // 2}m", f"-Xmx{HEAP_MB}m", "-XX:+UseG1GC",
+                "-XX:CICompilerCount=2", "-XX:ParallelGCThreads=1",
+                broker_metrics.agent_option(self.cache_dir, self.metrics_port),
+                f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{libs}/*", MAIN,
+                str(self.config_path)]
+        self.process = ServerProcess.spawn(argv, str(self.config_path),
+                                           self.root / f"{self.name}.console", self.root)
+        self.starts += 1
+        self.killed = False
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.alive()
+
+    def pid(self) -> int | None:
+        return self.process.pid if self.alive() else None
+
+    def stop(self, timeout_s: float = 20.0) -> None:
+        if self.process is not None:
+            self.process.stop(timeout_s)
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.killed = True
+            self.process.kill()
+
+    def raise_if_died(self) -> None:
+        """A mirror that exited on its own ends the run, with its last log lines."""
+        if self.process is not None and not self.killed and not self.process.alive():
+            raise ClusterError(f"{self.name} (MirrorMaker 2, pid {self.process.pid}) exited: "
+                               f"{self.last_lines()}")
+
+    def last_lines(self, lines: int = 3) -> str:
+        """Its last warnings and errors (else its last lines), one line each, joined."""
+        text = read_end(self.log_path, 256 * 1024) + read_end(
+            self.root / f"{self.name}.console", 64 * 1024)
+        every = [line.strip() for line in text.splitlines() if line.strip()]
+        bad = [line for line in every if " ERROR " in line or " WARN " in line
+               or "Exception" in line]
+        return " | ".join((bad or every)[-lines:]) or "(it logged nothing)"
+
+    def figures(self, timeout_s: float = 3.0) -> dict[str, dict[str, float]]:
+        """Its own per-partition lag figures (ms), {figure: {"topic-partition": value}}, as
+        its MBeans report them now ({} while it is not running or has none yet)."""
+        if not self.alive():
+            return {}
+        try:
+            beans = _read_beans(self.metrics_port, "kafka.connect.mirror:*", timeout_s)
+        except (OSError, ValueError):
+            return {}
+        return figures_from_beans(beans)
+
+
+def figures_from_beans(beans: dict[str, dict]) -> dict[str, dict[str, float]]:
+    """{mbean name: {attribute: value}} -> {figure: {"topic-partition" or
+    "group/topic-partition": value}}."""
+    out: dict[str, dict[str, float]] = {}
+    for name, attributes in beans.items():
+        keys = dict(part.split("=", 1) for part in name.split(":", 1)[1].split(","))
+        where = f"{keys.get('topic')}-{keys.get('partition')}"
+        if keys.get("type") == "MirrorSourceConnector":
+            wanted = SOURCE_FIGURES
+        elif keys.get("type") == "MirrorCheckpointConnector":
+            wanted, where = CHECKPOINT_FIGURES, f"{keys.get('group')}/{where}"
+        else:
+            continue
+        for figure in wanted:
+            value = attributes.get(figure)
+            if isinstance(value, int | float):
+                out.setdefault(figure, {})[where] = float(value)
+    return out
+
+
+def _read_beans(port: int, pattern: str, timeout_s: float) -> dict[str, dict]:
+    url = f"http://127.0.0.1:{port}/jolokia/read/{urllib.request.quote(pattern, safe='')}"
+    with urllib.request.urlopen(url, timeout=timeout_s) as reply:
+        body = json.loads(reply.read())
+    if body.get("status") != 200:
+        return {}   # no such MBean yet: nothing mirrored so far
+    return body.get("value") or {}
+
+
+class MirrorProcesses(ProcessControl):
+    """The mirror as a process faults act on (`targets: [mirror]`): killed, it is started
+    again by a restart with the same configuration, and resumes from its stored positions."""
+
+    def __init__(self, maker: MirrorMaker, name: str = "mirror") -> None:
+        self.maker, self.name = maker, name
+
+    def actions(self) -> dict[str, frozenset[str]]:
+        return {self.name: frozenset({"kill", "restart", "pause", "resume"})}
+
+    def kill(self, process: str) -> None:
+        self.check("kill", process)
+        self.maker.kill()
+
+    def restart(self, process: str) -> None:
+        self.check("restart", process)
+        if self.maker.alive():
+            self.maker.stop()
+        self.maker.start()
+
+    def pause(self, process: str) -> None:
+        self.check("pause", process)
+        self.maker.process.pause()
+
+    def resume(self, process: str) -> None:
+        self.check("resume", process)
+        self.maker.process.resume()

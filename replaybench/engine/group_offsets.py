@@ -1,0 +1,85 @@
+"""What a lag exporter reads, on any cluster: a topic's end offsets, a consumer group's committed
+offsets, and each partition's last record, through one long-lived consumer and admin client
+per cluster (a new client per question costs a connection, and a topic that does not exist yet
+would cost a metadata timeout per partition).
+
+Asked between ticks and from a mirror's sampler thread, so every answer is quick: a topic not
+there yet answers zeros at once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaError, TopicPartition
+
+from replaybench.clusters import health
+
+_METADATA_TIMEOUT_S = 2.0
+
+
+class OffsetReader:
+    def __init__(self, config: dict) -> None:
+        self.config = config
+        self._consumer = Consumer({**config, "group.id": "replaybench-offsets",
+                                   "enable.auto.commit": False, "fetch.wait.max.ms": 10,
+                                   "enable.partition.eof": True, "log_level": 2})
+        self._admin = health.admin(config["bootstrap.servers"],
+                                   {k: v for k, v in config.items()
+                                    if k != "bootstrap.servers"})
+        self._lock = threading.Lock()   # one question at a time per client
+
+    def exists(self, topic: str) -> bool:
+        meta = self._admin.list_topics(topic, timeout=_METADATA_TIMEOUT_S).topics.get(topic)
+        return meta is not None and meta.error is None and bool(meta.partitions)
+
+    def ends(self, topic: str, partitions: int) -> dict[int, int]:
+        """Each partition's end offset (all 0 while the topic does not exist: a mirror has not
+        created it yet)."""
+        with self._lock:
+            if not self.exists(topic):
+                return dict.fromkeys(range(partitions), 0)
+            return {p: self._consumer.get_watermark_offsets(
+                TopicPartition(topic, p), timeout=_METADATA_TIMEOUT_S)[1]
+                for p in range(partitions)}
+
+    def committed(self, group: str, topic: str, partitions: int) -> dict[int, int]:
+        """The group's committed offset per partition (-1: none)."""
+        request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p)
+                                                       for p in range(partitions)])
+        with self._lock:
+            future = self._admin.list_consumer_group_offsets([request])[group]
+            answer = future.result(timeout=10).topic_partitions
+        out = dict.fromkeys(range(partitions), -1)
+        for tp in answer:
+            if tp.error is None and tp.offset >= 0:
+                out[tp.partition] = tp.offset
+        return out
+
+    def last_records(self, topic: str, partitions: int,
+                     timeout_s: float = 5.0) -> dict[int, bytes | None]:
+        """Each partition's last record as key and value bytes (None: empty partition). A
+        mirror has copied a partition when the copy ends with the original's last record: it
+        copies in order, so offsets alone would not do (a copy holding records twice reaches
+        the original's end offset before it holds every record)."""
+        tops = self.ends(topic, partitions)
+        out: dict[int, bytes | None] = dict.fromkeys(range(partitions))
+        todo = {p for p, end in tops.items() if end > 0}
+        with self._lock:
+            self._consumer.assign([TopicPartition(topic, p, tops[p] - 1) for p in todo])
+            deadline = time.monotonic() + timeout_s
+            while todo and time.monotonic() < deadline:
+                for msg in self._consumer.consume(100, timeout=0.1):
+                    # read on to the partition's end: some brokers' watermark is a batch's
+                    # base offset (Tansu 0.6), not one past the last record
+                    if msg.error() is None:
+                        out[msg.partition()] = (msg.key() or b"") + b"|" + (msg.value() or b"")
+                    elif msg.error().code() == KafkaError._PARTITION_EOF:
+                        todo.discard(msg.partition())
+            self._consumer.unassign()
+        return out
+
+    def close(self) -> None:
+        with self._lock:
+            self._consumer.close()

@@ -1,0 +1,228 @@
+"""`replaybench run` for a workload with a `migration` section: two clusters, MirrorMaker 2
+between them, the applications moved across by the migration schedule, judged from the ledger,
+and results written whatever happens once measuring has begun."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import traceback
+from contextlib import ExitStack
+from pathlib import Path
+
+from replaybench.clusters import health, mirror_config
+from replaybench.clusters.java_client_config import to_java
+from replaybench.clusters.mirror_maker import MirrorMaker, MirrorProcesses
+from replaybench.clusters.opening import ClusterChoice, open_cluster
+from replaybench.clusters.platform import ClusterHandle
+from replaybench.engine import actors, manifest, topics
+from replaybench.engine.client_config import redact
+from replaybench.engine.fault_schedule import FaultSchedule
+from replaybench.engine.group_offsets import OffsetReader
+from replaybench.engine.migration_schedule import MigrationSchedule, Side
+from replaybench.engine.migration_traffic import MigrationTraffic
+from replaybench.engine.migration_verify import verify
+from replaybench.engine.mirror_flow import MirrorFlow
+from replaybench.engine.phases import run_schedule
+from replaybench.engine.run_parts import Topics
+from replaybench.engine.run_state import RunState
+from replaybench.engine.workload import WorkloadSpec
+from replaybench.errors import ReplaybenchError, UsageError
+from replaybench.meters.clock import Clock
+from replaybench.results import store
+from replaybench.results.run_record import RunRecord
+from replaybench.results.summary import summarize
+
+REACH_TIMEOUT_S = 10.0
+SOURCE, TARGET = "source", "target"   #: the clusters' aliases in MirrorMaker (topic prefixes)
+
+
+def run(request, spec: WorkloadSpec, display, results_dir: Path, run_id: str, latch):
+    """One migration run (request: runner.RunRequest); returns a runner.RunOutcome. latch:
+    armed once the measuring ends, so that a Ctrl-C cannot cut the results short."""
+    from replaybench.engine.runner import RunOutcome
+    _check_request(request)
+    with ExitStack() as stack:
+        ray_info = stack.enter_context(actors.ray_runtime(request.ray_address))
+        m = spec.migration
+        source = stack.enter_context(open_cluster(_choice(m.source, request), display.note))
+        target = stack.enter_context(open_cluster(_choice(m.target, request), display.note))
+        _check_clusters(source, target)
+        root = Path(tempfile.mkdtemp(prefix="rb-mirror-"))
+        stack.callback(shutil.rmtree, root, True)   # the folder made just above
+        record = RunRecord(run_id, Clock()())
+        display.note(f"run {run_id}: {spec.name}, {m.source} ({source.info.bootstrap}) -> "
+                     f"{m.target} ({target.info.bootstrap}), {m.cutover.procedure}"
+                     + (", then back" if m.rollback else ""))
+        schedule, mirrors = _measure(stack, spec, request, record, source, target, root,
+                                     display)
+        latch.arm()
+        info = _manifest(record, spec, request, source, target, mirrors, ray_info)
+        run_dir = store.write(results_dir, record, info)
+        _keep_logs(root, run_dir)
+    return RunOutcome(run_dir, record.status, record.reason, summarize(record), record)
+
+
+def _measure(stack: ExitStack, spec: WorkloadSpec, request, record: RunRecord,
+             source: ClusterHandle, target: ClusterHandle, root: Path, display):
+    m, live = spec.migration, spec.live
+    topic, group = f"rb-{record.run_id}-orders", f"rb-{record.run_id}-app"
+    admin = health.admin(source.client_config["bootstrap.servers"],
+                         {k: v for k, v in source.client_config.items()
+                          if k != "bootstrap.servers"})
+    topics.ensure_topic(admin, topic, live.partitions,
+                        source.info.replication or spec.topic.replication, {}, False)
+    clock = Clock()
+    forward, reverse, mirrors = _flows(spec, source, target, topic, group, root, request)
+    stack.callback(lambda: [f.stop() for f in (forward, reverse) if f])
+    # the workload's faults act on the forward mirror (`targets: [mirror]`)
+    faults = FaultSchedule(list(spec.faults), MirrorProcesses(forward.maker) if spec.faults
+                           else None, clock, source.client_config, [topic])
+    stack.callback(faults.teardown)
+    state = RunState(spec, source.client_config, Topics(topic, topic), record, faults, clock,
+                     lambda: _server_pids(source, target, forward, reverse))
+    state.on_tick.append(lambda s: display.tick(s.progress()))
+    traffic = MigrationTraffic(state, topic, group, m.cutover.reset)
+    copy = topic if m.mirror.policy == "identity" else f"{SOURCE}.{topic}"
+    readers = [OffsetReader(source.client_config), OffsetReader(target.client_config)]
+    stack.callback(lambda: [r.close() for r in readers])
+    src = Side(SOURCE, source.client_config, [topic, f"{TARGET}.{topic}"], 1, readers[0])
+    dst = Side(TARGET, target.client_config, [copy] if copy == topic else [copy, topic], 0,
+               readers[1])
+    schedule = MigrationSchedule(state, traffic, src, dst, forward, reverse)
+    try:
+        traffic.spawn()
+        state.placed()
+        run_schedule(state, schedule.steps(lambda: verify(state, traffic, schedule)))
+        record.status = "completed"
+    except KeyboardInterrupt:
+        record.status, record.reason = "aborted", "interrupted (SIGINT)"
+    except ReplaybenchError as exc:
+        record.status, record.reason = "failed", str(exc)
+        record.event(Clock()(), "error", message=str(exc))
+    except Exception as exc:  # noqa: BLE001 - a client error or a bug: keep what was measured
+        record.status, record.reason = "failed", f"{type(exc).__name__}: {exc}".splitlines()[0]
+        record.event(Clock()(), "error", message=record.reason,
+                     traceback=traceback.format_exc())
+    finally:
+        for flow in (forward, reverse):
+            if flow is not None:
+                flow.stop()
+        state.kill_all()
+    record.ended_ns = Clock()()
+    if record.phase_bounds.get(record.phase):
+        record.phase_bounds[record.phase][1] = record.ended_ns
+    failed = [v for v in record.verification if not v["passed"]]
+    if record.status == "completed" and failed:
+        record.status = "failed"
+        record.reason = "migration: " + "; ".join(
+            f"{v['check']}: expected {v['expected']}, got {v['observed']}" for v in failed[:3])
+    return schedule, mirrors
+
+
+def _flows(spec: WorkloadSpec, source: ClusterHandle, target: ClusterHandle, topic: str,
+           group: str, root: Path, request) -> tuple[MirrorFlow, MirrorFlow | None, dict]:
+    """The forward mirror, and with a rollback the reverse one (always prefixed: the source's
+    own topic is written again after the rollback, so the copy needs a name of its own)."""
+    m, parts = spec.migration, spec.live.partitions
+    src, dst = to_java(source.client_config, SOURCE), to_java(target.client_config, TARGET)
+    forward_props = mirror_config.properties(
+        mirror_config.Flow(SOURCE, TARGET, src, dst, (topic,), (group,)), m.mirror.settings())
+    copy = topic if m.mirror.policy == "identity" else f"{SOURCE}.{topic}"
+    forward = MirrorFlow("forward", MirrorMaker(root / "forward", request.cache_dir,
+                                                forward_props),
+                         (source.client_config, topic), (target.client_config, copy), parts)
+    mirrors = {"forward": _shown(forward_props)}
+    if not m.rollback:
+        return forward, None, mirrors
+    reverse_props = mirror_config.properties(
+        mirror_config.Flow(TARGET, SOURCE, dst, src, (topic,), (group,)),
+        m.mirror.model_copy(update={"policy": "prefixed"}).settings())
+    reverse = MirrorFlow("reverse", MirrorMaker(root / "reverse", request.cache_dir,
+                                                reverse_props, name="reverse-mirror"),
+                         (target.client_config, topic),
+                         (source.client_config, f"{TARGET}.{topic}"), parts)
+    mirrors["reverse"] = _shown(reverse_props)
+    return forward, reverse, mirrors
+
+
+def _keep_logs(root: Path, run_dir: Path) -> None:
+    """The mirrors' own logs beside the results (the temp folder they were in goes)."""
+    for log in sorted(root.glob("*/*.log")):
+        shutil.copy(log, run_dir / f"{log.parent.name}-{log.name}")
+
+
+def _shown(props: dict[str, str]) -> dict[str, str]:
+    """MirrorMaker's configuration as the manifest records it: logins redacted."""
+    return {k: ("(redacted)" if k.endswith("sasl.jaas.config") else v) for k, v in props.items()}
+
+
+def _choice(name: str, request) -> ClusterChoice:
+    """A platform name (embedded) or a cluster profile (.yaml)."""
+    if name.endswith((".yaml", ".yml")):
+        return ClusterChoice(request.cache_dir, profile=Path(name))
+    return ClusterChoice(request.cache_dir, platform=name, brokers=request.brokers or 1,
+                         security=request.security)
+
+
+def _check_request(request) -> None:
+    given = [flag for flag, value in (("--bootstrap", request.bootstrap),
+                                      ("--cluster-profile", request.profile),
+                                      ("--replay", None), ("--drop-acl", request.drop_acls))
+             if value]
+    if given:
+        raise UsageError(f"{given[0]}: a migration names its two clusters in the workload "
+                         "(migration.source, migration.target: a platform or a profile file)")
+
+
+def _check_clusters(source: ClusterHandle, target: ClusterHandle) -> None:
+    """Both reachable, and not the same cluster (one line, before anything is written)."""
+    ids = []
+    for name, handle in ((SOURCE, source), (TARGET, target)):
+        try:
+            health.check_reachable(handle.client_config, REACH_TIMEOUT_S)
+        except ReplaybenchError as exc:
+            raise UsageError(f"migration.{name}: {exc}") from None
+        ids.append(_cluster_id(handle.client_config))
+    if ids[0] and ids[0] == ids[1]:
+        raise UsageError(f"migration.source and migration.target are the same cluster "
+                         f"(cluster id {ids[0]} at {source.info.bootstrap})")
+
+
+def _cluster_id(config: dict) -> str | None:
+    admin = health.admin(config["bootstrap.servers"],
+                         {k: v for k, v in config.items() if k != "bootstrap.servers"})
+    try:
+        return admin.describe_cluster(request_timeout=REACH_TIMEOUT_S).result().cluster_id
+    except Exception:  # noqa: BLE001 - a broker without DescribeCluster: compare addresses
+        return config["bootstrap.servers"]
+
+
+def _server_pids(source: ClusterHandle, target: ClusterHandle,
+                 *flows: MirrorFlow | None) -> dict[str, int]:
+    """Every server process on this host, for its CPU per tick: both clusters' and the
+    mirrors'."""
+    pids = {**{f"source-{k}": v for k, v in source.server_pids().items()},
+            **{f"target-{k}": v for k, v in target.server_pids().items()}}
+    for flow in flows:
+        if flow is not None and flow.maker.pid():
+            pids[flow.maker.name] = flow.maker.pid()
+    return pids
+
+
+def _manifest(record: RunRecord, spec: WorkloadSpec, request, source: ClusterHandle,
+              target: ClusterHandle, mirrors: dict, ray_info: dict) -> dict:
+    summary = summarize(record)
+    info = manifest.build(record, spec, {"scale": request.scale,
+                                         "overrides": list(request.overrides),
+                                         "file": str(request.workload)},
+                          {"source": source.info.to_manifest(),
+                           "target": target.info.to_manifest(),
+                           "kind": f"{source.info.storage or source.info.kind} -> "
+                                   f"{target.info.storage or target.info.kind}"},
+                          {"source": redact(source.client_config),
+                           "target": redact(target.client_config)}, summary, ray_info)
+    info["mirror"] = mirrors
+    info["migration"] = record.migration_verdict
+    info["tags"] = dict(request.tags)
+    return info

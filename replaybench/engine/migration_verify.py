@@ -1,0 +1,66 @@
+"""The verify phase of a migration run: the ledger collected from the applications, each
+mirrored copy scanned, the judge (verdicts/migration.py) run, and its rows, checks and
+latency across each move put into the run record."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from replaybench.engine import topic_scan
+from replaybench.engine.migration_schedule import MigrationSchedule, Move
+from replaybench.engine.migration_traffic import MigrationTraffic
+from replaybench.engine.run_state import RunState
+from replaybench.format.histograms import LatencyHistogram
+from replaybench.verdicts import migration as judge
+
+
+def verify(state: RunState, traffic: MigrationTraffic, schedule: MigrationSchedule) -> None:
+    spec = state.spec
+    traffic.finish()
+    acked, delivered = traffic.acked_rows(), traffic.delivered_rows()
+    steps = [_step(state, traffic, move) for move in schedule.moves]
+    bound = spec.migration.cutover.max_duplicates
+    if bound < 0:
+        bound = spec.migration.mirror.offset_lag_max * spec.live.partitions * len(steps)
+    rows, verdict = judge.judge(acked, delivered, spec.live.partitions, steps, bound)
+    for move, total in zip(schedule.moves, [r for r in rows if r["partition"] == -1]):
+        total.update(_windows(state, delivered, move), notes="; ".join(move.notes))
+    state.record.migration.extend(rows)
+    state.record.migration_verdict = {**verdict, "procedure": spec.migration.cutover.procedure,
+                                      "steps": [m.name for m in schedule.moves]}
+    state.record.verification.extend([
+        {"scope": "migration", "check": "acknowledged records never delivered",
+         "expected": 0, "observed": verdict["lost"], "passed": verdict["lost"] == 0},
+        {"scope": "migration", "check": f"records delivered twice (at most {bound})",
+         "expected": min(verdict["duplicates"], bound), "observed": verdict["duplicates"],
+         "passed": verdict["duplicates"] <= bound}])
+
+
+def _step(state: RunState, traffic: MigrationTraffic, move: Move) -> judge.Step:
+    spec = state.spec
+    copy = topic_scan.scan(move.to.config, move.to.read[move.to.copy_ix], spec.live.partitions,
+                           spec.live.keys)
+    return judge.Step(move.name, move.before, move.after, move.to.copy_ix, copy,
+                      traffic.write_gap_ns(move.before, move.after),
+                      move.ended_ns - move.began_ns if move.ended_ns else 0, move.resumed)
+
+
+def _windows(state: RunState, delivered: np.ndarray, move: Move) -> dict:
+    """How long the group read nothing across the move, and live latency across it (the
+    move's phases and the phase after it) against the phase before."""
+    before = delivered[delivered[:, 4] == move.before][:, 6]
+    after = delivered[delivered[:, 4] == move.after][:, 6]
+    out = {"read_unavailable_ns": int(after.min() - before.max())
+           if len(before) and len(after) else None}
+    reference = "mirrored"   # live traffic, mirrored, before anything moved
+    across = [p for p in state.record.phase_bounds if p.startswith(f"{move.name}-")] + \
+        ["trial" if move.name == "cutover" else "back"]
+    for role, metric in (("consumer", "e2e"), ("producer", "ack_intended")):
+        hist = LatencyHistogram()
+        for phase in across:
+            hist.add(state.record.latency(phase, role, metric))
+        ref = state.record.latency(reference, role, metric)
+        out[f"{role}_p99_ns"] = hist.percentile(99.0) if hist.count else None
+        out[f"{role}_p99_9_ns"] = hist.percentile(99.9) if hist.count else None
+        out[f"{role}_reference_p99_ns"] = ref.percentile(99.0) if ref.count else None
+    return out

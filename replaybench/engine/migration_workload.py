@@ -1,0 +1,73 @@
+"""The `migration` section of a workload: two clusters, the mirror between them, the cutover
+procedure and its knobs, and whether to roll back (engine/migration_schedule.py runs it).
+
+The live section says what the applications do (producers' rate, consumers, the topic's
+partitions and keys); this section says how they are moved.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import model_validator
+
+from replaybench.clusters.mirror_config import MirrorSettings
+from replaybench.validation import NonEmptyText, Strict, between
+
+PROCEDURES = ("drain-then-switch", "consumers-first")
+
+
+class Mirror(Strict):
+    """MirrorMaker 2's settings that decide a cutover's outcome; none left to its defaults."""
+    checkpoint_interval_s: between(float, 1.0, 3_600.0) = 5.0   #: MM2 default 60
+    checkpoints: bool = True            #: emit.checkpoints.enabled
+    sync_group_offsets: bool = True     #: MM2 default false
+    sync_interval_s: between(float, 1.0, 3_600.0) = 5.0         #: MM2 default 60
+    refresh_s: between(float, 1.0, 3_600.0) = 5.0   #: new topics and groups found; MM2 default 600
+    offset_lag_max: between(int, 0, 1_000_000) = 100            #: MM2 default 100
+    policy: Literal["identity", "prefixed"] = "identity"  #: topic names on the target
+    tasks: between(int, 1, 64) = 1
+
+    def settings(self, start_at: str = "earliest") -> MirrorSettings:
+        return MirrorSettings(self.checkpoint_interval_s, self.checkpoints,
+                              self.sync_group_offsets, self.sync_interval_s, self.refresh_s,
+                              self.offset_lag_max, self.policy, self.tasks, start_at)
+
+
+class Cutover(Strict):
+    """drain-then-switch: producers stop, the mirror drains, consumers move, producers move.
+    consumers-first: consumers move while producers still write the source (mirrored), then
+    producers move."""
+    procedure: Literal["drain-then-switch", "consumers-first"] = "drain-then-switch"
+    wait_for_mirror: bool = True        #: zero mirror lag before the mirror is stopped
+    wait_for_checkpoints: bool = True   #: the group's offsets current on the target first
+    wait_max_s: between(float, 0.0, 3_600.0) = 60.0   #: at most, for each wait
+    consumers_ahead_s: between(float, 0.0, 3_600.0) = 5.0   #: consumers-first: then producers
+    #: where a consumer starts on the target in a partition its group has no offset for
+    reset: Literal["earliest", "latest"] = "latest"
+    #: records a correct cutover may deliver twice; -1: mirror.offset_lag_max per partition
+    #: (MirrorMaker translates a group's offset to the last offset sync at or before it)
+    max_duplicates: between(int, -1) = -1
+
+
+class Migration(Strict):
+    """source and target: an embedded platform's name (kafka, tiered, s3) or a cluster
+    profile's path (.yaml)."""
+    source: NonEmptyText = "kafka"
+    target: NonEmptyText = "kafka"
+    mirror: Mirror = Mirror()
+    cutover: Cutover = Cutover()
+    rollback: bool = False    #: then move back to the source, with a mirror in reverse
+    seed_s: between(float, 0.0, 86_400.0) = 10.0        #: written before the mirror starts
+    mirrored_s: between(float, 0.0, 86_400.0) = 10.0    #: live on the source, mirrored
+    trial_s: between(float, 0.0, 86_400.0) = 10.0       #: live on the target
+    back_s: between(float, 0.0, 86_400.0) = 5.0         #: after rollback, on the source again
+    catch_up_max_s: between(float, 1.0, 86_400.0) = 180.0   #: the mirror's catch-up, at most
+
+    @model_validator(mode="after")
+    def _known_procedure(self) -> Migration:
+        if self.cutover.procedure == "consumers-first" and not self.cutover.wait_for_mirror \
+                and self.rollback:
+            raise ValueError("migration.rollback needs every record on the target before the "
+                             "mirror stops (cutover.wait_for_mirror: true)")
+        return self

@@ -1,0 +1,108 @@
+"""One mirror flow of a migration run: the MirrorMaker process, and how far its copy is behind
+as the harness sees it, sampled once a second on a thread of its own (so that no question to a
+cluster ever delays a tick of the applications), with MirrorMaker's own figures beside it.
+
+Each sample goes into the time series (role `mirror`): lag_records is the original's end
+offsets minus the copy's, summed; `caught_up` is whether the copy ends with the original's
+last record in every partition.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from replaybench.clusters.mirror_maker import MirrorMaker
+from replaybench.engine.group_offsets import OffsetReader
+from replaybench.meters.clock import Clock
+
+#: timeseries column <- MirrorMaker figure (the worst partition's, ms)
+FIGURE_COLUMNS = {"mirror_replication_latency_ms": "replication-latency-ms",
+                  "mirror_record_age_ms": "record-age-ms",
+                  "mirror_checkpoint_latency_ms": "checkpoint-latency-ms"}
+SAMPLE_S = 1.0
+
+
+@dataclass(frozen=True)
+class Sample:
+    t_ns: int
+    lag_records: int
+    caught_up: bool
+    figures: dict[str, int | None] = field(default_factory=dict)   #: timeseries columns
+
+
+class MirrorFlow:
+    def __init__(self, name: str, maker: MirrorMaker, original: tuple[dict, str],
+                 copy: tuple[dict, str], partitions: int) -> None:
+        """original, copy: (client config, topic) of the mirrored topic and of its copy."""
+        self.name, self.maker, self.partitions = name, maker, partitions
+        self.original, self.copy = original, copy
+        self.clock = Clock()
+        self.latest: Sample | None = None
+        self.samples: list[Sample] = []   #: taken since start, for the time series
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._error: Exception | None = None
+        self.stopped = False   #: by the schedule (not a death)
+
+    def start(self) -> None:
+        self.maker.start()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._sample_loop, daemon=True,
+                                            name=f"mirror-{self.name}")
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop MirrorMaker (by pid), then the sampler."""
+        self.stopped = True
+        self.maker.stop()
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=15)
+
+    def running(self) -> bool:
+        return self.maker.alive()
+
+    def lag(self) -> int:
+        return self.latest.lag_records if self.latest else -1
+
+    def caught_up_after(self, t_ns: int, behind: int = 0) -> bool:
+        """Whether a sample taken after t_ns found the copy complete (behind 0), or at most
+        `behind` records short (a copy of a topic still written to is never complete). A
+        mirror that died ends the run, with its last log lines."""
+        self.maker.raise_if_died()
+        if self._error is not None:
+            raise self._error
+        latest = self.latest
+        if latest is None or latest.t_ns <= t_ns:
+            return False
+        return latest.caught_up if behind == 0 else 0 <= latest.lag_records <= behind
+
+    def take_samples(self) -> list[Sample]:
+        out, self.samples = self.samples, []
+        return out
+
+    def _sample_loop(self) -> None:
+        here, there = OffsetReader(self.original[0]), OffsetReader(self.copy[0])
+        try:
+            while not self._stop.wait(SAMPLE_S):
+                if self.maker.alive():
+                    self.latest = self._sample(here, there)
+                    self.samples.append(self.latest)
+        except Exception as exc:  # noqa: BLE001 - a cluster that stopped answering
+            self._error = exc
+        finally:
+            here.close()
+            there.close()
+
+    def _sample(self, here: OffsetReader, there: OffsetReader) -> Sample:
+        ends = here.ends(self.original[1], self.partitions)
+        copied = there.ends(self.copy[1], self.partitions)
+        lag = sum(max(ends[p] - copied[p], 0) for p in ends)
+        last = here.last_records(self.original[1], self.partitions)
+        complete = any(last.values()) and \
+            last == there.last_records(self.copy[1], self.partitions)
+        figures = self.maker.figures()
+        return Sample(self.clock(), lag, complete,
+                      {column: int(max(figures[f].values())) if figures.get(f) else None
+                       for column, f in FIGURE_COLUMNS.items()})

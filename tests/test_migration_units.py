@@ -1,0 +1,161 @@
+"""The parts of a migration run that need no cluster: the judge over a ledger (a good cutover
+and the bad ones it must tell apart), MirrorMaker's configuration, its figures, the Java client
+settings and the workload section."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from replaybench.clusters import mirror_config
+from replaybench.clusters.java_client_config import to_java
+from replaybench.clusters.mirror_maker import figures_from_beans
+from replaybench.engine import workload
+from replaybench.errors import UsageError
+from replaybench.verdicts import migration
+
+BASE = 1 << 32
+
+
+def _acked(n: int, leg: int, first: int = 0, partition: int = 0) -> np.ndarray:
+    """n records of key 1, versions BASE+first.., acknowledged in `leg`."""
+    v = BASE + np.arange(first, first + n)
+    return np.column_stack([np.ones(n, np.int64), v, np.full(n, partition), np.full(n, leg)])
+
+
+def _read(acked: np.ndarray, leg: int, offsets: np.ndarray, topic: int = 0) -> np.ndarray:
+    """The group's ledger rows for these acked records, read in `leg` at `offsets`."""
+    n = len(acked)
+    return np.column_stack([acked[:, 0], acked[:, 1], acked[:, 2], offsets,
+                            np.full(n, leg), np.full(n, topic), np.arange(n) + 1000 * leg])
+
+
+def _copy(acked: np.ndarray) -> np.ndarray:
+    """The mirrored copy of these records, at offsets 0.. (a 1:1 copy)."""
+    return np.column_stack([acked[:, 0], acked[:, 1], acked[:, 2], np.arange(len(acked))])
+
+
+def _cutover(source_read: int, resume_at: int, copy: np.ndarray | None = None):
+    """100 records on the source, 50 more on the target after the cutover; the group read
+    `source_read` of the first on the source, then resumed at `resume_at` in the copy."""
+    before, after = _acked(100, 0), _acked(50, 1, first=100)
+    copied = _copy(before) if copy is None else copy
+    delivered = [_read(before[:source_read], 0, np.arange(source_read))]
+    resumed = copied[copied[:, 3] >= resume_at]     # what the copy holds from there on
+    delivered.append(_read(resumed, 1, resumed[:, 3]))
+    delivered.append(_read(after, 1, np.arange(len(copied), len(copied) + 50)))
+    step = migration.Step("cutover", 0, 1, 0, copied, 2_000_000, 5_000_000)
+    return migration.judge(np.concatenate([before, after]), np.concatenate(delivered), 1,
+                           [step], max_duplicates=0)
+
+
+def test_a_clean_cutover_loses_nothing_doubles_nothing_and_resumes_where_it_stopped():
+    rows, verdict = _cutover(source_read=60, resume_at=60)
+    p0 = rows[0]
+    assert (p0["lost"], p0["duplicates"], p0["translation_error"]) == (0, 0, 0)
+    assert (p0["resumed_offset"], p0["true_offset"], p0["mirror_missing"]) == (60, 60, 0)
+    assert verdict["passed"] and verdict["verdict"].startswith("GO")
+    assert rows[-1]["partition"] == -1 and rows[-1]["write_unavailable_ns"] == 2_000_000
+
+
+def test_a_group_resumed_past_its_position_shows_the_skipped_records_as_lost():
+    rows, verdict = _cutover(source_read=60, resume_at=75)    # offsets translated too far
+    assert rows[0]["translation_error"] == 15
+    assert rows[0]["lost"] == 15 and verdict["lost"] == 15
+    assert not verdict["passed"] and verdict["verdict"].startswith("NO-GO")
+
+
+def test_a_group_resumed_behind_its_position_shows_the_re_reads_as_duplicates():
+    rows, verdict = _cutover(source_read=60, resume_at=40)    # conservative translation
+    assert rows[0]["translation_error"] == -20
+    assert rows[0]["duplicates"] == 20 and verdict["lost"] == 0
+    assert not verdict["passed"]   # the bound here is 0
+
+
+def test_records_the_mirror_never_copied_are_lost_and_missing_from_the_copy():
+    before = _acked(100, 0)
+    rows, verdict = _cutover(source_read=60, resume_at=60, copy=_copy(before[:90]))
+    assert rows[0]["mirror_missing"] == 10
+    # the group resumed at offset 60 of a copy that ends at 90: records 90..99 never came
+    assert verdict["lost"] == 10
+
+
+def test_a_copy_holding_records_twice_is_counted():
+    before = _acked(100, 0)
+    copy = _copy(np.concatenate([before, before[80:]]))
+    rows, _ = _cutover(source_read=60, resume_at=60, copy=copy)
+    assert rows[0]["mirror_duplicates"] == 20
+
+
+def test_a_rollback_answers_for_what_the_trial_wrote():
+    before, trial, back = _acked(10, 0), _acked(10, 1, first=10), _acked(5, 2, first=20)
+    delivered = np.concatenate([_read(before, 0, np.arange(10)), _read(trial[:7], 1,
+                                                                       np.arange(10, 17)),
+                                _read(back, 2, np.arange(10, 15))])
+    steps = [migration.Step("cutover", 0, 1, 0, None, 0, 0),
+             migration.Step("rollback", 1, 2, 1, None, 0, 0)]
+    rows, verdict = migration.judge(np.concatenate([before, trial, back]), delivered, 1, steps,
+                                    max_duplicates=0)
+    by_step = {r["step"]: r for r in rows if r["partition"] == -1}
+    assert by_step["cutover"]["lost"] == 0
+    assert by_step["rollback"]["lost"] == 3 == verdict["lost"]   # the trial's last 3 records
+
+
+def test_mirror_properties_set_every_default_that_decides_a_cutover():
+    flow = mirror_config.Flow("source", "target", {"bootstrap.servers": "a:1"},
+                              {"bootstrap.servers": "b:2"}, ("orders",), ("app",))
+    props = mirror_config.properties(flow, mirror_config.MirrorSettings(
+        checkpoint_interval_s=7, sync_interval_s=3, offset_lag_max=10, policy="prefixed"))
+    assert props["source.bootstrap.servers"] == "a:1"
+    assert props["target.bootstrap.servers"] == "b:2"
+    assert props["source->target.enabled"] == "true"
+    assert props["target->source.enabled"] == "false"
+    assert props["emit.checkpoints.interval.seconds"] == "7"
+    assert props["sync.group.offsets.enabled"] == "true"
+    assert props["sync.group.offsets.interval.seconds"] == "3"
+    assert props["refresh.groups.interval.seconds"] == "5"
+    assert props["offset.lag.max"] == "10"
+    assert props["replication.policy.class"] == mirror_config.PREFIXED
+    assert "source->target.topics=orders\n" in mirror_config.render(props)
+
+
+def test_java_settings_of_a_secured_client():
+    java = to_java({"bootstrap.servers": "h:1", "security.protocol": "sasl_ssl",
+                    "sasl.mechanisms": "SCRAM-SHA-512", "sasl.username": "u",
+                    "sasl.password": 'p"w', "ssl.ca.location": "/ca.pem",
+                    "linger.ms": "5"}, "target")
+    assert java["security.protocol"] == "SASL_SSL"
+    assert java["sasl.mechanism"] == "SCRAM-SHA-512"
+    assert 'username="u" password="p\\"w";' in java["sasl.jaas.config"]
+    assert java["ssl.truststore.type"] == "PEM" and java["ssl.truststore.location"] == "/ca.pem"
+    assert "linger.ms" not in java
+    with pytest.raises(UsageError, match="target: sasl.mechanism GSSAPI"):
+        to_java({"sasl.mechanism": "GSSAPI"}, "target")
+
+
+def test_mirror_figures_from_its_mbeans():
+    beans = {
+        "kafka.connect.mirror:partition=0,target=target,topic=orders,type=MirrorSourceConnector":
+            {"replication-latency-ms": 12.0, "record-age-ms": 40.0, "record-count": 9},
+        "kafka.connect.mirror:group=app,partition=0,source=source,target=target,topic=orders,"
+        "type=MirrorCheckpointConnector": {"checkpoint-latency-ms": 3.0},
+        "kafka.connect.mirror:type=Other": {"x": 1}}
+    figures = figures_from_beans(beans)
+    assert figures["replication-latency-ms"] == {"orders-0": 12.0}
+    assert figures["record-age-ms"] == {"orders-0": 40.0}
+    assert figures["checkpoint-latency-ms"] == {"app/orders-0": 3.0}
+
+
+def test_a_migration_workload_needs_applications_to_move(tmp_path):
+    path = tmp_path / "m.yaml"
+    path.write_text("version: 1\nname: m\nlive:\n  consumers: 0\nmigration:\n  target: s3\n")
+    with pytest.raises(workload.WorkloadError, match="live.consumers"):
+        workload.load(path)
+    path.write_text("version: 1\nname: m\nmigration:\n  cutover:\n    procedure: big-bang\n")
+    with pytest.raises(workload.WorkloadError, match="migration.cutover.procedure"):
+        workload.load(path)
+
+
+def test_shipped_workloads_without_a_migration_keep_their_hash():
+    spec = workload.load(workload.path_for("restore-storm"))
+    assert "migration" not in spec.to_dict()
