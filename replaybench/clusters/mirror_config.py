@@ -4,7 +4,9 @@ MirrorMaker, and recorded in the manifest as written.
 
 MirrorMaker's own defaults, for the record: checkpoints every 60 s, group offsets not synced
 (and, when on, every 60 s and only while the group has no member on the target), new groups
-and topics found every 10 min, an offset sync at most every 100 records (`offset.lag.max`).
+and topics found every 10 min, an offset sync at most every 100 records (`offset.lag.max`), and
+a mirror restarted after a crash waits up to 5 min before it runs the tasks it had
+(`scheduled.rebalance.max.delay.ms`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class MirrorSettings:
     policy: str = "identity"             #: identity: same topic names; prefixed: "<source>.t"
     tasks: int = 1                       #: tasks.max
     start_at: str = "earliest"           #: where a partition with no stored position starts
+    rebalance_delay_s: float = 300.0     #: scheduled.rebalance.max.delay.ms, in s
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,9 @@ def properties(flow: Flow, settings: MirrorSettings) -> dict[str, str]:
              "refresh.topics.interval.seconds": _seconds(settings.refresh_s),
              "offset.lag.max": str(settings.offset_lag_max),
              "tasks.max": str(settings.tasks),
+             # a restarted mirror waits this long for its lost tasks' old owner to come back
+             # before it runs them itself
+             "scheduled.rebalance.max.delay.ms": str(round(settings.rebalance_delay_s * 1000)),
              "sync.topic.acls.enabled": "false",
              "sync.topic.configs.enabled": "true",
              # every plugin it needs is on the classpath with its manifest: no scan (~3 s)

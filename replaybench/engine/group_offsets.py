@@ -12,11 +12,22 @@ from __future__ import annotations
 import threading
 import time
 
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaError, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    KafkaException,
+    TopicPartition,
+)
 
 from replaybench.clusters import health
 
 _METADATA_TIMEOUT_S = 2.0
+
+
+class NotYet(Exception):
+    """The cluster cannot answer that now (a partition without a leader yet, a coordinator
+    moving): ask again at the next tick."""
 
 
 class OffsetReader:
@@ -40,9 +51,12 @@ class OffsetReader:
         with self._lock:
             if not self.exists(topic):
                 return dict.fromkeys(range(partitions), 0)
-            return {p: self._consumer.get_watermark_offsets(
-                TopicPartition(topic, p), timeout=_METADATA_TIMEOUT_S)[1]
-                for p in range(partitions)}
+            try:
+                return {p: self._consumer.get_watermark_offsets(
+                    TopicPartition(topic, p), timeout=_METADATA_TIMEOUT_S)[1]
+                    for p in range(partitions)}
+            except KafkaException as exc:   # e.g. NOT_LEADER_FOR_PARTITION just after creation
+                raise NotYet(str(exc.args[0])) from None
 
     def committed(self, group: str, topic: str, partitions: int) -> dict[int, int]:
         """The group's committed offset per partition (-1: none)."""
@@ -50,7 +64,10 @@ class OffsetReader:
                                                        for p in range(partitions)])
         with self._lock:
             future = self._admin.list_consumer_group_offsets([request])[group]
-            answer = future.result(timeout=10).topic_partitions
+            try:
+                answer = future.result(timeout=10).topic_partitions
+            except KafkaException as exc:   # e.g. COORDINATOR_LOAD_IN_PROGRESS
+                raise NotYet(str(exc.args[0])) from None
         out = dict.fromkeys(range(partitions), -1)
         for tp in answer:
             if tp.error is None and tp.offset >= 0:

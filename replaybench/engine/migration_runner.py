@@ -161,8 +161,7 @@ def _choice(name: str, request) -> ClusterChoice:
     """A platform name (embedded) or a cluster profile (.yaml)."""
     if name.endswith((".yaml", ".yml")):
         return ClusterChoice(request.cache_dir, profile=Path(name))
-    return ClusterChoice(request.cache_dir, platform=name, brokers=request.brokers or 1,
-                         security=request.security)
+    return ClusterChoice(request.cache_dir, platform=name, brokers=request.brokers or 1)
 
 
 def _check_request(request) -> None:
@@ -173,6 +172,11 @@ def _check_request(request) -> None:
     if given:
         raise UsageError(f"{given[0]}: a migration names its two clusters in the workload "
                          "(migration.source, migration.target: a platform or a profile file)")
+    if request.security:
+        # every role would log in as the admin: least privilege per role is not built here yet
+        raise UsageError("--security: a migration run cannot be secured yet (its roles and "
+                         "its mirror would all log in as the admin); use profiles of secured "
+                         "clusters, whose client config says who logs in")
 
 
 def _check_clusters(source: ClusterHandle, target: ClusterHandle) -> None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from replaybench.engine.group_offsets import OffsetReader
+from replaybench.engine.group_offsets import NotYet, OffsetReader
 from replaybench.engine.migration_traffic import MigrationTraffic
 from replaybench.engine.mirror_flow import MirrorFlow
 from replaybench.engine.phases import Phase, Step
@@ -143,6 +143,12 @@ class MigrationSchedule:
                      when=lambda: c.wait_for_checkpoints)
 
     def _synced(self, move: Move) -> bool:
+        try:
+            return self._offsets_on_copy(move)
+        except NotYet:
+            return False
+
+    def _offsets_on_copy(self, move: Move) -> bool:
         parts = self.state.spec.live.partitions
         had = self.on.offsets.committed(self.traffic.group, self.traffic.topic, parts)
         now = move.to.offsets.committed(self.traffic.group, move.to.read[move.to.copy_ix], parts)
@@ -153,8 +159,11 @@ class MigrationSchedule:
         self._join(move)
 
     def _join(self, move: Move) -> None:
-        move.resumed = move.to.offsets.committed(self.traffic.group, move.to.read[move.to.copy_ix],
-                                                 self.state.spec.live.partitions)
+        try:
+            move.resumed = move.to.offsets.committed(
+                self.traffic.group, move.to.read[move.to.copy_ix], self.state.spec.live.partitions)
+        except NotYet:
+            move.resumed = {}   # not known: the first offset it reads there will say
         self.traffic.consumers_join(move.to.config, move.to.read, move.after)
         self.on = move.to
 

@@ -12,7 +12,7 @@ import functools
 
 import numpy as np
 
-from replaybench.engine.group_offsets import OffsetReader
+from replaybench.engine.group_offsets import NotYet, OffsetReader
 from replaybench.engine.run_state import RunState
 from replaybench.roles.group_consumer import GroupConsumer
 from replaybench.roles.kinds import Role
@@ -23,7 +23,8 @@ from replaybench.roles.schedule import RateSchedule
 class MigrationTraffic:
     def __init__(self, state: RunState, topic: str, group: str, reset: str) -> None:
         """topic: the applications' topic (named alike on both clusters); group: the consumer
-        group's id; reset: where a member starts without a committed offset."""
+        group's id; reset: where a member starts, after a move, in a partition its group has
+        no committed offset for (on the source, the topic is new: from its start)."""
         self.state, self.topic, self.group, self.reset = state, topic, group, reset
         self.leg = 0
         self.producer_leg = 0
@@ -43,7 +44,7 @@ class MigrationTraffic:
         for i in range(live.consumers):
             s.actor(f"consumer-{i}", Role.CONSUMER, functools.partial(
                 GroupConsumer, {**s.config("consumer"), **live.consumer_config}, [self.topic],
-                self.group, live.keys, live.partitions, self.reset, name=f"consumer-{i}"))
+                self.group, live.keys, live.partitions, "earliest", name=f"consumer-{i}"))
 
     def start(self) -> None:
         """Producers share one schedule origin, the start of their first tick."""
@@ -93,7 +94,7 @@ class MigrationTraffic:
         """Every member joins the group on another cluster, reading `topics` there."""
         s = self.state
         for name in self.consumers():
-            s.call(name, "join", {**config, **s.spec.live.consumer_config}, topics)
+            s.call(name, "join", {**config, **s.spec.live.consumer_config}, topics, self.reset)
             s.tick(name)
         self.leg = leg
         s.record.event(s.clock(), "consumers_joined", leg=leg, topics=topics)
@@ -104,8 +105,11 @@ class MigrationTraffic:
         """The group has committed everything the topic holds on that cluster (lag 0, as a
         lag exporter computes it)."""
         parts = self.state.spec.live.partitions
-        ends = offsets.ends(self.topic, parts)
-        done = offsets.committed(self.group, self.topic, parts)
+        try:
+            ends = offsets.ends(self.topic, parts)
+            done = offsets.committed(self.group, self.topic, parts)
+        except NotYet:
+            return False
         return all(done[p] >= ends[p] for p in ends if ends[p] > 0)
 
     # -- ledger -----------------------------------------------------------------------------

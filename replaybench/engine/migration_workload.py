@@ -27,11 +27,15 @@ class Mirror(Strict):
     offset_lag_max: between(int, 0, 1_000_000) = 100            #: MM2 default 100
     policy: Literal["identity", "prefixed"] = "identity"  #: topic names on the target
     tasks: between(int, 1, 64) = 1
+    #: a mirror restarted after a crash waits this long for its old tasks' owner before it
+    #: runs them (Connect's scheduled.rebalance.max.delay.ms; MM2 default 300)
+    rebalance_delay_s: between(float, 0.0, 3_600.0) = 300.0
 
     def settings(self, start_at: str = "earliest") -> MirrorSettings:
         return MirrorSettings(self.checkpoint_interval_s, self.checkpoints,
                               self.sync_group_offsets, self.sync_interval_s, self.refresh_s,
-                              self.offset_lag_max, self.policy, self.tasks, start_at)
+                              self.offset_lag_max, self.policy, self.tasks, start_at,
+                              self.rebalance_delay_s)
 
 
 class Cutover(Strict):

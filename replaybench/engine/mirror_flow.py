@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass, field
 
 from replaybench.clusters.mirror_maker import MirrorMaker
-from replaybench.engine.group_offsets import OffsetReader
+from replaybench.engine.group_offsets import NotYet, OffsetReader
 from replaybench.meters.clock import Clock
 
 #: timeseries column <- MirrorMaker figure (the worst partition's, ms)
@@ -87,7 +87,10 @@ class MirrorFlow:
         try:
             while not self._stop.wait(SAMPLE_S):
                 if self.maker.alive():
-                    self.latest = self._sample(here, there)
+                    try:
+                        self.latest = self._sample(here, there)
+                    except NotYet:
+                        continue   # no sample this second
                     self.samples.append(self.latest)
         except Exception as exc:  # noqa: BLE001 - a cluster that stopped answering
             self._error = exc

@@ -31,7 +31,8 @@ class GroupConsumer:
 
     def __init__(self, client_config: dict, topics: list[str], group: str, n_keys: int,
                  n_partitions: int, reset: str = "earliest", name: str = "consumer-0") -> None:
-        """reset: where it starts in a partition the group has no committed offset for."""
+        """reset: where it starts in a partition the group has no committed offset for (a
+        fresh topic is read from its start: earliest)."""
         self.name, self.group, self.reset = name, group, reset
         self.n_keys, self.n_partitions = n_keys, n_partitions
         self.clock = Clock()
@@ -69,9 +70,11 @@ class GroupConsumer:
             self.consumer = None
         return self.snapshot()
 
-    def join(self, client_config: dict, topics: list[str]) -> None:
-        """Join the group on another cluster (after leave()): a new leg of the ledger."""
+    def join(self, client_config: dict, topics: list[str], reset: str | None = None) -> None:
+        """Join the group on another cluster (after leave()): a new leg of the ledger. reset:
+        where it starts there without a committed offset (None: as before)."""
         self.leg += 1
+        self.reset = reset or self.reset
         self._join(client_config, topics)
 
     def ledger(self) -> np.ndarray:
