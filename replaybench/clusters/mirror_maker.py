@@ -68,15 +68,22 @@ class MirrorMaker:
         log4j.write_text(_LOG4J.format(log=self.log_path))
         libs = mirror_artifacts().fetch(self.cache_dir)
         self.metrics_port = free_ports(1)[0]
+        # C1 only: the mirror's start (class loading, two Connect herders) is most of its
+        # CPU, and it shares 2 cores with two clusters and the applications
         argv = [find_java().path, f"-Xms{HEAP_MB // 2}m", f"-Xmx{HEAP_MB}m", "-XX:+UseG1GC",
-                "-XX:CICompilerCount=2", "-XX:ParallelGCThreads=1",
+                "-XX:TieredStopAtLevel=1", "-XX:CICompilerCount=1", "-XX:ParallelGCThreads=1",
                 broker_metrics.agent_option(self.cache_dir, self.metrics_port),
                 f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{libs}/*", MAIN,
-                str(self.config_path)]
+                str(self.config_path), "--clusters", self.target_alias()]
         self.process = ServerProcess.spawn(argv, str(self.config_path),
                                            self.root / f"{self.name}.console", self.root)
         self.starts += 1
         self.killed = False
+
+    def target_alias(self) -> str:
+        """The cluster it writes to: only the herders of flows into it run (`--clusters`),
+        not the idle one of the reverse pair."""
+        return self.props["clusters"].split(",")[1].strip()
 
     def alive(self) -> bool:
         return self.process is not None and self.process.alive()

@@ -62,9 +62,14 @@ def judge(acked: np.ndarray, delivered: np.ndarray, partitions: int, steps: list
         legs = [step.before, step.after] if i == len(steps) - 1 else [step.before]
         rows.extend(_step_rows(step, acked, acked_ids, delivered, lost_mask & np.isin(
             acked[:, 3], legs), repeat & (delivered[:, 4] == step.after), partitions))
-    lost, duplicates = int(lost_mask.sum()), int(repeat.sum())
+    # the steps answer for the re-reads after them; those before any step are the
+    # application's own (its group's first rebalances), reported apart
+    lost = int(lost_mask.sum())
+    duplicates = int(sum(r["duplicates"] for r in rows if r["partition"] == -1))
     verdict = {"lost": lost, "duplicates": duplicates, "acked": int(len(acked_ids)),
                "delivered": int(len(got_ids)), "max_duplicates": max_duplicates,
+               "duplicates_before_any_move": int((repeat & np.isin(
+                   delivered[:, 4], [s.before for s in steps[:1]])).sum()),
                "passed": lost == 0 and duplicates <= max_duplicates,
                "verdict": _verdict(lost, duplicates, max_duplicates)}
     return rows, verdict
