@@ -159,3 +159,24 @@ def test_a_migration_workload_needs_applications_to_move(tmp_path):
 def test_shipped_workloads_without_a_migration_keep_their_hash():
     spec = workload.load(workload.path_for("restore-storm"))
     assert "migration" not in spec.to_dict()
+
+
+def test_a_migration_runs_figures_are_named_metrics_for_compare_and_history():
+    from pathlib import Path
+
+    from replaybench.analysis import compare
+    from replaybench.results.runs import Run, RunsError, per_run
+    rows = [{"step": "cutover", "partition": -1, "lost": 0, "duplicates": 7,
+             "switch_ns": 2_500_000_000, "write_unavailable_ns": 2_000_000_000,
+             "read_unavailable_ns": None},
+            {"step": "rollback", "partition": -1, "lost": 3, "duplicates": 0,
+             "switch_ns": 4_000_000_000, "write_unavailable_ns": 1, "read_unavailable_ns": 1}]
+    run = Run(Path("m"), {"migration": {"lost": 3}}, [], [], rows)
+    assert per_run(run, "migration.switch_time") == 2.5
+    assert per_run(run, "migration.duplicates") == 7
+    assert per_run(run, "migration.rollback.lost") == 3
+    assert per_run(run, "migration.read_unavailable") is None
+    with pytest.raises(RunsError, match="migration metrics are"):
+        per_run(run, "migration.speed")
+    assert [r.metric for r in compare.default_rules([run], [run])] == [
+        "migration.switch_time", "migration.write_unavailable"]

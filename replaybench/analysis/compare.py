@@ -20,13 +20,28 @@ DEFAULT_RULES_REPEATED = ("restore_time:+10%", "restore_mb_per_s:-10%", "storm.p
                           "storm.e2e.p99:+50%")
 
 
+# A migration's switch is a sum of waits on the mirror's own intervals: single runs differ less
+# than restores, and a lost record is a failed verdict, not a percentage.
+DEFAULT_RULES_MIGRATION = ("migration.switch_time:+35%", "migration.write_unavailable:+35%")
+
+
 def default_rules(baseline: list[Run], contender: list[Run]) -> list[Rule]:
+    if _migrations(baseline + contender):
+        return [Rule.parse(r) for r in DEFAULT_RULES_MIGRATION]
     repeated = len(baseline) >= 2 and len(contender) >= 2
     return [Rule.parse(r) for r in (DEFAULT_RULES_REPEATED if repeated else DEFAULT_RULES_SINGLE)]
+
+
+def _migrations(runs: list[Run]) -> bool:
+    return bool(runs) and all("migration" in r.manifest for r in runs)
 SHOWN = ("restore_time", "restore_mb_per_s", "restore_records_per_s", "baseline.produce.p99",
          "baseline.produce.p99.9", "storm.produce.p99", "storm.produce.p99.9", "storm.e2e.p99",
          "storm.e2e.p99.9", "recovery.produce.p99", "interference.produce.p99",
          "interference.produce.p99.9")
+SHOWN_MIGRATION = ("migration.lost", "migration.duplicates", "migration.switch_time",
+                   "migration.write_unavailable", "migration.read_unavailable",
+                   "migration.rollback.lost", "migration.rollback.duplicates",
+                   "migration.rollback.switch_time", "mirrored.e2e.p99", "trial.e2e.p99")
 EXIT_OK, EXIT_REGRESSION, EXIT_NOT_COMPARABLE = 0, 1, 2
 
 
@@ -92,7 +107,8 @@ class Comparison:
 
 def compare(baseline: list[Run], contender: list[Run], rules: list[Rule]) -> Comparison:
     reasons = _incomparable(baseline + contender)
-    names = list(dict.fromkeys([*SHOWN, *(r.metric for r in rules)]))
+    shown = SHOWN_MIGRATION if _migrations(baseline + contender) else SHOWN
+    names = list(dict.fromkeys([*shown, *(r.metric for r in rules)]))
     by_metric = {r.metric: r for r in rules}
     rows = [_row(name, baseline, contender, by_metric.get(name)) for name in names]
     rows = [r for r in rows if r.baseline is not None or r.contender is not None or r.rule]

@@ -5,7 +5,10 @@ Metric names:
 - `<phase>.<latency>.<stat>`: phase seed|warmup|baseline|storm|recovery|drain, latency
   produce (ack - intended, corrected) | e2e | ack_sent | sent_late (sent - intended), stat
   p50|p90|p99|p99.9|p99.99|max|mean, in ms;
-- `interference.<latency>.<stat>`: storm / baseline of the same.
+- `interference.<latency>.<stat>`: storm / baseline of the same;
+- a migration run: `migration.<figure>` of its cutover (`migration.rollback.<figure>` of its
+  rollback): lost, duplicates (records), switch_time, write_unavailable, read_unavailable (s);
+  and `<phase>.<latency>.<stat>` over its phases (mirrored, trial, cutover-drain, ...).
 Several repetitions of a run merge their HDR histograms losslessly before a percentile is read.
 """
 
@@ -36,6 +39,7 @@ class Run:
     manifest: dict
     latency: list[dict] = field(default_factory=list)
     groups: list[dict] = field(default_factory=list)
+    migration: list[dict] = field(default_factory=list)   #: migration.parquet (older: none)
 
     @property
     def scenario_hash(self) -> str:
@@ -77,8 +81,10 @@ def load_run(path: Path) -> Run:
     if manifest.get("schema_version") != store.SCHEMA_VERSION:
         raise RunsError(f"{manifest_path}: schema_version {manifest.get('schema_version')!r}, "
                         f"this replaybench reads {store.SCHEMA_VERSION}")
+    moves = store.read_table(path, "migration").to_pylist() \
+        if (Path(path) / "migration.parquet").exists() else []
     return Run(Path(path), manifest, store.read_table(path, "latency").to_pylist(),
-               store.read_table(path, "restore_groups").to_pylist())
+               store.read_table(path, "restore_groups").to_pylist(), moves)
 
 
 def is_compat(path: Path) -> bool:
@@ -108,8 +114,9 @@ def higher_is_better(metric: str) -> bool:
 
 
 def value(runs: list[Run], metric: str) -> float | None:
-    """The metric over the runs taken together (histograms merged; restore figures: median)."""
-    if metric.startswith("restore_"):
+    """The metric over the runs taken together (histograms merged; restore and migration
+    figures: median)."""
+    if metric.startswith(("restore_", "migration.")):
         values = [v for v in (per_run(r, metric) for r in runs) if v is not None]
         return statistics.median(values) if values else None
     kind, name, stat = _parse(metric)
@@ -122,6 +129,8 @@ def value(runs: list[Run], metric: str) -> float | None:
 def per_run(run: Run, metric: str) -> float | None:
     if metric.startswith("restore_"):
         return _restore(run, metric)
+    if metric.startswith("migration."):
+        return _migration(run, metric)
     return value([run], metric)
 
 
@@ -149,6 +158,24 @@ def _restore(run: Run, metric: str) -> float | None:
                     "restore_mb_per_s, restore_records_per_s")
 
 
+#: migration figure -> (its column in migration.parquet's total row, scale to the unit)
+MIGRATION_FIGURES = {"lost": ("lost", 1), "duplicates": ("duplicates", 1),
+                     "switch_time": ("switch_ns", 1e-9),
+                     "write_unavailable": ("write_unavailable_ns", 1e-9),
+                     "read_unavailable": ("read_unavailable_ns", 1e-9)}
+
+
+def _migration(run: Run, metric: str) -> float | None:
+    parts = metric.split(".")
+    step, figure = (parts[1], parts[2]) if len(parts) == 3 else ("cutover", parts[-1])
+    if len(parts) not in (2, 3) or figure not in MIGRATION_FIGURES:
+        raise RunsError(f"unknown metric {metric!r}; migration metrics are "
+                        f"migration[.rollback].{{{','.join(MIGRATION_FIGURES)}}}")
+    column, scale = MIGRATION_FIGURES[figure]
+    total = next((r for r in run.migration if r["step"] == step and r["partition"] == -1), None)
+    return None if total is None or total.get(column) is None else total[column] * scale
+
+
 _JUDGED_ROLE = {"produce": "producer", "e2e": "consumer"}
 
 
@@ -157,6 +184,8 @@ def caveat(run: Run, metric: str) -> str | None:
     stored: a host- or client-bound restore (restore_*), or an inconclusive storm verdict
     (interference.*; storm.* when the generator or the sample count was the problem).
     None: nothing stands against it (runs from before verdicts carry none)."""
+    if metric.startswith("migration."):
+        return None
     if metric.startswith("restore_"):
         bound = [g for g in headline_groups(run.groups)
                  if g.get("verdict") in ("client-bound", "host-bound")]
