@@ -135,6 +135,7 @@ def _migration_table(rows: list[dict], verdict: dict) -> Table:
     row("mirror missing / doubled", lambda st, _: f"{st['mirror_missing'] or 0:,} / "
                                                   f"{st['mirror_duplicates'] or 0:,}")
     row("switch time", lambda st, _: _seconds(st["switch_ns"]))
+    row("mirror drained in", lambda st, _: _seconds(st.get("mirror_drain_ns")))
     row("write unavailable", lambda st, _: _seconds(st["write_unavailable_ns"]))
     row("read unavailable", lambda st, _: _seconds(st["read_unavailable_ns"]))
     row("e2e p99 / p99.9 across", lambda st, _: f"{_ms(st['consumer_p99_ns'])} / "

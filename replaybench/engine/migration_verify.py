@@ -52,6 +52,9 @@ def _windows(state: RunState, delivered: np.ndarray, move: Move) -> dict:
     after = delivered[delivered[:, 4] == move.after][:, 6]
     out = {"read_unavailable_ns": int(after.min() - before.max())
            if len(before) and len(after) else None}
+    # once producers stopped: how long the mirror took to copy the rest (0: not waited for)
+    drain = state.record.phase_bounds.get(f"{move.name}-drain")
+    out["mirror_drain_ns"] = drain[1] - drain[0] if drain and drain[1] else None
     reference = "mirrored"   # live traffic, mirrored, before anything moved
     across = [p for p in state.record.phase_bounds if p.startswith(f"{move.name}-")] + \
         ["trial" if move.name == "cutover" else "back"]

@@ -231,6 +231,8 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType, str]]] = {
                                      "across the step"),
         ("read_unavailable_ns", _I, "total row: last delivery before the step -> first after"),
         ("switch_ns", _I, "total row: the step's start -> producers writing on the new cluster"),
+        ("mirror_drain_ns", _I, "total row: producers stopped -> the copy complete (the "
+                                "step's drain phase; empty when not waited for)"),
         ("consumer_p99_ns", _I, "total row: end-to-end p99 across the step (its phases and the "
                                 "phase after)"),
         ("consumer_p99_9_ns", _I, "total row: end-to-end p99.9 across the step"),
