@@ -10,11 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from hdrh.histogram import HdrHistogram
 from hdrh.log import HistogramLogReader
 
 from replaybench.analysis import compare, history, interop, plan, report
-from replaybench.engine import workload
+from replaybench.engine import runner, workload
 from replaybench.results import runs
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -189,15 +190,67 @@ def test_an_omb_workload_imports_and_what_cannot_is_refused(tmp_path):
     spec = workload.load(tmp_path / "w.yaml")
     assert (spec.live.producers, spec.live.rate_per_s, spec.live.value_bytes, spec.live.partitions,
             spec.phases.baseline_s, spec.storm.readers) == (2, 25000, 1024, 4, 900.0, 0)
-    omb.write_text("topics: 2\nproducerRate: 100\n")
+    omb.write_text("topics: 1\nproducerRate: 0\n")
     bad = _cli("workloads", "import-omb", str(omb))
-    assert bad.returncode == 2 and "topics: 2 cannot be imported" in bad.stderr
+    assert bad.returncode == 2 and "producerRate: 0 cannot be imported" in bad.stderr
+    assert "highest sustainable rate" in bad.stderr
     omb.write_text("topics: 1\nproducerRate: 100\nlingerMs: 3\n")
     assert "lingerMs: not an OMB workload field" in _cli("workloads", "import-omb", str(omb)).stderr
     omb.write_text("topics: 1\nproducerRate: 100\nproducerRate: 200\n")   # which one is meant?
     twice = _cli("workloads", "import-omb", str(omb))
     assert twice.returncode == 2 and "producerRate" in twice.stderr and "duplicate" in \
         twice.stderr, twice.stderr
+
+
+# The shapes of OpenMessaging Benchmark's catalogue (its workloads/ folder) that were refused:
+# several topics, a backlog drain, shell-style defaults.
+OMB_MANY_TOPICS = ("name: 100 topics / 1 partition / 100b\ntopics: 100\npartitionsPerTopic: 1\n"
+                   "messageSize: 100\nsubscriptionsPerTopic: 1\nproducersPerTopic: 1\n"
+                   "producerRate: 50000\nconsumerBacklogSizeGB: 0\n"
+                   "testDurationMinutes: ${ombTestDuration:-15}\n")
+OMB_BACKLOG = ("name: 1 topic / 4 partitions / 1Kb / 2 GB backlog\ntopics: 1\n"
+               "partitionsPerTopic: 4\nmessageSize: 1024\n"
+               "payloadFile: payload/payload-1Kb.data\nsubscriptionsPerTopic: 2\n"
+               "consumerPerSubscription: 2\nproducersPerTopic: 1\nproducerRate: 1000\n"
+               "consumerBacklogSizeGB: ${ombBacklog:-2}\ntestDurationMinutes: 1\n")
+
+
+def test_omb_catalogue_shapes_import(tmp_path, monkeypatch):
+    many, backlog = tmp_path / "many.yaml", tmp_path / "backlog.yaml"
+    many.write_text(OMB_MANY_TOPICS)
+    backlog.write_text(OMB_BACKLOG)
+    text = interop.import_omb(many, env={})
+    spec = workload.from_dict(yaml.safe_load(text), "many")
+    assert (spec.live.partitions, spec.live.producers, spec.live.rate_per_s) == (100, 1, 50000)
+    assert spec.phases.baseline_s == 900.0 and "one live topic of 100 partitions" in text
+    assert workload.from_dict(yaml.safe_load(interop.import_omb(
+        many, env={"ombTestDuration": "2"})), "m").phases.baseline_s == 120.0
+    spec = workload.from_dict(yaml.safe_load(interop.import_omb(backlog, env={})), "backlog")
+    # the backlog is the changelog (2 GiB of 1 KiB records), drained by 2 restore groups of 2
+    # readers while the producers go on appending
+    assert spec.seed.records == 2 * (1 << 30) // 1032 and spec.seed.value_bytes == 1024
+    assert (spec.storm.groups, spec.storm.readers, spec.storm.follow) == (2, 2, True)
+    assert spec.live.topic == "changelog" and spec.topic.partitions == 4
+    monkeypatch.delenv("ombTestDuration", raising=False)
+    many.write_text(OMB_MANY_TOPICS.replace("${ombTestDuration:-15}", "${ombTestDuration}"))
+    with pytest.raises(interop.OmbImportError, match="testDurationMinutes: .*not set"):
+        interop.import_omb(many, env={})
+
+
+@pytest.mark.cluster
+def test_an_imported_omb_backlog_drain_runs_as_a_verified_restore(tmp_path, kafka1, cache_dir):
+    from tests.engine_helpers import SHORT
+    omb = tmp_path / "backlog.yaml"
+    omb.write_text(OMB_BACKLOG)
+    path = tmp_path / "imported.yaml"
+    path.write_text(interop.import_omb(omb, env={"ombBacklog": "0.02"}))
+    request = runner.RunRequest(path, cache_dir, SHORT, "smoke", bootstrap=kafka1.bootstrap,
+                                results_dir=tmp_path / "results")
+    out = runner.run(request)
+    assert out.status == "completed", out.reason
+    groups = out.record.groups
+    assert len(groups) == 2 and all(g["records"] >= 2_000 for g in groups)
+    assert out.summary.verification_passed and out.summary.checks > 0
 
 
 def _with_verdicts(src: Path, dst: Path, restore: str = "cluster-bound",
