@@ -104,6 +104,10 @@ def test_a_broker_replaced_mid_restore_is_measured_and_nothing_is_lost(tmp_path)
     ref_groups = pq.read_table(ref_dir / "restore_groups.parquet").to_pylist()
     assert info["reference"]["restore_time_ns"] == max(g["restore_time_ns"] for g in ref_groups)
     assert "restore" in out and "without (reference run)" in out
+    # one pair says little: the cost's verdict says so, and how to get an interval
+    assert info["fault_cost"]["pairs"] == 1
+    assert info["fault_cost"]["verdict"].startswith("inconclusive: 1 pair")
+    assert "the faults' cost over 1 pair(s)" in out and "--repeat 3" in out
     run_dir = tmp_path / info["run_id"]
     assert info["status"] == "completed" and info["cluster"]["brokers"] == 3
     [drill] = pq.read_table(run_dir / "faults.parquet").to_pylist()

@@ -267,3 +267,40 @@ def test_interference_on_a_host_the_harness_saturated_says_whose_it_is():
     text = console.export_text()
     assert "interference (1)" in text and "(1) produce ack−intended p99: on a saturated host" \
         in text
+
+
+def test_a_faults_cost_is_judged_over_alternated_pairs():
+    from replaybench.verdicts import fault_cost
+    one = fault_cost.judge([(15_000, 10_000)])
+    assert one["median"] == 1.5 and one["verdict"].startswith("inconclusive: 1 pair")
+    slower = fault_cost.judge([(15, 10), (13, 10), (20, 10)])
+    assert (slower["median"], slower["low"], slower["high"]) == (1.5, 1.3, 2.0)
+    assert slower["verdict"].startswith("slower with the faults in every pair: 1.50×")
+    straddle = fault_cost.judge([(15, 10), (9, 10), (12, 10)])
+    assert "straddle 1.0" in straddle["verdict"] and "too wide" in straddle["verdict"]
+    stuck = fault_cost.judge([(0, 10), (12, 10)])
+    assert (stuck["pairs"], stuck["usable_pairs"]) == (2, 1)
+
+
+def test_repeat_alternates_reference_and_faulted_runs_and_stores_the_cost(tmp_path, monkeypatch):
+    """The loop around the pairs, with each pair faked (the pair itself is a real run in
+    test_run_cli.py)."""
+    import json
+
+    from replaybench.engine import runner
+    calls = []
+    run_dir = tmp_path / "r"
+    run_dir.mkdir()
+    (run_dir / "manifest.json").write_text("{}")
+
+    def pair(request, display, index):
+        calls.append(index)
+        record = type("R", (), {"groups": [{"restore_time_ns": 12 + index, "mode": "verify"}]})
+        return runner.RunOutcome(run_dir, "completed", "", None, record, reference_ns=10)
+    monkeypatch.setattr(runner, "_pair", pair)
+    request = runner.RunRequest(runner.workload.path_for("broker-replacement"), tmp_path,
+                                repeat=3)
+    out = runner.run(request)
+    assert calls == [0, 1, 2]
+    assert out.fault_cost["ratios"] == [1.2, 1.3, 1.4]
+    assert json.loads((run_dir / "manifest.json").read_text())["fault_cost"]["median"] == 1.3

@@ -202,6 +202,13 @@ def _fetched_back(fault: dict) -> int:
     return fault["broker_bytes_after"] if from_store is None else from_store
 
 
+def fault_cost_line(cost: dict) -> str:
+    """What the faults cost the restore over the pairs run (verdicts/fault_cost.py)."""
+    ratios = ", ".join(f"{r:.2f}×" for r in cost["ratios"]) or "none"
+    return (f"the faults' cost over {cost['pairs']} pair(s) of runs (with / without, each "
+            f"pair: {ratios}): {cost['verdict']}")
+
+
 def _reference_caption(faults: list[dict]) -> str | None:
     with_faults, without = faults[0].get("restore_time_ns"), faults[0].get("reference_restore_time_ns")
     if not with_faults or not without:

@@ -75,6 +75,9 @@ def workloads_show(name_or_path: str, overrides: tuple[str, ...], scale: str) ->
 @click.option("--reference/--no-reference", default=True, show_default=True,
               help="With faults: first run the workload without them, on a fresh cluster, to "
                    "measure what the faults cost the restore.")
+@click.option("--repeat", default=1, show_default=True, type=click.IntRange(1, 50),
+              help="With faults: this many pairs of runs without and with them, alternated; "
+                   "what the faults cost is then a median with an interval and a verdict.")
 @click.option("--recreate-topics", is_flag=True,
               help="Delete and recreate topics named in the workload that already exist.")
 @security_option
@@ -87,7 +90,7 @@ def workloads_show(name_or_path: str, overrides: tuple[str, ...], scale: str) ->
 def run_command(workload_name: str, overrides: tuple[str, ...], scale: str, bootstrap: str | None,
                 client_config: Path | None, cluster_kind: str, cluster_profile: Path | None,
                 brokers: int | None, ray_address: str | None, results_dir: Path,
-                reference: bool, recreate_topics: bool, security: str | None,
+                reference: bool, repeat: int, recreate_topics: bool, security: str | None,
                 drop_acls: tuple[str, ...], replay_topic: str | None) -> None:
     """Seed a changelog, run live traffic, restore it in parallel, write results/<run-id>/."""
     from rich.console import Console
@@ -104,7 +107,7 @@ def run_command(workload_name: str, overrides: tuple[str, ...], scale: str, boot
                                 scale, bootstrap, client_config, brokers, ray_address,
                                 results_dir, recreate_topics, profile=cluster_profile,
                                 cluster_kind=cluster_kind, reference=reference,
-                                security=security, drop_acls=drop_acls)
+                                security=security, drop_acls=drop_acls, repeat=repeat)
     console = Console(stderr=False)
     try:
         with display.RichDisplay(console) as live:
@@ -114,6 +117,8 @@ def run_command(workload_name: str, overrides: tuple[str, ...], scale: str, boot
         sys.exit(EXIT_INTERRUPTED)
     for table in display.summary_tables(outcome):
         console.print(table)
+    if outcome.fault_cost:
+        click.echo(display.fault_cost_line(outcome.fault_cost))
     click.echo(f"results: {outcome.run_dir}")
     sys.exit({"completed": 0, "aborted": EXIT_INTERRUPTED}.get(outcome.status, EXIT_RUN_FAILED))
 

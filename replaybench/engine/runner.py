@@ -34,6 +34,7 @@ from replaybench.results.run_record import RunRecord
 from replaybench.results.runs import headline_groups
 from replaybench.results.summary import Summary, summarize
 from replaybench.roles import native_reader
+from replaybench.verdicts import fault_cost
 
 REACH_TIMEOUT_S = 10.0
 
@@ -58,6 +59,7 @@ class RunRequest:
     cluster: ClusterHandle | None = field(default=None, compare=False)
     security: str | None = None              #: embedded kafka: tls or sasl_ssl
     drop_acls: tuple[str, ...] = ()          #: sasl_ssl: ROLE:OPERATION grants to leave out
+    repeat: int = 1   #: with faults: pairs of (reference, with faults) runs, alternated
 
 
 @dataclass
@@ -67,6 +69,9 @@ class RunOutcome:
     reason: str
     summary: Summary
     record: RunRecord = field(repr=False)
+    #: with faults and a reference: what they cost the restore over the pairs run
+    fault_cost: dict | None = None
+    reference_ns: int = 0   #: the paired reference run's restore time (0: none, or failed)
 
 
 class Display:
@@ -81,23 +86,46 @@ class Display:
 
 def run(request: RunRequest, display: Display | None = None) -> RunOutcome:
     """One run; for a workload with faults, first the same workload without them (the
-    reference), so that the faulted run can say what its faults cost the restore."""
+    reference), so that the faulted run can say what its faults cost the restore, and with
+    `repeat`, that many such pairs, alternated (verdicts/fault_cost.py judges them)."""
     display = display or Display()
     spec = workload.load(request.workload, list(request.overrides), request.scale)
-    reference = None
     # a migration's faults hit its mirror; what they cost is read off its own catch-up
-    if spec.faults and request.reference and spec.migration is None:
-        display.note("reference run: the same workload without its faults, on a fresh cluster")
-        # In a subfolder: a folder of nightly runs stays one scenario for compare and history.
-        reference = _run_once(replace(request, overrides=(*request.overrides, "faults=[]"),
-                                      tags=(*request.tags, ("reference", "without faults")),
-                                      results_dir=request.results_dir / "references"),
-                              display, None)
-        if reference.status == "aborted":
-            return reference
-        display.note(f"reference run {reference.run_dir.name}: {reference.status}, restore "
-                     f"{_restore_ns(reference.record) / 1e9:.2f} s; now the run with faults")
-    return _run_once(request, display, reference)
+    paired = bool(spec.faults) and request.reference and spec.migration is None
+    if request.repeat > 1 and not paired:
+        raise UsageError(f"--repeat {request.repeat}: repeats pairs of runs with and without "
+                         "the workload's faults; this workload has none (or --no-reference)")
+    if not paired:
+        return _run_once(request, display, None)
+    pairs, outcome = [], None
+    for i in range(request.repeat):
+        outcome = _pair(request, display, i)
+        if outcome.status == "aborted":
+            return outcome
+        pairs.append((_restore_ns(outcome.record), outcome.reference_ns))
+    cost = fault_cost.judge(pairs)
+    store.update_manifest(outcome.run_dir, fault_cost=cost)
+    return replace(outcome, fault_cost=cost)
+
+
+def _pair(request: RunRequest, display: Display, index: int) -> RunOutcome:
+    """The reference run (without the faults, into references/: a folder of nightly runs stays
+    one scenario for compare and history), then the run with them."""
+    label = f" (pair {index + 1} of {request.repeat})" if request.repeat > 1 else ""
+    display.note(f"reference run{label}: the same workload without its faults, on a fresh "
+                 "cluster")
+    reference = _run_once(replace(request, overrides=(*request.overrides, "faults=[]"),
+                                  tags=(*request.tags, ("reference", "without faults")),
+                                  results_dir=request.results_dir / "references"),
+                          display, None)
+    if reference.status == "aborted":
+        return reference
+    display.note(f"reference run {reference.run_dir.name}: {reference.status}, restore "
+                 f"{_restore_ns(reference.record) / 1e9:.2f} s; now the run with faults")
+    outcome = _run_once(request, display, reference)
+    outcome.reference_ns = _restore_ns(reference.record) if reference.status == "completed" \
+        else 0
+    return outcome
 
 
 def _run_once(request: RunRequest, display: Display, reference: RunOutcome | None) -> RunOutcome:
