@@ -13,8 +13,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Consumer, Producer
 
 from replaybench.results import store
+
+from tests.kafka_helpers import create_topic
 
 pytestmark = pytest.mark.cluster
 
@@ -46,13 +49,56 @@ def _totals(run_dir: Path) -> dict[str, dict]:
     return {r["step"]: r for r in _rows(run_dir, "migration") if r["partition"] == -1}
 
 
+def _their_topic_and_group(bootstrap: str, topic: str, group: str) -> None:
+    """A team's own topic, written with another client (no replaybench records: null keys,
+    a tombstone, arbitrary bytes), and a group that read part of it and committed."""
+    create_topic(bootstrap, topic, 3, 1)
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for i in range(3000):
+        key = None if i % 7 == 0 else f"k{i % 50}".encode()
+        producer.produce(topic, None if i == 5 else f"v{i}".encode() * (i % 5 + 1), key,
+                         partition=i % 3)
+    producer.flush(30)
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe([topic])
+    read = 0
+    while read < 1200:
+        read += len([m for m in consumer.consume(200, timeout=1.0) if m.error() is None])
+    consumer.commit(asynchronous=False)
+    consumer.close()
+
+
 @pytest.mark.timeout(RUN_TIMEOUT_S + 60)
-def test_a_drained_cutover_and_its_rollback_lose_nothing_with_the_mirror_killed(tmp_path):
-    proc, run_dir = _run(tmp_path, "migration-rollback",
+def test_a_drained_cutover_and_its_rollback_lose_nothing_with_the_mirror_killed(tmp_path,
+                                                                                 kafka1):
+    """From an external cluster (a profile) to an embedded one, with a topic and a group of
+    the team's own mirrored beside the run's, and the mirror killed mid catch-up."""
+    theirs, group = f"orders-{tmp_path.name[-12:]}", f"billing-{tmp_path.name[-12:]}"
+    _their_topic_and_group(kafka1.bootstrap, theirs, group)
+    profile = tmp_path / "source.yaml"
+    profile.write_text(f"version: 1\nname: source\nbootstrap: {kafka1.bootstrap}\n")
+    proc, run_dir = _run(tmp_path, "migration-rollback", f"migration.source={profile}",
+                         f"migration.existing_topics=[{theirs}]",
+                         f"migration.existing_groups=[{group}]",
                          "faults=[{action: kill, targets: [mirror], at_s: 4, duration_s: 2}]")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     info = json.loads((run_dir / "manifest.json").read_text())
     assert info["migration"]["lost"] == 0 and info["migration"]["passed"]
+    assert info["cluster"]["source"]["kind"] == "external"
+    # their topic: every record in the copy, in order; their group: never put past the
+    # record its committed offset points to. (How far before is MirrorMaker's: a group that
+    # committed before the mirror started is translated back to a coarse offset sync, seen
+    # 199 records back on a partition where offset.lag.max is 100.)
+    content = _rows(run_dir, "mirror_content")
+    topics = [r for r in content if r["kind"] == "topic"]
+    assert len(topics) == 3 and all(r["in_order"] and r["missing"] == 0 for r in topics)
+    assert sum(r["source_records"] for r in topics) == 3000
+    groups = [r for r in content if r["kind"] == "group"]
+    committed = {r["partition"] for r in groups}
+    assert len(committed) >= 1 and all(r["committed_offset"] > 0 for r in groups)
+    assert all(r["translation_error"] is not None and r["translation_error"] <= 0
+               for r in groups), groups
     totals = _totals(run_dir)
     assert set(totals) == {"cutover", "rollback"}
     cut = [r for r in _rows(run_dir, "migration") if r["step"] == "cutover"

@@ -180,3 +180,38 @@ def test_a_migration_runs_figures_are_named_metrics_for_compare_and_history():
         per_run(run, "migration.speed")
     assert [r.metric for r in compare.default_rules([run], [run])] == [
         "migration.switch_time", "migration.write_unavailable"]
+
+
+def _parts(*records: bytes, start: int = 0) -> dict:
+    return {0: (list(range(start, start + len(records))), list(records))}
+
+
+def test_a_teams_own_topic_is_judged_by_content_in_order():
+    from replaybench.verdicts import mirror_content as mc
+    source = _parts(b"a", b"b", b"c", b"b")
+    [same] = mc.judge_topic("t", source, _parts(b"a", b"b", b"c", b"b"))
+    assert same["in_order"] and (same["missing"], same["extra"]) == (0, 0)
+    [short] = mc.judge_topic("t", source, _parts(b"a", b"b", b"c"))
+    assert not short["in_order"] and short["missing"] == 1
+    [twice] = mc.judge_topic("t", source, _parts(b"a", b"b", b"a", b"b", b"c", b"b"))
+    assert not twice["in_order"] and (twice["missing"], twice["extra"]) == (0, 2)
+    [swapped] = mc.judge_topic("t", source, _parts(b"b", b"a", b"c", b"b"))
+    assert not swapped["in_order"] and swapped["missing"] == 0
+
+
+def test_a_groups_synced_position_is_judged_against_the_record_its_offset_points_to():
+    from replaybench.verdicts import mirror_content as mc
+    # the source log starts at offset 10 (older records deleted); the copy from 0
+    source = _parts(b"a", b"b", b"c", b"d", start=10)
+    copy = _parts(b"a", b"b", b"c", b"d")
+    [exact] = mc.judge_group("g", "t", {0: 12}, {0: 2}, source, copy)
+    assert (exact["expected_offset"], exact["translation_error"]) == (2, 0)
+    [behind] = mc.judge_group("g", "t", {0: 12}, {0: 0}, source, copy)
+    assert behind["translation_error"] == -2                    # reads a, b again
+    [ahead] = mc.judge_group("g", "t", {0: 12}, {0: 3}, source, copy)
+    assert ahead["translation_error"] == 1                      # skips c
+    [done] = mc.judge_group("g", "t", {0: 14}, {0: 4}, source, copy)
+    assert (done["expected_offset"], done["translation_error"]) == (4, 0)
+    [unsynced] = mc.judge_group("g", "t", {0: 12}, {0: -1}, source, copy)
+    assert unsynced["synced_offset"] is None and unsynced["translation_error"] is None
+    assert mc.judge_group("g", "t", {0: -1}, {}, source, copy) == []   # never committed

@@ -73,7 +73,9 @@ def _measure(stack: ExitStack, spec: WorkloadSpec, request, record: RunRecord,
     topics.ensure_topic(admin, topic, live.partitions,
                         source.info.replication or spec.topic.replication, {}, False)
     clock = Clock()
-    forward, reverse, mirrors = _flows(spec, source, target, topic, group, root, request)
+    existing = _existing_topics(source, m.existing_topics)
+    forward, reverse, mirrors = _flows(spec, source, target, topic, group, root, request,
+                                       existing)
     stack.callback(lambda: [f.stop() for f in (forward, reverse) if f])
     # the workload's faults act on the forward mirror (`targets: [mirror]`)
     faults = FaultSchedule(list(spec.faults), MirrorProcesses(forward.maker) if spec.faults
@@ -83,7 +85,7 @@ def _measure(stack: ExitStack, spec: WorkloadSpec, request, record: RunRecord,
                      lambda: _server_pids(source, target, forward, reverse))
     state.on_tick.append(lambda s: display.tick(s.progress()))
     traffic = MigrationTraffic(state, topic, group, m.cutover.reset)
-    copy = topic if m.mirror.policy == "identity" else f"{SOURCE}.{topic}"
+    copy = copy_name(topic, m.mirror.policy)
     readers = [OffsetReader(source.client_config), OffsetReader(target.client_config)]
     stack.callback(lambda: [r.close() for r in readers])
     src = Side(SOURCE, source.client_config, [topic, f"{TARGET}.{topic}"], 1, readers[0])
@@ -121,17 +123,21 @@ def _measure(stack: ExitStack, spec: WorkloadSpec, request, record: RunRecord,
 
 
 def _flows(spec: WorkloadSpec, source: ClusterHandle, target: ClusterHandle, topic: str,
-           group: str, root: Path, request) -> tuple[MirrorFlow, MirrorFlow | None, dict]:
-    """The forward mirror, and with a rollback the reverse one (always prefixed: the source's
-    own topic is written again after the rollback, so the copy needs a name of its own)."""
+           group: str, root: Path, request,
+           existing: dict[str, int]) -> tuple[MirrorFlow, MirrorFlow | None, dict]:
+    """The forward mirror (the run's topic and group, and the team's own `existing` topics,
+    name -> partitions, and groups), and with a rollback the reverse one (the run's topic only,
+    always prefixed: the source's own topic is written again after the rollback, so the copy
+    needs a name of its own)."""
     m, parts = spec.migration, spec.live.partitions
     src, dst = to_java(source.client_config, SOURCE), to_java(target.client_config, TARGET)
     forward_props = mirror_config.properties(
-        mirror_config.Flow(SOURCE, TARGET, src, dst, (topic,), (group,)), m.mirror.settings())
-    copy = topic if m.mirror.policy == "identity" else f"{SOURCE}.{topic}"
+        mirror_config.Flow(SOURCE, TARGET, src, dst, (topic, *existing),
+                           (group, *m.existing_groups)), m.mirror.settings())
+    copies = [(t, copy_name(t, m.mirror.policy), n) for t, n in {topic: parts, **existing}.items()]
     forward = MirrorFlow("forward", MirrorMaker(root / "forward", request.cache_dir,
                                                 forward_props),
-                         (source.client_config, topic), (target.client_config, copy), parts)
+                         (source.client_config, target.client_config), copies)
     mirrors = {"forward": _shown(forward_props)}
     if not m.rollback:
         return forward, None, mirrors
@@ -140,16 +146,38 @@ def _flows(spec: WorkloadSpec, source: ClusterHandle, target: ClusterHandle, top
         m.mirror.model_copy(update={"policy": "prefixed"}).settings())
     reverse = MirrorFlow("reverse", MirrorMaker(root / "reverse", request.cache_dir,
                                                 reverse_props, name="reverse-mirror"),
-                         (target.client_config, topic),
-                         (source.client_config, f"{TARGET}.{topic}"), parts)
+                         (target.client_config, source.client_config),
+                         [(topic, f"{TARGET}.{topic}", parts)])
     mirrors["reverse"] = _shown(reverse_props)
     return forward, reverse, mirrors
+
+
+def copy_name(topic: str, policy: str) -> str:
+    """The copy's name on the target under the forward mirror's replication policy."""
+    return topic if policy == "identity" else f"{SOURCE}.{topic}"
 
 
 def _keep_logs(root: Path, run_dir: Path) -> None:
     """The mirrors' own logs beside the results (the temp folder they were in goes)."""
     for log in sorted(root.glob("*/*.log")):
         shutil.copy(log, run_dir / f"{log.parent.name}-{log.name}")
+
+
+def _existing_topics(source: ClusterHandle, names: tuple[str, ...]) -> dict[str, int]:
+    """The team's own topics to mirror, with their partitions; one missing is one line."""
+    if not names:
+        return {}
+    admin = health.admin(source.client_config["bootstrap.servers"],
+                         {k: v for k, v in source.client_config.items()
+                          if k != "bootstrap.servers"})
+    found = {}
+    for name in names:
+        try:
+            found[name] = int(topics.existing_topic(admin, name)["partitions"])
+        except ReplaybenchError:
+            raise UsageError(f"migration.existing_topics: {name}: no such topic on the source "
+                             f"({source.info.bootstrap}), or it cannot be described") from None
+    return found
 
 
 def _shown(props: dict[str, str]) -> dict[str, str]:

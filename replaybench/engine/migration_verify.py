@@ -12,6 +12,7 @@ from replaybench.engine.migration_traffic import MigrationTraffic
 from replaybench.engine.run_state import RunState
 from replaybench.format.histograms import LatencyHistogram
 from replaybench.verdicts import migration as judge
+from replaybench.verdicts import mirror_content
 
 
 def verify(state: RunState, traffic: MigrationTraffic, schedule: MigrationSchedule) -> None:
@@ -28,6 +29,7 @@ def verify(state: RunState, traffic: MigrationTraffic, schedule: MigrationSchedu
     state.record.migration.extend(rows)
     state.record.migration_verdict = {**verdict, "procedure": spec.migration.cutover.procedure,
                                       "steps": [m.name for m in schedule.moves]}
+    _judge_content(state, schedule)
     state.record.verification.extend([
         {"scope": "migration", "check": "acknowledged records never delivered",
          "expected": 0, "observed": verdict["lost"], "passed": verdict["lost"] == 0},
@@ -67,3 +69,31 @@ def _windows(state: RunState, delivered: np.ndarray, move: Move) -> dict:
         out[f"{role}_p99_9_ns"] = hist.percentile(99.9) if hist.count else None
         out[f"{role}_reference_p99_ns"] = ref.percentile(99.0) if ref.count else None
     return out
+
+
+def _judge_content(state: RunState, schedule: MigrationSchedule) -> None:
+    """The team's own topics and groups, mirrored beside the run's: judged from content."""
+    m = state.spec.migration
+    theirs = [(t, copy, n) for t, copy, n in schedule.forward.topics if t in m.existing_topics]
+    rows: list[dict] = []
+    for topic, copy, partitions in theirs:
+        source = topic_scan.scan_hashes(schedule.source.config, topic, partitions)
+        copied = topic_scan.scan_hashes(schedule.target.config, copy, partitions)
+        rows += mirror_content.judge_topic(topic, source, copied)
+        for group in m.existing_groups:
+            committed = schedule.source.offsets.committed(group, topic, partitions)
+            synced = schedule.target.offsets.committed(group, copy, partitions)
+            rows += mirror_content.judge_group(group, topic, committed, synced, source, copied)
+    state.record.mirror_content.extend(rows)
+    for row in rows:
+        if row["kind"] == "topic":
+            state.record.verification.append({
+                "scope": f"mirror {row['name']}-{row['partition']}",
+                "check": "source records missing from the copy", "expected": 0,
+                "observed": row["missing"], "passed": row["missing"] == 0})
+        elif row["translation_error"] is not None:
+            skipped = max(row["translation_error"], 0)
+            state.record.verification.append({
+                "scope": f"group {row['name']}-{row['partition']}",
+                "check": "records the synced offset skips", "expected": 0,
+                "observed": skipped, "passed": skipped == 0})

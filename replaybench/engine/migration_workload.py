@@ -7,9 +7,9 @@ partitions and keys); this section says how they are moved.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from replaybench.clusters.mirror_config import MirrorSettings
 from replaybench.validation import NonEmptyText, Strict, between
@@ -62,6 +62,11 @@ class Migration(Strict):
     mirror: Mirror = Mirror()
     cutover: Cutover = Cutover()
     rollback: bool = False    #: then move back to the source, with a mirror in reverse
+    #: the team's own topics and consumer groups on the source, mirrored beside the run's and
+    #: judged from their content (read-only, as --replay is): every record in the copy in
+    #: order, and each group's synced position against the record its offset points to
+    existing_topics: Annotated[tuple[NonEmptyText, ...], Field(strict=False)] = ()
+    existing_groups: Annotated[tuple[NonEmptyText, ...], Field(strict=False)] = ()
     seed_s: between(float, 0.0, 86_400.0) = 10.0        #: written before the mirror starts
     mirrored_s: between(float, 0.0, 86_400.0) = 10.0    #: live on the source, mirrored
     trial_s: between(float, 0.0, 86_400.0) = 10.0       #: live on the target

@@ -2,9 +2,9 @@
 as the harness sees it, sampled once a second on a thread of its own (so that no question to a
 cluster ever delays a tick of the applications), with MirrorMaker's own figures beside it.
 
-Each sample goes into the time series (role `mirror`): lag_records is the original's end
-offsets minus the copy's, summed; `caught_up` is whether the copy ends with the original's
-last record in every partition.
+Each sample goes into the time series (role `mirror`): lag_records is the originals' end
+offsets minus the copies', summed over every mirrored topic; `caught_up` is whether each copy
+ends with its original's last record in every partition (an empty original counts as copied).
 """
 
 from __future__ import annotations
@@ -32,11 +32,11 @@ class Sample:
 
 
 class MirrorFlow:
-    def __init__(self, name: str, maker: MirrorMaker, original: tuple[dict, str],
-                 copy: tuple[dict, str], partitions: int) -> None:
-        """original, copy: (client config, topic) of the mirrored topic and of its copy."""
-        self.name, self.maker, self.partitions = name, maker, partitions
-        self.original, self.copy = original, copy
+    def __init__(self, name: str, maker: MirrorMaker, configs: tuple[dict, dict],
+                 topics: list[tuple[str, str, int]]) -> None:
+        """configs: the client configs of the cluster it copies from and of the one it copies
+        to; topics: (topic, its copy's name, partitions) of every topic it mirrors."""
+        self.name, self.maker, self.configs, self.topics = name, maker, configs, topics
         self.clock = Clock()
         self.latest: Sample | None = None
         self.samples: list[Sample] = []   #: taken since start, for the time series
@@ -83,7 +83,7 @@ class MirrorFlow:
         return out
 
     def _sample_loop(self) -> None:
-        here, there = OffsetReader(self.original[0]), OffsetReader(self.copy[0])
+        here, there = OffsetReader(self.configs[0]), OffsetReader(self.configs[1])
         try:
             while not self._stop.wait(SAMPLE_S):
                 if self.maker.alive():
@@ -99,12 +99,12 @@ class MirrorFlow:
             there.close()
 
     def _sample(self, here: OffsetReader, there: OffsetReader) -> Sample:
-        ends = here.ends(self.original[1], self.partitions)
-        copied = there.ends(self.copy[1], self.partitions)
-        lag = sum(max(ends[p] - copied[p], 0) for p in ends)
-        last = here.last_records(self.original[1], self.partitions)
-        complete = any(last.values()) and \
-            last == there.last_records(self.copy[1], self.partitions)
+        lag, complete = 0, True
+        for topic, copy, partitions in self.topics:
+            ends, copied = here.ends(topic, partitions), there.ends(copy, partitions)
+            lag += sum(max(ends[p] - copied[p], 0) for p in ends)
+            last = here.last_records(topic, partitions)
+            complete = complete and last == there.last_records(copy, partitions)
         figures = self.maker.figures()
         return Sample(self.clock(), lag, complete,
                       {column: int(max(figures[f].values())) if figures.get(f) else None

@@ -1,13 +1,15 @@
 """A whole topic read once, from its log start to its end offsets as they are now: where each
-record replaybench wrote sits (key id, version, partition, offset). A migration judges a mirrored
-copy with it: what the copy holds, and at which offsets."""
+record replaybench wrote sits (key id, version, partition, offset), or for a topic it did not
+write, each record's offset and a hash of its key and value. A migration judges a mirrored copy
+with it: what the copy holds, in which order, and at which offsets."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 import numpy as np
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from replaybench.engine.group_offsets import OffsetReader
 from replaybench.format import core
@@ -46,3 +48,42 @@ def scan(config: dict, topic: str, partitions: int, n_keys: int,
     finally:
         consumer.close()
     return np.concatenate(rows) if rows else np.zeros((0, 4), np.int64)
+
+
+def scan_hashes(config: dict, topic: str, partitions: int,
+                timeout_s: float = 120.0) -> dict[int, tuple[list[int], list[bytes]]]:
+    """Every record now in a topic replaybench did not write, per partition in offset order,
+    as (offsets, a 16-byte hash of key and value each): what a copy must hold in order."""
+    reader = OffsetReader(config)
+    try:
+        ends = reader.ends(topic, partitions)
+    finally:
+        reader.close()
+    out: dict[int, tuple[list[int], list[bytes]]] = {p: ([], []) for p in range(partitions)}
+    todo = {p: end for p, end in ends.items() if end > 0}
+    if not todo:
+        return out
+    consumer = Consumer({**config, "group.id": "replaybench-scan", "enable.auto.commit": False,
+                        "enable.partition.eof": True})
+    try:
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in todo])
+        deadline = time.monotonic() + timeout_s
+        while todo and time.monotonic() < deadline:
+            for m in consumer.consume(_BATCH, timeout=0.5):
+                if m.error() is not None:
+                    if m.error().code() == KafkaError._PARTITION_EOF:
+                        todo.pop(m.partition(), None)
+                    continue
+                offsets, hashes = out[m.partition()]
+                offsets.append(m.offset())
+                hashes.append(_hash(m.key(), m.value()))
+    finally:
+        consumer.close()
+    return out
+
+
+def _hash(key: bytes | None, value: bytes | None) -> bytes:
+    h = hashlib.blake2b(digest_size=16)
+    for part in (key, value):   # None and b"" differ: a tombstone is not an empty value
+        h.update(b"\x00" if part is None else b"\x01" + len(part).to_bytes(8, "big") + part)
+    return h.digest()

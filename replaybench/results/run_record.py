@@ -39,6 +39,8 @@ class RunRecord:
     #: a migration run: the rows of migration.parquet (per step and partition) and its verdict
     migration: list[dict[str, Any]] = field(default_factory=list)
     migration_verdict: dict[str, Any] = field(default_factory=dict)
+    #: the team's own mirrored topics and groups, judged from content (mirror_content.parquet)
+    mirror_content: list[dict[str, Any]] = field(default_factory=list)
     #: (phase, role) -> the role's headline latency per tick, as (bucket indices, counts): what
     #: the interference judge bootstraps over
     latency_ticks: dict[tuple[str, str], list[tuple[np.ndarray, np.ndarray]]] = \

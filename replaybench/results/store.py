@@ -243,8 +243,22 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType, str]]] = {
         ("producer_reference_p99_ns", _I, "total row: acknowledgement p99 in the phase before"),
         ("notes", _S, "total row: waits that hit their cap (the step went on without them)"),
     ],
+    "mirror_content": [
+        ("kind", _S, "topic (a team's own topic, mirrored) or group (its consumer group)"),
+        ("name", _S, "the topic, or group/topic"),
+        ("partition", _I, "partition"),
+        ("source_records", _I, "topic: records in the source partition"),
+        ("copied_records", _I, "topic: records in the copy"),
+        ("missing", _I, "topic: source records the copy lacks (by key and value hash)"),
+        ("extra", _I, "topic: records the copy holds beyond the source's (duplicates)"),
+        ("in_order", _B, "topic: the copy holds exactly the source's records, in order"),
+        ("committed_offset", _I, "group: its committed offset on the source"),
+        ("expected_offset", _I, "group: the copy's offset of the record that offset points to"),
+        ("synced_offset", _I, "group: its offset on the target, as the mirror synced it"),
+        ("translation_error", _I, "group: synced - expected: positive skips, negative re-reads"),
+    ],
     "verification": [
-        ("scope", _S, "group-N (a restore group), live or migration"),
+        ("scope", _S, "group-N (a restore group), live, migration, mirror T-P, group G/T-P"),
         ("check", _S, "what is compared"), ("expected", _I, "what a correct run gives"),
         ("observed", _I, "what was measured"), ("passed", _B, "expected == observed"),
     ],
@@ -265,7 +279,7 @@ def new_run_id(results_dir: Path, workload: str) -> str:
 
 # The files a run writes (compat results write `compat`, evaluation/compat.py).
 RUN_TABLES = ("timeseries", "latency", "restore_partitions", "restore_groups", "events",
-              "verification", "faults", "interference", "migration")
+              "verification", "faults", "interference", "migration", "mirror_content")
 
 
 def write(results_dir: Path, record: RunRecord, manifest: dict[str, Any]) -> Path:
@@ -274,6 +288,7 @@ def write(results_dir: Path, record: RunRecord, manifest: dict[str, Any]) -> Pat
             "restore_partitions": record.partitions, "restore_groups": record.groups,
             "events": record.events, "verification": record.verification,
             "faults": record.faults, "migration": record.migration,
+            "mirror_content": record.mirror_content,
             # the summary's comparisons, already plain dicts in the manifest
             "interference": manifest.get("summary", {}).get("comparisons", [])}
     return finish(new_partial(results_dir, record.run_id), rows, manifest)
