@@ -171,3 +171,50 @@ def test_the_same_cluster_on_both_sides_is_refused_before_anything_starts(tmp_pa
     [line] = proc.stderr.strip().splitlines()
     assert "same cluster" in line and "Traceback" not in proc.stderr
     assert not list(results.glob("*/manifest.json"))
+
+
+@pytest.mark.timeout(RUN_TIMEOUT_S + 60)
+def test_a_mirror_that_dies_ends_the_run_with_its_last_log_lines_and_keeps_what_was_measured(
+        tmp_path):
+    """Killed from outside (not by a workload fault) mid catch-up: the run fails saying so,
+    with the mirror's own last lines, and its results are written."""
+    import signal
+    import time
+
+    from replaybench.clusters.processes import ServerProcess
+    results = tmp_path / "results"
+    sets = [arg for o in (*QUICK, "migration.seed_s=10") for arg in ("--set", o)]
+    proc = subprocess.Popen([sys.executable, "-m", "replaybench", "run", "--workload",
+                             "migration-cutover", "--results", str(results), *sets],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    run_id = None
+    for line in proc.stdout:
+        if line.startswith("run ") and run_id is None:
+            run_id = line.split()[1].rstrip(":")
+        if line.startswith("catch-up at"):
+            break
+    time.sleep(3)
+    # this run's mirror only: the one whose configuration names this run's topic
+    mine = []
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().decode().split("\0")
+        except OSError:
+            continue
+        if "org.apache.kafka.connect.mirror.MirrorMaker" in argv:
+            config = Path(argv[argv.index("org.apache.kafka.connect.mirror.MirrorMaker") + 1])
+            if run_id and run_id in config.read_text():
+                mine.append(int(entry.name))
+    assert len(mine) == 1, (run_id, mine)
+    ServerProcess(mine[0], "connect.mirror.MirrorMaker").signal(signal.SIGKILL)
+    out, err = proc.communicate(timeout=RUN_TIMEOUT_S)
+    assert proc.returncode == 1, out[-3000:] + err[-3000:]
+    [run_dir] = [p for p in results.iterdir() if p.is_dir()]
+    info = json.loads((run_dir / "manifest.json").read_text())
+    assert info["status"] == "failed"
+    assert info["reason"].startswith(f"mirror (MirrorMaker 2, pid {mine[0]}) exited (killed "
+                                     "by SIGKILL); its last lines: [20")   # its log's lines
+    assert any(r["role"] == "producer" for r in _rows(run_dir, "timeseries"))
+    assert (run_dir / "forward-mirror.log").exists()
+    assert "Traceback" not in err

@@ -103,12 +103,15 @@ class MirrorMaker:
     def raise_if_died(self) -> None:
         """A mirror that exited on its own ends the run, with its last log lines."""
         if self.process is not None and not self.killed and not self.process.alive():
-            raise ClusterError(f"{self.name} (MirrorMaker 2, pid {self.process.pid}) exited: "
+            how = self.process.exit_status()
+            raise ClusterError(f"{self.name} (MirrorMaker 2, pid {self.process.pid}) exited"
+                               f"{f' ({how})' if how else ''}; its last lines: "
                                f"{self.last_lines()}")
 
     def last_lines(self, lines: int = 3) -> str:
         """Its last warnings and errors (else its last lines), one line each, joined."""
-        text = read_end(self.log_path, 256 * 1024) + read_end(
+        # its own log; what it printed itself (a JVM that could not start) only without one
+        text = read_end(self.log_path, 256 * 1024) or read_end(
             self.root / f"{self.name}.console", 64 * 1024)
         every = [line.strip() for line in text.splitlines() if line.strip()]
         bad = [line for line in every if " ERROR " in line or " WARN " in line

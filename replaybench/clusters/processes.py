@@ -65,6 +65,18 @@ class ServerProcess:
         # The state follows the parenthesised command name, which may itself contain spaces.
         return stat.rsplit(")", 1)[1].split()[0]
 
+    def exit_status(self) -> str:
+        """How our own child ended ("" while it runs, or when it is not our child)."""
+        code = self._popen.poll() if self._popen is not None else None
+        if code is None:
+            return ""
+        if code < 0:
+            try:
+                return f"killed by {signal.Signals(-code).name}"
+            except ValueError:
+                return f"killed by signal {-code}"
+        return f"exit code {code}"
+
     def alive(self) -> bool:
         state = self.state()
         return state is not None and state not in ("Z", "X")
