@@ -60,10 +60,10 @@ def summary_tables(outcome: RunOutcome) -> list[Table]:
     main = Table(title=f"{outcome.run_dir.name}: {outcome.status}")
     migration = outcome.record.migration_verdict if outcome.record else {}
     main.add_column("migration" if migration else "restore")
+    main.add_column("value", justify="right")
     if migration:
         main.add_row("verdict", migration["verdict"] if migration["passed"]
                      else f"[bold red]{migration['verdict']}[/]")
-    main.add_column("value", justify="right")
     for g in s.groups:
         label = f"group {g.group} " if len(s.groups) > 1 else ""
         main.add_row(f"{label}restore time", f"{g.restore_time_s:.2f} s" if g.restore_time_s
@@ -95,7 +95,9 @@ def summary_tables(outcome: RunOutcome) -> list[Table]:
     if s.live:
         tables.append(_latency_table(s))
     faults = outcome.record.faults if outcome.record else []
-    if faults:
+    if faults and migration:
+        tables.append(_mirror_faults_table(faults, outcome.record.started_ns))
+    elif faults:
         ft = Table(title="faults", caption=_reference_caption(faults))
         for col in ("fault", "at", "took", "stall", "p99.9", "URP", "URP gone", "fetched back"):
             ft.add_column(col, justify="left" if col == "fault" else "right")
@@ -114,6 +116,19 @@ def summary_tables(outcome: RunOutcome) -> list[Table]:
                        _size(_fetched_back(f)))
         tables.append(ft)
     return tables
+
+
+def _mirror_faults_table(faults: list[dict], start_ns: int) -> Table:
+    """A migration's faults hit its mirror: when, and for how long (the restore's columns,
+    stall and refetch, do not apply)."""
+    table = Table(title="faults")
+    for col in ("fault", "at", "took"):
+        table.add_column(col, justify="left" if col == "fault" else "right")
+    for f in faults:
+        what = f"{f['action']} {f.get('target')}"
+        table.add_row(what, f"{(f['started_ns'] - start_ns) / 1e9:.1f} s" if f["started_ns"]
+                      else "never", f"{f['duration_ns'] / 1e9:.1f} s" if f["started_ns"] else "—")
+    return table
 
 
 def _migration_table(rows: list[dict], verdict: dict) -> Table:
