@@ -231,7 +231,7 @@ class MigrationSchedule:
                     "interval_ns": 0, "phase": record.phase, "role": "mirror", "actors": 1,
                     "records": 0, "bytes": 0, "lag_records": sample.lag_records,
                     "mirror": flow.name, **sample.figures})
-            if flow.running() is False and not flow.stopped:
+            if not flow.running() and not flow.stopped:
                 flow.maker.raise_if_died()
 
     def _not_caught_up(self, flow: MirrorFlow) -> Callable[[], None]:
