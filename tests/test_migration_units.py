@@ -215,3 +215,24 @@ def test_a_groups_synced_position_is_judged_against_the_record_its_offset_points
     [unsynced] = mc.judge_group("g", "t", {0: 12}, {0: -1}, source, copy)
     assert unsynced["synced_offset"] is None and unsynced["translation_error"] is None
     assert mc.judge_group("g", "t", {0: -1}, {}, source, copy) == []   # never committed
+
+
+@pytest.mark.parametrize("request_fields, message", [
+    ({"overrides": ("migration.target=nowhere",)},
+     "migration.target: nowhere: neither a platform (kafka, tiered, s3) nor a profile"),
+    ({"overrides": ("migration.source=/no/such/profile.yaml",)},
+     "migration.source: /no/such/profile.yaml: no such cluster profile"),
+    ({"security": "sasl_ssl"}, "--security: a migration run cannot be secured yet"),
+    ({"bootstrap": "127.0.0.1:9"}, "--bootstrap: a migration names its two clusters"),
+])
+def test_what_a_migration_cannot_use_is_one_line_before_anything_starts(
+        tmp_path, request_fields, message):
+    """Refused before Ray, a cluster or a results folder (the CLI prints it as one line,
+    exit 2, like every UsageError)."""
+    from replaybench.engine import runner
+    request = runner.RunRequest(workload.path_for("migration-cutover"), tmp_path,
+                                results_dir=tmp_path / "results", **request_fields)
+    with pytest.raises(UsageError) as refused:
+        runner.run(request)
+    assert message in str(refused.value) and "\n" not in str(refused.value)
+    assert not list((tmp_path / "results").glob("*"))

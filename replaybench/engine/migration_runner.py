@@ -7,10 +7,11 @@ from __future__ import annotations
 import shutil
 import tempfile
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 
-from replaybench.clusters import health, mirror_config
+from replaybench.clusters import health, mirror_config, profile, registry
 from replaybench.clusters.java_client_config import to_java
 from replaybench.clusters.mirror_maker import MirrorMaker, MirrorProcesses
 from replaybench.clusters.opening import ClusterChoice, open_cluster
@@ -42,11 +43,12 @@ def run(request, spec: WorkloadSpec, display, results_dir: Path, run_id: str, la
     armed once the measuring ends, so that a Ctrl-C cannot cut the results short."""
     from replaybench.engine.runner import RunOutcome
     _check_request(request)
+    m = spec.migration
+    choices = [_choice(m.source, request), _choice(m.target, request)]
+    _check_choices(choices)
     with ExitStack() as stack:
         ray_info = stack.enter_context(actors.ray_runtime(request.ray_address))
-        m = spec.migration
-        source = stack.enter_context(open_cluster(_choice(m.source, request), display.note))
-        target = stack.enter_context(open_cluster(_choice(m.target, request), display.note))
+        source, target = _open_both(stack, choices, display.note)
         _check_clusters(source, target)
         root = Path(tempfile.mkdtemp(prefix="rb-mirror-"))
         stack.callback(shutil.rmtree, root, True)   # the folder made just above
@@ -183,6 +185,37 @@ def _existing_topics(source: ClusterHandle, names: tuple[str, ...]) -> dict[str,
 def _shown(props: dict[str, str]) -> dict[str, str]:
     """MirrorMaker's configuration as the manifest records it: logins redacted."""
     return {k: ("(redacted)" if k.endswith("sasl.jaas.config") else v) for k, v in props.items()}
+
+
+def _check_choices(choices: list[ClusterChoice]) -> None:
+    """Each cluster as the workload names it, refused in one line before anything starts."""
+    for field, choice in zip(("source", "target"), choices):
+        try:   # one line, before anything starts
+            if not (choice.profile or choice.platform in registry.names()):
+                raise UsageError(f"{choice.platform}: neither a platform "
+                                 f"({', '.join(registry.names())}) nor a profile (.yaml)")
+            choice.check()
+            if choice.profile:
+                profile.load(choice.profile)
+        except UsageError as exc:
+            raise UsageError(f"migration.{field}: {exc}") from None
+
+
+def _open_both(stack: ExitStack, choices: list[ClusterChoice],
+               note) -> list[ClusterHandle]:
+    """Both clusters, started side by side (each start is mostly waiting on its JVMs); each
+    one that opened is stopped when `stack` closes, also when the other failed to open."""
+    managers = [open_cluster(choice, note) for choice in choices]
+    pool = ThreadPoolExecutor(len(managers))
+    futures = [pool.submit(manager.__enter__) for manager in managers]
+    try:
+        return [future.result() for future in futures]   # the first error, or Ctrl-C
+    finally:
+        # whatever ended the wait: every cluster that did open is stopped with the stack
+        pool.shutdown(wait=True)
+        for manager, future in zip(managers, futures):
+            if not future.cancelled() and future.exception() is None:
+                stack.push(manager)
 
 
 def _choice(name: str, request) -> ClusterChoice:
