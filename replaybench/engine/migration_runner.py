@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import traceback
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
@@ -16,7 +15,7 @@ from replaybench.clusters.java_client_config import to_java
 from replaybench.clusters.mirror_maker import MirrorMaker, MirrorProcesses
 from replaybench.clusters.opening import ClusterChoice, open_cluster
 from replaybench.clusters.platform import ClusterHandle
-from replaybench.engine import actors, manifest, topics
+from replaybench.engine import actors, manifest, run_parts, topics
 from replaybench.engine.client_config import redact
 from replaybench.engine.fault_schedule import FaultSchedule
 from replaybench.engine.group_offsets import OffsetReader
@@ -56,8 +55,7 @@ def run(request, spec: WorkloadSpec, display, results_dir: Path, run_id: str, la
         display.note(f"run {run_id}: {spec.name}, {m.source} ({source.info.bootstrap}) -> "
                      f"{m.target} ({target.info.bootstrap}), {m.cutover.procedure}"
                      + (", then back" if m.rollback else ""))
-        schedule, mirrors = _measure(stack, spec, request, record, source, target, root,
-                                     display)
+        mirrors = _measure(stack, spec, request, record, source, target, root, display)
         latch.arm()
         info = _manifest(record, spec, request, source, target, mirrors, ray_info)
         run_dir = store.write(results_dir, record, info)
@@ -95,33 +93,20 @@ def _measure(stack: ExitStack, spec: WorkloadSpec, request, record: RunRecord,
                readers[1])
     schedule = MigrationSchedule(state, traffic, src, dst, forward, reverse)
     try:
-        traffic.spawn()
-        state.placed()
-        run_schedule(state, schedule.steps(lambda: verify(state, traffic, schedule)))
-        record.status = "completed"
-    except KeyboardInterrupt:
-        record.status, record.reason = "aborted", "interrupted (SIGINT)"
-    except ReplaybenchError as exc:
-        record.status, record.reason = "failed", str(exc)
-        record.event(Clock()(), "error", message=str(exc))
-    except Exception as exc:  # noqa: BLE001 - a client error or a bug: keep what was measured
-        record.status, record.reason = "failed", f"{type(exc).__name__}: {exc}".splitlines()[0]
-        record.event(Clock()(), "error", message=record.reason,
-                     traceback=traceback.format_exc())
+        run_parts.measure(record, lambda: (traffic.spawn(), state.placed(), run_schedule(
+            state, schedule.steps(lambda: verify(state, traffic, schedule)))))
     finally:
         for flow in (forward, reverse):
             if flow is not None:
                 flow.stop()
         state.kill_all()
-    record.ended_ns = Clock()()
-    if record.phase_bounds.get(record.phase):
-        record.phase_bounds[record.phase][1] = record.ended_ns
+    run_parts.close(record)
     failed = [v for v in record.verification if not v["passed"]]
     if record.status == "completed" and failed:
         record.status = "failed"
         record.reason = "migration: " + "; ".join(
             f"{v['check']}: expected {v['expected']}, got {v['observed']}" for v in failed[:3])
-    return schedule, mirrors
+    return mirrors
 
 
 def _flows(spec: WorkloadSpec, source: ClusterHandle, target: ClusterHandle, topic: str,

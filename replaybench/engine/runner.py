@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import signal
-import traceback
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,6 +19,7 @@ from replaybench.engine import (
     client_config,
     manifest,
     object_store_meter,
+    run_parts,
     topics,
     workload,
 )
@@ -27,7 +27,7 @@ from replaybench.engine.coordinator import Coordinator
 from replaybench.engine.node_placement import Placer
 from replaybench.engine.run_parts import Topics
 from replaybench.engine.run_state import Progress
-from replaybench.errors import ReplaybenchError, UsageError
+from replaybench.errors import UsageError
 from replaybench.meters.clock import Clock
 from replaybench.results import store
 from replaybench.results.run_record import RunRecord
@@ -197,18 +197,7 @@ def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec
     coordinator = _coordinator(spec, request, run_id, (spec, config, names, record, display.tick,
                                                        flush, processes, cluster.server_pids),
                                grants.role_configs, placer)
-    try:
-        coordinator.run()
-        record.status = "completed"
-    except KeyboardInterrupt:
-        record.status, record.reason = "aborted", "interrupted (SIGINT)"
-    except ReplaybenchError as exc:
-        record.status, record.reason = "failed", str(exc)
-        record.event(Clock()(), "error", message=str(exc))
-    except Exception as exc:  # noqa: BLE001 - a client error or a bug: keep what was measured
-        record.status, record.reason = "failed", f"{type(exc).__name__}: {exc}".splitlines()[0]
-        record.event(Clock()(), "error", message=record.reason,
-                     traceback=traceback.format_exc())
+    run_parts.measure(record, coordinator.run)
     latch.arm()   # from here until everything is stopped, a Ctrl-C is noted, not raised
     record.reason = grants.explain(record.reason)
     return _finish(record, spec, request, cluster, names, config, ray_info, results_dir,
@@ -221,9 +210,7 @@ def _finish(record: RunRecord, spec, request: RunRequest, cluster: ClusterHandle
             grants: acls.RunGrants) -> RunOutcome:
     """replay: the identity of a replayed existing topic (topics.existing_topic); grants:
     what the roles were allowed on a sasl_ssl cluster."""
-    record.ended_ns = Clock()()
-    if record.phase_bounds.get(record.phase):
-        record.phase_bounds[record.phase][1] = record.ended_ns
+    run_parts.close(record)
     summary = summarize(record)
     if record.status == "completed" and not summary.verification_passed:
         record.status = "failed"
