@@ -103,6 +103,7 @@ class MirrorMaker:
     def raise_if_died(self) -> None:
         """A mirror that exited on its own ends the run, with its last log lines."""
         if self.process is not None and not self.killed and not self.process.alive():
+            self.process.wait_gone(2.0)   # reaped: its exit status is known
             how = self.process.exit_status()
             raise ClusterError(f"{self.name} (MirrorMaker 2, pid {self.process.pid}) exited"
                                f"{f' ({how})' if how else ''}; its last lines: "
