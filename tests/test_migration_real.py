@@ -19,9 +19,10 @@ from replaybench.results import store
 
 from tests.kafka_helpers import create_topic
 
-# Each migration runs two clusters, MirrorMaker and the applications: one at a time on the
-# 2-core machine (`--dist loadgroup` keeps a group on one worker), beside the other tests.
-pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("migration")]
+# Each migration runs two clusters, MirrorMaker and the applications: on the 2-core machine,
+# beside the parallel tests, they starved other tests' brokers (replacements timed out), so
+# they run in the `alone` phase, one after another.
+pytestmark = [pytest.mark.cluster, pytest.mark.alone]
 
 # Short phases, frequent checkpoints: what a smoke migration needs to say something.
 QUICK = ["migration.seed_s=2", "migration.mirrored_s=2", "migration.trial_s=3",
