@@ -95,11 +95,20 @@ def log4j2_properties(node: NodeLayout, audit: bool = False) -> str:
     """Broker logs to logs/server.log in the node folder; noisy request logs kept at WARN.
     audit: the authorizer's every decision (DEBUG logs the allowed ones) to authorizer.log, so
     that who really logged in and did what can be read from the broker itself."""
-    return _BROKER_LOG4J.format(log=node.logs_dir / "server.log") + \
+    return file_log4j(node.logs_dir / "server.log",
+                      {"request": "kafka.request.logger", "state": "state.change.logger"}) + \
         (_AUDIT_LOG4J.format(log=node.audit_log_path) if audit else "")
 
 
-_BROKER_LOG4J = """status = warn
+def file_log4j(log: Path, quiet: dict[str, str]) -> str:
+    """A JVM's log4j2 properties: INFO and up to one file; the `quiet` loggers (id -> logger
+    name) at WARN."""
+    lines = [f"logger.{key}.name = {name}\nlogger.{key}.level = WARN\n"
+             for key, name in quiet.items()]
+    return _FILE_LOG4J.format(log=log) + "".join(lines)
+
+
+_FILE_LOG4J = """status = warn
 appender.file.type = File
 appender.file.name = file
 appender.file.fileName = {log}
@@ -107,10 +116,6 @@ appender.file.layout.type = PatternLayout
 appender.file.layout.pattern = [%d] %p %m (%c)%n
 rootLogger.level = INFO
 rootLogger.appenderRef.file.ref = file
-logger.request.name = kafka.request.logger
-logger.request.level = WARN
-logger.state.name = state.change.logger
-logger.state.level = WARN
 """
 _AUDIT_LOG4J = """appender.audit.type = File
 appender.audit.name = audit

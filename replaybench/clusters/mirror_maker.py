@@ -14,6 +14,7 @@ from pathlib import Path
 
 from replaybench.clusters import broker_metrics, mirror_config
 from replaybench.clusters.artifacts import KAFKA_VERSION, LOG4J_VERSION, MavenArtifacts, find_java
+from replaybench.clusters.kafka_config import file_log4j
 from replaybench.clusters.platform import ProcessControl
 from replaybench.clusters.ports import free_ports
 from replaybench.clusters.processes import ServerProcess, read_end
@@ -24,17 +25,6 @@ HEAP_MB = 384
 # MirrorMaker's per-partition figures (ms), as its MBeans name them
 SOURCE_FIGURES = ("replication-latency-ms", "record-age-ms")
 CHECKPOINT_FIGURES = ("checkpoint-latency-ms",)
-_LOG4J = """status = warn
-appender.file.type = File
-appender.file.name = file
-appender.file.fileName = {log}
-appender.file.layout.type = PatternLayout
-appender.file.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = INFO
-rootLogger.appenderRef.file.ref = file
-logger.clients.name = org.apache.kafka.clients
-logger.clients.level = WARN
-"""
 
 
 def mirror_artifacts(version: str = KAFKA_VERSION) -> MavenArtifacts:
@@ -65,7 +55,7 @@ class MirrorMaker:
         self.root.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(mirror_config.render(self.props))
         log4j = self.root / f"{self.name}-log4j2.properties"
-        log4j.write_text(_LOG4J.format(log=self.log_path))
+        log4j.write_text(file_log4j(self.log_path, {"clients": "org.apache.kafka.clients"}))
         libs = mirror_artifacts().fetch(self.cache_dir)
         self.metrics_port = free_ports(1)[0]
         # C1 only: the mirror's start (class loading, two Connect herders) is most of its

@@ -80,3 +80,21 @@ class Migration(Strict):
             raise ValueError("migration.rollback needs every record on the target before the "
                              "mirror stops (cutover.wait_for_mirror: true)")
         return self
+
+
+def check_with_the_rest(spec) -> None:
+    """What a migration needs of the rest of its workload (spec: the WorkloadSpec): the
+    applications to move, on the live topic, and faults aimed at its mirror only."""
+    if not (spec.live.producers and spec.live.consumers):
+        raise ValueError("migration: needs live.producers and live.consumers (the "
+                         "applications it moves), at least one each")
+    if spec.live.topic != "live":
+        raise ValueError("migration: moves the live topic (live.topic: live)")
+    if spec.storm.engine == "kafka-streams" or spec.topic.existing:
+        raise ValueError("migration: the Kafka Streams move and replayed topics are not part "
+                         "of a migration run yet")
+    for i, fault in enumerate(spec.faults):
+        if fault.target_names() != ["mirror"]:
+            raise ValueError(f"faults[{i}]: a migration's faults act on its mirror "
+                             f"(targets: [mirror]), not {', '.join(fault.target_names())}; "
+                             "at_s counts from the mirror's start")

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_serializer, model_validator
 
-from replaybench.engine.migration_workload import Migration
+from replaybench.engine.migration_workload import Migration, check_with_the_rest
 from replaybench.errors import UsageError
 from replaybench.strict_yaml import parse_yaml
 from replaybench.validation import NonEmptyText, Properties, Strict, between, format_version, one_line
@@ -222,7 +222,7 @@ class WorkloadSpec(Strict):
         if self.storm.engine == "kafka-streams":
             _check_streams(self)
         if self.migration is not None:
-            _check_migration(self)
+            check_with_the_rest(self)
         for at, rate in live.rate_steps.items():
             if not (_number(at) >= 0 and _number(rate) >= 0):
                 raise ValueError(f"live.rate_steps: {at}: {rate} is not 'seconds: records per "
@@ -287,23 +287,6 @@ def _check_streams(spec: WorkloadSpec) -> None:
     if spec.streams.loss == "kill" and spec.streams.lose_state >= spec.streams.instances:
         raise ValueError(f"streams.loss: kill of {spec.streams.lose_state} of "
                          f"{spec.streams.instances} instances leaves none to fail over to")
-
-
-def _check_migration(spec: WorkloadSpec) -> None:
-    """What a migration needs of the rest of the workload: applications to move."""
-    if not (spec.live.producers and spec.live.consumers):
-        raise ValueError("migration: needs live.producers and live.consumers (the "
-                         "applications it moves), at least one each")
-    if spec.live.topic != "live":
-        raise ValueError("migration: moves the live topic (live.topic: live)")
-    if spec.storm.engine == "kafka-streams" or spec.topic.existing:
-        raise ValueError("migration: the Kafka Streams move and replayed topics are not part "
-                         "of a migration run yet")
-    for i, fault in enumerate(spec.faults):
-        if fault.target_names() != ["mirror"]:
-            raise ValueError(f"faults[{i}]: a migration's faults act on its mirror "
-                             f"(targets: [mirror]), not {', '.join(fault.target_names())}; "
-                             "at_s counts from the mirror's start")
 
 
 # Restore parallelism, client settings and where actors run: what a comparison or a sweep
