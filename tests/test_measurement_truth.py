@@ -8,6 +8,7 @@ import threading
 import time
 
 import pytest
+from confluent_kafka import Producer
 
 from replaybench.format.histograms import LatencyHistogram
 from replaybench.roles.live_producer import KeyShare, LiveProducer
@@ -40,11 +41,22 @@ def _phases(role, warm_s: float, judged_s: float, warm: list, judged: list) -> N
     _drive(role, judged_s, judged)
 
 
+def _first_producer_id(cfg: dict, topic: str) -> None:
+    """A broker that has just started answers a producer-id request with "coordinator load in
+    progress" for up to a second; have that happen before the warm phase, whose latency the
+    test reads as its baseline."""
+    producer = Producer({**cfg, "enable.idempotence": True})
+    producer.produce(topic, b"warm-up")
+    assert producer.flush(30) == 0
+
+
 @pytest.mark.alone
 def test_a_frozen_broker_shows_in_corrected_latency_and_loses_nothing(kafka1):
     topic = "truth-pause"
     create_topic(kafka1.bootstrap, topic, 4, 1)
     cfg = kafka1.client_config()
+    create_topic(kafka1.bootstrap, "truth-warm-up", 1, 1)
+    _first_producer_id(cfg, "truth-warm-up")
     producer = LiveProducer(cfg, topic, 4, KeyShare(1000), 200, RateSchedule.constant(RATE))
     consumer = TailConsumer(cfg, topic, 4, 1000)
     consumer.start()
