@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from replaybench.engine import client_config
 from replaybench.engine.partition_assignment import assign_partitions
 from replaybench.format.histograms import LatencyHistogram
+from replaybench.kafka import client_config
 from replaybench.meters.snapshots import Snapshot
 from replaybench.results import store
 from replaybench.results.run_record import RunRecord
@@ -140,7 +140,7 @@ def test_run_ids_are_never_reused(tmp_path):
 
 def _result(name, parts, versions, live, records):
     from replaybench.format.counters import FOLD_COUNTERS
-    from replaybench.roles.restore_reader import PartitionRestore, RestoreResult
+    from replaybench.format.restore_result import PartitionRestore, RestoreResult
     counters = dict.fromkeys(FOLD_COUNTERS, 0)
     counters["records"] = records
     return RestoreResult(name, {p: PartitionRestore(p, 0, end, records // len(parts), 0, 1, 2)
@@ -149,7 +149,7 @@ def _result(name, parts, versions, live, records):
 
 
 def test_a_group_verdict_merges_readers_and_names_what_is_wrong():
-    from replaybench.engine.verification import judge_group
+    from replaybench.verdicts.restore_verification import judge_group
     expected_versions = np.array([3, 1, 2, 0], np.int64)
     expected_live = np.array([1, 1, 0, 0], np.uint8)  # key 2 deleted, key 3 never written
     targets = {0: 4, 1: 3}
@@ -172,7 +172,7 @@ def test_a_group_verdict_merges_readers_and_names_what_is_wrong():
 
 
 def test_live_checks_name_lost_rewound_and_double_read_records():
-    from replaybench.engine.verification import judge_live
+    from replaybench.verdicts.restore_verification import judge_live
     clean = judge_live(100, 100, 0, {"consumer-0": 100}, {"duplicates": 0, "bad_magic": 0})
     assert all(c["passed"] for c in clean) and len(clean) == 3 + 8
     bad = judge_live(100, 97, 1, {"consumer-0": 99}, {"duplicates": 2})

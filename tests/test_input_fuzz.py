@@ -108,7 +108,7 @@ _SHADOW = "root:*:19000:0:99999:7:::\nadmin:$6$salt$hash:19000:0:99999:7:::\n"
 
 def test_a_file_given_by_mistake_is_refused_without_quoting_it(tmp_path):
     from replaybench.analysis import cost, thresholds
-    from replaybench.engine import client_config
+    from replaybench.kafka import client_config
     wrong = tmp_path / "shadow"
     wrong.write_text(_SHADOW)
     team = tmp_path / "thresholds.yaml"

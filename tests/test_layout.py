@@ -9,7 +9,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "replaybench"
 # lower ranks are lower layers; a module may import its own subpackage or lower ranks
 RANK = {"errors": -1, "strict_yaml": -1, "validation": -1, "_core": -1, "_rdkafka_reader": -1,
-        "__init__": -1, "format": 0, "meters": 1, "verdicts": 1, "roles": 2, "results": 2,
+        "__init__": -1, "format": 0, "kafka": 1, "meters": 1, "verdicts": 1, "roles": 2, "results": 2,
         "clusters": 2, "engine": 3, "analysis": 3, "evaluation": 4, "cli": 5, "__main__": 6}
 
 
@@ -48,3 +48,16 @@ def test_imports_run_one_way():
             if there != here and RANK[there] >= RANK[here]:
                 upward.append(f"{path.relative_to(PACKAGE)} imports {target}")
     assert upward == []
+
+
+def test_evaluation_takes_only_whole_runs_from_the_engine():
+    """Utilities (client config, topics, provenance) live below; what evaluation may take from
+    the engine is a run itself (compat's Kafka Streams check runs one)."""
+    taken = {target for path in (PACKAGE / "evaluation").rglob("*.py")
+             for target in _imports(path) if _part(target) == "engine"}
+    assert taken <= {"replaybench.engine"}, taken
+    uses = [path.name for path in (PACKAGE / "evaluation").rglob("*.py")
+            if "from replaybench.engine import" in path.read_text()]
+    assert uses == ["compat.py"]
+    assert "from replaybench.engine import runner, workload" in \
+        (PACKAGE / "evaluation" / "compat.py").read_text()

@@ -9,8 +9,8 @@ from confluent_kafka.admin import AdminClient
 
 from replaybench.analysis import compare
 from replaybench.engine import runner, workload
-from replaybench.engine.topics import TopicError, existing_topic, topic_configs
 from replaybench.engine.workload import WorkloadError
+from replaybench.kafka.topics import TopicError, existing_topic, topic_configs
 from replaybench.results import runs
 from replaybench.roles.restore_reader import end_offsets, log_start_offsets
 

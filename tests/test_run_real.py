@@ -7,13 +7,15 @@ import base64
 import json
 import os
 import signal
+import subprocess
+import sys
 
 import pytest
 from hdrh.histogram import HdrHistogram
 
 from replaybench.engine import runner
-from replaybench.engine.topics import TopicError
 from replaybench.errors import ClusterError
+from replaybench.kafka.topics import TopicError
 from replaybench.roles.restore_reader import end_offsets
 
 from tests.engine_helpers import WORKLOADS, manifest, run_smoke, table
@@ -72,6 +74,46 @@ def test_restore_storm_results_agree_with_the_broker(kafka1, cache_dir, tmp_path
     kinds = [e["kind"] for e in table(run_dir, "events")]
     assert kinds.count("reader_caught_up") == 4 and "group_caught_up" in kinds
     assert out.summary.groups[0].restore_time_s > 0 and out.summary.verification_passed
+    _rejudged(run_dir, groups[0]["verdict"], tmp_path)
+
+
+def _rejudge(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "replaybench", "rejudge", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def _rejudged(run_dir, stored_bound_by: str, tmp_path) -> None:
+    """The run judged again from its files: as stored, every verdict comes out as the run
+    wrote it (interference to the reason and the interval); with lines of the team's own, the
+    judges follow them."""
+    from replaybench.analysis.rejudge import rejudge
+    from replaybench.analysis.thresholds import Thresholds
+    from replaybench.results.runs import load_run
+    from replaybench.results.stored_record import load_record
+    from replaybench.results.summary import summarize
+    again = _rejudge(str(run_dir), "--all")
+    assert again.returncode == 0 and "none changed" in again.stdout, again.stdout + again.stderr
+    rows = rejudge(load_run(run_dir), Thresholds())
+    assert len(rows) >= 1 + len(table(run_dir, "verification")) + 1 + 12
+    stored = table(run_dir, "interference")
+    run = load_run(run_dir)
+    now = [c.__dict__ for c in summarize(load_record(run_dir, run.manifest)).comparisons]
+    assert now == stored
+
+    lines = tmp_path / "lines.yaml"
+    lines.write_text("restore_judge: {host_idle_min: 1.0e-9, idle_share_max: 1.0e9,\n"
+                     "  full_share_max: 1.0e9, busy_share_max: 1.0e9}\n"
+                     "interference_judge: {min_samples_factor: 1.0e-9, generator_share: 1.0e9,\n"
+                     "  margin: 1.0e9, spread_max: 1.0e9}\n")
+    loose = _rejudge(str(run_dir), "--thresholds", str(lines), "--all")
+    assert "group 0 bound by" in loose.stdout
+    bound_by = next(line for line in loose.stdout.splitlines() if "group 0 bound by" in line)
+    assert bound_by.split()[-1] == "cluster-bound"
+    interference = [line for line in loose.stdout.splitlines() if "interference " in line]
+    assert len(interference) == 12 and all(line.endswith("no interference")
+                                           for line in interference), interference
+    assert loose.returncode == (0 if stored_bound_by == "cluster-bound" and all(
+        c["verdict"] == "no interference" for c in stored) else 1)
 
 
 def test_moving_target_counts_appended_records(kafka1, cache_dir, tmp_path, ray_local):

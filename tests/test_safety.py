@@ -148,7 +148,7 @@ class _LossyAdmin:
     (False, True, 2), (True, True, 1),
     (True, False, 2)])   # metadata not showing it yet: the retry finds it exists
 def test_a_create_topics_lost_in_flight_is_retried_or_found(created_anyway, listed, calls):
-    from replaybench.engine import topics
+    from replaybench.kafka import topics
     admin = _LossyAdmin(created_anyway, listed)
     topics.ensure_topic(admin, "t", 2, 1, {})
     assert admin.calls == calls

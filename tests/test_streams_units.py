@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from replaybench.engine.streams_verification import judge_streams, restore_partitions
 from replaybench.roles.streams_instance import Recovery, StreamsInstance
+from replaybench.verdicts.streams_verification import judge_streams, restore_partitions
 
 
 def _rows(counts: dict[int, tuple[int, int]]) -> np.ndarray:
@@ -84,7 +84,7 @@ def test_restore_rows_come_from_the_listener_after_the_loss():
         {"e": "restore_end", "t": 2, "partition": 0, "records": 5},
         {"e": "restore_start", "t": 11, "partition": 4, "start": 7, "end": 107},
         {"e": "restore_end", "t": 31, "partition": 4, "records": 100}]}
-    [row] = restore_partitions(events, {"streams-0": 10})
+    [row] = restore_partitions(events, {"streams-0": 10}, 32)
     assert (row["partition"], row["start_offset"], row["end_offset"]) == (4, 7, 107)
     assert (row["records"], row["bytes"], row["duration_ns"]) == (100, 3200, 20)
 

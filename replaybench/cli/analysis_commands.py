@@ -1,4 +1,4 @@
-"""`compare`, `history`, `plan`, `report`, `export-hdr`: stored runs read back."""
+"""`compare`, `history`, `plan`, `report`, `rejudge`, `export-hdr`: stored runs read back."""
 
 from __future__ import annotations
 
@@ -125,6 +125,28 @@ def report_command(run_dirs: tuple[Path, ...], out: Path, thresholds: Path | Non
     loaded, compats = evidence.load(list(run_dirs))
     cards = scorecard.build(loaded, compats, limits)
     click.echo(f"report: {report.write(loaded, out, cards)} ({len(loaded)} run(s))")
+
+
+@cli.command("rejudge")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--thresholds", type=click.Path(path_type=Path), metavar="FILE",
+              help="The team's thresholds: its restore_judge, interference_judge and "
+                   "migration_max_duplicates sections (docs/verdicts.md).")
+@click.option("--all", "every", is_flag=True, help="List every verdict, not only those changed.")
+def rejudge_command(paths: tuple[Path, ...], thresholds: Path | None, every: bool) -> None:
+    """Judge stored runs again from their files alone and print what changed (nothing is
+    written). Exit 0 when no verdict changed, 1 when one did."""
+    from replaybench.analysis import rejudge
+    from replaybench.analysis import thresholds as thresholds_mod
+    from replaybench.results import runs
+    limits = thresholds_mod.load(thresholds)
+    loaded = [run for path in paths for run in runs.load_runs(path)]
+    changed = False
+    for run in loaded:
+        rows = rejudge.rejudge(run, limits)
+        changed = changed or any(r.changed for r in rows)
+        click.echo(rejudge.render(run.path, rows, every))
+    sys.exit(1 if changed else 0)
 
 
 @cli.command("export-hdr")

@@ -10,9 +10,9 @@ import numpy as np
 
 from replaybench.engine import role_builds as build
 from replaybench.engine.run_state import RunState
-from replaybench.engine.verification import judge_live
 from replaybench.roles.kinds import Role
 from replaybench.roles.restore_reader import end_offsets
+from replaybench.verdicts.restore_verification import judge_live
 
 SEEDER = "seeder-0"
 

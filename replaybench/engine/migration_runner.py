@@ -15,8 +15,7 @@ from replaybench.clusters.java_client_config import to_java
 from replaybench.clusters.mirror_maker import MirrorMaker, MirrorProcesses
 from replaybench.clusters.opening import ClusterChoice, open_cluster
 from replaybench.clusters.platform import ClusterHandle
-from replaybench.engine import actors, manifest, run_parts, topics
-from replaybench.engine.client_config import redact
+from replaybench.engine import actors, manifest, run_parts
 from replaybench.engine.fault_schedule import FaultSchedule
 from replaybench.engine.group_offsets import OffsetReader
 from replaybench.engine.migration_schedule import MigrationSchedule, Side
@@ -28,6 +27,8 @@ from replaybench.engine.run_parts import Topics
 from replaybench.engine.run_state import RunState
 from replaybench.engine.workload import WorkloadSpec
 from replaybench.errors import ReplaybenchError, UsageError
+from replaybench.kafka import topics
+from replaybench.kafka.client_config import redact
 from replaybench.meters.clock import Clock
 from replaybench.results import store
 from replaybench.results.run_record import RunRecord

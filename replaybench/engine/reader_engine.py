@@ -11,10 +11,10 @@ from replaybench.engine import role_builds as build
 from replaybench.engine.partition_assignment import assign_partitions
 from replaybench.engine.restore_engine import RestoreEngine
 from replaybench.engine.run_parts import Group
-from replaybench.engine.verification import judge_group, judge_replay
 from replaybench.roles.kinds import Role
 from replaybench.roles.restore_reader import end_offsets, log_start_offsets
 from replaybench.verdicts import client_bound
+from replaybench.verdicts.restore_verification import judge_group, judge_replay
 
 
 class ReaderEngine(RestoreEngine):
@@ -133,9 +133,8 @@ def holdup(s, group: Group, row: dict) -> dict:
     """Whether the group's readers, not the cluster, set its restore time."""
     summed = s.summed(group.readers)
     idle = sum(group.host_idle) / len(group.host_idle) if group.host_idle else None
+    host = {"shared_host": bool(s.server_pids()), "host_cores": psutil.cpu_count() or 1}
     judged = client_bound.judge(summed, len(group.readers),
-                                row["restore_time_ns"] or s.clock() - group.start_ns,
-                                idle, shared_host=bool(s.server_pids()),
-                                host_cores=psutil.cpu_count() or 1)
+                                row["restore_time_ns"] or s.clock() - group.start_ns, idle, **host)
     return {"verdict": judged.verdict, "verdict_reasons": "; ".join(judged.reasons),
-            **judged.evidence}
+            **judged.evidence, **host}

@@ -13,21 +13,13 @@ from typing import Any
 from replaybench.clusters import health
 from replaybench.clusters.opening import ClusterChoice, open_cluster
 from replaybench.clusters.platform import ClusterHandle
-from replaybench.engine import (
-    acls,
-    actors,
-    client_config,
-    manifest,
-    object_store_meter,
-    run_parts,
-    topics,
-    workload,
-)
+from replaybench.engine import acls, actors, manifest, object_store_meter, run_parts, workload
 from replaybench.engine.coordinator import Coordinator
 from replaybench.engine.node_placement import Placer
 from replaybench.engine.run_parts import Topics
 from replaybench.engine.run_state import Progress
 from replaybench.errors import UsageError
+from replaybench.kafka import client_config, topics
 from replaybench.meters.clock import Clock
 from replaybench.results import store
 from replaybench.results.run_record import RunRecord

@@ -24,18 +24,18 @@ from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 
 from replaybench.clusters import health
 from replaybench.engine import role_builds as build
-from replaybench.engine.client_config import java_properties
 from replaybench.engine.partition_assignment import assign_partitions
 from replaybench.engine.phases import Phase
 from replaybench.engine.reader_engine import holdup, retire_caught_up, start_group
 from replaybench.engine.restore_engine import RestoreEngine
 from replaybench.engine.run_parts import Group, RunFailed
-from replaybench.engine.streams_verification import judge_streams, restore_partitions
-from replaybench.engine.verification import check, judge_replay
+from replaybench.kafka.client_config import java_properties
 from replaybench.roles.kinds import Role
 from replaybench.roles.restore_reader import end_offsets, log_start_offsets
 from replaybench.roles.streams_instance import CHANGELOG_RECORD_BYTES, StreamsInstance
 from replaybench.roles.streams_output import StreamsOutput
+from replaybench.verdicts.restore_verification import check, judge_replay
+from replaybench.verdicts.streams_verification import judge_streams, restore_partitions
 
 STORE = "rb-aggregate"          #: the store's name in the application (AggregateTopology.java)
 PROCESS_SEED_TIMEOUT_NS = 300_000_000_000
@@ -206,7 +206,7 @@ class StreamsEngine(RestoreEngine):
         verdict = judge_streams(np.concatenate(stores), self.live.seeded.expected_versions,
                                 self.live.changelog_deliveries(), recoveries,
                                 s.spec.streams.processing_guarantee)
-        partitions = restore_partitions(histories, self.lost)
+        partitions = restore_partitions(histories, self.lost, CHANGELOG_RECORD_BYTES)
         restored = sum(r["records"] for r in partitions)   # after the loss, by every instance
         s.record.groups.append({
             **verdict.group_row, "group": 0, "readers": len(group.readers),

@@ -14,7 +14,6 @@ from typing import Any
 from replaybench.clusters import health
 from replaybench.clusters.opening import ClusterChoice, open_cluster
 from replaybench.clusters.platform import ClusterHandle
-from replaybench.engine import client_config, manifest
 from replaybench.errors import UsageError
 from replaybench.evaluation import (
     admin_check,
@@ -25,8 +24,9 @@ from replaybench.evaluation import (
     streams_check,
 )
 from replaybench.evaluation.probe import FAIL, UNSUPPORTED, Outcome, Probe, Unsupported, refusal
+from replaybench.kafka import client_config
 from replaybench.meters.clock import Clock
-from replaybench.results import store
+from replaybench.results import provenance, store
 from replaybench.results.compat_results import CHECKS
 
 REACH_TIMEOUT_S = 10.0
@@ -156,5 +156,5 @@ def _manifest(compat_id: str, outcome: CompatOutcome, handle: ClusterHandle, con
             "cluster": handle.info.to_manifest(),
             "client_configs": {"base": client_config.redact(config)},
             "checks": {r["check"]: r["status"] for r in outcome.rows},
-            "versions": manifest.versions(), "host": manifest.host(),
-            "git_commit": manifest.git_commit()}
+            "versions": provenance.versions(), "host": provenance.host(),
+            "git_commit": provenance.git_commit()}

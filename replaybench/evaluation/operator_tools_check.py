@@ -10,8 +10,8 @@ from pathlib import Path
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 
 from replaybench.clusters.artifacts import find_java, kafka_artifacts
-from replaybench.engine.client_config import java_properties
 from replaybench.evaluation.probe import FAIL, PASS, Outcome, Probe
+from replaybench.kafka.client_config import java_properties
 
 PARTITIONS, PER_PARTITION = 3, 10
 GET_OFFSETS = "org.apache.kafka.tools.GetOffsetShell"

@@ -16,7 +16,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from replaybench.engine import topics
+from replaybench.kafka import topics
 
 PASS, FAIL, UNSUPPORTED = "pass", "fail", "unsupported"
 

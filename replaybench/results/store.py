@@ -147,6 +147,16 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType, str]]] = {
         ("reader_cpu_cores", _F, "readers' processes' CPU time / restore time (cores)"),
         ("host_idle_share", _F, "the load machine's idle CPU share over the whole ticks of the "
                                 "restore; NaN: the restore spanned no whole tick"),
+        ("host_cores", _I, "the load machine's logical CPUs (what the host-bound verdict "
+                           "weighs the readers' CPU against)"),
+        ("shared_host", _B, "the cluster's servers ran on the load machine too"),
+    ],
+    "latency_ticks": [
+        ("phase", _S, "phase"), ("role", _S, "producer (ack_intended) or consumer (e2e)"),
+        ("tick", _I, "1 s tick within the phase, from 0"),
+        ("buckets", pa.list_(_I), "the tick's non-empty HDR bucket indices (1 ns .. 1 h, 3 "
+                                  "significant digits): what the interference judge resamples"),
+        ("counts", pa.list_(_I), "samples in each of those buckets"),
     ],
     "interference": [
         ("role", _S, "producer (ack - intended) or consumer (end-to-end)"),
@@ -278,13 +288,14 @@ def new_run_id(results_dir: Path, workload: str) -> str:
 
 
 # The files a run writes (compat results write `compat`, evaluation/compat.py).
-RUN_TABLES = ("timeseries", "latency", "restore_partitions", "restore_groups", "events",
-              "verification", "faults", "interference", "migration", "mirror_content")
+RUN_TABLES = ("timeseries", "latency", "latency_ticks", "restore_partitions", "restore_groups",
+              "events", "verification", "faults", "interference", "migration", "mirror_content")
 
 
 def write(results_dir: Path, record: RunRecord, manifest: dict[str, Any]) -> Path:
     """A run's files, written into a hidden partial directory, then renamed into place."""
     rows = {"timeseries": record.timeseries, "latency": latency_rows(record),
+            "latency_ticks": tick_rows(record),
             "restore_partitions": record.partitions, "restore_groups": record.groups,
             "events": record.events, "verification": record.verification,
             "faults": record.faults, "migration": record.migration,
@@ -331,6 +342,13 @@ def latency_rows(record: RunRecord) -> list[dict[str, Any]]:
             rows.append({"phase": phase, "role": role, "metric": metric, **hist.summary(),
                          "hdr_v2": hist.to_blob()})
     return rows
+
+
+def tick_rows(record: RunRecord) -> list[dict[str, Any]]:
+    return [{"phase": phase, "role": role, "tick": i, "buckets": buckets.tolist(),
+             "counts": counts.tolist()}
+            for (phase, role), ticks in record.latency_ticks.items()
+            for i, (buckets, counts) in enumerate(ticks)]
 
 
 def schema(name: str) -> pa.Schema:

@@ -6,7 +6,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 
 from replaybench.results.run_record import RunRecord
-from replaybench.verdicts.interference import ROLES, Comparison, PhaseLatency, judge_role
+from replaybench.verdicts.interference import (
+    DEFAULT_LIMITS,
+    ROLES,
+    Comparison,
+    Limits,
+    PhaseLatency,
+    judge_role,
+)
 
 
 @dataclass(frozen=True)
@@ -43,7 +50,8 @@ class Summary:
         return asdict(self)
 
 
-def summarize(record: RunRecord) -> Summary:
+def summarize(record: RunRecord, limits: Limits = DEFAULT_LIMITS) -> Summary:
+    """`limits`: the interference judge's (a stored run judged again may bring its own)."""
     groups = []
     for g in record.groups:
         seconds = g["restore_time_ns"] / 1e9
@@ -71,7 +79,8 @@ def summarize(record: RunRecord) -> Summary:
                     interference[f"{role} {p[:-3]}"] = storm[p] / base[p]
     failed = [f"{v['scope']}.{v['check']}: expected {v['expected']}, got {v['observed']}"
               for v in record.verification if not v["passed"]]
-    comparisons = _whose(record, [c for role in ROLES for c in judge_role(role, _phases(record, role))])
+    comparisons = _whose(record, [c for role in ROLES
+                                  for c in judge_role(role, _phases(record, role), 0, limits)])
     return Summary(groups, live, interference, comparisons, not failed, failed,
                    len(record.verification))
 

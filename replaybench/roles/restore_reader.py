@@ -11,6 +11,7 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from replaybench.format import records
 from replaybench.format.core import Columns, ForeignState, StateTable
+from replaybench.format.restore_result import PartitionRestore, RestoreResult
 from replaybench.meters.clock import Clock
 from replaybench.meters.snapshots import Snapshot
 from replaybench.roles.client_stats import ClientStats, fetch_state
@@ -85,33 +86,6 @@ def log_start_offsets(client_config: dict, topic: str, partitions: int,
 # Counters a reader adds to its snapshots about what held it back (see client_bound.py).
 HOLDUP_COUNTERS = ("fetch_samples", "fetch_full_samples", "fetch_idle_samples", "consume_ns",
                    "fold_ns", "thread_cpu_ns")
-
-
-@dataclass
-class PartitionRestore:
-    partition: int
-    start_offset: int
-    end_offset: int          # the target: the end offset captured when the restore began
-    records: int = 0
-    bytes: int = 0
-    started_ns: int = 0      # wall clock
-    done_ns: int = 0         # wall clock; 0 while still reading
-    first_offset: int = -1   # of the first record read; -1: none
-    keys: int = 0            # foreign: distinct keys in the partition
-    dead_keys: int = 0       # foreign: keys whose last record is a tombstone
-
-
-@dataclass
-class RestoreResult:
-    """What a reader hands back when it is done: its partitions, its state and its counters."""
-    name: str
-    partitions: dict[int, PartitionRestore]
-    versions: np.ndarray | None      # None: foreign (no record format, so no versions)
-    live: np.ndarray | None
-    counters: dict[str, int]         # FOLD_COUNTERS, or FOREIGN_COUNTERS when foreign
-    caught_up_ns: int        # wall clock; 0: never caught up
-    client: str = "native"   # restore_batches: which consumer took the batches
-    foreign: bool = False
 
 
 @dataclass

@@ -29,12 +29,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-IDLE_SHARE_MAX = 0.40      #: fetcher idle (its own back-off) in at least this share: client-bound
-FULL_SHARE_MAX = 0.50      #: fetch queue at its limit in at least this share: client-bound
-BUSY_SHARE_MAX = 0.90      #: reader thread on CPU for at least this share of the restore
-MIN_SAMPLES = 5            #: fewer fetcher samples than this judge nothing about the fetcher
-HOST_IDLE_MIN = 0.10       #: host CPU idle below this share during the restore ...
-READERS_HOST_SHARE = 0.5   #: ... with the readers using at least this share of it: host-bound
+
+@dataclass(frozen=True)
+class Limits:
+    """Where the judge draws its lines (a team may set its own: `rejudge --thresholds`)."""
+    idle_share_max: float = 0.40      #: fetcher idle (its own back-off) this share: client-bound
+    full_share_max: float = 0.50      #: fetch queue at its limit this share: client-bound
+    busy_share_max: float = 0.90      #: reader threads on CPU this share of the restore
+    min_samples: int = 5              #: fewer fetcher samples judge nothing about the fetcher
+    host_idle_min: float = 0.10       #: host CPU idle below this share during the restore ...
+    readers_host_share: float = 0.5   #: ... with the readers using this share of it: host-bound
+
+
+DEFAULT_LIMITS = Limits()
 
 
 @dataclass(frozen=True)
@@ -46,15 +53,22 @@ class RestoreVerdict:
 
 def judge(counters: dict[str, int], readers: int, restore_ns: int,
           host_idle_share: float | None = None, shared_host: bool = False,
-          host_cores: int = 1) -> RestoreVerdict:
+          host_cores: int = 1, limits: Limits = DEFAULT_LIMITS) -> RestoreVerdict:
     """counters: the group's readers' counters summed over the restore. host_idle_share: the
     load machine's mean idle CPU share over the whole ticks of the restore (None: the restore
     spanned no whole tick). shared_host: the cluster's servers run on that machine too.
-    host_cores: its logical CPUs. A saturated host whose CPU went mostly to the servers (an
-    embedded cluster re-replicating, say) is the cluster's own limit, not the harness's."""
+    host_cores: its logical CPUs."""
+    return judge_evidence(evidence(counters, readers, restore_ns, host_idle_share),
+                          shared_host, host_cores, limits)
+
+
+def evidence(counters: dict[str, int], readers: int, restore_ns: int,
+             host_idle_share: float | None) -> dict[str, float]:
+    """What the verdict rests on, as shares: stored with the group, so that a stored run can be
+    judged again (`replaybench rejudge`)."""
     samples = counters.get("fetch_samples", 0)
     span = max(readers * restore_ns, 1)
-    evidence = {
+    return {
         "fetch_samples": float(samples),
         "fetch_idle_share": counters.get("fetch_idle_samples", 0) / samples if samples else 0.0,
         "fetch_full_share": counters.get("fetch_full_samples", 0) / samples if samples else 0.0,
@@ -64,25 +78,33 @@ def judge(counters: dict[str, int], readers: int, restore_ns: int,
         "reader_cpu_cores": counters.get("cpu_ns", 0) / max(restore_ns, 1),
         "host_idle_share": float("nan") if host_idle_share is None else host_idle_share,
     }
+
+
+def judge_evidence(evidence: dict[str, float], shared_host: bool, host_cores: int,
+                   limits: Limits = DEFAULT_LIMITS) -> RestoreVerdict:
+    """A saturated host whose CPU went mostly to the servers (an embedded cluster
+    re-replicating, say) is the cluster's own limit, not the harness's."""
+    idle = evidence["host_idle_share"]
+    cores = evidence["reader_cpu_cores"]
     reasons = []
-    host_bound = host_idle_share is not None and host_idle_share < HOST_IDLE_MIN and \
-        evidence["reader_cpu_cores"] >= READERS_HOST_SHARE * host_cores
+    host_bound = idle == idle and idle < limits.host_idle_min and \
+        cores >= limits.readers_host_share * host_cores
     if host_bound:
-        reasons.append(f"the load machine's CPU was saturated ({host_idle_share:.0%} idle during "
-                       f"the restore) and the readers used {evidence['reader_cpu_cores']:.1f} "
-                       f"of its {host_cores} cores"
+        reasons.append(f"the load machine's CPU was saturated ({idle:.0%} idle during "
+                       f"the restore) and the readers used {cores:.1f} of its {host_cores} cores"
                        + ("; the readers share it with the cluster's servers, so run the harness "
                           "on other cores or machines to measure the cluster" if shared_host
                           else "; add load machines (Ray nodes)"))
-    if samples >= MIN_SAMPLES and evidence["fetch_idle_share"] >= IDLE_SHARE_MAX:
+    fetcher_judged = evidence["fetch_samples"] >= limits.min_samples
+    if fetcher_judged and evidence["fetch_idle_share"] >= limits.idle_share_max:
         reasons.append(f"fetcher not waiting on the cluster in {evidence['fetch_idle_share']:.0%} "
                        f"of samples: its own back-off or parsing" + ("" if host_bound else
-                       f" (readers used {evidence['reader_cpu_cores']:.1f} cores)"))
-    if samples >= MIN_SAMPLES and evidence["fetch_full_share"] >= FULL_SHARE_MAX:
+                       f" (readers used {cores:.1f} cores)"))
+    if fetcher_judged and evidence["fetch_full_share"] >= limits.full_share_max:
         reasons.append(f"fetch queue full in {evidence['fetch_full_share']:.0%} of samples: "
                        f"the readers did not keep up (add readers)")
-    if evidence["reader_thread_busy_share"] >= BUSY_SHARE_MAX:
+    if evidence["reader_thread_busy_share"] >= limits.busy_share_max:
         reasons.append(f"reader threads on CPU {evidence['reader_thread_busy_share']:.0%} of the "
                        f"restore (add readers)")
     verdict = "host-bound" if host_bound else "client-bound" if reasons else "cluster-bound"
-    return RestoreVerdict(verdict, reasons, evidence)
+    return RestoreVerdict(verdict, reasons, dict(evidence))

@@ -7,15 +7,15 @@ role (producer ack - intended, consumer end-to-end) and percentile (p99, p99.9),
 1. Too few samples: a pX needs 10 / (1 - X) samples in both phases (p99: 1,000; p99.9: 10,000),
    or its value is one of a handful of records.
 2. Generator-bound: the load generator's own lateness (producer sent - intended) or the role's
-   process hiccups reach GENERATOR_SHARE of the latency judged, in either phase: the figure is
+   process hiccups reach generator_share of the latency judged, in either phase: the figure is
    then the harness's, not the cluster's.
 3. The reference's noise band: storm-length stretches of the reference, drawn as a moving-block
    bootstrap over its 1 s ticks, give the pX the reference alone produces for a phase as long as
    the storm (null band: 2.5 % .. 97.5 %).
-   - storm pX above MARGIN x the band's top: interference;
-   - storm pX below the band's bottom / MARGIN: inconclusive, the reference was disturbed (a
+   - storm pX above margin x the band's top: interference;
+   - storm pX below the band's bottom / margin: inconclusive, the reference was disturbed (a
      restore does not make a cluster faster);
-   - the band itself wider than SPREAD_MAX (top / bottom): inconclusive, the reference unstable;
+   - the band itself wider than spread_max (top / bottom): inconclusive, the reference unstable;
    - otherwise: no interference.
 The ratio storm / reference comes with a 95 % interval from a block bootstrap of both phases.
 The overall verdict per role and percentile needs the usable references to agree: a reference
@@ -36,10 +36,6 @@ import numpy as np
 
 from replaybench.format.histograms import LatencyHistogram, bucket_highest_values, target_count
 
-MIN_SAMPLES_FACTOR = 10      #: a pX needs MIN_SAMPLES_FACTOR / (1 - X) samples
-GENERATOR_SHARE = 0.5        #: generator lateness or hiccups >= this share of the judged pX
-MARGIN = 1.25                #: a storm pX beyond the reference's band by this factor counts
-SPREAD_MAX = 3.0             #: a reference whose band spans more than this is unstable
 BOOTSTRAP_ROUNDS = 400
 CONFIDENCE = 0.95
 STATS = {"p99": 99.0, "p99.9": 99.9}
@@ -48,6 +44,18 @@ REFERENCES = ("baseline", "recovery")
 
 TOO_FEW, GENERATOR_BOUND = "too few samples", "generator-bound"   # reasons' first words
 Ticks = list[tuple[np.ndarray, np.ndarray]]   # per 1 s tick: (bucket indices, counts)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Where the judge draws its lines (a team may set its own: `rejudge --thresholds`)."""
+    min_samples_factor: float = 10    #: a pX needs min_samples_factor / (1 - X) samples
+    generator_share: float = 0.5      #: generator lateness or hiccups >= this share of the pX
+    margin: float = 1.25              #: a storm pX beyond the reference's band by this factor
+    spread_max: float = 3.0           #: a reference whose band spans more is unstable
+
+
+DEFAULT_LIMITS = Limits()
 
 
 @dataclass(frozen=True)
@@ -73,7 +81,8 @@ class PhaseLatency:
     hiccups: LatencyHistogram    #: the role's process hiccups over the phase
 
 
-def judge_role(role: str, phases: dict[str, PhaseLatency], seed: int = 0) -> list[Comparison]:
+def judge_role(role: str, phases: dict[str, PhaseLatency], seed: int = 0,
+               limits: Limits = DEFAULT_LIMITS) -> list[Comparison]:
     """Every comparison for one role: per stat, one row per reference and an overall row."""
     storm = phases.get("storm")
     if storm is None or not storm.hist.count:
@@ -81,7 +90,7 @@ def judge_role(role: str, phases: dict[str, PhaseLatency], seed: int = 0) -> lis
     rng = np.random.default_rng(seed)
     rows = []
     for stat, q in STATS.items():
-        per_ref = [_compare(role, stat, q, name, phases[name], storm, rng)
+        per_ref = [_compare(role, stat, q, name, phases[name], storm, rng, limits)
                    for name in REFERENCES if name in phases and phases[name].hist.count]
         rows.extend(per_ref)
         if per_ref:
@@ -90,7 +99,7 @@ def judge_role(role: str, phases: dict[str, PhaseLatency], seed: int = 0) -> lis
 
 
 def _compare(role: str, stat: str, q: float, name: str, ref: PhaseLatency, storm: PhaseLatency,
-             rng: np.random.Generator) -> Comparison:
+             rng: np.random.Generator, limits: Limits) -> Comparison:
     ref_ns, storm_ns = ref.hist.percentile(q), storm.hist.percentile(q)
     ratio = storm_ns / ref_ns if ref_ns else None
     low, high = ratio_interval(ref.ticks, storm.ticks, q, rng) if ratio else (None, None)
@@ -103,7 +112,7 @@ def _compare(role: str, stat: str, q: float, name: str, ref: PhaseLatency, storm
     def verdict(v: str, reason: str) -> Comparison:
         return Comparison(role, stat, name, ref_ns, storm_ns, ratio, low, high, v, reason)
 
-    need = round(MIN_SAMPLES_FACTOR / (1 - q / 100))
+    need = round(limits.min_samples_factor / (1 - q / 100))
     for phase_name, phase in ((name, ref), ("storm", storm)):
         if phase.hist.count < need:
             return verdict("inconclusive", f"{TOO_FEW}: {phase.hist.count:,} in "
@@ -112,18 +121,18 @@ def _compare(role: str, stat: str, q: float, name: str, ref: PhaseLatency, storm
         judged = phase.hist.percentile(q)
         for what, hist in (("sent - intended", phase.generator), ("hiccups", phase.hiccups)):
             own = hist.percentile(q) if hist.count else 0
-            if judged and own >= GENERATOR_SHARE * judged:
+            if judged and own >= limits.generator_share * judged:
                 return verdict("inconclusive", f"{GENERATOR_BOUND}: {what} {stat} {own / 1e6:.1f} ms "
                                                f"against {judged / 1e6:.1f} ms in {phase_name}")
     band_low, band_high = null_band(ref.ticks, len(storm.ticks), q, rng)
     band = f"{name} band {band_low / 1e6:.1f}-{band_high / 1e6:.1f} ms"
-    if storm_ns > MARGIN * band_high:
+    if storm_ns > limits.margin * band_high:
         return verdict("interference", f"storm {stat} {storm_ns / 1e6:.1f} ms above the {band}")
-    if storm_ns * MARGIN < band_low:
+    if storm_ns * limits.margin < band_low:
         return verdict("inconclusive", f"{name} disturbed: storm {stat} {storm_ns / 1e6:.1f} ms "
                                        f"below the {band}")
-    if band_low and band_high / band_low > SPREAD_MAX:
-        return verdict("inconclusive", f"{name} unstable: {band} (over {SPREAD_MAX:g}x)")
+    if band_low and band_high / band_low > limits.spread_max:
+        return verdict("inconclusive", f"{name} unstable: {band} (over {limits.spread_max:g}x)")
     return verdict("no interference", f"storm {stat} {storm_ns / 1e6:.1f} ms within the {band}")
 
 

@@ -71,11 +71,11 @@ def judge(acked: np.ndarray, delivered: np.ndarray, partitions: int, steps: list
                "duplicates_before_any_move": int((repeat & np.isin(
                    delivered[:, 4], [s.before for s in steps[:1]])).sum()),
                "passed": lost == 0 and duplicates <= max_duplicates,
-               "verdict": _verdict(lost, duplicates, max_duplicates)}
+               "verdict": verdict_of(lost, duplicates, max_duplicates)}
     return rows, verdict
 
 
-def _verdict(lost: int, duplicates: int, bound: int) -> str:
+def verdict_of(lost: int, duplicates: int, bound: int) -> str:
     if lost:
         return f"NO-GO: {lost} acknowledged records never delivered"
     if duplicates > bound:

@@ -12,7 +12,7 @@ import numpy as np
 
 from replaybench.format import core
 from replaybench.format.counters import FOLD_COUNTERS
-from replaybench.roles.restore_reader import RestoreResult
+from replaybench.format.restore_result import RestoreResult
 
 
 @dataclass

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from replaybench.engine.verification import check
-from replaybench.roles.streams_instance import CHANGELOG_RECORD_BYTES
+from replaybench.verdicts.restore_verification import check
 
 
 @dataclass
@@ -61,9 +60,11 @@ def judge_streams(rows: np.ndarray, seeded_counts: np.ndarray, live: np.ndarray,
     return StreamsVerdict(row, checks)
 
 
-def restore_partitions(histories: dict[str, list[dict]], lost: dict[str, int]) -> list[dict]:
+def restore_partitions(histories: dict[str, list[dict]], lost: dict[str, int],
+                       record_bytes: int) -> list[dict]:
     """Per store partition restored after the first loss of state: which instance, from and to
-    which changelog offsets, how many records and how long (from Kafka Streams' listener)."""
+    which changelog offsets, how many records and how long (from Kafka Streams' listener);
+    `record_bytes`: the size of one changelog record (the listener counts records only)."""
     since = min(lost.values()) if lost else 0
     rows: list[dict] = []
     for name, events in histories.items():
@@ -79,7 +80,7 @@ def restore_partitions(histories: dict[str, list[dict]], lost: dict[str, int]) -
                 rows.append(open_rows[e["partition"]])
             elif e["e"] in ("restore_end", "restore_suspended") and e["partition"] in open_rows:
                 row = open_rows.pop(e["partition"])
-                row.update(records=e["records"], bytes=e["records"] * CHANGELOG_RECORD_BYTES,
+                row.update(records=e["records"], bytes=e["records"] * record_bytes,
                            done_ns=e["t"] if e["e"] == "restore_end" else 0,
                            duration_ns=e["t"] - row["started_ns"] if e["e"] == "restore_end"
                            else 0)
