@@ -132,7 +132,7 @@ def test_lost_data_and_interference_over_budget_block_and_inconclusive_is_partia
 def test_missing_evidence_is_never_a_pass():
     card = scorecard.Card("x", [scorecard.capacity([], thresholds.Thresholds(), cost.load_prices()),
                                 scorecard.security([_run("r")]), scorecard.migration([])])
-    assert [v.status for v in card.verdicts] == ["partial", "partial", "partial"]
+    assert [v.status for v in card.grades] == ["partial", "partial", "partial"]
     assert not card.blocked
 
 

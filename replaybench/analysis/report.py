@@ -57,7 +57,7 @@ def scorecard_html(cards: list) -> str:
             f"<td><b>{html.escape(v.status)}</b></td>"
             f"<td style='text-align:left'>{'<br>'.join(html.escape(e) for e in v.evidence)}</td>"
             f"<td style='text-align:left;color:#666'>{html.escape(v.rule)}</td></tr>"
-            for v in card.verdicts)
+            for v in card.grades)
         verdict = "NO-GO (a blocker)" if card.blocked else "no blocker"
         out.append(f"<h2>{html.escape(card.platform)}: {verdict}</h2><table class='scorecard'>"
                    f"<tr><th>category</th><th>status</th><th>evidence</th><th>rule</th></tr>"

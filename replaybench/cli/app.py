@@ -56,7 +56,7 @@ set_option = click.option("--set", "overrides", multiple=True, metavar="FIELD=VA
                           help="Override a field, e.g. --set storm.readers=8.")
 def platform_option(what: str):
     """--cluster, its choices and help written from the platform registry."""
-    return click.option("--cluster", "cluster_kind", type=click.Choice(registry.names()),
+    return click.option("--cluster", "platform_name", type=click.Choice(registry.names()),
                         default="kafka", show_default=True,
                         help=f"The embedded cluster to start {what}: {registry.help_text()}.")
 

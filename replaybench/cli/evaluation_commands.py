@@ -36,7 +36,7 @@ from replaybench.errors import UsageError
               help="Seconds to wait for the broker's cleaner before compaction fails.")
 @click.option("--results", "results_dir", type=click.Path(path_type=Path), default=Path("results"),
               show_default=True)
-def compat_command(cluster_kind: str, bootstrap: str | None, client_config: Path | None,
+def compat_command(platform_name: str, bootstrap: str | None, client_config: Path | None,
                    cluster_profile: Path | None, brokers: int, security: str | None,
                    checks: str | None,
                    compaction_wait: float, results_dir: Path) -> None:
@@ -49,7 +49,7 @@ def compat_command(cluster_kind: str, bootstrap: str | None, client_config: Path
     if cluster_profile and bootstrap:
         raise UsageError("give --bootstrap or --cluster-profile, not both")
     request = compat.CompatRequest(
-        ClusterChoice(default_cache_dir(), cluster_profile, bootstrap, cluster_kind, brokers,
+        ClusterChoice(default_cache_dir(), cluster_profile, bootstrap, platform_name, brokers,
                       security),
         results_dir, client_config, compat.parse_checks(checks), compaction_wait)
     outcome = compat.run(request, lambda text: click.echo(text, err=True))

@@ -88,7 +88,7 @@ def workloads_show(name_or_path: str, overrides: tuple[str, ...], scale: str) ->
               help="Restore this existing topic read-only instead of a seeded changelog "
                    "(sets topic.existing=true, topic.name=TOPIC).")
 def run_command(workload_name: str, overrides: tuple[str, ...], scale: str, bootstrap: str | None,
-                client_config: Path | None, cluster_kind: str, cluster_profile: Path | None,
+                client_config: Path | None, platform_name: str, cluster_profile: Path | None,
                 brokers: int | None, ray_address: str | None, results_dir: Path,
                 reference: bool, repeat: int, recreate_topics: bool, security: str | None,
                 drop_acls: tuple[str, ...], replay_topic: str | None) -> None:
@@ -106,7 +106,7 @@ def run_command(workload_name: str, overrides: tuple[str, ...], scale: str, boot
     request = runner.RunRequest(workload_path(workload_name), default_cache_dir(), overrides,
                                 scale, bootstrap, client_config, brokers, ray_address,
                                 results_dir, recreate_topics, profile=cluster_profile,
-                                cluster_kind=cluster_kind, reference=reference,
+                                platform_name=platform_name, reference=reference,
                                 security=security, drop_acls=drop_acls, repeat=repeat)
     console = Console(stderr=False)
     try:

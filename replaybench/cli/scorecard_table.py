@@ -5,9 +5,9 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from replaybench.analysis.scorecard import BLOCKER, PARTIAL, PASS, Card
+from replaybench.analysis.scorecard import GRADE_BLOCKER, GRADE_PARTIAL, GRADE_PASS, Card
 
-_STYLE = {PASS: "green", PARTIAL: "yellow", BLOCKER: "bold red"}
+_STYLE = {GRADE_PASS: "green", GRADE_PARTIAL: "yellow", GRADE_BLOCKER: "bold red"}
 
 
 def print_scorecards(cards: list[Card], console: Console | None = None) -> None:
@@ -19,7 +19,7 @@ def print_scorecards(cards: list[Card], console: Console | None = None) -> None:
         table.add_column("status")
         table.add_column("evidence")
         table.add_column("rule", style="dim")
-        for v in card.verdicts:
+        for v in card.grades:
             table.add_row(v.category, f"[{_STYLE.get(v.status, 'dim')}]{v.status}[/]",
                           "\n".join(v.evidence), v.rule)
         console.print(table)

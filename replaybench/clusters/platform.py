@@ -41,7 +41,7 @@ class OpenRequest:
 class ClusterInfo:
     """The cluster as a run needs it and as the manifest describes it: a core every platform
     fills, and the platform's own extras (written beside the core, never read by the run)."""
-    kind: str                      #: embedded or external: who started it
+    origin: str                    #: embedded or external: who started it (manifest: `kind`)
     bootstrap: str
     broker_version: str
     storage: str | None = None     #: the storage model: local-disk, tiered or s3
@@ -52,7 +52,8 @@ class ClusterInfo:
     extras: dict[str, Any] = field(default_factory=dict)   #: the platform's own facts
 
     def to_manifest(self) -> dict[str, Any]:
-        core = {k: v for k, v in asdict(self).items() if k != "extras" and v is not None}
+        core = {("kind" if k == "origin" else k): v for k, v in asdict(self).items()
+                if k != "extras" and v is not None}
         return {**core, **{k: v for k, v in self.extras.items() if v is not None}}
 
 

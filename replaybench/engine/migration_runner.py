@@ -269,8 +269,8 @@ def _manifest(record: RunRecord, spec: WorkloadSpec, request, source: ClusterHan
                                          "file": str(request.workload)},
                           {"source": source.info.to_manifest(),
                            "target": target.info.to_manifest(),
-                           "kind": f"{source.info.storage or source.info.kind} -> "
-                                   f"{target.info.storage or target.info.kind}"},
+                           "kind": f"{source.info.storage or source.info.origin} -> "
+                                   f"{target.info.storage or target.info.origin}"},
                           {"source": redact(source.client_config),
                            "target": redact(target.client_config)}, summary, ray_info)
     info["mirror"] = mirrors

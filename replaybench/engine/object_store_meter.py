@@ -43,7 +43,7 @@ class ObjectStoreMeter:
     def sample(self) -> None:
         try:
             traffic = self.read()
-        except Exception:  # noqa: BLE001 - the server busy or gone mid-drill: a missed sample
+        except Exception:  # noqa: BLE001 - the server busy or gone mid-fault: a missed sample
             self.errors += 1
             return
         self.samples.append((self.clock(), traffic))
@@ -54,7 +54,7 @@ class ObjectStoreMeter:
 
     def between(self, start_ns: int, end_ns: int) -> ObjectStoreTraffic:
         """Traffic from the first sample at or after start to the last at or before end: inside
-        the window (a drill's, whose edges MeteredTarget samples exactly)."""
+        the window (a fault's, whose edges MeteredTarget samples exactly)."""
         samples = sorted(self.samples, key=lambda s: s[0])  # edge samples come from other threads
         times = [t for t, _ in samples]
         first, last = bisect.bisect_left(times, start_ns), bisect.bisect_right(times, end_ns) - 1
@@ -119,7 +119,7 @@ def metering(store: ObjectStore | None,
 
 
 def annotate(record, meter: ObjectStoreMeter, server: str) -> dict:
-    """Time-series rows (role object_store), per-drill columns in record.faults, and the
+    """Time-series rows (role object_store), per-fault columns in record.faults, and the
     manifest's per-phase summary."""
     meter.stop()  # idempotent; takes the closing sample before the figures are cut
     samples = sorted(meter.samples, key=lambda s: s[0])

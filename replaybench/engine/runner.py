@@ -45,7 +45,7 @@ class RunRequest:
     recreate_topics: bool = False
     tags: tuple[tuple[str, str], ...] = ()   #: recorded in the manifest (a sweep's values)
     profile: Path | None = None              #: an external cluster profile (YAML)
-    cluster_kind: str = "kafka"              #: embedded: kafka (local disk), tiered or s3
+    platform_name: str = "kafka"             #: a registered platform: kafka, tiered, s3
     reference: bool = True   #: with faults: first run the workload without them, for comparison
     #: a cluster already open (compat's): used as it is, neither started nor stopped here
     cluster: ClusterHandle | None = field(default=None, compare=False)
@@ -157,7 +157,7 @@ def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec
              reference: RunOutcome | None) -> RunOutcome:
     """Open the cluster and Ray on `stack`, run the coordinator, write the results."""
     choice = ClusterChoice(request.cache_dir, request.profile, request.bootstrap,
-                           request.cluster_kind, request.brokers or spec.cluster.brokers,
+                           request.platform_name, request.brokers or spec.cluster.brokers,
                            request.security)
     # Ray first: a Ray cluster that cannot be joined, or a placement it cannot meet, is said
     # before a broker is started
@@ -293,7 +293,7 @@ def _check_embedded_fits(spec: workload.WorkloadSpec, request: RunRequest) -> No
                                      "--recreate-topics: a replayed topic is never deleted")
     acls.check_drops(request.drop_acls, request.security or (
         request.cluster.info.security if request.cluster else None))
-    if request.profile or request.bootstrap or request.cluster or request.cluster_kind == "s3":
+    if request.profile or request.bootstrap or request.cluster or request.platform_name == "s3":
         return
     brokers = request.brokers or spec.cluster.brokers
     if spec.topic.replication > brokers:

@@ -80,7 +80,7 @@ class Probe:
                  restart: Callable[[], None] | None = None, replication: int | None = None) -> None:
         self.config = dict(config)
         self.prefix = f"rb-{compat_id}"
-        self.restart = restart        #: restarts a broker (and waits for it); None: no drill
+        self.restart = restart        #: restarts a broker (and waits for it); None: it cannot
         self.replication = replication or 1
         self._admin = AdminClient({**self.config, **_QUIET})
         self.topics: list[str] = []

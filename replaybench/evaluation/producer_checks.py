@@ -30,7 +30,7 @@ def idempotent_producer(probe: Probe) -> Outcome:
         else:
             failed.append(str(err))
 
-    restart = _restart_in_background(probe)   # None: this cluster has no restart drill
+    restart = _restart_in_background(probe)   # None: this cluster cannot restart a broker
     sent = _produce_through(restart, producer, topic, delivered)
     if producer.flush(120):
         failed.append("records still unacknowledged after 120 s")
@@ -38,7 +38,7 @@ def idempotent_producer(probe: Probe) -> Outcome:
         raise RuntimeError(f"the broker restart failed: {restart.error}")
     dup, missing, disorder = _judge(probe.read_all(topic, IDEMPOTENCE_PARTITIONS), acked)
     scope = "across a broker restart mid-produce" if restart else \
-        "without a broker restart (this cluster has no restart drill)"
+        "without a broker restart (this cluster cannot restart a broker)"
     ok = dup == missing == disorder == 0 and not failed
     return Outcome(PASS if ok else FAIL, scope,
                    f"{sent:,} sequence numbers over {IDEMPOTENCE_PARTITIONS} partitions, "

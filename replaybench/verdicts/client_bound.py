@@ -45,7 +45,7 @@ DEFAULT_LIMITS = Limits()
 
 
 @dataclass(frozen=True)
-class RestoreVerdict:
+class BoundBy:
     verdict: str                                 #: host-bound, client-bound or cluster-bound
     reasons: list[str] = field(default_factory=list)
     evidence: dict[str, float] = field(default_factory=dict)
@@ -53,7 +53,7 @@ class RestoreVerdict:
 
 def judge(counters: dict[str, int], readers: int, restore_ns: int,
           host_idle_share: float | None = None, shared_host: bool = False,
-          host_cores: int = 1, limits: Limits = DEFAULT_LIMITS) -> RestoreVerdict:
+          host_cores: int = 1, limits: Limits = DEFAULT_LIMITS) -> BoundBy:
     """counters: the group's readers' counters summed over the restore. host_idle_share: the
     load machine's mean idle CPU share over the whole ticks of the restore (None: the restore
     spanned no whole tick). shared_host: the cluster's servers run on that machine too.
@@ -81,7 +81,7 @@ def evidence(counters: dict[str, int], readers: int, restore_ns: int,
 
 
 def judge_evidence(evidence: dict[str, float], shared_host: bool, host_cores: int,
-                   limits: Limits = DEFAULT_LIMITS) -> RestoreVerdict:
+                   limits: Limits = DEFAULT_LIMITS) -> BoundBy:
     """A saturated host whose CPU went mostly to the servers (an embedded cluster
     re-replicating, say) is the cluster's own limit, not the harness's."""
     idle = evidence["host_idle_share"]
@@ -107,4 +107,4 @@ def judge_evidence(evidence: dict[str, float], shared_host: bool, host_cores: in
         reasons.append(f"reader threads on CPU {evidence['reader_thread_busy_share']:.0%} of the "
                        f"restore (add readers)")
     verdict = "host-bound" if host_bound else "client-bound" if reasons else "cluster-bound"
-    return RestoreVerdict(verdict, reasons, dict(evidence))
+    return BoundBy(verdict, reasons, dict(evidence))

@@ -16,7 +16,7 @@ from replaybench.format.restore_result import RestoreResult
 
 
 @dataclass
-class GroupVerdict:
+class GroupJudgement:
     group_row: dict
     partition_rows: list[dict] = field(default_factory=list)
     checks: list[dict] = field(default_factory=list)
@@ -29,13 +29,13 @@ def check(scope: str, name: str, expected: int, observed: int) -> dict:
 
 def judge_group(index: int, started_ns: int, results: list[RestoreResult],
                 expected_versions: np.ndarray, expected_live: np.ndarray,
-                targets: dict[int, int], appended: np.ndarray) -> GroupVerdict:
+                targets: dict[int, int], appended: np.ndarray) -> GroupJudgement:
     """`appended`: (key id, version, partition, offset) rows written to the changelog after the
     seed; those below each partition's final position must be in the state too."""
     n_parts = len(targets)
     state = core.StateTable(len(expected_versions), n_parts)
     ends = dict(targets)
-    verdict = GroupVerdict({})
+    verdict = GroupJudgement({})
     for res in results:
         # Keys live in one partition and partitions in one reader, so the union is exact.
         np.maximum(state.versions, res.versions, out=state.versions)
@@ -65,14 +65,14 @@ def judge_group(index: int, started_ns: int, results: list[RestoreResult],
 
 
 def judge_replay(index: int, started_ns: int, results: list[RestoreResult],
-                 targets: dict[int, int], log_starts: dict[int, int]) -> GroupVerdict:
+                 targets: dict[int, int], log_starts: dict[int, int]) -> GroupJudgement:
     """A read-only replay of a topic replaybench did not write: no state to compare, so its
     figures are held to the broker's offsets. Every offset from the log start (at storm start)
     to the end offset is either a record read or one with no record, and the core counted the
     latter itself: gaps between records (compacted away, aborted under read_committed) and
     before the end of partition (transaction markers). Records before the first one read were
     removed by retention or delete-records after the log start was taken."""
-    verdict = GroupVerdict({})
+    verdict = GroupJudgement({})
     skipped_before = 0
     for res in results:
         for p, part in res.partitions.items():

@@ -17,13 +17,13 @@ from replaybench.verdicts.restore_verification import check
 
 
 @dataclass
-class StreamsVerdict:
+class StreamsJudgement:
     group_row: dict
     checks: list[dict] = field(default_factory=list)
 
 
 def judge_streams(rows: np.ndarray, seeded_counts: np.ndarray, live: np.ndarray,
-                  recoveries: dict[str, list[dict]], guarantee: str) -> StreamsVerdict:
+                  recoveries: dict[str, list[dict]], guarantee: str) -> StreamsJudgement:
     """rows: the stores' (key, version, count, intended) rows; seeded_counts: per key, the
     updates the seed wrote (its versions count 1..n); live: acknowledged live updates as
     (key, version, partition, offset); recoveries: per lost instance, its recovery log."""
@@ -57,7 +57,7 @@ def judge_streams(rows: np.ndarray, seeded_counts: np.ndarray, live: np.ndarray,
         ("duplicate_store_keys", len(keys) - len(np.unique(keys))))]
     if guarantee == "exactly_once_v2":   # at-least-once may re-apply: reported, not failed
         checks.append(check("streams", "double_applied_updates", 0, doubled))
-    return StreamsVerdict(row, checks)
+    return StreamsJudgement(row, checks)
 
 
 def restore_partitions(histories: dict[str, list[dict]], lost: dict[str, int],
