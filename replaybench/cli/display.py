@@ -115,7 +115,22 @@ def summary_tables(outcome: RunOutcome) -> list[Table]:
                        if f["under_replicated_cleared_ns"] else "—",
                        _size(_fetched_back(f)))
         tables.append(ft)
+    if outcome.record and outcome.record.observability:
+        tables.append(_observability_table(outcome.record.observability))
     return tables
+
+
+def _observability_table(rows: list[dict]) -> Table:
+    """--monitor: did the platform's own metrics show what happened (verdicts/observability)."""
+    table = Table(title="the platform's monitoring (Prometheus)")
+    for col in ("what", "showed", "after", "why"):
+        table.add_column(col, justify="right" if col == "after" else "left")
+    for r in rows:
+        shown = "not judged" if r["passed"] is None else "yes" if r["passed"] \
+            else "[bold red]no[/]"
+        after = f"{r['delay_ns'] / 1e9:.1f} s" if r.get("delay_ns") is not None else "—"
+        table.add_row(r["subject"], shown, after, r["reason"])
+    return table
 
 
 def _mirror_faults_table(faults: list[dict], start_ns: int) -> Table:

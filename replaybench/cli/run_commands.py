@@ -87,11 +87,16 @@ def workloads_show(name_or_path: str, overrides: tuple[str, ...], scale: str) ->
 @click.option("--replay", "replay_topic", metavar="TOPIC",
               help="Restore this existing topic read-only instead of a seeded changelog "
                    "(sets topic.existing=true, topic.name=TOPIC).")
+@click.option("--monitor", is_flag=True,
+              help="Embedded cluster: its servers serve their own metrics (the Prometheus JMX "
+                   "exporter in each broker) to a real Prometheus started for the run; the "
+                   "series go into platform_metrics.parquet, with checks that they showed the "
+                   "restore and each fault (docs/monitoring.md).")
 def run_command(workload_name: str, overrides: tuple[str, ...], scale: str, bootstrap: str | None,
                 client_config: Path | None, platform_name: str, cluster_profile: Path | None,
                 brokers: int | None, ray_address: str | None, results_dir: Path,
                 reference: bool, repeat: int, recreate_topics: bool, security: str | None,
-                drop_acls: tuple[str, ...], replay_topic: str | None) -> None:
+                drop_acls: tuple[str, ...], replay_topic: str | None, monitor: bool) -> None:
     """Seed a changelog, run live traffic, restore it in parallel, write results/<run-id>/."""
     from rich.console import Console
 
@@ -107,7 +112,8 @@ def run_command(workload_name: str, overrides: tuple[str, ...], scale: str, boot
                                 scale, bootstrap, client_config, brokers, ray_address,
                                 results_dir, recreate_topics, profile=cluster_profile,
                                 platform_name=platform_name, reference=reference,
-                                security=security, drop_acls=drop_acls, repeat=repeat)
+                                security=security, drop_acls=drop_acls, repeat=repeat,
+                                monitor=monitor)
     console = Console(stderr=False)
     try:
         with display.RichDisplay(console) as live:

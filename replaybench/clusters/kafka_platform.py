@@ -46,7 +46,8 @@ class EmbeddedKafka(Platform):
         with ExitStack() as cleanup:
             security = _security(request.security, cleanup)
             cluster = LocalKafkaCluster(root, request.brokers, cache_dir=request.cache_dir,
-                                        security=security, **self._extra(request, root, security))
+                                        security=security, exporter=request.monitor,
+                                        **self._extra(request, root, security))
             cleanup.enter_context(cluster.start())
             yield ClusterHandle(self._info(request, cluster, root, security),
                                 cluster.client_config(), self._capabilities(cluster, security),
@@ -85,7 +86,8 @@ class EmbeddedKafka(Platform):
                                       tiered=self.tiered),
             storage_proof=(lambda events: {"remote_tier": tiered_proof.remote_tier_proof(
                 events, cluster)}) if self.tiered else None,
-            access_log=partial(_access_seen, cluster) if audited else None)
+            access_log=partial(_access_seen, cluster) if audited else None,
+            metrics_endpoints=cluster.metrics_endpoints if cluster.exporter_ports else None)
 
 
 def _security(mode: str | None, cleanup: ExitStack) -> SecurityMaterial | None:

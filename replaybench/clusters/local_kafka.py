@@ -15,7 +15,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from replaybench.clusters import broker_metrics, health
+from replaybench.clusters import broker_metrics, health, jmx_exporter
 from replaybench.clusters.artifacts import KAFKA_VERSION, find_java, kafka_artifacts
 from replaybench.clusters.kafka_config import NodeLayout, jvm_options, log4j2_properties, server_properties
 from replaybench.clusters.ports import free_ports, require_free
@@ -42,7 +42,7 @@ class LocalKafkaCluster:
                  first_port: int | None = None, overrides: dict[str, str] | None = None,
                  heap_mb: int = 768, kafka_version: str = KAFKA_VERSION,
                  extra_classpath: tuple[str, ...] = (), broker_metrics: bool = False,
-                 security: SecurityMaterial | None = None) -> None:
+                 security: SecurityMaterial | None = None, exporter: bool = False) -> None:
         if brokers < 1:
             raise ClusterError(f"brokers must be at least 1, got {brokers}")
         self.root = Path(root).resolve()
@@ -60,6 +60,9 @@ class LocalKafkaCluster:
         # node id -> port of its Jolokia agent (broker_metrics.py); empty: no agent
         self.metrics_ports = dict(zip((n.node_id for n in self.nodes),
                                       free_ports(brokers))) if broker_metrics else {}
+        # node id -> port of its Prometheus JMX exporter (jmx_exporter.py); empty: none
+        self.exporter_ports = dict(zip((n.node_id for n in self.nodes),
+                                       free_ports(brokers))) if exporter else {}
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -172,6 +175,10 @@ class LocalKafkaCluster:
         health.wait_until(lambda: not health.under_replicated(client, topics), timeout_s,
                           "every partition's ISR to be full", fail_fast=self.raise_if_broker_died)
 
+    def metrics_endpoints(self) -> dict[str, str]:
+        """Each broker's Prometheus endpoint (host:port serving /metrics), by server name."""
+        return {f"broker-{n}": f"127.0.0.1:{port}" for n, port in self.exporter_ports.items()}
+
     def server_pids(self) -> dict[str, int]:
         """The running brokers' processes, by name (their CPU is recorded every tick)."""
         return {f"broker-{n}": p.pid for n, p in sorted(self.processes.items()) if p.alive()}
@@ -279,6 +286,7 @@ class LocalKafkaCluster:
         self.overrides, self.heap_mb, self.security = {}, 768, None
         self._java, self._classpath = None, None
         self.extra_classpath = tuple(state.get("extra_classpath", ()))
+        self.metrics_ports, self.exporter_ports = {}, {}
         self.nodes = [NodeLayout(n["id"], n["broker_port"], n["controller_port"], Path(n["dir"]))
                       for n in state["nodes"]]
         self.processes = {n.node_id: ServerProcess(pid, str(n.config_path))
@@ -341,8 +349,9 @@ class LocalKafkaCluster:
 
     def _spawn(self, node: NodeLayout) -> None:
         self._ensure_runtime()
-        port = self.metrics_ports.get(node.node_id)
-        agent = (broker_metrics.agent_option(self.cache_dir, port),) if port else ()
+        port, exporter = self.metrics_ports.get(node.node_id), self.exporter_ports.get(node.node_id)
+        agent = ((broker_metrics.agent_option(self.cache_dir, port),) if port else ()) + \
+            ((jmx_exporter.agent_option(self.cache_dir, exporter),) if exporter else ())
         self.processes[node.node_id] = ServerProcess.spawn(
             self._java_argv(node, "kafka.Kafka", str(node.config_path), agent=agent),
             marker=str(node.config_path), log_path=node.dir / "console.log", cwd=node.dir)

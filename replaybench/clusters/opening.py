@@ -29,6 +29,7 @@ class ClusterChoice:
     platform: str = "kafka"        #: embedded: a registry name (registry.py)
     brokers: int = 1               #: embedded: how many brokers
     security: str | None = None    #: embedded: one of the platform's security modes
+    monitor: bool = False          #: embedded: its servers serve their metrics (--monitor)
 
     @property
     def label(self) -> str:
@@ -44,7 +45,7 @@ class ClusterChoice:
             registry.get(self.platform).check(self._request())
 
     def _request(self) -> OpenRequest:
-        return OpenRequest(self.cache_dir, self.brokers, self.security)
+        return OpenRequest(self.cache_dir, self.brokers, self.security, self.monitor)
 
 
 @contextmanager

@@ -35,6 +35,7 @@ class OpenRequest:
     cache_dir: Path
     brokers: int = 1
     security: str | None = None    #: one of the platform's security_modes
+    monitor: bool = False          #: serve the servers' own metrics to a Prometheus
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,9 @@ class Capabilities:
     storage_proof: Callable[[list[dict]], dict[str, Any]] | None = None
     #: (since_ns, until_ns) -> per principal what the broker allowed and denied
     access_log: Callable[[int, int], dict[str, dict[str, list[str]]]] | None = None
+    #: the servers' own Prometheus endpoints (name -> host:port serving /metrics), asked for
+    #: with OpenRequest.monitor
+    metrics_endpoints: Callable[[], dict[str, str]] | None = None
 
 
 @dataclass

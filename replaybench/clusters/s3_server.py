@@ -106,6 +106,10 @@ class S3Server(ABC):
         """Requests and bytes so far; None when this server does not count them."""
         return None
 
+    def metrics_endpoint(self) -> str | None:
+        """host:port serving its own Prometheus metrics; None: it serves none."""
+        return None
+
     def describe(self) -> str:
         return self.name
 
@@ -177,6 +181,9 @@ class SeaweedS3Server(S3Server):
 
     def describe(self) -> str:
         return f"seaweedfs {importlib.metadata.version(SEAWEEDFS_PACKAGE)}"
+
+    def metrics_endpoint(self) -> str:
+        return f"127.0.0.1:{self.metrics_port}"
 
     def traffic(self) -> ObjectStoreTraffic:
         from prometheus_client.parser import text_string_to_metric_families

@@ -40,7 +40,15 @@ class TansuOnS3(Platform):
                 processes=BrokerProcesses(cluster, list(range(1, request.brokers + 1)),
                                           others={S3_PROCESS: cluster.s3.process},
                                           startup_reads=cluster.startup_bytes_read),
-                object_store=cluster.s3, server_pids=cluster.server_pids))
+                object_store=cluster.s3, server_pids=cluster.server_pids,
+                # Tansu 0.6 pushes OpenTelemetry only, and serves no scrape endpoint: its
+                # S3 server's own metrics are what Prometheus can see of this platform
+                metrics_endpoints=_s3_metrics(cluster) if request.monitor else None))
+
+
+def _s3_metrics(cluster: TansuCluster) -> Callable[[], dict[str, str]] | None:
+    endpoint = cluster.s3.metrics_endpoint()
+    return (lambda: {S3_PROCESS: endpoint}) if endpoint else None
 
 
 def _info(cluster: TansuCluster, root: Path) -> ClusterInfo:

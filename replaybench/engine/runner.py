@@ -13,7 +13,15 @@ from typing import Any
 from replaybench.clusters import health
 from replaybench.clusters.opening import ClusterChoice, open_cluster
 from replaybench.clusters.platform import ClusterHandle
-from replaybench.engine import acls, actors, manifest, object_store_meter, run_parts, workload
+from replaybench.engine import (
+    acls,
+    actors,
+    manifest,
+    object_store_meter,
+    platform_watch,
+    run_parts,
+    workload,
+)
 from replaybench.engine.coordinator import Coordinator
 from replaybench.engine.node_placement import Placer
 from replaybench.engine.run_parts import Topics
@@ -52,6 +60,7 @@ class RunRequest:
     security: str | None = None              #: embedded kafka: tls or sasl_ssl
     drop_acls: tuple[str, ...] = ()          #: sasl_ssl: ROLE:OPERATION grants to leave out
     repeat: int = 1   #: with faults: pairs of (reference, with faults) runs, alternated
+    monitor: bool = False   #: a real Prometheus scrapes the platform's own metrics (--monitor)
 
 
 @dataclass
@@ -158,7 +167,9 @@ def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec
     """Open the cluster and Ray on `stack`, run the coordinator, write the results."""
     choice = ClusterChoice(request.cache_dir, request.profile, request.bootstrap,
                            request.platform_name, request.brokers or spec.cluster.brokers,
-                           request.security)
+                           request.security, request.monitor)
+    if request.monitor:
+        platform_watch.check_available()
     # Ray first: a Ray cluster that cannot be joined, or a placement it cannot meet, is said
     # before a broker is started
     ray_info = stack.enter_context(actors.ray_runtime(request.ray_address))
@@ -166,6 +177,7 @@ def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec
     cluster = request.cluster or stack.enter_context(open_cluster(choice, display.note))
     config = {**cluster.client_config, **extra}
     health.check_reachable(config, REACH_TIMEOUT_S)
+    watch = stack.enter_context(platform_watch.watching(cluster)) if request.monitor else None
     names = _topics(spec, run_id)
     replay = _replayed_topic(config, names.changelog) if spec.topic.existing else None
     if replay:   # the readers split the topic's own partitions
@@ -193,16 +205,18 @@ def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec
     latch.arm()   # from here until everything is stopped, a Ctrl-C is noted, not raised
     record.reason = grants.explain(record.reason)
     return _finish(record, spec, request, cluster, names, config, ray_info, results_dir,
-                   meter, reference, replay, grants)
+                   meter, reference, replay, grants, watch)
 
 
 def _finish(record: RunRecord, spec, request: RunRequest, cluster: ClusterHandle, names: Topics,
             config: dict, ray_info: dict, results_dir: Path, meter,
             reference: RunOutcome | None, replay: dict | None,
-            grants: acls.RunGrants) -> RunOutcome:
+            grants: acls.RunGrants, watch: platform_watch.PlatformWatch | None) -> RunOutcome:
     """replay: the identity of a replayed existing topic (topics.existing_topic); grants:
     what the roles were allowed on a sasl_ssl cluster."""
     run_parts.close(record)
+    if watch is not None:   # the run's whole window, before Prometheus stops with the stack
+        watch.collect(record)
     summary = summarize(record)
     if record.status == "completed" and not summary.verification_passed:
         record.status = "failed"
@@ -224,6 +238,8 @@ def _finish(record: RunRecord, spec, request: RunRequest, cluster: ClusterHandle
                                          "reader": spec.storm.consumer_config},
                           summary, ray_info, replay)
     info["tags"] = dict(request.tags)
+    if watch is not None:
+        info["monitoring"] = watch.describe()
     if reference is not None:
         info["reference"] = _compare_to_reference(record, reference)
     run_dir = store.write(results_dir, record, info)

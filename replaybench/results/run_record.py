@@ -41,6 +41,10 @@ class RunRecord:
     migration_verdict: dict[str, Any] = field(default_factory=dict)
     #: the team's own mirrored topics and groups, judged from content (mirror_content.parquet)
     mirror_content: list[dict[str, Any]] = field(default_factory=list)
+    #: --monitor: the platform's own series from Prometheus (platform_metrics.parquet) and
+    #: whether they showed the restore and each fault (observability.parquet)
+    platform_metrics: list[dict[str, Any]] = field(default_factory=list)
+    observability: list[dict[str, Any]] = field(default_factory=list)
     #: (phase, role) -> the role's headline latency per tick, as (bucket indices, counts): what
     #: the interference judge bootstraps over
     latency_ticks: dict[tuple[str, str], list[tuple[np.ndarray, np.ndarray]]] = \

@@ -267,6 +267,25 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType, str]]] = {
         ("synced_offset", _I, "group: its offset on the target, as the mirror synced it"),
         ("translation_error", _I, "group: synced - expected: positive skips, negative re-reads"),
     ],
+    "platform_metrics": [
+        ("metric", _S, "the query's name (engine/platform_queries.yaml): bytes_out_per_s, "
+                       "under_replicated_partitions, up, fetch_consumer_total_time_p99_ms, ..."),
+        ("server", _S, "the server it came from: broker-N, s3 (empty: summed over servers)"),
+        ("labels", _S, "its other labels, a JSON object"),
+        ("t_ns", _I, "wall clock of the point (Prometheus's, one a second)"),
+        ("elapsed_ns", _I, "since the run started"), ("phase", _S, "phase at the time"),
+        ("value", _F, "the value, in the unit its name gives (per_s: per second)"),
+    ],
+    "observability": [
+        ("check", _S, "what was expected to show: the restore in bytes out, a fault"),
+        ("subject", _S, "restore, or the fault: index, action, target"),
+        ("passed", _B, "showed in time (and, a fault, cleared by the end); null: not judged"),
+        ("started_ns", _I, "when it began (the storm, the fault), wall clock"),
+        ("seen_ns", _I, "when the platform's metrics first showed it; null: never"),
+        ("delay_ns", _I, "seen - started"),
+        ("cleared", _B, "a fault: the broker back up and nothing under-replicated at the end"),
+        ("reason", _S, "what it was judged on, or why it was not judged"),
+    ],
     "verification": [
         ("scope", _S, "group-N (a restore group), live, migration, mirror T-P, group G/T-P"),
         ("check", _S, "what is compared"), ("expected", _I, "what a correct run gives"),
@@ -289,7 +308,8 @@ def new_run_id(results_dir: Path, workload: str) -> str:
 
 # The files a run writes (compat results write `compat`, evaluation/compat.py).
 RUN_TABLES = ("timeseries", "latency", "latency_ticks", "restore_partitions", "restore_groups",
-              "events", "verification", "faults", "interference", "migration", "mirror_content")
+              "events", "verification", "faults", "interference", "migration", "mirror_content",
+              "platform_metrics", "observability")
 
 
 def write(results_dir: Path, record: RunRecord, manifest: dict[str, Any]) -> Path:
@@ -300,6 +320,7 @@ def write(results_dir: Path, record: RunRecord, manifest: dict[str, Any]) -> Pat
             "events": record.events, "verification": record.verification,
             "faults": record.faults, "migration": record.migration,
             "mirror_content": record.mirror_content,
+            "platform_metrics": record.platform_metrics, "observability": record.observability,
             # the summary's comparisons, already plain dicts in the manifest
             "interference": manifest.get("summary", {}).get("comparisons", [])}
     return finish(new_partial(results_dir, record.run_id), rows, manifest)

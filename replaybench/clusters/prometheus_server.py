@@ -1,0 +1,133 @@
+"""A real Prometheus server (Debian's `prometheus` package) started for one run: it scrapes the
+platform's own metrics endpoints on 127.0.0.1, evaluates the alert rules kept in the repo, and
+answers the harness's queries over its HTTP API once the run is measured. Stopped by pid."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from replaybench.clusters import health
+from replaybench.clusters.ports import free_ports
+from replaybench.clusters.processes import ServerProcess, tail
+from replaybench.errors import ClusterError, UsageError
+
+INSTALL_HINT = "apt-get install prometheus (Debian's package; .ci/run installs it)"
+
+
+@dataclass(frozen=True)
+class Series:
+    """One series of a range query: its labels and its (wall-clock ns, value) points."""
+    labels: dict[str, str]
+    points: list[tuple[int, float]]
+
+
+def prometheus_binary() -> Path:
+    """Debian installs it on PATH; a missing one is one line saying how to get it."""
+    found = shutil.which("prometheus")
+    if not found:
+        raise UsageError(f"--monitor needs a Prometheus server: {INSTALL_HINT}")
+    return Path(found)
+
+
+class PrometheusServer:
+    """Scrapes `targets` (server name -> host:port serving /metrics) every `interval_s`."""
+
+    def __init__(self, root: Path, targets: dict[str, str], interval_s: float = 1.0,
+                 rule_files: tuple[Path, ...] = ()) -> None:
+        self.root = Path(root).resolve()
+        self.targets = dict(targets)
+        self.interval_s = interval_s
+        self.rule_files = rule_files
+        self.port = free_ports(1)[0]
+        self.process: ServerProcess | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 30.0) -> PrometheusServer:
+        binary = prometheus_binary()
+        self.root.mkdir(parents=True, exist_ok=True)
+        config = self.root / "prometheus.yml"
+        config.write_text(yaml.safe_dump(self._config(), sort_keys=False))
+        # the argv names self.root (the config and the data live there): the pid's marker
+        self.process = ServerProcess.spawn(
+            [str(binary), f"--config.file={config}", f"--storage.tsdb.path={self.root / 'data'}",
+             f"--web.listen-address=127.0.0.1:{self.port}", "--storage.tsdb.retention.time=1d",
+             "--log.level=warn"], str(self.root), self.root / "prometheus.log", self.root)
+
+        def alive() -> None:
+            if not self.process.alive():
+                raise ClusterError(f"Prometheus exited at start: "
+                                   f"{tail(self.root / 'prometheus.log', 1).strip()}")
+        try:
+            health.wait_until(self._ready, timeout_s, f"Prometheus to answer on {self.url}", alive)
+        except ClusterError:
+            self.stop()
+            raise
+        return self
+
+    def _config(self) -> dict:
+        seconds = f"{self.interval_s:g}s"
+        return {"global": {"scrape_interval": seconds, "evaluation_interval": seconds,
+                           "scrape_timeout": seconds},
+                "rule_files": [str(p) for p in self.rule_files],
+                "scrape_configs": [{"job_name": "platform", "static_configs": [
+                    {"targets": [address], "labels": {"server": name}}
+                    for name, address in sorted(self.targets.items())]}]}
+
+    def _ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as reply:
+                return reply.status == 200
+        except OSError:
+            return False
+
+    def query_range(self, expr: str, start_ns: int, end_ns: int, step_s: float) -> list[Series]:
+        """`expr` over [start, end] every `step_s`: what Prometheus's /api/v1/query_range says."""
+        params = urllib.parse.urlencode({"query": expr, "start": f"{start_ns / 1e9:.3f}",
+                                         "end": f"{end_ns / 1e9:.3f}", "step": f"{step_s:g}"})
+        body = self._get(f"/api/v1/query_range?{params}")
+        return [Series(dict(r["metric"]), [(round(float(t) * 1e9), float(v))
+                                           for t, v in r["values"]])
+                for r in body["data"]["result"]]
+
+    def alerts(self) -> list[dict]:
+        """The alerts pending or firing now (/api/v1/alerts)."""
+        return self._get("/api/v1/alerts")["data"]["alerts"]
+
+    def targets_up(self) -> dict[str, bool]:
+        """Each scrape target's health as Prometheus last saw it, by server name."""
+        active = self._get("/api/v1/targets")["data"]["activeTargets"]
+        return {t["labels"].get("server", t["scrapeUrl"]): t["health"] == "up" for t in active}
+
+    def _get(self, path: str) -> dict:
+        try:
+            with urllib.request.urlopen(f"{self.url}{path}", timeout=30) as reply:
+                body = json.loads(reply.read())
+        except urllib.error.HTTPError as exc:
+            detail = json.loads(exc.read() or b"{}").get("error", exc.reason)
+            raise ClusterError(f"Prometheus refused {path.split('?')[0]}: {detail}") from None
+        except OSError as exc:
+            raise ClusterError(f"Prometheus at {self.url} did not answer: {exc}") from None
+        if body.get("status") != "success":
+            raise ClusterError(f"Prometheus: {body.get('error', body)}")
+        return body
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop(timeout_s=10.0)
+
+    def __enter__(self) -> PrometheusServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,61 @@
+"""The monitoring checks on series written here (no Prometheus: the real one is in
+test_monitoring_real.py): they must find what did not show, not only what did."""
+
+from __future__ import annotations
+
+from replaybench.verdicts import observability as obs
+
+S = 1_000_000_000
+BASELINE, STORM = (0, 10 * S), (10 * S, 30 * S)
+
+
+def _series(values: list[float], start_s: int = 0) -> list[tuple[int, float]]:
+    return [((start_s + i) * S, v) for i, v in enumerate(values)]
+
+
+def test_a_restore_that_doubles_bytes_out_shows_and_says_how_late():
+    bytes_out = _series([1e6] * 14 + [9e6] * 16)          # rises 4 s into the storm
+    row = obs.restore_showed(bytes_out, BASELINE, STORM)
+    assert row["passed"] is True and row["delay_ns"] == 4 * S
+    assert "showed 4.0 s after the start" in row["reason"]
+
+
+def test_a_restore_the_metrics_never_show_or_show_late_fails():
+    flat = obs.restore_showed(_series([1e6] * 30), BASELINE, STORM)
+    assert flat["passed"] is False and flat["seen_ns"] is None
+    assert flat["reason"].startswith("never showed")
+    late = obs.restore_showed(_series([1e6] * 28 + [9e6] * 2), BASELINE, STORM,
+                              obs.Limits(within_s=10))
+    assert late["passed"] is False and late["delay_ns"] == 18 * S
+    assert "later than 10 s" in late["reason"]
+
+
+def test_without_series_or_a_baseline_the_restore_is_not_judged():
+    assert obs.restore_showed([], BASELINE, STORM)["passed"] is None
+    assert obs.restore_showed(_series([5e6] * 5, start_s=20), BASELINE, STORM)["passed"] is None
+
+
+def test_a_broker_that_went_away_and_came_back_showed_and_cleared():
+    up = _series([1] * 12 + [0] * 5 + [1] * 13)
+    row = obs.fault_showed("fault 0 replace broker-2", up, _series([0] * 30), 10 * S, 30 * S)
+    assert row["passed"] is True and row["delay_ns"] == 2 * S and row["cleared"] is True
+
+
+def test_under_replicated_partitions_count_as_showing_a_fault():
+    urp = _series([0] * 13 + [4] * 6 + [0] * 11)
+    row = obs.fault_showed("fault 0 kill broker-3", _series([1] * 30), urp, 10 * S, 30 * S)
+    assert row["passed"] is True and row["delay_ns"] == 3 * S
+
+
+def test_a_fault_that_never_showed_or_never_cleared_fails():
+    quiet = obs.fault_showed("fault 0 pause broker-1", _series([1] * 30), _series([0] * 30),
+                             10 * S, 30 * S)
+    assert quiet["passed"] is False and quiet["reason"].startswith("never showed")
+    stuck = obs.fault_showed("fault 0 kill broker-1", _series([1] * 12 + [0] * 18),
+                             _series([0] * 30), 10 * S, 30 * S)
+    assert stuck["passed"] is False and stuck["cleared"] is False
+    assert "not cleared by the end of the run" in stuck["reason"]
+
+
+def test_a_fault_on_a_platform_without_broker_metrics_is_not_judged():
+    assert obs.fault_showed("fault 0 kill broker-1", [], [], 10 * S, 30 * S)["passed"] is None
