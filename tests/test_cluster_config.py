@@ -8,7 +8,7 @@ import pytest
 
 from replaybench.clusters.kafka_config import NodeLayout, server_properties
 from replaybench.clusters.local_kafka import new_cluster_id
-from replaybench.clusters.ports import free_ports, require_free
+from replaybench.clusters.ports import LOWEST, free_ports, require_free
 from replaybench.errors import ClusterError
 
 
@@ -58,6 +58,14 @@ def test_free_ports_are_distinct_and_bindable():
     assert len(set(ports)) == 6
     for port in ports:
         require_free(port, "test")
+
+
+def test_server_ports_stay_out_of_the_range_clients_are_given():
+    """A broker restarted on its port must find it free: the kernel hands ports of its
+    ephemeral range to outgoing connections (a reconnecting client may even get the very port
+    it dials, and connect to itself), so servers take theirs from below it."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    assert all(LOWEST <= p < low for p in free_ports(50))
 
 
 def test_taken_port_is_named():

@@ -129,6 +129,17 @@ def test_a_drained_cutover_and_its_rollback_lose_nothing_with_the_mirror_killed(
     assert reverse["target->source.enabled"] == "true"
     assert (run_dir / "reverse-reverse-mirror.log").exists()
     assert "lost" in proc.stdout and "translation" in proc.stdout
+    # judged again from its files: the same go, and a no-go under a bound it exceeds
+    again = subprocess.run([sys.executable, "-m", "replaybench", "rejudge", str(run_dir)],
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "none changed" in again.stdout, again.stdout + again.stderr
+    if info["migration"]["duplicates"]:
+        bound = tmp_path / "bound.yaml"
+        bound.write_text("migration_max_duplicates: 0\n")
+        tight = subprocess.run([sys.executable, "-m", "replaybench", "rejudge", str(run_dir),
+                                "--thresholds", str(bound)], capture_output=True, text=True,
+                               timeout=120)
+        assert tight.returncode == 1 and "->  NO-GO:" in tight.stdout, tight.stdout
 
 
 # earliest (everything read again) was seen passing too; left out of the suite for its time:
