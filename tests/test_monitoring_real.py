@@ -12,7 +12,11 @@ from replaybench.engine import runner
 
 from tests.engine_helpers import SHORT, WORKLOADS, manifest, table
 
-PAUSE = "faults=[{action: pause, broker: 1, at_s: 1, duration_s: 6}]"
+# a restore of several seconds (three times smoke's seed, one reader), frozen for 4 s once 70 %
+# is read: the restore has shown in a few 2 s scrapes before the freeze hides the broker (a
+# fault fires only while the restore runs)
+LONGER_RESTORE = ("seed.records=900000", "storm.readers=1")
+PAUSE = "faults=[{action: pause, broker: 1, at_restore_percent: 70, duration_s: 4}]"
 # a baseline of several 2 s scrapes: what the restore's bytes out is compared with
 LONGER_BASELINE = "phases.baseline_s=8"
 
@@ -23,7 +27,7 @@ LONGER_BASELINE = "phases.baseline_s=8"
 def test_a_monitored_run_stores_the_brokers_series_and_sees_the_restore_and_the_freeze(
         cache_dir, tmp_path, ray_local):
     request = runner.RunRequest(WORKLOADS / "restore-storm.yaml", cache_dir,
-                                (*SHORT, LONGER_BASELINE, PAUSE), "smoke",
+                                (*SHORT, LONGER_BASELINE, *LONGER_RESTORE, PAUSE), "smoke",
                                 results_dir=tmp_path / "results", reference=False, monitor=True)
     out = runner.run(request)
     assert out.status == "completed", out.reason
@@ -34,10 +38,12 @@ def test_a_monitored_run_stores_the_brokers_series_and_sees_the_restore_and_the_
     by_metric: dict[str, list[dict]] = {}
     for row in series:
         by_metric.setdefault(row["metric"], []).append(row)
-    # Prometheus saw the broker for most of the run: every phase from the seed on has points
-    assert {r["phase"] for r in by_metric["up"]} >= {"seed", "baseline", "storm", "drain"}
+    # Prometheus saw the broker through the run: every phase from the baseline on has points
+    assert {r["phase"] for r in by_metric["up"]} >= {"baseline", "storm", "recovery", "drain"}
+    assert all(r["value"] == 1 for r in by_metric["up"] if r["phase"] == "baseline")
     out_bytes = by_metric["bytes_out_per_s"]
-    storm_max = max(r["value"] for r in out_bytes if r["phase"] == "storm")
+    storm = info["phases"]["storm"]["start_ns"]
+    storm_max = max(r["value"] for r in out_bytes if storm <= r["t_ns"] <= storm + 15e9)
     baseline = [r["value"] for r in out_bytes if r["phase"] == "baseline"]
     assert baseline and storm_max > 2 * max(baseline), (storm_max, baseline)
     assert all(json.loads(r["labels"]) == {} and r["server"] == "broker-1" for r in out_bytes)
@@ -45,7 +51,7 @@ def test_a_monitored_run_stores_the_brokers_series_and_sees_the_restore_and_the_
     fault = table(out.run_dir, "faults")[0]
     frozen = [r for r in by_metric["up"]
               if fault["started_ns"] <= r["t_ns"] <= fault["done_ns"] and r["value"] == 0]
-    assert frozen, "a broker stopped for 6 s answered every scrape"
+    assert frozen, "a broker stopped for 4 s answered every scrape"
 
     checks = {r["subject"]: r for r in table(out.run_dir, "observability")}
     assert checks["restore"]["passed"] is True, checks["restore"]["reason"]
@@ -53,3 +59,13 @@ def test_a_monitored_run_stores_the_brokers_series_and_sees_the_restore_and_the_
     assert freeze["passed"] is True and freeze["cleared"] is True, freeze["reason"]
     assert 0 < freeze["delay_ns"] <= 15e9
     assert freeze["seen_ns"] == min(r["t_ns"] for r in frozen)
+
+    # the same stored series, asked about a stretch in which nothing happened to the broker,
+    # must not show a fault: the check tells a quiet broker from a frozen one
+    from replaybench.verdicts import observability
+    bounds = info["phases"]["baseline"]
+    quiet = [(r["t_ns"], r["value"]) for r in by_metric["up"]
+             if bounds["start_ns"] <= r["t_ns"] <= bounds["end_ns"]]
+    nothing = observability.fault_showed("nothing", quiet, [], bounds["start_ns"],
+                                         bounds["end_ns"])
+    assert quiet and nothing["passed"] is False and nothing["seen_ns"] is None
