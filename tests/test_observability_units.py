@@ -59,3 +59,23 @@ def test_a_fault_that_never_showed_or_never_cleared_fails():
 
 def test_a_fault_on_a_platform_without_broker_metrics_is_not_judged():
     assert obs.fault_showed("fault 0 kill broker-1", [], [], 10 * S, 30 * S)["passed"] is None
+
+
+def _run(*args: str, env: dict | None = None):
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-m", "replaybench", "run", *args],
+                          capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_monitor_without_prometheus_or_on_an_external_cluster_is_one_line_before_anything(
+        tmp_path):
+    import os
+    external = _run("--bootstrap", "127.0.0.1:1", "--monitor")
+    assert external.returncode == 2 and external.stderr.count("\n") == 1
+    assert "--monitor watches the servers of an embedded cluster" in external.stderr
+    bare = _run("--monitor", "--results", str(tmp_path),
+                env={**os.environ, "PATH": "/nonexistent"})
+    assert bare.returncode == 2 and bare.stderr.count("\n") == 1, bare.stderr
+    assert "--monitor needs a Prometheus server: apt-get install prometheus" in bare.stderr
+    assert not list(tmp_path.iterdir())   # nothing started, nothing written

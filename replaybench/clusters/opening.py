@@ -41,6 +41,9 @@ class ClusterChoice:
         if self.security and (self.profile or self.bootstrap):
             raise UsageError("--security starts a secured embedded cluster: an external "
                              "cluster brings its own, in its client config")
+        if self.monitor and (self.profile or self.bootstrap):
+            raise UsageError("--monitor watches the servers of an embedded cluster; an external "
+                             "cluster is watched by a Prometheus of its own")
         if not (self.profile or self.bootstrap):
             registry.get(self.platform).check(self._request())
 

@@ -168,6 +168,8 @@ def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec
     choice = ClusterChoice(request.cache_dir, request.profile, request.bootstrap,
                            request.platform_name, request.brokers or spec.cluster.brokers,
                            request.security, request.monitor)
+    if request.cluster is None:
+        choice.check()   # what cannot be opened as asked is said before Ray starts
     if request.monitor:
         platform_watch.check_available()
     # Ray first: a Ray cluster that cannot be joined, or a placement it cannot meet, is said
