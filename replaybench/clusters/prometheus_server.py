@@ -1,6 +1,6 @@
 """A real Prometheus server (Debian's `prometheus` package) started for one run: it scrapes the
-platform's own metrics endpoints on 127.0.0.1, evaluates the alert rules kept in the repo, and
-answers the harness's queries over its HTTP API once the run is measured. Stopped by pid."""
+platform's own metrics endpoints on 127.0.0.1 and answers the harness's queries over its HTTP
+API once the run is measured. Stopped by pid."""
 
 from __future__ import annotations
 
@@ -40,12 +40,10 @@ def prometheus_binary() -> Path:
 class PrometheusServer:
     """Scrapes `targets` (server name -> host:port serving /metrics) every `interval_s`."""
 
-    def __init__(self, root: Path, targets: dict[str, str], interval_s: float = 1.0,
-                 rule_files: tuple[Path, ...] = ()) -> None:
+    def __init__(self, root: Path, targets: dict[str, str], interval_s: float = 1.0) -> None:
         self.root = Path(root).resolve()
         self.targets = dict(targets)
         self.interval_s = interval_s
-        self.rule_files = rule_files
         self.port = free_ports(1)[0]
         self.process: ServerProcess | None = None
 
@@ -79,7 +77,6 @@ class PrometheusServer:
         seconds = f"{self.interval_s:g}s"
         return {"global": {"scrape_interval": seconds, "evaluation_interval": seconds,
                            "scrape_timeout": seconds},
-                "rule_files": [str(p) for p in self.rule_files],
                 "scrape_configs": [{"job_name": "platform", "static_configs": [
                     {"targets": [address], "labels": {"server": name}}
                     for name, address in sorted(self.targets.items())]}]}
@@ -99,15 +96,6 @@ class PrometheusServer:
         return [Series(dict(r["metric"]), [(round(float(t) * 1e9), float(v))
                                            for t, v in r["values"]])
                 for r in body["data"]["result"]]
-
-    def alerts(self) -> list[dict]:
-        """The alerts pending or firing now (/api/v1/alerts)."""
-        return self._get("/api/v1/alerts")["data"]["alerts"]
-
-    def targets_up(self) -> dict[str, bool]:
-        """Each scrape target's health as Prometheus last saw it, by server name."""
-        active = self._get("/api/v1/targets")["data"]["activeTargets"]
-        return {t["labels"].get("server", t["scrapeUrl"]): t["health"] == "up" for t in active}
 
     def _get(self, path: str) -> dict:
         try:
