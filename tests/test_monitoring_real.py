@@ -69,3 +69,14 @@ def test_a_monitored_run_stores_the_brokers_series_and_sees_the_restore_and_the_
     nothing = observability.fault_showed("nothing", quiet, [], bounds["start_ns"],
                                          bounds["end_ns"])
     assert quiet and nothing["passed"] is False and nothing["seen_ns"] is None
+
+    # judged again from the stored files: as the run judged them, and with a bar the restore
+    # did not reach, the restore no longer showed
+    from tests.test_rejudge_units import _cli as rejudge
+    again = rejudge(str(out.run_dir))
+    assert again.returncode == 0 and "none changed" in again.stdout, again.stdout
+    lines = tmp_path / "lines.yaml"
+    lines.write_text("observability_judge: {rise: 100000}\n")
+    high = rejudge(str(out.run_dir), "--thresholds", str(lines))
+    assert high.returncode == 1 and "observability restore  showed  ->  did not show" \
+        in high.stdout, high.stdout

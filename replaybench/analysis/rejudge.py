@@ -10,9 +10,9 @@ from pathlib import Path
 
 from replaybench.analysis.thresholds import Thresholds
 from replaybench.results.runs import Run
-from replaybench.results.stored_record import has_ticks, load_record
+from replaybench.results.stored_record import has_ticks, load_record, rows
 from replaybench.results.summary import summarize
-from replaybench.verdicts import client_bound
+from replaybench.verdicts import client_bound, observability
 from replaybench.verdicts import migration as migration_judge
 
 NOT_STORED = "not stored"   #: what a run written before its judges' inputs were kept shows
@@ -42,7 +42,7 @@ def rejudge(run: Run, limits: Thresholds) -> list[Rejudged]:
     out += _interference(run, record, limits, stored_summary.get("comparisons", []))
     if run.manifest.get("migration"):
         out.append(_migration(run.manifest["migration"], limits.migration_max_duplicates))
-    return out
+    return out + _observability(run, limits.observability_judge)
 
 
 def _groups(groups: list[dict], limits: client_bound.Limits) -> list[Rejudged]:
@@ -105,15 +105,33 @@ def _migration(stored: dict, bound: int | None) -> Rejudged:
     return Rejudged("migration", stored["verdict"], now)
 
 
+def _observability(run: Run, limits: observability.Limits) -> list[Rejudged]:
+    """--monitor: the checks again, from the stored series, phases and faults."""
+    stored = rows(run.path, "observability")
+    if not stored:
+        return []
+    phases = {p: (b["start_ns"], b["end_ns"]) for p, b in run.manifest.get("phases", {}).items()}
+    now = {c["subject"]: c for c in observability.judge_run(
+        rows(run.path, "platform_metrics"), phases, rows(run.path, "faults"),
+        run.manifest.get("ended_ns", 0), limits)}
+    return [Rejudged(f"observability {c['subject']}", _shown(c["passed"]),
+                     _shown(now[c["subject"]]["passed"]) if c["subject"] in now
+                     else "not judged") for c in stored]
+
+
+def _shown(passed) -> str:
+    return "not judged" if passed is None else "showed" if passed else "did not show"
+
+
 def _passed(value) -> str:
     return "passed" if value else "failed" if value is not None else NOT_STORED
 
 
-def render(run_path: Path, rows: list[Rejudged], every: bool) -> str:
-    changed = [r for r in rows if r.changed]
-    unjudged = sum(r.now == NOT_STORED for r in rows)
-    shown = rows if every else changed
-    head = f"{run_path}: {len(rows)} verdicts, " + (
+def render(run_path: Path, judged: list[Rejudged], every: bool) -> str:
+    changed = [r for r in judged if r.changed]
+    unjudged = sum(r.now == NOT_STORED for r in judged)
+    shown = judged if every else changed
+    head = f"{run_path}: {len(judged)} verdicts, " + (
         f"{len(changed)} changed" if changed else "none changed") + (
         f", {unjudged} not judged again (the run did not store their inputs: written by an "
         f"older replaybench)" if unjudged else "")

@@ -8,7 +8,7 @@ from pathlib import Path
 from replaybench.errors import UsageError
 from replaybench.strict_yaml import read_mapping
 from replaybench.validation import shown_key
-from replaybench.verdicts import client_bound, interference
+from replaybench.verdicts import client_bound, interference, observability
 
 # Checks whose failure or absence blocks a stateful job (docs/scorecard.md): its changelog
 # (compaction), its exactly-once processing (transactions), its restarts (groups, offsets).
@@ -33,11 +33,13 @@ class Thresholds:
     #: ... the interference judge, and a migration's duplicates bound (None: the workload's)
     interference_judge: interference.Limits = field(default_factory=interference.Limits)
     migration_max_duplicates: int | None = None
+    #: ... and whether the platform's own metrics showed the restore and the faults
+    observability_judge: observability.Limits = field(default_factory=observability.Limits)
 
 
 _FIELDS = ("recovery_objective", "interference_budget", "state_size", "cost_ceiling",
            "price_sheet", "required_checks", "restore_judge", "interference_judge",
-           "migration_max_duplicates")
+           "migration_max_duplicates", "observability_judge")
 
 
 def load(path: Path | None) -> Thresholds:
@@ -61,7 +63,9 @@ def load(path: Path | None) -> Thresholds:
             _limits(path, "interference_judge", data.get("interference_judge", {}),
                     interference.Limits),
             _count(path, data["migration_max_duplicates"])
-            if "migration_max_duplicates" in data else None)
+            if "migration_max_duplicates" in data else None,
+            _limits(path, "observability_judge", data.get("observability_judge", {}),
+                    observability.Limits))
     except PlanError as exc:
         raise ThresholdsError(f"{path}: {exc}") from None
 

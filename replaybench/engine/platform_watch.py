@@ -66,35 +66,9 @@ class PlatformWatch:
              "t_ns": t, "elapsed_ns": t - record.started_ns, "phase": _phase_at(record, t),
              "value": v}
             for name, found in series.items() for s in found for t, v in s.points]
-        record.observability = judge(record, series)
-
-
-def judge(record: RunRecord, series: dict) -> list[dict]:
-    rows = []
-    bounds = record.phase_bounds
-    if "storm" in bounds and "baseline" in bounds:
-        rows.append(observability.restore_showed(
-            _summed(series.get("bytes_out_per_s", [])), tuple(bounds["baseline"]),
-            tuple(bounds["storm"])))
-    urp = _summed(series.get("under_replicated_partitions", []))
-    for fault in record.faults:
-        for target in filter(None, str(fault.get("target") or "").split(",")):
-            if not target.startswith("broker-") or not fault.get("started_ns"):
-                continue
-            up = [p for s in series.get("up", []) if s.labels.get("server") == target
-                  for p in s.points]
-            rows.append(observability.fault_showed(
-                f"fault {fault['drill']} {fault['action']} {target}", up, urp,
-                fault["started_ns"], record.ended_ns))
-    return rows
-
-
-def _summed(found: list) -> observability.Points:
-    total: dict[int, float] = {}
-    for s in found:
-        for t, v in s.points:
-            total[t] = total.get(t, 0.0) + v
-    return sorted(total.items())
+        record.observability = observability.judge_run(
+            record.platform_metrics, {p: (b[0], b[1]) for p, b in record.phase_bounds.items()},
+            record.faults, record.ended_ns)
 
 
 def _phase_at(record: RunRecord, t_ns: int) -> str:

@@ -17,12 +17,12 @@ from replaybench.results.run_record import RunRecord
 def load_record(run_dir: Path, manifest: dict) -> RunRecord:
     record = RunRecord(str(manifest.get("run_id", Path(run_dir).name)),
                        int(manifest.get("started_ns", 0)), status=manifest.get("status", ""))
-    record.groups = _rows(run_dir, "restore_groups")
-    record.verification = _rows(run_dir, "verification")
-    for row in _rows(run_dir, "latency"):
+    record.groups = rows(run_dir, "restore_groups")
+    record.verification = rows(run_dir, "verification")
+    for row in rows(run_dir, "latency"):
         acc = record.phases.setdefault((row["phase"], row["role"]), Accumulator())
         acc.histograms[row["metric"]] = LatencyHistogram.from_blob(row["hdr_v2"])
-    for row in sorted(_rows(run_dir, "latency_ticks"), key=lambda r: r["tick"]):
+    for row in sorted(rows(run_dir, "latency_ticks"), key=lambda r: r["tick"]):
         record.latency_ticks.setdefault((row["phase"], row["role"]), []).append(
             (np.array(row["buckets"], np.int64), np.array(row["counts"], np.int64)))
     return record
@@ -33,7 +33,8 @@ def has_ticks(run_dir: Path) -> bool:
     return (Path(run_dir) / "latency_ticks.parquet").exists()
 
 
-def _rows(run_dir: Path, name: str) -> list[dict]:
+def rows(run_dir: Path, name: str) -> list[dict]:
+    """A stored table's rows; none when the run did not write that file."""
     if not (Path(run_dir) / f"{name}.parquet").exists():
         return []
     return store.read_table(run_dir, name).to_pylist()

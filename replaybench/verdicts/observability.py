@@ -26,6 +26,36 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 
+def judge_run(rows: list[dict], phases: dict[str, tuple[int, int]], faults: list[dict],
+              ended_ns: int, limits: Limits = DEFAULT_LIMITS) -> list[dict]:
+    """Every check of a run, from its stored series (platform_metrics rows: metric, server,
+    t_ns, value), its phases' (start, end) and its fault rows: what the run judged, and what
+    `rejudge` judges again."""
+    checks = []
+    if "storm" in phases and "baseline" in phases:
+        checks.append(restore_showed(_summed(rows, "bytes_out_per_s"), phases["baseline"],
+                                     phases["storm"], limits))
+    urp = _summed(rows, "under_replicated_partitions")
+    for fault in faults:
+        for target in filter(None, str(fault.get("target") or "").split(",")):
+            if not target.startswith("broker-") or not fault.get("started_ns"):
+                continue
+            up = sorted((r["t_ns"], r["value"]) for r in rows
+                        if r["metric"] == "up" and r["server"] == target)
+            checks.append(fault_showed(f"fault {fault['drill']} {fault['action']} {target}", up,
+                                       urp, fault["started_ns"], ended_ns, limits))
+    return checks
+
+
+def _summed(rows: list[dict], metric: str) -> Points:
+    """A metric summed over the servers, per point in time."""
+    total: dict[int, float] = {}
+    for r in rows:
+        if r["metric"] == metric:
+            total[r["t_ns"]] = total.get(r["t_ns"], 0.0) + r["value"]
+    return sorted(total.items())
+
+
 def restore_showed(bytes_out: Points, baseline: tuple[int, int], storm: tuple[int, int],
                    limits: Limits = DEFAULT_LIMITS) -> dict:
     """bytes_out: the brokers' bytes out per second, summed over the brokers."""
