@@ -12,7 +12,9 @@ from replaybench.errors import ClusterError
 LOOPBACK = "127.0.0.1"
 
 
-LOWEST = 10_000   #: server ports are drawn from here up to the kernel's ephemeral range
+#: server ports are drawn from here up to the kernel's ephemeral range: above the ports Ray
+#: gives its workers (10002-19999 by default)
+LOWEST = 20_000
 
 
 def free_ports(count: int) -> list[int]:
