@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from replaybench.clusters.ports import free_ports
 from replaybench.engine import runner
 
 from tests.engine_helpers import SHORT, WORKLOADS, manifest, table
@@ -28,11 +29,12 @@ def test_a_monitored_run_stores_the_brokers_series_and_sees_the_restore_and_the_
         cache_dir, tmp_path, ray_local):
     request = runner.RunRequest(WORKLOADS / "restore-storm.yaml", cache_dir,
                                 (*SHORT, LONGER_BASELINE, *LONGER_RESTORE, PAUSE), "smoke",
-                                results_dir=tmp_path / "results", reference=False, monitor=True)
+                                results_dir=tmp_path / "results", reference=False, monitor=True,
+                                metrics_port=free_ports(1)[0])
     out = runner.run(request)
     assert out.status == "completed", out.reason
     info = manifest(out.run_dir)
-    assert list(info["monitoring"]["targets"]) == ["broker-1"]
+    assert sorted(info["monitoring"]["targets"]) == ["broker-1", "replaybench"]
 
     series = table(out.run_dir, "platform_metrics")
     by_metric: dict[str, list[dict]] = {}
@@ -47,6 +49,12 @@ def test_a_monitored_run_stores_the_brokers_series_and_sees_the_restore_and_the_
     baseline = [r["value"] for r in out_bytes if r["phase"] == "baseline"]
     assert baseline and storm_max > 2 * max(baseline), (storm_max, baseline)
     assert all(json.loads(r["labels"]) == {} and r["server"] == "broker-1" for r in out_bytes)
+
+    # replaybench's own /metrics, scraped by the same Prometheus while the run ran: the restore
+    # reached its target there too
+    [group] = table(out.run_dir, "restore_groups")
+    restored = [r["value"] for r in by_metric["replaybench_restored_records"]]
+    assert restored and max(restored) == group["target_records"] == 900_000
 
     fault = table(out.run_dir, "faults")[0]
     frozen = [r for r in by_metric["up"]

@@ -92,11 +92,15 @@ def workloads_show(name_or_path: str, overrides: tuple[str, ...], scale: str) ->
                    "exporter in each broker) to a real Prometheus started for the run; the "
                    "series go into platform_metrics.parquet, with checks that they showed the "
                    "restore and each fault (docs/monitoring.md).")
+@click.option("--metrics-port", type=click.IntRange(1, 65535), metavar="PORT",
+              help="Serve the run's own live figures (phase, restore progress and rate, live "
+                   "p99 and lag per role) on http://127.0.0.1:PORT/metrics while it runs.")
 def run_command(workload_name: str, overrides: tuple[str, ...], scale: str, bootstrap: str | None,
                 client_config: Path | None, platform_name: str, cluster_profile: Path | None,
                 brokers: int | None, ray_address: str | None, results_dir: Path,
                 reference: bool, repeat: int, recreate_topics: bool, security: str | None,
-                drop_acls: tuple[str, ...], replay_topic: str | None, monitor: bool) -> None:
+                drop_acls: tuple[str, ...], replay_topic: str | None, monitor: bool,
+                metrics_port: int | None) -> None:
     """Seed a changelog, run live traffic, restore it in parallel, write results/<run-id>/."""
     from rich.console import Console
 
@@ -113,7 +117,7 @@ def run_command(workload_name: str, overrides: tuple[str, ...], scale: str, boot
                                 results_dir, recreate_topics, profile=cluster_profile,
                                 platform_name=platform_name, reference=reference,
                                 security=security, drop_acls=drop_acls, repeat=repeat,
-                                monitor=monitor)
+                                monitor=monitor, metrics_port=metrics_port)
     console = Console(stderr=False)
     try:
         with display.RichDisplay(console) as live:

@@ -63,8 +63,11 @@ def _ephemeral_low(path: Path = Path("/proc/sys/net/ipv4/ip_local_port_range")) 
 
 
 def require_free(port: int, what: str) -> None:
-    """Raise ClusterError naming the port if something already listens on 127.0.0.1:port."""
+    """Raise ClusterError naming the port if something already listens on 127.0.0.1:port.
+    (Bound as the servers bind, with SO_REUSEADDR: connections of a server that just stopped,
+    waiting out TIME_WAIT, do not keep the next one from its port.)"""
     with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((LOOPBACK, port))
         except OSError:

@@ -79,15 +79,17 @@ def _phase_at(record: RunRecord, t_ns: int) -> str:
 
 
 @contextmanager
-def watching(cluster: ClusterHandle) -> Iterator[PlatformWatch]:
-    """Prometheus for the length of the `with`, in a temp dir of its own (removed after)."""
+def watching(cluster: ClusterHandle, harness: dict[str, str]) -> Iterator[PlatformWatch]:
+    """Prometheus for the length of the `with`, in a temp dir of its own (removed after);
+    `harness`: replaybench's own endpoint, scraped beside the platform's (--metrics-port)."""
     endpoints = cluster.capabilities.metrics_endpoints
     if endpoints is None:
         raise UsageError("--monitor: this cluster serves no metrics endpoint the harness "
                          "knows of (an external cluster: point a Prometheus of your own at it)")
     root = Path(tempfile.mkdtemp(prefix="rb-prometheus-"))
     try:
-        with PrometheusServer(root, endpoints(), SCRAPE_INTERVAL_S).start() as prometheus:
+        with PrometheusServer(root, {**endpoints(), **harness},
+                              SCRAPE_INTERVAL_S).start() as prometheus:
             yield PlatformWatch(prometheus)
     finally:
         shutil.rmtree(root, ignore_errors=True)   # the temp dir made just above

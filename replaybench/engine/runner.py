@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import signal
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,6 +24,7 @@ from replaybench.engine import (
     workload,
 )
 from replaybench.engine.coordinator import Coordinator
+from replaybench.engine.live_metrics import LiveMetrics
 from replaybench.engine.node_placement import Placer
 from replaybench.engine.run_parts import Topics
 from replaybench.engine.run_state import Progress
@@ -61,6 +63,7 @@ class RunRequest:
     drop_acls: tuple[str, ...] = ()          #: sasl_ssl: ROLE:OPERATION grants to leave out
     repeat: int = 1   #: with faults: pairs of (reference, with faults) runs, alternated
     monitor: bool = False   #: a real Prometheus scrapes the platform's own metrics (--monitor)
+    metrics_port: int | None = None   #: the run's own live figures served here (--metrics-port)
 
 
 @dataclass
@@ -172,6 +175,8 @@ def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec
         choice.check()   # what cannot be opened as asked is said before Ray starts
     if request.monitor:
         platform_watch.check_available()
+    live = stack.enter_context(LiveMetrics(request.metrics_port)) if request.metrics_port \
+        else None
     # Ray first: a Ray cluster that cannot be joined, or a placement it cannot meet, is said
     # before a broker is started
     ray_info = stack.enter_context(actors.ray_runtime(request.ray_address))
@@ -179,7 +184,8 @@ def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec
     cluster = request.cluster or stack.enter_context(open_cluster(choice, display.note))
     config = {**cluster.client_config, **extra}
     health.check_reachable(config, REACH_TIMEOUT_S)
-    watch = stack.enter_context(platform_watch.watching(cluster)) if request.monitor else None
+    watch = stack.enter_context(platform_watch.watching(
+        cluster, {"replaybench": live.endpoint} if live else {})) if request.monitor else None
     names = _topics(spec, run_id)
     replay = _replayed_topic(config, names.changelog) if spec.topic.existing else None
     if replay:   # the readers split the topic's own partitions
@@ -200,7 +206,8 @@ def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec
     processes = cluster.capabilities.processes
     if meter is not None and processes is not None:
         processes = object_store_meter.MeteredProcesses(processes, meter)
-    coordinator = _coordinator(spec, request, run_id, (spec, config, names, record, display.tick,
+    tick = display.tick if live is None else _both(display.tick, live.update)
+    coordinator = _coordinator(spec, request, run_id, (spec, config, names, record, tick,
                                                        flush, processes, cluster.server_pids),
                                grants.role_configs, placer)
     run_parts.measure(record, coordinator.run)
@@ -246,6 +253,13 @@ def _finish(record: RunRecord, spec, request: RunRequest, cluster: ClusterHandle
         info["reference"] = _compare_to_reference(record, reference)
     run_dir = store.write(results_dir, record, info)
     return RunOutcome(run_dir, record.status, record.reason, summary, record)
+
+
+def _both(*calls: Callable[[Progress], None]) -> Callable[[Progress], None]:
+    def each(progress: Progress) -> None:
+        for call in calls:
+            call(progress)
+    return each
 
 
 def _coordinator(spec: workload.WorkloadSpec, request: RunRequest, run_id: str,
