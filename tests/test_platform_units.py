@@ -149,6 +149,26 @@ def _move(name: str, lost: int = 0, duplicates: int = 0, steps=("cutover", "roll
     return Run(Path(name), manifest, [], [])
 
 
+def _watched(name: str, *checks: tuple[str, bool | None]) -> Run:
+    run = _run(name)
+    run.observability = [{"subject": subject, "passed": passed, "reason": f"{subject} said so"}
+                         for subject, passed in checks]
+    return run
+
+
+def test_observability_is_judged_on_what_the_platforms_own_metrics_showed():
+    assert scorecard.observability([_run("r")]).status == "partial"   # nothing monitored
+    both = _watched("w1", ("restore", True), ("fault 0 replace broker-2", True))
+    assert scorecard.observability([both]).status == "pass"
+    no_fault = scorecard.observability([_watched("w2", ("restore", True))])
+    assert no_fault.status == "partial" and "a broker fault" in " ".join(no_fault.evidence)
+    missed = scorecard.observability([both, _watched("w3", ("restore", True),
+                                                     ("fault 0 pause broker-1", False))])
+    assert missed.status == "blocker" and "w3: fault 0 pause broker-1" in " ".join(missed.evidence)
+    unjudged = scorecard.observability([_watched("w4", ("restore", None))])
+    assert unjudged.status == "partial"
+
+
 def test_migration_safety_is_judged_on_the_ledger_of_runs_to_the_platform():
     assert scorecard.platform(_move("m").manifest) == "tiered · 4.3.1"
     assert scorecard.migration([_move("m1")]).status == "pass"

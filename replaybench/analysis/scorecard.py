@@ -21,7 +21,7 @@ GRADE_PASS, GRADE_PARTIAL, GRADE_BLOCKER, GRADE_NOT_JUDGED = \
     "pass", "partial", "blocker", "not judged"
 _RANK = {GRADE_NOT_JUDGED: -1, GRADE_PASS: 0, GRADE_PARTIAL: 1, GRADE_BLOCKER: 2}
 CATEGORIES = ("application semantics", "platform recovery", "replay behaviour",
-              "cost and capacity", "security boundary", "migration safety")
+              "cost and capacity", "security boundary", "migration safety", "observability")
 
 
 @dataclass
@@ -63,7 +63,7 @@ def build(runs: list[Run], compats: list[CompatResult], limits: Thresholds) -> l
         checks = [c for c in compats if platform(c.manifest) == key]
         cards.append(Card(key, [semantics(checks, mine, limits), recovery(mine, limits),
                                 replay(mine, limits), capacity(mine, limits, prices),
-                                security(mine), migration(moves)]))
+                                security(mine), migration(moves), observability(mine)]))
     return cards
 
 
@@ -239,6 +239,33 @@ def migration(moves: list[Run]) -> Grade:
                for r, (s, _) in zip(moves, parts)):
         parts.append((GRADE_PARTIAL, "no passing migration with a rollback"))
     return _worst(CATEGORIES[5], parts, rule)
+
+
+def observability(runs: list[Run]) -> Grade:
+    """From --monitor runs: did the platform's own metrics show the restore and the faults
+    (verdicts/observability.py)?"""
+    rule = ("pass: monitored runs whose platform metrics showed the restore and a broker fault "
+            "in time; blocker: a restore or a fault they did not show, or showed late; "
+            "partial: no monitored run, none with a broker fault, or checks not judged")
+    watched = [r for r in runs if r.observability]
+    if not watched:
+        return Grade(CATEGORIES[6], GRADE_PARTIAL, ["no run with --monitor on this platform"],
+                     rule)
+    parts = [_observability_part(r, c) for r in watched for c in r.observability]
+    for subject, what, run_one in (("restore", "the restore", "--monitor"),
+                                   ("fault ", "a broker fault", "--monitor and a broker fault")):
+        if not any(c["subject"].startswith(subject) and c["passed"] for r in watched
+                   for c in r.observability):
+            parts.append((GRADE_PARTIAL, f"no monitored run showed {what} (run one with "
+                                         f"{run_one})"))
+    return _worst(CATEGORIES[6], parts, rule)
+
+
+def _observability_part(run: Run, check: dict) -> tuple[str, str]:
+    text = f"run {run.path.name}: {check['subject']}: {check['reason']}"
+    if check["passed"] is None:
+        return GRADE_PARTIAL, f"{text} (not judged)"
+    return (GRADE_PASS if check["passed"] else GRADE_BLOCKER), text
 
 
 def _migration_part(run: Run) -> tuple[str, str]:

@@ -40,6 +40,8 @@ class Run:
     latency: list[dict] = field(default_factory=list)
     groups: list[dict] = field(default_factory=list)
     migration: list[dict] = field(default_factory=list)   #: migration.parquet (older: none)
+    #: observability.parquet: a --monitor run's checks of the platform's own metrics
+    observability: list[dict] = field(default_factory=list)
 
     @property
     def scenario_hash(self) -> str:
@@ -81,10 +83,15 @@ def load_run(path: Path) -> Run:
     if manifest.get("schema_version") != store.SCHEMA_VERSION:
         raise RunsError(f"{manifest_path}: schema_version {manifest.get('schema_version')!r}, "
                         f"this replaybench reads {store.SCHEMA_VERSION}")
-    moves = store.read_table(path, "migration").to_pylist() \
-        if (Path(path) / "migration.parquet").exists() else []
     return Run(Path(path), manifest, store.read_table(path, "latency").to_pylist(),
-               store.read_table(path, "restore_groups").to_pylist(), moves)
+               store.read_table(path, "restore_groups").to_pylist(), _rows(path, "migration"),
+               _rows(path, "observability"))
+
+
+def _rows(path: Path, name: str) -> list[dict]:
+    """A table only some runs write (older runs: none)."""
+    return store.read_table(path, name).to_pylist() \
+        if (Path(path) / f"{name}.parquet").exists() else []
 
 
 def is_compat(path: Path) -> bool:
