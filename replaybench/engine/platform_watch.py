@@ -55,9 +55,10 @@ class PlatformWatch:
         try:
             series = {name: self.prometheus.query_range(expr, record.started_ns, end, STEP_S)
                       for name, expr in queries().items()}
-        except ReplaybenchError as exc:
+        except (ReplaybenchError, ValueError, KeyError) as exc:
+            # whatever Prometheus answered, the run's own measurements are still written
             record.observability = [{"check": "platform metrics", "subject": "prometheus",
-                                     "passed": None, "reason": str(exc)}]
+                                     "passed": None, "reason": f"Prometheus: {exc}"}]
             return
         record.platform_metrics = [
             {"metric": name, "server": s.labels.get("server", ""),
