@@ -79,3 +79,15 @@ def test_monitor_without_prometheus_or_on_an_external_cluster_is_one_line_before
     assert bare.returncode == 2 and bare.stderr.count("\n") == 1, bare.stderr
     assert "--monitor needs a Prometheus server: apt-get install prometheus" in bare.stderr
     assert not list(tmp_path.iterdir())   # nothing started, nothing written
+
+
+def test_a_platform_without_broker_metrics_is_judged_on_its_object_store():
+    rows = [{"metric": "s3_bytes_sent_per_s", "server": "s3", "t_ns": t, "value": v}
+            for t, v in _series([4e5] * 12 + [9e6] * 18)]
+    [check] = obs.judge_run(rows, {"baseline": BASELINE, "storm": STORM}, [], 30 * S)
+    assert check["check"] == "restore showed in the object store's bytes sent"
+    assert check["passed"] is True and check["delay_ns"] == 2 * S
+    broker = rows + [{"metric": "bytes_out_per_s", "server": "broker-1", "t_ns": t, "value": 1e6}
+                     for t, _ in _series([0] * 30)]
+    [flat] = obs.judge_run(broker, {"baseline": BASELINE, "storm": STORM}, [], 30 * S)
+    assert flat["check"] == "restore showed in bytes out" and flat["passed"] is False
