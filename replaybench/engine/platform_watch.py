@@ -50,7 +50,8 @@ class PlatformWatch:
 
     def collect(self, record: RunRecord) -> None:
         """The run's window into record.platform_metrics, then the checks into
-        record.observability; a Prometheus that fails leaves the reason in both."""
+        record.observability; a Prometheus that fails leaves no series and one unjudged
+        check saying why."""
         end = record.ended_ns or record.started_ns
         try:
             series = {name: self.prometheus.query_range(expr, record.started_ns, end, STEP_S)
