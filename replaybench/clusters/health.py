@@ -19,6 +19,12 @@ def admin(bootstrap: str, extra: dict[str, str] | None = None) -> AdminClient:
                         **(extra or {})})
 
 
+def admin_for(config: dict[str, str]) -> AdminClient:
+    """An Admin client with a role's whole client config (its bootstrap, its login)."""
+    return admin(config["bootstrap.servers"],
+                 {k: v for k, v in config.items() if k != "bootstrap.servers"})
+
+
 def check_reachable(config: dict[str, str], timeout_s: float) -> None:
     """One line naming the address and the client's reason when the cluster does not answer
     metadata within the timeout (a wrong address, a refused login, a bad property)."""

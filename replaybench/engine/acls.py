@@ -180,6 +180,5 @@ def for_run(material: SecurityMaterial | None, admin_config: dict[str, str], cha
     dropped = [g for g in grants if (g.role, g.operation, g.resource) in leave_out
                or (g.role, g.operation, None) in leave_out]
     kept = [g for g in grants if g not in dropped]
-    apply(health.admin(admin_config["bootstrap.servers"],
-                       {k: v for k, v in admin_config.items() if k != "bootstrap.servers"}), kept)
+    apply(health.admin_for(admin_config), kept)
     return RunGrants(role_configs(material), kept, dropped)

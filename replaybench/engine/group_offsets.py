@@ -36,9 +36,7 @@ class OffsetReader:
         self._consumer = Consumer({**config, "group.id": "replaybench-offsets",
                                    "enable.auto.commit": False, "fetch.wait.max.ms": 10,
                                    "enable.partition.eof": True, "log_level": 2})
-        self._admin = health.admin(config["bootstrap.servers"],
-                                   {k: v for k, v in config.items()
-                                    if k != "bootstrap.servers"})
+        self._admin = health.admin_for(config)
         self._lock = threading.Lock()   # one question at a time per client
 
     def exists(self, topic: str) -> bool:

@@ -21,6 +21,7 @@ from replaybench.engine import (
     object_store_meter,
     platform_watch,
     run_parts,
+    run_topics,
     workload,
 )
 from replaybench.engine.coordinator import Coordinator
@@ -29,7 +30,7 @@ from replaybench.engine.node_placement import Placer
 from replaybench.engine.run_parts import Topics
 from replaybench.engine.run_state import Progress
 from replaybench.errors import UsageError
-from replaybench.kafka import client_config, topics
+from replaybench.kafka import client_config
 from replaybench.meters.clock import Clock
 from replaybench.results import store
 from replaybench.results.run_record import RunRecord
@@ -186,17 +187,18 @@ def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec
     health.check_reachable(config, REACH_TIMEOUT_S)
     watch = stack.enter_context(platform_watch.watching(
         cluster, {"replaybench": live.endpoint} if live else {})) if request.monitor else None
-    names = _topics(spec, run_id)
-    replay = _replayed_topic(config, names.changelog) if spec.topic.existing else None
+    names = run_topics.for_run(spec, run_id)
+    replay = run_topics.replayed_topic(config, names.changelog) if spec.topic.existing else None
     if replay:   # the readers split the topic's own partitions
         spec = spec.model_copy(update={"topic": spec.topic.model_copy(
             update={"partitions": replay["partitions"]})})
-    _create_topics(spec, config, names, request.recreate_topics,
-                   cluster.info.topic_configs or {}, cluster.info.replication,
-                   _output_topic(run_id) if spec.storm.engine == "kafka-streams" else None)
+    streams = spec.storm.engine == "kafka-streams"
+    run_topics.create(spec, config, names, request.recreate_topics,
+                      cluster.info.topic_configs or {}, cluster.info.replication,
+                      run_topics.output_topic(run_id) if streams else None)
     grants = acls.for_run(cluster.security, config, names.changelog, names.live,
                           not spec.topic.existing, request.drop_acls,
-                          _streams_names(run_id) if spec.storm.engine == "kafka-streams" else None)
+                          run_topics.streams_names(run_id) if streams else None)
     display.note(f"run {run_id}: {spec.name} on {cluster.info.bootstrap}")
     _note_reader_fallback(spec, display)
     record = RunRecord(run_id, Clock()())
@@ -235,7 +237,7 @@ def _finish(record: RunRecord, spec, request: RunRequest, cluster: ClusterHandle
         cluster_info["object_store"] = object_store_meter.annotate(
             record, meter, cluster.capabilities.object_store.describe())
     cluster_info.update(cluster.storage_proof(record.events))
-    cluster_info["topics"] = _describe_topics(config, names)
+    cluster_info["topics"] = run_topics.describe(config, names)
     if grants.granted or grants.dropped:
         cluster_info["acls"] = grants.to_manifest()
         # who really logged in and did what, as the brokers' authorizer saw it
@@ -273,7 +275,7 @@ def _coordinator(spec: workload.WorkloadSpec, request: RunRequest, run_id: str,
     from replaybench.clusters import streams_app
     from replaybench.engine.streams_engine import StreamsEngine
     engine = functools.partial(StreamsEngine, app=streams_app.build(request.cache_dir),
-                               application_id=f"rb-{run_id}", output=_output_topic(run_id))
+                               application_id=f"rb-{run_id}", output=run_topics.output_topic(run_id))
     return Coordinator(*args, role_configs=role_configs, placer=placer, engine=engine)
 
 
@@ -287,16 +289,6 @@ def _note_reader_fallback(spec: workload.WorkloadSpec, display: Display) -> None
     reason = native_reader.unavailable_reason()
     if reason:
         display.note(f"{reason}; {native_reader.FALLBACK}")
-
-
-def _output_topic(run_id: str) -> str:
-    return f"rb-{run_id}-output"
-
-
-def _streams_names(run_id: str) -> acls.StreamsNames:
-    """What the Kafka Streams application of this run is granted on a sasl_ssl cluster."""
-    from replaybench.engine.streams_engine import STORE
-    return acls.StreamsNames(f"rb-{run_id}", _output_topic(run_id), f"rb-{run_id}-{STORE}-")
 
 
 def _restore_ns(record: RunRecord) -> int:
@@ -337,53 +329,6 @@ def _check_embedded_fits(spec: workload.WorkloadSpec, request: RunRequest) -> No
             raise workload.WorkloadError(f"{request.workload}: faults[{i}]: broker-"
                                          f"{fault.broker_id()} is not one of the embedded "
                                          f"cluster's brokers 1..{brokers}")
-
-
-def _topics(spec: workload.WorkloadSpec, run_id: str) -> Topics:
-    changelog = spec.topic.name or f"rb-{run_id}-changelog"
-    if spec.topic.existing:   # live traffic on a topic of the harness's own, named for the run
-        return Topics(changelog, f"rb-{run_id}-live")
-    if spec.storm.engine == "kafka-streams":   # the seed and live updates are its input
-        changelog = spec.topic.name or f"rb-{run_id}-input"
-        return Topics(changelog, changelog)
-    live = changelog if spec.live.topic == "changelog" else f"{changelog}-live"
-    return Topics(changelog, live)
-
-
-def _replayed_topic(config: dict, name: str) -> dict:
-    admin = health.admin(config["bootstrap.servers"],
-                         {k: v for k, v in config.items() if k != "bootstrap.servers"})
-    return topics.existing_topic(admin, name)
-
-
-def _create_topics(spec, config: dict, names: Topics, recreate: bool,
-                   cluster_configs: dict[str, str], replication: int | None = None,
-                   output: str | None = None) -> None:
-    """cluster_configs and replication: what the cluster kind imposes (Tiered Storage refuses
-    compaction; an S3-backed broker replicates nothing). output: the Kafka Streams
-    application's output topic."""
-    admin = health.admin(config["bootstrap.servers"],
-                         {k: v for k, v in config.items() if k != "bootstrap.servers"})
-    replicas = replication or spec.topic.replication
-    if not spec.topic.existing:   # an existing topic is only ever read
-        topics.ensure_topic(admin, names.changelog, spec.topic.partitions, replicas,
-                            {**spec.topic.configs, **cluster_configs}, recreate)
-    if names.live != names.changelog and (spec.live.producers or spec.live.consumers):
-        topics.ensure_topic(admin, names.live, spec.live.partitions, replicas, {}, recreate)
-    if output:
-        topics.ensure_topic(admin, output, spec.topic.partitions, replicas, {}, recreate)
-
-
-def _describe_topics(config: dict, names: Topics) -> dict[str, dict[str, str]]:
-    admin = health.admin(config["bootstrap.servers"],
-                         {k: v for k, v in config.items() if k != "bootstrap.servers"})
-    out = {}
-    for name in {names.changelog, names.live}:
-        try:
-            out[name] = topics.topic_configs(admin, name)
-        except Exception as exc:  # noqa: BLE001 - the manifest says why instead
-            out[name] = {"error": str(exc)}
-    return out
 
 
 def _results_dir(path: Path) -> Path:

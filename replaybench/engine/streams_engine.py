@@ -296,8 +296,7 @@ class _SideBySide:
 
 def committed_offsets(client_config: dict, group: str, topic: str,
                       partitions: int) -> dict[int, int]:
-    admin = health.admin(client_config["bootstrap.servers"],
-                         {k: v for k, v in client_config.items() if k != "bootstrap.servers"})
+    admin = health.admin_for(client_config)
     request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p)
                                                    for p in range(partitions)])
     for attempt in range(3):

@@ -22,6 +22,7 @@ from pathlib import Path
 from replaybench.errors import UsageError
 from replaybench.format.histograms import LatencyHistogram
 from replaybench.results import store
+from replaybench.results.stored_record import rows
 
 LATENCIES = {"produce": ("producer", "ack_intended"), "e2e": ("consumer", "e2e"),
              "ack_sent": ("producer", "ack_sent"), "sent_late": ("producer", "sent_intended")}
@@ -84,14 +85,8 @@ def load_run(path: Path) -> Run:
         raise RunsError(f"{manifest_path}: schema_version {manifest.get('schema_version')!r}, "
                         f"this replaybench reads {store.SCHEMA_VERSION}")
     return Run(Path(path), manifest, store.read_table(path, "latency").to_pylist(),
-               store.read_table(path, "restore_groups").to_pylist(), _rows(path, "migration"),
-               _rows(path, "observability"))
-
-
-def _rows(path: Path, name: str) -> list[dict]:
-    """A table only some runs write (older runs: none)."""
-    return store.read_table(path, name).to_pylist() \
-        if (Path(path) / f"{name}.parquet").exists() else []
+               store.read_table(path, "restore_groups").to_pylist(), rows(path, "migration"),
+               rows(path, "observability"))
 
 
 def is_compat(path: Path) -> bool:
