@@ -59,6 +59,7 @@ def _groups(groups: list[dict], limits: client_bound.Limits) -> list[Rejudged]:
         now = client_bound.judge_evidence(evidence, bool(g["shared_host"]), g["host_cores"],
                                           limits)
         out.append(Rejudged(f"group {g['group']} bound by", g["verdict"], now.verdict))
+        # the record is this call's own copy: the interference judge reads the new verdict
         g.update(verdict=now.verdict, verdict_reasons="; ".join(now.reasons))
     return out
 

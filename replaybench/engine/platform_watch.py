@@ -42,11 +42,12 @@ def queries() -> dict[str, str]:
 class PlatformWatch:
     def __init__(self, prometheus: PrometheusServer) -> None:
         self.prometheus = prometheus
+        self.queries = queries()
 
     def describe(self) -> dict:
         """For the manifest: where it scraped, how often, and what it asked."""
         return {"prometheus": self.prometheus.url, "scrape_interval_s": SCRAPE_INTERVAL_S,
-                "targets": dict(self.prometheus.targets), "queries": queries()}
+                "targets": dict(self.prometheus.targets), "queries": self.queries}
 
     def collect(self, record: RunRecord) -> None:
         """The run's window into record.platform_metrics, then the checks into
@@ -55,7 +56,7 @@ class PlatformWatch:
         end = record.ended_ns or record.started_ns
         try:
             series = {name: self.prometheus.query_range(expr, record.started_ns, end, STEP_S)
-                      for name, expr in queries().items()}
+                      for name, expr in self.queries.items()}
         except (ReplaybenchError, ValueError, KeyError) as exc:
             # whatever Prometheus answered, the run's own measurements are still written
             record.observability = [{"check": "platform metrics", "subject": "prometheus",
