@@ -48,9 +48,15 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if _CLUSTER_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.cluster)
-    # Long tests first: run in parallel (.ci/run), the quick ones then fill the workers' gaps
-    # instead of a long one starting last and running alone.
-    items.sort(key=lambda item: item.get_closest_marker("cluster") is None)
+    # Long tests first, the longest first: run in parallel (.ci/run), the quick ones then fill
+    # the workers' gaps instead of a long one starting last and running alone.
+    items.sort(key=lambda item: (-_slow_s(item), item.get_closest_marker("cluster") is None))
+
+
+def _slow_s(item) -> float:
+    """The seconds a `slow` marker says the test takes in the parallel suite (0: not slow)."""
+    marker = item.get_closest_marker("slow")
+    return float(marker.args[0]) if marker and marker.args else 0.0
 
 
 def pytest_sessionfinish(session, exitstatus):

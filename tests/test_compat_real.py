@@ -32,6 +32,7 @@ def _rows(results: Path) -> tuple[dict, dict[str, dict]]:
     return manifest, {r["check"]: r for r in pq.read_table(folder / "compat.parquet").to_pylist()}
 
 
+@pytest.mark.slow(120)
 def test_embedded_kafka_keeps_every_semantic_a_stateful_job_relies_on(tmp_path):
     done = _compat("--checks", FAST, "--results", str(tmp_path))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -49,6 +50,7 @@ def test_embedded_kafka_keeps_every_semantic_a_stateful_job_relies_on(tmp_path):
         runs.load_runs(tmp_path)
 
 
+@pytest.mark.slow(60)
 def test_a_cleaner_not_given_time_fails_compaction_and_the_scorecard(tmp_path):
     done = _compat("--checks", "compaction", "--compaction-wait", "2", "--results", str(tmp_path))
     assert done.returncode == 1, done.stderr[-3000:]

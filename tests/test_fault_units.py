@@ -137,3 +137,42 @@ def test_a_fault_without_targets_hashes_as_before_targets_existed():
     assert FaultSpec(targets=("s3", "broker-3"), at_s=1).broker_id() == 3
     with pytest.raises(ValueError, match="broker or targets, not both"):
         FaultSpec(broker=2, targets=("broker-2",), at_s=1)
+
+
+def test_a_union_of_clusters_routes_each_name_to_the_cluster_that_owns_it():
+    from replaybench.clusters.process_union import ProcessUnion
+    source, target = Processes(), Processes()
+    union = ProcessUnion({"source": source, "target": target, "": None})
+    assert {"source-broker-2", "target-s3"} <= set(union.actions())
+    fault = faults.build("kill", ["target-broker-2"], 0.01)
+    fault.setup(union)
+    fault.start()
+    fault.stop()
+    assert (source.calls, target.calls) == ([], [("kill", "broker-2"), ("restart", "broker-2")])
+    with pytest.raises(FaultRefused, match="target-s3 cannot replace here"):
+        FaultSchedule([FaultSpec(action="replace", targets=("target-s3",), at_s=1)], union,
+                      time.monotonic_ns, {}, [])
+    with pytest.raises(FaultRefused, match="no process 'broker-2' on this cluster"):
+        union.check("kill", "broker-2")
+
+
+def test_a_fault_after_a_phase_waits_for_that_phase_and_then_for_its_time():
+    specs = [FaultSpec(action="kill", targets=("broker-1",), at_s=0, duration_s=0,
+                       after_phase="trial"),
+             FaultSpec(action="kill", targets=("broker-3",), at_s=3600, duration_s=0)]
+    processes = Processes()
+    schedule = FaultSchedule(specs, processes, time.monotonic_ns, {}, [])
+    record = RunRecord("r", time.monotonic_ns())
+    record.enter("mirrored", time.monotonic_ns())
+    schedule.trigger_after_phases(record, time.monotonic_ns())
+    assert not any(f.started_ns for f in schedule.faults)   # its phase has not begun
+    record.enter("trial", time.monotonic_ns())
+    schedule.trigger_after_phases(record, time.monotonic_ns())
+    while schedule.running:
+        time.sleep(0.01)
+    # the second counts from the mirror's start: an hour away
+    assert processes.calls == [("kill", "broker-1")]
+    [started] = [e for e in record.events if e["kind"] == "fault_start"]
+    assert started["phase"] == "trial"
+    schedule.finish(record)
+    assert [f["trigger"] for f in record.faults] == ["at_s=0 after_phase=trial", "at_s=3600"]

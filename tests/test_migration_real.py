@@ -73,10 +73,12 @@ def _their_topic_and_group(bootstrap: str, topic: str, group: str) -> None:
 
 
 @pytest.mark.timeout(RUN_TIMEOUT_S + 60)
-def test_a_drained_cutover_and_its_rollback_lose_nothing_with_the_mirror_killed(tmp_path,
+def test_a_drained_cutover_and_its_rollback_lose_nothing_with_the_mirror_killed_and_a_broker_frozen(
+        tmp_path,
                                                                                  kafka1):
     """From an external cluster (a profile) to an embedded one, with a topic and a group of
-    the team's own mirrored beside the run's, and the mirror killed mid catch-up."""
+    the team's own mirrored beside the run's, the mirror killed mid catch-up and the target's
+    broker frozen during the trial."""
     theirs, group = f"orders-{tmp_path.name[-12:]}", f"billing-{tmp_path.name[-12:]}"
     _their_topic_and_group(kafka1.bootstrap, theirs, group)
     profile = tmp_path / "source.yaml"
@@ -84,7 +86,9 @@ def test_a_drained_cutover_and_its_rollback_lose_nothing_with_the_mirror_killed(
     proc, run_dir = _run(tmp_path, "migration-rollback", f"migration.source={profile}",
                          f"migration.existing_topics=[{theirs}]",
                          f"migration.existing_groups=[{group}]",
-                         "faults=[{action: kill, targets: [mirror], at_s: 4, duration_s: 2}]")
+                         "faults=[{action: kill, targets: [mirror], at_s: 4, duration_s: 2}, "
+                         "{action: pause, targets: [target-broker-1], at_s: 0.5, duration_s: 3, "
+                         "after_phase: trial}]")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     info = json.loads((run_dir / "manifest.json").read_text())
     assert info["migration"]["lost"] == 0 and info["migration"]["passed"]
@@ -115,9 +119,17 @@ def test_a_drained_cutover_and_its_rollback_lose_nothing_with_the_mirror_killed(
     assert back["acked_before"] > 0 and back["acked_after"] > 0   # the trial wrote; so did "back"
     assert back["lost"] == 0 and back["mirror_missing"] == 0
     assert all(t["mirror_missing"] == 0 for t in totals.values())
-    # the kill happened, and the mirror came back and finished the copy
-    [fault] = _rows(run_dir, "faults")
+    # the faults happened: the mirror, killed, came back and finished the copy; the target's
+    # broker, frozen in the trial, lost no write it acknowledged (lost 0 above)
+    fault, broker = _rows(run_dir, "faults")
     assert fault["target"] == "mirror" and fault["started_ns"] and fault["done_ns"]
+    assert broker["target"] == "target-broker-1" and broker["error"] == ""
+    assert broker["trigger"] == "at_s=0.5 after_phase=trial" and broker["action"] == "pause"
+    [killed] = [e for e in _rows(run_dir, "events") if e["kind"] == "fault_start"
+                and "target-broker-1" in e["detail"]]
+    assert killed["phase"] == "trial"
+    # the producers writing the target waited for it (3 s frozen)
+    assert broker["produce_p99_9_ns"] >= 2_000_000_000, broker
     mirror = [r for r in _rows(run_dir, "timeseries") if r["role"] == "mirror"]
     assert any(r["mirror_replication_latency_ms"] is not None for r in mirror)
     after_kill = [r for r in mirror if r["t_ns"] > fault["done_ns"] and r["mirror"] == "forward"]

@@ -236,3 +236,41 @@ def test_what_a_migration_cannot_use_is_one_line_before_anything_starts(
         runner.run(request)
     assert message in str(refused.value) and "\n" not in str(refused.value)
     assert not list((tmp_path / "results").glob("*"))
+
+
+@pytest.mark.parametrize(("procedure", "rollback"), [("drain-then-switch", True),
+                                                     ("consumers-first", False)])
+def test_the_phases_a_fault_may_follow_are_the_phases_the_schedule_enters(
+        tmp_path, procedure, rollback):
+    from types import SimpleNamespace
+
+    from replaybench.engine.migration_schedule import MigrationSchedule
+    from replaybench.engine.phases import Phase
+    path = tmp_path / "m.yaml"
+    path.write_text(f"version: 1\nname: m\nmigration:\n  rollback: {str(rollback).lower()}\n"
+                    f"  cutover: {{procedure: {procedure}}}\n")
+    spec = workload.load(path)
+    m = spec.migration
+    state = SimpleNamespace(spec=spec, on_tick=[], faults=SimpleNamespace(faults=[]))
+    traffic = SimpleNamespace(start=None, stop_producers=None, consumers_leave=None)
+    schedule = MigrationSchedule(state, traffic,
+                                 None, None, None, object() if rollback else None)
+    steps = schedule.steps(lambda: None)
+    assert [s.name for s in steps if isinstance(s, Phase)][:-1] == m.phase_names()
+
+
+def test_a_migrations_fault_names_a_phase_it_has_and_its_targets(tmp_path):
+    path = tmp_path / "m.yaml"
+    base = "version: 1\nname: m\nmigration:\n  target: kafka\nfaults:\n"
+    path.write_text(base + "  - {action: kill, targets: [source-broker-1], at_s: 1, "
+                           "after_phase: rollback-drain}\n")
+    with pytest.raises(workload.WorkloadError, match="'rollback-drain' is not a phase of this "
+                                                     "migration .seed, catch-up, mirrored"):
+        workload.load(path)
+    path.write_text(base + "  - {action: kill, at_s: 1}\n")
+    with pytest.raises(workload.WorkloadError, match="name their targets"):
+        workload.load(path)
+    path.write_text("version: 1\nname: r\nfaults:\n  - {action: kill, at_s: 1, "
+                    "after_phase: trial}\n")
+    with pytest.raises(workload.WorkloadError, match="after_phase is for a migration's"):
+        workload.load(path)

@@ -51,6 +51,7 @@ INTERRUPT_POINTS = {"seed": ("seed at", 0.5), "storm": ("storm at", 0.5),
                     "write": ("drain at", 2.5)}
 
 
+@pytest.mark.slow(55)
 @pytest.mark.parametrize("phase", list(INTERRUPT_POINTS))
 def test_ctrl_c_at_a_random_moment_leaves_an_aborted_run_and_no_processes(tmp_path, phase):
     seed = int(os.environ.get("RB_INTERRUPT_SEED", time.time_ns() % 1_000_000))
@@ -86,6 +87,7 @@ def test_ctrl_c_at_a_random_moment_leaves_an_aborted_run_and_no_processes(tmp_pa
         assert marker and not find_by_marker(marker), f"left running: {marker} ({context})"
 
 
+@pytest.mark.slow(270)
 @pytest.mark.timeout(900 + TIMEOUT_ROOM_S)
 def test_a_broker_replaced_mid_restore_is_measured_and_nothing_is_lost(tmp_path):
     """broker-replacement at smoke scale on the embedded 3-broker cluster, the replacement
@@ -93,7 +95,8 @@ def test_a_broker_replaced_mid_restore_is_measured_and_nothing_is_lost(tmp_path)
     the fault goes first."""
     import pyarrow.parquet as pq
     proc = _cli("run", "--workload", "broker-replacement", "--scale", "smoke", "--results",
-                str(tmp_path), *SHORT, "--set", "faults=[{action: replace, broker: 2, at_s: 0}]")
+                str(tmp_path), *SHORT, "--set", "seed.records=100000",
+                "--set", "faults=[{action: replace, broker: 2, at_s: 0}]")
     out, err = proc.communicate(timeout=900)
     assert proc.returncode == 0, out[-3000:] + err[-3000:]
     [ref] = _manifests(tmp_path / "references")
@@ -126,6 +129,7 @@ def test_a_broker_replaced_mid_restore_is_measured_and_nothing_is_lost(tmp_path)
         assert not find_by_marker(marker)
 
 
+@pytest.mark.slow(180)
 @pytest.mark.timeout(600 + TIMEOUT_ROOM_S)
 def test_tiered_storage_restores_from_the_remote_tier_through_a_replacement(tmp_path):
     """Tiered Storage (Kafka's LocalTieredStorage plugin) on 3 brokers: most of the changelog
@@ -159,6 +163,7 @@ def test_tiered_storage_restores_from_the_remote_tier_through_a_replacement(tmp_
     assert not find_by_marker(cluster["root"])
 
 
+@pytest.mark.slow(75)
 @pytest.mark.timeout(600 + TIMEOUT_ROOM_S)
 def test_s3_backed_broker_restores_exactly_and_survives_a_replacement(tmp_path):
     """Tansu on the local S3 server: stateless, so a replacement is a new process and moves no

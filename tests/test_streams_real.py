@@ -41,6 +41,7 @@ def _app(run_dir: Path) -> str:
     return f"rb-{manifest(run_dir)['run_id']}"
 
 
+@pytest.mark.slow(80)
 def test_exactly_once_restore_is_measured_and_loses_or_doubles_nothing(kafka1, cache_dir,
                                                                         tmp_path, ray_local):
     out = run_smoke(kafka1, cache_dir, tmp_path, "streams-restore", *SMALL,
@@ -83,28 +84,27 @@ def test_an_unknown_streams_config_fails_the_run_in_one_line(kafka1, cache_dir, 
     assert (out.run_dir / "manifest.json").exists() and not _jvms(_app(out.run_dir))
 
 
-def test_a_standby_replica_spares_the_failover_its_restore(kafka1, cache_dir, tmp_path, ray_local):
-    """streams-failover: an instance killed for good; the survivors take over its tasks, from
-    a standby replica (nothing to restore) or from the changelog."""
-    groups, apps = {}, []
-    for standbys in (1, 0):
-        out = run_smoke(kafka1, cache_dir, tmp_path / str(standbys), "streams-failover", *SMALL,
-                        f"streams.standby_replicas={standbys}")
-        assert out.status == "completed", out.reason
-        apps.append(_app(out.run_dir))
-        (groups[standbys],) = table(out.run_dir, "restore_groups")
-        lost = [e for e in table(out.run_dir, "events") if e["kind"] == "state_lost"]
-        assert [e["actor"] for e in lost] == ["streams-0"]
-    for group in groups.values():
-        assert group["lost_updates"] == 0 and group["restore_time_ns"] > 0
-    assert groups[0]["records"] > 0                 # the dead instance's tasks, restored
-    # Not asserted: that the standby run restores fewer records. Kafka Streams' assignor does
-    # not always hand the dead instance's tasks to their standbys at this size (one CI run:
-    # 8,493 records restored with a standby, 8,478 without).
-    assert not [jvm for app in apps for jvm in _jvms(app)]
+@pytest.mark.slow(60)
+def test_a_killed_instances_tasks_fail_over_and_restore_from_the_changelog(kafka1, cache_dir,
+                                                                           tmp_path, ray_local):
+    """streams-failover without standby replicas: an instance killed for good; the survivors
+    take over its tasks and rebuild their state from the changelog. (With standby replicas
+    Kafka Streams' assignor does not always hand the dead instance's tasks to their standbys
+    at this size, so that run cannot be told apart here: one CI run restored 8,493 records
+    with a standby, 8,478 without. It was dropped from the suite for its time.)"""
+    out = run_smoke(kafka1, cache_dir, tmp_path, "streams-failover", *SMALL,
+                    "streams.standby_replicas=0")
+    assert out.status == "completed", out.reason
+    (group,) = table(out.run_dir, "restore_groups")
+    lost = [e for e in table(out.run_dir, "events") if e["kind"] == "state_lost"]
+    assert [e["actor"] for e in lost] == ["streams-0"]
+    assert group["lost_updates"] == 0 and group["restore_time_ns"] > 0
+    assert group["records"] > 0                 # the dead instance's tasks, restored
+    assert not _jvms(_app(out.run_dir))
 
 
 @pytest.mark.cluster   # an embedded 3-broker cluster, started by the command it runs
+@pytest.mark.slow(210)
 @pytest.mark.timeout(660)
 def test_a_streams_restore_through_a_broker_replacement(tmp_path):
     """streams-broker-replacement without its reference run: broker 2 of 3 is replaced while

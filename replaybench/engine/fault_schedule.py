@@ -73,10 +73,24 @@ class FaultSchedule:
             s = f.spec
             if (since_storm_ns >= s.at_s * 1e9) if s.at_s >= 0 else \
                     restored_percent >= s.at_restore_percent:
-                _start(f, self.clock)
-                record.event(f.started_ns, "fault_start", action=s.action, broker=s.broker_id(),
-                             target=",".join(f.fault.targets), drill=f.index,
-                             restore_percent=round(restored_percent, 1))
+                self._begin(record, f, restored_percent)
+
+    def trigger_after_phases(self, record, first_ns: int) -> None:
+        """A migration's faults: each at at_s after the start of its after_phase, or after
+        first_ns (the mirror's start; 0: not yet) without one; a phase not begun yet starts
+        nothing."""
+        now = self.clock()
+        for f in self.faults:
+            phase = f.spec.after_phase
+            anchor = record.phase_bounds.get(phase, [0])[0] if phase else first_ns
+            if not f.started_ns and anchor and now - anchor >= f.spec.at_s * 1e9:
+                self._begin(record, f, 0.0)
+
+    def _begin(self, record, f: ScheduledFault, restored_percent: float) -> None:
+        _start(f, self.clock)
+        record.event(f.started_ns, "fault_start", action=f.spec.action,
+                     broker=f.spec.broker_id(), target=",".join(f.fault.targets), drill=f.index,
+                     restore_percent=round(restored_percent, 1))
 
     def watch(self, record, snapshots: list) -> None:
         """Live latency while a fault runs goes into its own 'fault-N' accumulation; a finished
@@ -158,8 +172,7 @@ def figures(record, scheduled: list[ScheduledFault],
         s = f.spec
         row = {"drill": f.index, "action": s.action, "broker": s.broker_id(),
                "target": ",".join(f.fault.targets),
-               "trigger": f"at_s={s.at_s:g}" if s.at_s >= 0 else
-               f"at_restore_percent={s.at_restore_percent:g}",
+               "trigger": _trigger(s),
                "started_ns": f.started_ns, "done_ns": f.done_ns,
                "duration_ns": f.done_ns - f.started_ns if f.done_ns else 0, "error": f.error}
         if f.started_ns:
@@ -177,6 +190,12 @@ def figures(record, scheduled: list[ScheduledFault],
                         "startup_bytes_read": _startup_reads(processes, f)})
         rows.append(row)
     return rows
+
+
+def _trigger(s: FaultSpec) -> str:
+    if s.at_s < 0:
+        return f"at_restore_percent={s.at_restore_percent:g}"
+    return f"at_s={s.at_s:g}" + (f" after_phase={s.after_phase}" if s.after_phase else "")
 
 
 def _startup_reads(processes: ProcessControl | None, f: ScheduledFault) -> int | None:

@@ -9,6 +9,7 @@ there yet answers zeros at once.
 
 from __future__ import annotations
 
+import concurrent.futures
 import threading
 import time
 
@@ -23,6 +24,7 @@ from confluent_kafka import (
 from replaybench.clusters import health
 
 _METADATA_TIMEOUT_S = 2.0
+_OFFSETS_TIMEOUT_S = 4.0   #: a group's committed offsets: asked between ticks, so short
 
 
 class NotYet(Exception):
@@ -40,7 +42,10 @@ class OffsetReader:
         self._lock = threading.Lock()   # one question at a time per client
 
     def exists(self, topic: str) -> bool:
-        meta = self._admin.list_topics(topic, timeout=_METADATA_TIMEOUT_S).topics.get(topic)
+        try:
+            meta = self._admin.list_topics(topic, timeout=_METADATA_TIMEOUT_S).topics.get(topic)
+        except KafkaException as exc:   # the cluster unreachable: a broker down or restarting
+            raise NotYet(str(exc.args[0])) from None
         return meta is not None and meta.error is None and bool(meta.partitions)
 
     def ends(self, topic: str, partitions: int) -> dict[int, int]:
@@ -61,11 +66,14 @@ class OffsetReader:
         request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p)
                                                        for p in range(partitions)])
         with self._lock:
-            future = self._admin.list_consumer_group_offsets([request])[group]
+            future = self._admin.list_consumer_group_offsets(
+                [request], request_timeout=_OFFSETS_TIMEOUT_S)[group]
             try:
-                answer = future.result(timeout=10).topic_partitions
+                answer = future.result(timeout=_OFFSETS_TIMEOUT_S + 1).topic_partitions
             except KafkaException as exc:   # e.g. COORDINATOR_LOAD_IN_PROGRESS
                 raise NotYet(str(exc.args[0])) from None
+            except concurrent.futures.TimeoutError:   # a coordinator restarting: no answer
+                raise NotYet(f"no answer within {_OFFSETS_TIMEOUT_S + 1:g} s") from None
         out = dict.fromkeys(range(partitions), -1)
         for tp in answer:
             if tp.error is None and tp.offset >= 0:

@@ -15,6 +15,7 @@ from replaybench.clusters.java_client_config import to_java
 from replaybench.clusters.mirror_maker import MirrorMaker, MirrorProcesses
 from replaybench.clusters.opening import ClusterChoice, open_cluster
 from replaybench.clusters.platform import ClusterHandle
+from replaybench.clusters.process_union import ProcessUnion
 from replaybench.engine import actors, manifest, run_parts
 from replaybench.engine.fault_schedule import FaultSchedule
 from replaybench.engine.group_offsets import OffsetReader
@@ -78,9 +79,8 @@ def _measure(stack: ExitStack, spec: WorkloadSpec, request, record: RunRecord,
     forward, reverse, mirrors = _flows(spec, source, target, topic, group, root, request,
                                        existing)
     stack.callback(lambda: [f.stop() for f in (forward, reverse) if f])
-    # the workload's faults act on the forward mirror (`targets: [mirror]`)
-    faults = FaultSchedule(list(spec.faults), MirrorProcesses(forward.maker) if spec.faults
-                           else None, clock, source.client_config, [topic])
+    faults = FaultSchedule(list(spec.faults), _processes(source, target, forward, reverse),
+                           clock, source.client_config, [topic])
     stack.callback(faults.teardown)
     state = RunState(spec, source.client_config, Topics(topic, topic), record, faults, clock,
                      lambda: _server_pids(source, target, forward, reverse))
@@ -251,6 +251,17 @@ def _cluster_id(config: dict) -> str | None:
         return admin.describe_cluster(request_timeout=REACH_TIMEOUT_S).result().cluster_id
     except Exception:  # noqa: BLE001 - a broker without DescribeCluster: compare addresses
         return config["bootstrap.servers"]
+
+
+def _processes(source: ClusterHandle, target: ClusterHandle, forward: MirrorFlow,
+               reverse: MirrorFlow | None) -> ProcessUnion:
+    """What faults may act on: `source-broker-1`, `target-broker-1` (each cluster's own
+    names behind its side), `mirror` and, with a rollback, `reverse-mirror`."""
+    mirrors = {"": MirrorProcesses(forward.maker)}
+    if reverse is not None:
+        mirrors["reverse"] = MirrorProcesses(reverse.maker)
+    return ProcessUnion({SOURCE: source.capabilities.processes,
+                         TARGET: target.capabilities.processes, **mirrors})
 
 
 def _server_pids(source: ClusterHandle, target: ClusterHandle,

@@ -68,8 +68,10 @@ class MigrationSchedule:
         self.m = state.spec.migration
         self.moves: list[Move] = []
         self.on: Side = source          #: where the group reads now
-        self._faults_t0 = 0
+        self._faults_t0 = 0     #: the mirror's start, ns (0: not yet)
         state.on_tick.append(lambda _s: self._sample())
+        state.on_tick.append(lambda _s: state.faults.trigger_after_phases(state.record,
+                                                                         self._faults_t0))
 
     def steps(self, verify: Callable[[], None]) -> list[Step]:
         m = self.m
@@ -77,8 +79,9 @@ class MigrationSchedule:
             self.traffic.start,
             Phase("seed", at_most_s=m.seed_s),
             lambda: self._start(self.forward),
-            # caught up: at most a second of live writes behind, and every fault over
-            Phase("catch-up", start=self._faults_from_now, every_tick=self._trigger_faults,
+            # caught up: at most a second of live writes behind, and every fault timed from
+            # the mirror's start over
+            Phase("catch-up", start=self._faults_from_now,
                   until=self._caught_up_after_faults(), at_most_s=m.catch_up_max_s,
                   on_cap=self._not_caught_up(self.forward)),
             Phase("mirrored", at_most_s=m.mirrored_s),
@@ -91,8 +94,8 @@ class MigrationSchedule:
                       Phase("back", at_most_s=m.back_s)]
         return steps + [
             Phase("drain", start=self.traffic.stop_producers,
-                  until=lambda: self.traffic.group_caught_up(self.on.offsets),
-                  at_most_s=DRAIN_S),
+                  until=lambda: self.traffic.group_caught_up(self.on.offsets)
+                  and not self.state.faults.running, at_most_s=DRAIN_S),
             Phase("verify", start=lambda: (self.state.faults.finish(self.state.record),
                                            verify()), ticks=False)]
 
@@ -200,17 +203,13 @@ class MigrationSchedule:
     def _faults_from_now(self) -> None:
         self._faults_t0 = self.state.clock()
 
-    def _trigger_faults(self) -> None:
-        """The workload's faults (on the mirror) at their time since the catch-up began."""
-        self.state.faults.trigger(self.state.record, self.state.clock() - self._faults_t0, 0.0)
-
     def _caught_up_after_faults(self) -> Callable[[], bool]:
         copied = self._copied(self.forward, self._per_second())
         faults = self.state.faults
 
         def until() -> bool:
-            done = all(f.started_ns for f in faults.faults) and not faults.running
-            return copied() and done
+            mine = [f for f in faults.faults if not f.spec.after_phase]
+            return copied() and all(f.done_ns for f in mine)
         return until
 
     def _per_second(self) -> int:

@@ -11,6 +11,7 @@ from replaybench.engine.migration_schedule import MigrationSchedule, Move
 from replaybench.engine.migration_traffic import MigrationTraffic
 from replaybench.engine.run_state import RunState
 from replaybench.format.histograms import LatencyHistogram
+from replaybench.roles.kinds import Role
 from replaybench.verdicts import migration as judge
 from replaybench.verdicts import mirror_content
 
@@ -27,8 +28,11 @@ def verify(state: RunState, traffic: MigrationTraffic, schedule: MigrationSchedu
     for move, total in zip(schedule.moves, [r for r in rows if r["partition"] == -1]):
         total.update(_windows(state, delivered, move), notes="; ".join(move.notes))
     state.record.migration.extend(rows)
-    state.record.migration_verdict = {**verdict, "procedure": spec.migration.cutover.procedure,
-                                      "steps": [m.name for m in schedule.moves]}
+    state.record.migration_verdict = {
+        **verdict, "procedure": spec.migration.cutover.procedure,
+        "steps": [m.name for m in schedule.moves],
+        # commits the group's coordinator could not take then (a broker down): retried
+        "commit_failures": state.total(Role.CONSUMER, "commit_failures")}
     _judge_content(state, schedule)
     state.record.verification.extend([
         {"scope": "migration", "check": "acknowledged records never delivered",

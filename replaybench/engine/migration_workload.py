@@ -73,6 +73,16 @@ class Migration(Strict):
     back_s: between(float, 0.0, 86_400.0) = 5.0         #: after rollback, on the source again
     catch_up_max_s: between(float, 1.0, 86_400.0) = 180.0   #: the mirror's catch-up, at most
 
+    def phase_names(self) -> list[str]:
+        """The run's phases in order, as migration_schedule.py enters them (a fault's
+        after_phase names one)."""
+        legs = ["drain", "read-up", "checkpoints"] if self.cutover.procedure == \
+            "drain-then-switch" else ["checkpoints", "consumers-ahead", "drain"]
+        names = ["seed", "catch-up", "mirrored", *(f"cutover-{leg}" for leg in legs), "trial"]
+        if self.rollback:
+            names += [*(f"rollback-{leg}" for leg in legs), "back"]
+        return [*names, "drain"]
+
     @model_validator(mode="after")
     def _known_procedure(self) -> Migration:
         if self.cutover.procedure == "consumers-first" and not self.cutover.wait_for_mirror \
@@ -84,7 +94,9 @@ class Migration(Strict):
 
 def check_with_the_rest(spec) -> None:
     """What a migration needs of the rest of its workload (spec: the WorkloadSpec): the
-    applications to move, on the live topic, and faults aimed at its mirror only."""
+    applications to move, on the live topic, and faults timed from phases it has (their
+    targets, `source-broker-1`, `target-broker-1`, `mirror`, are checked against the opened
+    clusters)."""
     if not (spec.live.producers and spec.live.consumers):
         raise ValueError("migration: needs live.producers and live.consumers (the "
                          "applications it moves), at least one each")
@@ -93,8 +105,14 @@ def check_with_the_rest(spec) -> None:
     if spec.storm.engine == "kafka-streams" or spec.topic.existing:
         raise ValueError("migration: the Kafka Streams move and replayed topics are not part "
                          "of a migration run yet")
+    phases = spec.migration.phase_names()
     for i, fault in enumerate(spec.faults):
-        if fault.target_names() != ["mirror"]:
-            raise ValueError(f"faults[{i}]: a migration's faults act on its mirror "
-                             f"(targets: [mirror]), not {', '.join(fault.target_names())}; "
-                             "at_s counts from the mirror's start")
+        if fault.at_s < 0:
+            raise ValueError(f"faults[{i}]: a migration's faults are timed by at_s (from the "
+                             "mirror's start, or from after_phase's)")
+        if fault.after_phase and fault.after_phase not in phases:
+            raise ValueError(f"faults[{i}].after_phase: {fault.after_phase!r} is not a phase "
+                             f"of this migration ({', '.join(phases)})")
+        if not fault.targets:
+            raise ValueError(f"faults[{i}]: a migration's faults name their targets "
+                             "(source-broker-1, target-broker-1, mirror)")

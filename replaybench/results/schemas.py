@@ -168,7 +168,7 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType, str]]] = {
         ("action", _S, "kill, replace, pause, restart"),
         ("broker", _I, "the first broker it acted on (0: none, e.g. only the S3 server)"),
         ("target", _S, "the processes it acted on, ','-separated (broker-2, s3)"),
-        ("trigger", _S, "at_s=... or at_restore_percent=..."),
+        ("trigger", _S, "at_s=... (after_phase=...) or at_restore_percent=..."),
         ("started_ns", _I, "wall clock; 0: never triggered"),
         ("done_ns", _I, "targets back, wall clock"),
         ("duration_ns", _I, "done - started"), ("error", _S, "why the fault failed, if it did"),

@@ -10,7 +10,7 @@ receive time): a migration is judged on those rows, not on any counter of the mi
 from __future__ import annotations
 
 import numpy as np
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, KafkaError, KafkaException
 
 from replaybench.format import core
 from replaybench.format.counters import FOLD_COUNTERS
@@ -22,6 +22,13 @@ from replaybench.roles.tail_consumer import tail
 GROUP_CONSUMER_DEFAULTS = {"enable.auto.commit": False, "fetch.wait.max.ms": 10,
                            "fetch.min.bytes": 1, "enable.partition.eof": False,
                            "session.timeout.ms": 10_000, "heartbeat.interval.ms": 1_000}
+#: commit errors that mean "not now": the group's coordinator is unreachable or moving, or
+#: it forgot the member (a restarted coordinator): the consumer rejoins at its next poll
+COMMIT_LATER = frozenset({KafkaError._WAIT_COORD, KafkaError._TRANSPORT, KafkaError._TIMED_OUT,
+                          KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError.NOT_COORDINATOR,
+                          KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.REQUEST_TIMED_OUT,
+                          KafkaError._ASSIGNMENT_LOST, KafkaError.UNKNOWN_MEMBER_ID,
+                          KafkaError.ILLEGAL_GENERATION, KafkaError.REBALANCE_IN_PROGRESS})
 #: topic: its index in the leg's subscription
 LEDGER_COLUMNS = ("key_id", "version", "partition", "offset", "leg", "topic", "received_ns")
 
@@ -40,7 +47,7 @@ class GroupConsumer:
         self.columns = core.Columns(1 << 14)
         self.leg = 0
         self._rows: list[np.ndarray] = []
-        self._counts = {"records": 0, "bytes": 0}
+        self._counts = {"records": 0, "bytes": 0, "commit_failures": 0}
         self.consumer: Consumer | None = None
         self.topics: list[str] = []
         self._join(client_config, topics)
@@ -50,7 +57,7 @@ class GroupConsumer:
         self.state = core.StateTable(self.n_keys, self.n_partitions)
         self.consumer = Consumer({**GROUP_CONSUMER_DEFAULTS, "group.id": self.group,
                                   "auto.offset.reset": self.reset, **client_config,
-                                  **self.stats.config})
+                                  **self.stats.config, "on_commit": self._committed})
         self.topics = list(topics)
         self.consumer.subscribe(self.topics, on_revoke=self._on_revoke)
 
@@ -59,7 +66,9 @@ class GroupConsumer:
         if self.consumer is None:
             return self.snapshot()
         tail(self.consumer, self.clock, deadline_ns, self._take)
-        self._commit()
+        # not waited for: a coordinator that does not answer (a broker down) must not hold
+        # the tick; its answer comes to _committed in a later poll
+        self._commit(wait=False)
         return self.snapshot()
 
     def leave(self) -> Snapshot:
@@ -114,9 +123,24 @@ class GroupConsumer:
         their next owner reads it again: not the migration's doing)."""
         self._commit()
 
-    def _commit(self) -> None:
+    def _commit(self, wait: bool = True) -> None:
+        """Commit what was read. A commit the cluster cannot take now (its coordinator down
+        or moving: a broker killed) is counted and left to the next tick, as an application
+        would: what was read meanwhile is read again if the group moves before then, and
+        the ledger shows it."""
         try:
-            self.consumer.commit(asynchronous=False)
-        except Exception as exc:  # noqa: BLE001 - nothing read since the last commit
-            if "NO_OFFSET" not in str(exc):
-                raise
+            self.consumer.commit(asynchronous=not wait)
+        except KafkaException as exc:
+            self._failed(exc.args[0])
+
+    def _committed(self, error: KafkaError | None, partitions: list) -> None:
+        """librdkafka's answer to a commit, in a poll."""
+        if error is not None:
+            self._failed(error)
+
+    def _failed(self, error: KafkaError) -> None:
+        if error.code() == KafkaError._NO_OFFSET:   # nothing read since the last commit
+            return
+        if not (error.retriable() or error.code() in COMMIT_LATER):
+            raise KafkaException(error)
+        self._counts["commit_failures"] += 1
