@@ -21,6 +21,7 @@ from replaybench.cli.app import (
     set_option,
     workload_path,
 )
+from replaybench.clusters import cpu_budget
 from replaybench.clusters.artifacts import default_cache_dir
 from replaybench.engine import workload
 from replaybench.errors import UsageError
@@ -95,12 +96,19 @@ def workloads_show(name_or_path: str, overrides: tuple[str, ...], scale: str) ->
 @click.option("--metrics-port", type=click.IntRange(1, 65535), metavar="PORT",
               help="Serve the run's own live figures (phase, restore progress and rate, live "
                    "p99 and lag per role) on http://127.0.0.1:PORT/metrics while it runs.")
+@click.option("--cluster-cpus", metavar="LIST",
+              help="Embedded cluster: its servers run on these cores only (a cpu list: 0, 0-1, "
+                   "0,2); the harness gets the others unless --harness-cpus says (recorded in "
+                   "the manifest's cpu_budget).")
+@click.option("--harness-cpus", metavar="LIST",
+              help="The driver, its Ray and every actor run on these cores only.")
 def run_command(workload_name: str, overrides: tuple[str, ...], scale: str, bootstrap: str | None,
                 client_config: Path | None, platform_name: str, cluster_profile: Path | None,
                 brokers: int | None, ray_address: str | None, results_dir: Path,
                 reference: bool, repeat: int, recreate_topics: bool, security: str | None,
                 drop_acls: tuple[str, ...], replay_topic: str | None, monitor: bool,
-                metrics_port: int | None) -> None:
+                metrics_port: int | None, cluster_cpus: str | None,
+                harness_cpus: str | None) -> None:
     """Seed a changelog, run live traffic, restore it in parallel, write results/<run-id>/."""
     from rich.console import Console
 
@@ -110,6 +118,10 @@ def run_command(workload_name: str, overrides: tuple[str, ...], scale: str, boot
         raise UsageError("--client-config applies to --bootstrap clusters only")
     if cluster_profile and bootstrap:
         raise UsageError("give --bootstrap or --cluster-profile, not both")
+    if harness_cpus and ray_address:
+        raise UsageError("--harness-cpus: with --ray-address the actors run on the Ray "
+                         "cluster's nodes, not on this machine's cores")
+    budget = cpu_budget.budget(cluster_cpus, harness_cpus)
     if replay_topic is not None:
         overrides = (*overrides, "topic.existing=true", f"topic.name={replay_topic}")
     request = runner.RunRequest(workload_path(workload_name), default_cache_dir(), overrides,
@@ -117,7 +129,8 @@ def run_command(workload_name: str, overrides: tuple[str, ...], scale: str, boot
                                 results_dir, recreate_topics, profile=cluster_profile,
                                 platform_name=platform_name, reference=reference,
                                 security=security, drop_acls=drop_acls, repeat=repeat,
-                                monitor=monitor, metrics_port=metrics_port)
+                                monitor=monitor, metrics_port=metrics_port,
+                                cpu_budget=budget)
     console = Console(stderr=False)
     try:
         with display.RichDisplay(console) as live:

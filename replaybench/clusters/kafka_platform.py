@@ -47,6 +47,7 @@ class EmbeddedKafka(Platform):
             security = _security(request.security, cleanup)
             cluster = LocalKafkaCluster(root, request.brokers, cache_dir=request.cache_dir,
                                         security=security, exporter=request.monitor,
+                                        cpus=request.cpus,
                                         **self._extra(request, root, security))
             cleanup.enter_context(cluster.start())
             yield ClusterHandle(self._info(request, cluster, root, security),

@@ -42,7 +42,8 @@ class LocalKafkaCluster:
                  first_port: int | None = None, overrides: dict[str, str] | None = None,
                  heap_mb: int = 768, kafka_version: str = KAFKA_VERSION,
                  extra_classpath: tuple[str, ...] = (), broker_metrics: bool = False,
-                 security: SecurityMaterial | None = None, exporter: bool = False) -> None:
+                 security: SecurityMaterial | None = None, exporter: bool = False,
+                 cpus: frozenset[int] | None = None) -> None:
         if brokers < 1:
             raise ClusterError(f"brokers must be at least 1, got {brokers}")
         self.root = Path(root).resolve()
@@ -51,6 +52,7 @@ class LocalKafkaCluster:
         self.overrides = dict(overrides or {})
         self.security = security   #: TLS or SASL_SSL listeners; None: PLAINTEXT
         self.heap_mb = heap_mb
+        self.cpus = cpus   #: the cores every broker runs on (cpu_budget.py); None: any
         self.cluster_id = new_cluster_id()
         self.nodes = self._layout(brokers, first_port)
         self.processes: dict[int, ServerProcess] = {}
@@ -354,4 +356,5 @@ class LocalKafkaCluster:
             ((jmx_exporter.agent_option(self.cache_dir, exporter),) if exporter else ())
         self.processes[node.node_id] = ServerProcess.spawn(
             self._java_argv(node, "kafka.Kafka", str(node.config_path), agent=agent),
-            marker=str(node.config_path), log_path=node.dir / "console.log", cwd=node.dir)
+            marker=str(node.config_path), log_path=node.dir / "console.log", cwd=node.dir,
+            cpus=self.cpus)

@@ -30,6 +30,7 @@ class ClusterChoice:
     brokers: int = 1               #: embedded: how many brokers
     security: str | None = None    #: embedded: one of the platform's security modes
     monitor: bool = False          #: embedded: its servers serve their metrics (--monitor)
+    cpus: frozenset[int] | None = None   #: embedded: the cores its servers run on
 
     @property
     def label(self) -> str:
@@ -41,6 +42,9 @@ class ClusterChoice:
         if self.security and (self.profile or self.bootstrap):
             raise UsageError("--security starts a secured embedded cluster: an external "
                              "cluster brings its own, in its client config")
+        if self.cpus and (self.profile or self.bootstrap):
+            raise UsageError("--cluster-cpus pins the servers of an embedded cluster; an "
+                             "external cluster's servers are not started here")
         if self.monitor and (self.profile or self.bootstrap):
             raise UsageError("--monitor watches the servers of an embedded cluster; an external "
                              "cluster is watched by a Prometheus of its own")
@@ -48,7 +52,7 @@ class ClusterChoice:
             registry.get(self.platform).check(self._request())
 
     def _request(self) -> OpenRequest:
-        return OpenRequest(self.cache_dir, self.brokers, self.security, self.monitor)
+        return OpenRequest(self.cache_dir, self.brokers, self.security, self.monitor, self.cpus)
 
 
 @contextmanager

@@ -36,6 +36,7 @@ class OpenRequest:
     brokers: int = 1
     security: str | None = None    #: one of the platform's security_modes
     monitor: bool = False          #: serve the servers' own metrics to a Prometheus
+    cpus: frozenset[int] | None = None   #: the cores its servers run on (cpu_budget.py)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from replaybench.clusters.cpu_budget import pinned_to
 from replaybench.errors import ClusterError
 
 _NS_PER_S = 1_000_000_000
@@ -29,8 +30,10 @@ class ServerProcess:
         self._popen = popen
 
     @classmethod
-    def spawn(cls, argv: list[str], marker: str, log_path: Path, cwd: Path) -> ServerProcess:
-        """Start argv in its own session (so a CLI that exits does not take it down)."""
+    def spawn(cls, argv: list[str], marker: str, log_path: Path, cwd: Path,
+              cpus: frozenset[int] | None = None) -> ServerProcess:
+        """Start argv in its own session (so a CLI that exits does not take it down), on
+        `cpus` only when given (cpu_budget.py)."""
         with open(log_path, "ab") as log:
             popen = subprocess.Popen(
                 argv,
@@ -39,6 +42,7 @@ class ServerProcess:
                 stderr=subprocess.STDOUT,
                 cwd=cwd,
                 start_new_session=True,
+                preexec_fn=pinned_to(cpus),
             )
         return cls(popen.pid, marker, popen)
 

@@ -52,10 +52,11 @@ class S3Server(ABC):
 
     name = "s3"
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, cpus: frozenset[int] | None = None) -> None:
         self.root = Path(root).resolve()
         self.port = free_ports(1)[0]
         self.process: ServerProcess | None = None
+        self.cpus = cpus   #: the cores it runs on (cpu_budget.py); None: any
 
     @property
     def endpoint(self) -> str:
@@ -69,7 +70,7 @@ class S3Server(ABC):
         self.root.mkdir(parents=True, exist_ok=True)
         # Every launcher's argv names self.root: the marker that ties the pid to us.
         self.process = ServerProcess.spawn(self._argv(), str(self.root), self.root / "s3.log",
-                                           self.root)
+                                           self.root, self.cpus)
         def alive() -> None:
             if not self.process.alive():
                 raise ClusterError(f"the S3 server ({self.name}) exited at start; see "
@@ -148,8 +149,8 @@ class SeaweedS3Server(S3Server):
     # written for one run, so it is not worth waiting for.
     stop_grace_s = 2.0
 
-    def __init__(self, root: Path) -> None:
-        super().__init__(root)
+    def __init__(self, root: Path, cpus: frozenset[int] | None = None) -> None:
+        super().__init__(root, cpus)
         (self.master, self.volume, self.filer, self.metrics_port, *self.grpc) = free_ports(8)
 
     def _argv(self) -> list[str]:

@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 from replaybench.clusters import health
+from replaybench.clusters.cpu_budget import pinned_to
 from replaybench.clusters.ports import free_ports
 from replaybench.clusters.processes import ServerProcess
 from replaybench.clusters.s3_server import (
@@ -56,12 +57,15 @@ class TansuCluster:
     BUCKET = "replaybench"
     NODE_ID = 111  # what Tansu reports for itself
 
-    def __init__(self, root: Path, cache_dir: Path, s3_server=SeaweedS3Server) -> None:
+    def __init__(self, root: Path, cache_dir: Path, s3_server=SeaweedS3Server,
+                 cpus: frozenset[int] | None = None) -> None:
+        """cpus: the cores Tansu and its S3 server run on (cpu_budget.py); None: any."""
         self.root = Path(root).resolve()
         self.cache_dir = cache_dir
         self.port = free_ports(1)[0]
         self.cluster_id = f"rb-{secrets.token_hex(6)}"   # also the pid marker
-        self.s3: S3Server = s3_server(self.root / "s3")
+        self.cpus = cpus
+        self.s3: S3Server = s3_server(self.root / "s3", cpus)
         self.process: ServerProcess | None = None
         self.restarts = 0
         self.startup_reads: ObjectStoreTraffic | None = None   # None: the store does not count
@@ -148,7 +152,7 @@ class TansuCluster:
         with open(log, "ab") as out:
             popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
                                      stderr=subprocess.STDOUT, cwd=self.root, env=env,
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=pinned_to(self.cpus))
         self.process = ServerProcess(popen.pid, self.cluster_id, popen)
         self.restarts += 1
 

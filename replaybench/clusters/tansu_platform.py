@@ -33,7 +33,7 @@ class TansuOnS3(Platform):
              note: Callable[[str], None]) -> Iterator[ClusterHandle]:
         note(f"starting Tansu {TANSU_VERSION} on a local S3 server (first use builds it with "
              "cargo, ~17 min)")
-        with TansuCluster(root, request.cache_dir).start() as cluster:
+        with TansuCluster(root, request.cache_dir, cpus=request.cpus).start() as cluster:
             yield ClusterHandle(_info(cluster, root), cluster.client_config(), Capabilities(
                 # One process stands for a fleet of stateless brokers: a workload written for
                 # N brokers aims its faults at broker-1..N, and each is that process.

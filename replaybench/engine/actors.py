@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from replaybench.clusters.cpu_budget import affinity
 from replaybench.engine import ray_auth
 from replaybench.engine.node_placement import Node
 from replaybench.meters.self_noise import HiccupMeter, ProcessCpu
@@ -41,7 +42,7 @@ class RoleActor:
     def where(self) -> dict[str, str]:
         import ray
         return {"node_id": ray.get_runtime_context().get_node_id(), "host": socket.gethostname(),
-                "pid": str(os.getpid())}
+                "pid": str(os.getpid()), "cpus": affinity(os.getpid())}
 
 
 def spawn(build: Callable[[], Any], name: str, node_id: str | None = None) -> Any:

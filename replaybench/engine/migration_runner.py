@@ -224,6 +224,9 @@ def _check_request(request) -> None:
         raise UsageError("--security: a migration run cannot be secured yet (its roles and "
                          "its mirror would all log in as the admin); use profiles of secured "
                          "clusters, whose client config says who logs in")
+    if request.cpu_budget:
+        raise UsageError("--cluster-cpus/--harness-cpus: a migration's two clusters and its "
+                         "mirror are not given cores of their own yet")
     if request.monitor or request.metrics_port:
         raise UsageError(f"{'--monitor' if request.monitor else '--metrics-port'}: a migration "
                          "run is not watched by Prometheus yet (only a run on one embedded "

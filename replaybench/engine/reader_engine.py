@@ -5,7 +5,7 @@ every offset accounted for)."""
 
 from __future__ import annotations
 
-import psutil
+import os
 
 from replaybench.engine import role_builds as build
 from replaybench.engine.partition_assignment import assign_partitions
@@ -133,8 +133,21 @@ def holdup(s, group: Group, row: dict) -> dict:
     """Whether the group's readers, not the cluster, set its restore time."""
     summed = s.summed(group.readers)
     idle = sum(group.host_idle) / len(group.host_idle) if group.host_idle else None
-    host = {"shared_host": bool(s.server_pids()), "host_cores": psutil.cpu_count() or 1}
+    host = _load_machine(s.server_pids())
     judged = client_bound.judge(summed, len(group.readers),
                                 row["restore_time_ns"] or s.clock() - group.start_ns, idle, **host)
     return {"verdict": judged.verdict, "verdict_reasons": "; ".join(judged.reasons),
             **judged.evidence, **host}
+
+
+def _load_machine(server_pids: dict[str, int]) -> dict:
+    """The cores the harness may use (all, or its share of a CPU budget), and whether any of
+    the cluster's servers runs on them too."""
+    mine = os.sched_getaffinity(0)
+    shared = False
+    for pid in server_pids.values():
+        try:
+            shared = shared or bool(os.sched_getaffinity(pid) & mine)
+        except OSError:   # gone meanwhile (a fault replaced it): not on the cores now
+            continue
+    return {"shared_host": shared, "host_cores": len(mine)}

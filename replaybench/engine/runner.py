@@ -11,7 +11,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from replaybench.clusters import health
+from replaybench.clusters import cpu_budget, health
+from replaybench.clusters.cpu_budget import CpuBudget, affinity
 from replaybench.clusters.opening import ClusterChoice, open_cluster
 from replaybench.clusters.platform import ClusterHandle
 from replaybench.engine import (
@@ -65,6 +66,9 @@ class RunRequest:
     repeat: int = 1   #: with faults: pairs of (reference, with faults) runs, alternated
     monitor: bool = False   #: a real Prometheus scrapes the platform's own metrics (--monitor)
     metrics_port: int | None = None   #: the run's own live figures served here (--metrics-port)
+    #: the embedded cluster's servers on some cores, the driver, Ray and the actors on the
+    #: others (--cluster-cpus, --harness-cpus)
+    cpu_budget: CpuBudget | None = None
 
 
 @dataclass
@@ -169,15 +173,18 @@ def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec
              results_dir: Path, run_id: str, display: Display,
              reference: RunOutcome | None) -> RunOutcome:
     """Open the cluster and Ray on `stack`, run the coordinator, write the results."""
+    budget = request.cpu_budget
     choice = ClusterChoice(request.cache_dir, request.profile, request.bootstrap,
                            request.platform_name, request.brokers or spec.cluster.brokers,
-                           request.security, request.monitor)
+                           request.security, request.monitor, budget.cluster if budget else None)
     if request.cluster is None:
         choice.check()   # what cannot be opened as asked is said before Ray starts
     if request.monitor:
         platform_watch.check_available()
     live = stack.enter_context(LiveMetrics(request.metrics_port)) if request.metrics_port \
         else None
+    if budget is not None:   # the private Ray and every actor inherit the driver's cores
+        stack.enter_context(cpu_budget.this_process_on(budget.harness))
     # Ray first: a Ray cluster that cannot be joined, or a placement it cannot meet, is said
     # before a broker is started
     ray_info = stack.enter_context(actors.ray_runtime(request.ray_address))
@@ -249,6 +256,9 @@ def _finish(record: RunRecord, spec, request: RunRequest, cluster: ClusterHandle
                                          "reader": spec.storm.consumer_config},
                           summary, ray_info, replay)
     info["tags"] = dict(request.tags)
+    if request.cpu_budget is not None:   # as asked, and as the servers really were pinned
+        info["cpu_budget"] = {**request.cpu_budget.to_manifest(), "servers": {
+            name: affinity(pid) for name, pid in cluster.server_pids().items()}}
     if watch is not None:
         info["monitoring"] = watch.describe()
     if reference is not None:

@@ -7,6 +7,7 @@ reports is its own, not the cluster's (interference.py, client_bound.py).
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -99,16 +100,29 @@ class HostSampler:
     change: a new pid starts counting from its next sample)."""
 
     def __init__(self) -> None:
-        self._host = psutil.cpu_times()
+        # "The host" is the cores this process may use: every core, or the harness's share of
+        # a CPU budget (clusters/cpu_budget.py), which the driver is pinned to for the run
+        self.cores = sorted(os.sched_getaffinity(0))
+        self._host = self._times()
         self._procs: dict[int, psutil.Process] = {}
         self._cpu: dict[int, int] = {}
         self._driver = ProcessCpu()
 
+    def _times(self) -> dict[str, float]:
+        """Seconds per CPU state (idle, steal, ...) summed over self.cores."""
+        per_cpu = psutil.cpu_times(percpu=True)
+        out: dict[str, float] = {}
+        for cpu in self.cores:
+            if cpu < len(per_cpu):
+                for state, seconds in per_cpu[cpu]._asdict().items():
+                    out[state] = out.get(state, 0.0) + seconds
+        return out
+
     def sample(self, pids: dict[str, int]) -> dict:
-        now = psutil.cpu_times()
-        total = sum(now) - sum(self._host)
-        idle = (now.idle - self._host.idle) / total if total > 0 else 0.0
-        steal = (getattr(now, "steal", 0.0) - getattr(self._host, "steal", 0.0)) / total \
+        now = self._times()
+        total = sum(now.values()) - sum(self._host.values())
+        idle = (now.get("idle", 0.0) - self._host.get("idle", 0.0)) / total if total > 0 else 0.0
+        steal = (now.get("steal", 0.0) - self._host.get("steal", 0.0)) / total \
             if total > 0 else 0.0
         self._host = now
         return {"host_idle_share": max(idle, 0.0), "host_steal_share": max(steal, 0.0),
