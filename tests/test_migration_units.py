@@ -274,3 +274,51 @@ def test_a_migrations_fault_names_a_phase_it_has_and_its_targets(tmp_path):
                     "after_phase: trial}\n")
     with pytest.raises(workload.WorkloadError, match="after_phase is for a migration's"):
         workload.load(path)
+
+
+def test_a_commit_the_coordinator_cannot_take_now_is_counted_and_left_to_the_next_tick():
+    """A restarting coordinator refuses commits for a while (seen: _WAIT_COORD, then
+    _ASSIGNMENT_LOST once it forgot the member); the application goes on. An error that is
+    not "not now" (a missing grant) still ends the run."""
+    from confluent_kafka import KafkaError, KafkaException
+
+    from replaybench.roles.group_consumer import GroupConsumer
+
+    class Refusing:
+        def __init__(self, code: int) -> None:
+            self.code = code
+
+        def commit(self, asynchronous: bool) -> None:
+            raise KafkaException(KafkaError(self.code))
+
+        def close(self) -> None:
+            pass
+
+    consumer = GroupConsumer({"bootstrap.servers": "127.0.0.1:9"}, ["t"], "g", 10, 1)
+    consumer.consumer.close()
+    for code in (KafkaError._WAIT_COORD, KafkaError._ASSIGNMENT_LOST, KafkaError._NO_OFFSET):
+        consumer.consumer = Refusing(code)
+        consumer._commit(wait=False)
+    consumer._committed(KafkaError(KafkaError.NOT_COORDINATOR), [])   # an answer in a poll
+    assert consumer.snapshot().counters["commit_failures"] == 3
+    consumer.consumer = Refusing(KafkaError.GROUP_AUTHORIZATION_FAILED)
+    with pytest.raises(KafkaException):
+        consumer._commit()
+
+
+def test_a_cluster_that_does_not_answer_is_not_yet_to_the_lag_reader():
+    """A broker down or restarting mid-cutover: the waits ask again at the next tick, within
+    seconds, instead of ending the run."""
+    import time
+
+    from replaybench.clusters.ports import free_ports
+    from replaybench.engine.group_offsets import NotYet, OffsetReader
+    reader = OffsetReader({"bootstrap.servers": f"127.0.0.1:{free_ports(1)[0]}"})
+    try:
+        for ask in (lambda: reader.ends("t", 2), lambda: reader.committed("g", "t", 2)):
+            started = time.monotonic()
+            with pytest.raises(NotYet):
+                ask()
+            assert time.monotonic() - started < 10
+    finally:
+        reader.close()
