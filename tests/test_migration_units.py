@@ -322,3 +322,15 @@ def test_a_cluster_that_does_not_answer_is_not_yet_to_the_lag_reader():
             assert time.monotonic() - started < 10
     finally:
         reader.close()
+
+
+def test_a_teams_group_whose_offset_never_reached_the_target_fails_its_check():
+    """Moved then, it would start where its reset policy says: skip or read everything."""
+    from replaybench.engine.migration_verify import content_checks
+    from replaybench.verdicts import mirror_content
+    source = {0: ([0, 1, 2], [b"a", b"b", b"c"]), 1: ([0, 1], [b"d", b"e"])}
+    rows = mirror_content.judge_group("billing", "orders", {0: 2, 1: 1}, {0: 2}, source, source)
+    checks = {c["scope"]: c for c in content_checks(rows)}
+    assert checks["group billing/orders-0"]["passed"]
+    missing = checks["group billing/orders-1"]
+    assert missing["check"] == "committed offset synced to the target" and not missing["passed"]

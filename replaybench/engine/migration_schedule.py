@@ -152,10 +152,19 @@ class MigrationSchedule:
             return False
 
     def _offsets_on_copy(self, move: Move) -> bool:
-        parts = self.state.spec.live.partitions
-        had = self.on.offsets.committed(self.traffic.group, self.traffic.topic, parts)
-        now = move.to.offsets.committed(self.traffic.group, move.to.read[move.to.copy_ix], parts)
-        return all(now[p] >= 0 for p in had if had[p] > 0)
+        """The run's group, and on the forward move the team's own groups on their own
+        topics: every partition committed where they read has an offset on the copy."""
+        asked = [(self.traffic.group, self.traffic.topic, move.to.read[move.to.copy_ix],
+                  self.state.spec.live.partitions)]
+        if move.flow is self.forward:
+            asked += [(group, topic, copy, parts) for topic, copy, parts in move.flow.topics
+                      if topic in self.m.existing_topics for group in self.m.existing_groups]
+        for group, topic, copy, parts in asked:
+            had = self.on.offsets.committed(group, topic, parts)
+            now = move.to.offsets.committed(group, copy, parts)
+            if not all(now[p] >= 0 for p in had if had[p] > 0):
+                return False
+        return True
 
     def _switch_consumers(self, move: Move) -> None:
         move.flow.stop()   # nothing more to copy, and nothing written yet where it copies to

@@ -89,15 +89,29 @@ def _judge_content(state: RunState, schedule: MigrationSchedule) -> None:
             synced = schedule.target.offsets.committed(group, copy, partitions)
             rows += mirror_content.judge_group(group, topic, committed, synced, source, copied)
     state.record.mirror_content.extend(rows)
+    state.record.verification.extend(content_checks(rows))
+
+
+def content_checks(rows: list[dict]) -> list[dict]:
+    """The checks on the team's own topics and groups, from their mirror_content rows."""
+    checks = []
     for row in rows:
         if row["kind"] == "topic":
-            state.record.verification.append({
+            checks.append({
                 "scope": f"mirror {row['name']}-{row['partition']}",
                 "check": "source records missing from the copy", "expected": 0,
                 "observed": row["missing"], "passed": row["missing"] == 0})
         elif row["translation_error"] is not None:
             skipped = max(row["translation_error"], 0)
-            state.record.verification.append({
+            checks.append({
                 "scope": f"group {row['name']}-{row['partition']}",
                 "check": "records the synced offset skips", "expected": 0,
                 "observed": skipped, "passed": skipped == 0})
+        elif row["synced_offset"] is None and row["committed_offset"]:
+            # committed on the source, nothing on the target: moved now, the group would
+            # start where its reset policy says (skip everything, or read it all again)
+            checks.append({
+                "scope": f"group {row['name']}-{row['partition']}",
+                "check": "committed offset synced to the target", "expected": 1,
+                "observed": 0, "passed": False})
+    return checks
