@@ -304,6 +304,9 @@ def test_a_commit_the_coordinator_cannot_take_now_is_counted_and_left_to_the_nex
     consumer.consumer = Refusing(KafkaError.GROUP_AUTHORIZATION_FAILED)
     with pytest.raises(KafkaException):
         consumer._commit()
+    consumer._on_lost(consumer.consumer, [])    # lost partitions: nothing to commit
+    with pytest.raises(KafkaException):          # revoked ones are committed first
+        consumer._on_revoke(consumer.consumer, [])
 
 
 def test_a_cluster_that_does_not_answer_is_not_yet_to_the_lag_reader():

@@ -59,7 +59,7 @@ class GroupConsumer:
                                   "auto.offset.reset": self.reset, **client_config,
                                   **self.stats.config, "on_commit": self._committed})
         self.topics = list(topics)
-        self.consumer.subscribe(self.topics, on_revoke=self._on_revoke)
+        self.consumer.subscribe(self.topics, on_revoke=self._on_revoke, on_lost=self._on_lost)
 
     def tick(self, deadline_ns: int) -> Snapshot:
         """Read until deadline_ns, then commit what was read (the application processed it)."""
@@ -117,6 +117,13 @@ class GroupConsumer:
                                         cols.partition[:n].astype(np.int64), cols.offset[:n],
                                         np.full(n, self.leg, np.int64), topic,
                                         np.full(n, now, np.int64)], axis=1))
+
+    def _on_lost(self, consumer: Consumer, partitions: list) -> None:
+        """The group went on without this member (its coordinator restarted, its session
+        expired): the partitions are no longer its own to commit, so nothing is committed
+        (without this, librdkafka calls on_revoke, whose commit cannot succeed). What was
+        read since the last commit is read again by the next owner, and the ledger counts
+        it."""
 
     def _on_revoke(self, consumer: Consumer, partitions: list) -> None:
         """Before a rebalance takes partitions away, commit what was read from them (else
