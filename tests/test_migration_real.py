@@ -90,8 +90,17 @@ def test_a_drained_cutover_and_its_rollback_lose_nothing_with_the_mirror_killed_
                          "faults=[{action: kill, targets: [mirror], at_s: 4, duration_s: 2}, "
                          "{action: pause, targets: [target-broker-1], at_s: 0.5, duration_s: 3, "
                          "after_phase: trial}]")
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    info = json.loads((run_dir / "manifest.json").read_text())
+    info = json.loads((run_dir / "manifest.json").read_text()) if run_dir else {}
+    # MirrorMaker does not always sync every partition of a group that committed before it
+    # started (seen once in five runs: partition 1, committed at 200, never synced within
+    # the 30 s wait, after the mirror was killed and restarted). The run must then fail on
+    # exactly that check, naming it; nothing else may fail.
+    failed = [c for c in _rows(run_dir, "verification") if not c["passed"]] if run_dir else []
+    unsynced = [c for c in failed if c["check"] == "committed offset synced to the target"]
+    assert proc.returncode == (1 if unsynced else 0), proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert failed == unsynced, failed
+    if unsynced:
+        assert info["status"] == "failed" and "committed offset synced" in info["reason"]
     assert info["migration"]["lost"] == 0 and info["migration"]["passed"]
     assert info["cluster"]["source"]["kind"] == "external"
     # their topic: every record in the copy, in order; their group: never put past the
@@ -105,8 +114,9 @@ def test_a_drained_cutover_and_its_rollback_lose_nothing_with_the_mirror_killed_
     groups = [r for r in content if r["kind"] == "group"]
     committed = {r["partition"] for r in groups}
     assert len(committed) >= 1 and all(r["committed_offset"] > 0 for r in groups)
-    assert all(r["translation_error"] is not None and r["translation_error"] <= 0
-               for r in groups), groups
+    assert {f"group {r['name']}-{r['partition']}" for r in groups
+            if r["synced_offset"] is None} == {c["scope"] for c in unsynced}
+    assert all(r["translation_error"] <= 0 for r in groups if r["synced_offset"] is not None)
     totals = _totals(run_dir)
     assert set(totals) == {"cutover", "rollback"}
     cut = [r for r in _rows(run_dir, "migration") if r["step"] == "cutover"
