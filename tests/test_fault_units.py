@@ -13,7 +13,7 @@ import pytest
 from replaybench.clusters.platform import ACTIONS, FaultRefused, ProcessControl
 from replaybench.engine import faults
 from replaybench.engine.fault_schedule import FaultSchedule
-from replaybench.engine.workload import FaultSpec
+from replaybench.engine.fault_spec import FaultSpec
 from replaybench.results.run_record import RunRecord
 
 REPLACE_S = 0.4   #: a fake replacement's length: long against a loaded machine's scheduling

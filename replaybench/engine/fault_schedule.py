@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from replaybench.clusters.platform import FaultRefused, ProcessControl
 from replaybench.engine import faults
-from replaybench.engine.workload import FaultSpec
+from replaybench.engine.fault_spec import FaultSpec
 from replaybench.errors import RunError
 
 
