@@ -72,7 +72,7 @@ def _their_topic_and_group(bootstrap: str, topic: str, group: str) -> None:
     consumer.close()
 
 
-@pytest.mark.alone
+@pytest.mark.slow(150)
 @pytest.mark.timeout(RUN_TIMEOUT_S + 60)
 def test_a_drained_cutover_and_its_rollback_lose_nothing_with_the_mirror_killed_and_a_broker_frozen(
         tmp_path,
@@ -168,7 +168,7 @@ def test_a_drained_cutover_and_its_rollback_lose_nothing_with_the_mirror_killed_
 # earliest (everything read again) was seen passing too; left out of the suite for its time:
 # the drained cutover above already shows re-reads from the ledger, and the judge's own tests
 # (test_migration_units.py) hold the earliest case's arithmetic.
-@pytest.mark.alone
+@pytest.mark.slow(100)
 @pytest.mark.timeout(RUN_TIMEOUT_S + 60)
 @pytest.mark.parametrize("reset", ["latest"])
 def test_consumers_moved_without_their_offsets_skip_or_re_read(tmp_path, reset):
@@ -211,7 +211,7 @@ def test_the_same_cluster_on_both_sides_is_refused_before_anything_starts(tmp_pa
     assert not list(results.glob("*/manifest.json"))
 
 
-@pytest.mark.alone
+@pytest.mark.slow(60)
 @pytest.mark.timeout(RUN_TIMEOUT_S + 60)
 def test_a_mirror_that_dies_ends_the_run_with_its_last_log_lines_and_keeps_what_was_measured(
         tmp_path):

@@ -87,36 +87,25 @@ def test_ctrl_c_at_a_random_moment_leaves_an_aborted_run_and_no_processes(tmp_pa
         assert marker and not find_by_marker(marker), f"left running: {marker} ({context})"
 
 
-@pytest.mark.slow(270)
-@pytest.mark.timeout(900 + TIMEOUT_ROOM_S)
+@pytest.mark.slow(200)
+@pytest.mark.timeout(600 + TIMEOUT_ROOM_S)
 def test_a_broker_replaced_mid_restore_is_measured_and_nothing_is_lost(tmp_path):
     """broker-replacement at smoke scale on the embedded 3-broker cluster, the replacement
-    triggered as the storm starts so that it lands inside the restore; a reference run without
-    the fault goes first."""
+    triggered as the storm starts so that it lands inside the restore. (The reference run
+    without the fault is tested on the 1-broker S3-backed run below: it is the same pairing on
+    any platform, and a second 3-broker run here cost the suite ~60 s.)"""
     import pyarrow.parquet as pq
     proc = _cli("run", "--workload", "broker-replacement", "--scale", "smoke", "--results",
-                str(tmp_path), *SHORT, "--set", "seed.records=100000",
+                str(tmp_path), *SHORT, "--set", "seed.records=100000", "--no-reference",
                 "--set", "faults=[{action: replace, broker: 2, at_s: 0}]")
-    out, err = proc.communicate(timeout=900)
+    out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, out[-3000:] + err[-3000:]
-    [ref] = _manifests(tmp_path / "references")
     [info] = _manifests(tmp_path)
-    assert ref["status"] == "completed" and ref["workload"]["spec"]["faults"] == []
-    assert ref["tags"]["reference"] and info["reference"]["run_id"] == ref["run_id"]
-    ref_dir = tmp_path / info["reference"]["path"]
-    ref_groups = pq.read_table(ref_dir / "restore_groups.parquet").to_pylist()
-    assert info["reference"]["restore_time_ns"] == max(g["restore_time_ns"] for g in ref_groups)
-    assert "restore" in out and "without (reference run)" in out
-    # one pair says little: the cost's verdict says so, and how to get an interval
-    assert info["fault_cost"]["pairs"] == 1
-    assert info["fault_cost"]["verdict"].startswith("inconclusive: 1 pair")
-    assert "the faults' cost over 1 pair(s)" in out and "--repeat 3" in out
     run_dir = tmp_path / info["run_id"]
     assert info["status"] == "completed" and info["cluster"]["brokers"] == 3
     [drill] = pq.read_table(run_dir / "faults.parquet").to_pylist()
     assert (drill["action"], drill["broker"], drill["error"]) == ("replace", 2, "")
-    assert drill["reference_restore_time_ns"] == info["reference"]["restore_time_ns"] > 0
-    assert drill["restore_time_ns"] == info["reference"]["restore_time_with_faults_ns"] > 0
+    assert drill["restore_time_ns"] > 0 and drill["restore_stall_ns"] > 0
     assert drill["done_ns"] > drill["started_ns"] > 0
     assert drill["under_replicated_max"] > 0 and drill["under_replicated_cleared_ns"] > 0
     assert drill["broker_bytes_after"] > 1_000_000          # the new disk was filled again
@@ -163,17 +152,30 @@ def test_tiered_storage_restores_from_the_remote_tier_through_a_replacement(tmp_
     assert not find_by_marker(cluster["root"])
 
 
-@pytest.mark.slow(75)
+@pytest.mark.slow(120)
 @pytest.mark.timeout(600 + TIMEOUT_ROOM_S)
 def test_s3_backed_broker_restores_exactly_and_survives_a_replacement(tmp_path):
     """Tansu on the local S3 server: stateless, so a replacement is a new process and moves no
-    data; the restore still verifies exactly."""
+    data; the restore still verifies exactly. A reference run without the fault goes first,
+    on a fresh cluster, and the faulted run says what the fault cost its restore."""
     import pyarrow.parquet as pq
     proc = _cli("run", "--workload", "broker-replacement", "--cluster", "s3", "--scale", "smoke",
-                "--results", str(tmp_path), *SHORT, "--set", "seed.records=100000", "--no-reference",
+                "--results", str(tmp_path), *SHORT, "--set", "seed.records=100000",
                 "--set", "faults=[{action: replace, broker: 1, at_s: 0}]")
     out, err = proc.communicate(timeout=600)
     [info] = _manifests(tmp_path)
+    [ref] = _manifests(tmp_path / "references")
+    assert ref["status"] == "completed" and ref["workload"]["spec"]["faults"] == []
+    assert ref["tags"]["reference"] and info["reference"]["run_id"] == ref["run_id"]
+    assert ref["cluster"]["root"] != info["cluster"]["root"]     # each on a fresh cluster
+    ref_groups = pq.read_table(tmp_path / info["reference"]["path"] /
+                               "restore_groups.parquet").to_pylist()
+    assert info["reference"]["restore_time_ns"] == max(g["restore_time_ns"] for g in ref_groups)
+    assert "without (reference run)" in out
+    # one pair says little: the cost's verdict says so, and how to get an interval
+    assert info["fault_cost"]["pairs"] == 1
+    assert info["fault_cost"]["verdict"].startswith("inconclusive: 1 pair")
+    assert "the faults' cost over 1 pair(s)" in out and "--repeat 3" in out
     # A broker killed mid-produce may take acknowledged live records with it (seen at default
     # scale: 291 of 80,842). That is Tansu's behaviour, which the run must report, not hide:
     # such a run fails on the live check that names it. The restore itself must stay exact.
@@ -185,6 +187,8 @@ def test_s3_backed_broker_restores_exactly_and_survives_a_replacement(tmp_path):
     run_dir = tmp_path / info["run_id"]
     [drill] = pq.read_table(run_dir / "faults.parquet").to_pylist()
     assert drill["action"] == "replace" and drill["error"] == "" and drill["done_ns"] > 0
+    assert drill["reference_restore_time_ns"] == info["reference"]["restore_time_ns"] > 0
+    assert drill["restore_time_ns"] == info["reference"]["restore_time_with_faults_ns"] > 0
     assert drill["broker_bytes_after"] == 0                     # stateless: nothing local
     # ...and the new process read only metadata from the object store before it listened
     # (a re-fetch of the state would be ~20 MB); the window until it answered also holds the

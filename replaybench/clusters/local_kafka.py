@@ -17,6 +17,7 @@ from pathlib import Path
 
 from replaybench.clusters import broker_metrics, health, jmx_exporter
 from replaybench.clusters.artifacts import KAFKA_VERSION, find_java, kafka_artifacts
+from replaybench.clusters.jvm_archive import JvmArchive
 from replaybench.clusters.kafka_config import NodeLayout, jvm_options, log4j2_properties, server_properties
 from replaybench.clusters.ports import free_ports, require_free
 from replaybench.clusters.processes import ServerProcess, read_end, tail
@@ -58,6 +59,7 @@ class LocalKafkaCluster:
         self.processes: dict[int, ServerProcess] = {}
         self._java: str | None = None
         self._classpath: str | None = None
+        self.archive: JvmArchive | None = None   #: class-data sharing (jvm_archive.py)
         self.extra_classpath = tuple(str(p) for p in extra_classpath)  #: plugins (an RSM)
         # node id -> port of its Jolokia agent (broker_metrics.py); empty: no agent
         self.metrics_ports = dict(zip((n.node_id for n in self.nodes),
@@ -110,9 +112,13 @@ class LocalKafkaCluster:
         running after timeout_s."""
         for proc in self.processes.values():
             proc.terminate()
+        clean = True
         for proc in self.processes.values():
             if not proc.wait_gone(timeout_s):
                 proc.kill()
+                clean = False
+        if self.archive is not None and clean:   # a killed JVM wrote no whole archive
+            self.archive.settle()
         if self.root.exists():
             self.save()
 
@@ -286,7 +292,7 @@ class LocalKafkaCluster:
         self.kafka_version = state["kafka_version"]
         self.cluster_id = state["cluster_id"]
         self.overrides, self.heap_mb, self.security = {}, 768, None
-        self._java, self._classpath = None, None
+        self._java, self._classpath, self.archive = None, None, None
         self.extra_classpath = tuple(state.get("extra_classpath", ()))
         self.metrics_ports, self.exporter_ports = {}, {}
         self.nodes = [NodeLayout(n["id"], n["broker_port"], n["controller_port"], Path(n["dir"]))
@@ -323,8 +329,8 @@ class LocalKafkaCluster:
             node, audit=bool(self.security and self.security.mode == "sasl_ssl")))
 
     def _java_argv(self, node: NodeLayout, main: str, *args: str,
-                   agent: tuple[str, ...] = ()) -> list[str]:
-        return [self._java, *jvm_options(self.heap_mb), *agent,
+                   agent: tuple[str, ...] = (), archive: list[str] = ()) -> list[str]:
+        return [self._java, *jvm_options(self.heap_mb), *archive, *agent,
                 f"-Dlog4j2.configurationFile={node.log4j_path}", f"-Dkafka.logs.dir={node.logs_dir}",
                 "-cp", self._classpath, main, *args]
 
@@ -334,7 +340,8 @@ class LocalKafkaCluster:
         running = [(n, subprocess.Popen(
             self._java_argv(n, "kafka.tools.StorageTool", "format", "--cluster-id", self.cluster_id,
                             "--config", str(n.config_path),
-                            *(self.security.format_args() if self.security else ())),
+                            *(self.security.format_args() if self.security else ()),
+                            archive=self.archive.use()),
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)) for n in nodes]
         for node, proc in running:
             out, _ = proc.communicate()
@@ -348,13 +355,18 @@ class LocalKafkaCluster:
             self._java = find_java().path
             self._classpath = ":".join([f"{kafka_artifacts(self.kafka_version).fetch(self.cache_dir)}/*",
                                         *self.extra_classpath])
+            self.archive = JvmArchive(self.cache_dir, self._java, self._classpath, "kafka")
 
     def _spawn(self, node: NodeLayout) -> None:
         self._ensure_runtime()
         port, exporter = self.metrics_ports.get(node.node_id), self.exporter_ports.get(node.node_id)
         agent = ((broker_metrics.agent_option(self.cache_dir, port),) if port else ()) + \
             ((jmx_exporter.agent_option(self.cache_dir, exporter),) if exporter else ())
+        # A JVM with an agent refuses to start if asked to write an archive (the JDK wants a
+        # diagnostic flag for that); reading one written without the agent is fine.
+        archive = self.archive.use() if agent else self.archive.use_or_write()
         self.processes[node.node_id] = ServerProcess.spawn(
-            self._java_argv(node, "kafka.Kafka", str(node.config_path), agent=agent),
+            self._java_argv(node, "kafka.Kafka", str(node.config_path), agent=agent,
+                            archive=archive),
             marker=str(node.config_path), log_path=node.dir / "console.log", cwd=node.dir,
             cpus=self.cpus)
