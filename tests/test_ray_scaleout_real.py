@@ -14,11 +14,13 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections import Counter
 from pathlib import Path
 
-import psutil
 import pytest
+
+from replaybench.clusters.processes import find_by_marker
 
 from tests.ray_start_cluster import RayStartCluster
 
@@ -98,20 +100,32 @@ def test_separation_keeps_live_traffic_off_the_restore_nodes_and_a_pin_wins(ray3
     assert set(actual) == {head, labelled}   # the unlabelled worker runs nothing
 
 
-def _kafka_pids() -> set[int]:
-    return {p.pid for p in psutil.process_iter(["cmdline"])
-            if "kafka.Kafka" in (p.info["cmdline"] or [])}
-
-
-@pytest.mark.alone   # no broker anywhere on the machine may appear meanwhile
 def test_a_refused_token_is_one_line_and_starts_no_broker(ray3, tmp_path):
-    before = _kafka_pids()
-    done = _run(ray3.address, tmp_path, env={"RAY_AUTH_TOKEN": "not-the-token"}, timeout=120)
+    """The run's temp dir is the test's own, and every process started below it is looked
+    for while the run goes on: a broker the run started would be seen, whatever runs beside
+    this test."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    seen: set[int] = set()
+    watching = threading.Event()
+
+    def watch() -> None:
+        while not watching.wait(0.2):
+            seen.update(p.pid for p in find_by_marker(str(scratch)))
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        done = _run(ray3.address, tmp_path / "results",
+                    env={"RAY_AUTH_TOKEN": "not-the-token", "TMPDIR": str(scratch)}, timeout=120)
+    finally:
+        watching.set()
+        watcher.join()
     assert done.returncode == 2, done.stderr[-2000:]
     assert done.stderr.strip().count("\n") == 0, done.stderr
     assert f"cannot join the Ray cluster at {ray3.address}" in done.stderr
     assert "not let in; it refused the token from RAY_AUTH_TOKEN" in done.stderr
-    assert _kafka_pids() <= before and not list(tmp_path.iterdir())
+    assert not seen and not list(scratch.glob("rb-kafka-*"))
+    assert not (tmp_path / "results").exists()
 
 
 @pytest.mark.parametrize("args, expected", [
