@@ -176,3 +176,26 @@ def test_a_fault_after_a_phase_waits_for_that_phase_and_then_for_its_time():
     assert started["phase"] == "trial"
     schedule.finish(record)
     assert [f["trigger"] for f in record.faults] == ["at_s=0 after_phase=trial", "at_s=3600"]
+
+
+def test_a_faults_window_holds_the_intervals_it_overlaps_and_the_one_after_it_ends():
+    """Records a frozen broker held are acknowledged, and counted, just after it is back: the
+    interval after the fault's end is its window's too, whatever the coordinator's timing."""
+    from replaybench.engine.ticker import TICK_NS
+    from replaybench.meters.snapshots import Snapshot
+    schedule = FaultSchedule([FaultSpec(action="pause", targets=("broker-1",), at_s=0,
+                                        duration_s=1)], Processes(), time.monotonic_ns, {}, [])
+    [fault] = schedule.faults
+    fault.thread = threading.Thread(target=lambda: None)
+    fault.thread.start()
+    fault.thread.join()
+    t0 = 10 * TICK_NS
+    fault.started_ns, fault.done_ns = t0 + TICK_NS // 2, t0 + 3 * TICK_NS + TICK_NS // 2
+    record = RunRecord("r", t0)
+    for i in range(-1, 7):   # intervals [t0 + i s, t0 + (i+1) s); the one at i acked i + 1
+        start = t0 + i * TICK_NS
+        schedule.watch(record, [Snapshot("producer", "p", start + TICK_NS,
+                                         counters={"acked": i + 1})], start)
+    window = record.phases[("fault-0", "producer")]
+    # from the interval it started in (0) to the one after the one it ended in (3): 0..4
+    assert window.counters["acked"] == sum(range(1, 6))

@@ -91,7 +91,11 @@ def test_a_drained_cutover_and_its_rollback_lose_nothing_with_the_mirror_killed_
                          f"migration.existing_groups=[{group}]",
                          "faults=[{action: kill, targets: [mirror], at_s: 4, duration_s: 2}, "
                          "{action: pause, targets: [target-broker-1], at_s: 0.5, duration_s: 3, "
-                         "after_phase: trial}]")
+                         "after_phase: trial}]",
+                         # a trial long enough to hold the whole freeze while producers write
+                         # the target: a tick late on a loaded machine (seen: 2.2 s after the
+                         # trial began), 3 s of it fell past a 3 s trial, into the drain
+                         "migration.trial_s=6")
     info = json.loads((run_dir / "manifest.json").read_text()) if run_dir else {}
     # MirrorMaker does not always sync every partition of a group that committed before it
     # started (seen once in five runs: partition 1, committed at 200, never synced within
@@ -248,9 +252,16 @@ def test_a_mirror_that_dies_ends_the_run_with_its_last_log_lines_and_keeps_what_
             try:   # another run's mirror may be stopping meanwhile
                 if run_id and run_id in config.read_text():
                     mine.append(int(entry.name))
+                    config_of_mine = config
             except OSError:
                 continue
     assert len(mine) == 1, (run_id, mine)
+    # once it has begun its log (on a loaded machine a JVM 3 s old may not have yet): the run
+    # must then keep that log with its results
+    deadline = time.monotonic() + 60
+    while not any(p.stat().st_size for p in config_of_mine.parent.glob("*.log")) and \
+            time.monotonic() < deadline:
+        time.sleep(0.2)
     ServerProcess(mine[0], "connect.mirror.MirrorMaker").signal(signal.SIGKILL)
     out, err = proc.communicate(timeout=RUN_TIMEOUT_S)
     assert proc.returncode == 1, out[-3000:] + err[-3000:]

@@ -121,7 +121,7 @@ class RunState:
         start, snaps = self.ticker.step()
         self.last_snaps = snaps
         self.note(start, snaps)
-        self.faults.watch(self.record, [s for _, s in snaps])
+        self.faults.watch(self.record, [s for _, s in snaps], start)
         for hook in self.on_tick:
             hook(self)
 
