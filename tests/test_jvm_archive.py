@@ -3,6 +3,7 @@ a condition for a JVM to start (a broken archive is run without)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -73,3 +74,17 @@ def test_a_broker_started_after_a_clean_stop_maps_the_archive(tmp_path, cache_di
         [pid] = cluster.server_pids().values()
         maps = Path(f"/proc/{pid}/maps").read_text()
         assert str(cluster.archive.path) in maps
+
+
+def test_a_partial_archive_whose_writer_died_is_dropped(tmp_path, hello_jar):
+    java = find_java().path
+    archive = JvmArchive(tmp_path, java, hello_jar, "hello")
+    archive.path.parent.mkdir(parents=True)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    orphan = archive.path.with_name(f".{archive.path.name}.{dead.pid}.0")
+    live = archive.path.with_name(f".{archive.path.name}.{os.getpid()}.7")
+    orphan.write_bytes(b"x")
+    live.write_bytes(b"x")
+    archive.use_or_write()
+    assert not orphan.exists() and live.exists()   # another live harness may still write it

@@ -95,7 +95,13 @@ def test_a_drained_cutover_and_its_rollback_lose_nothing_with_the_mirror_killed_
                          # a trial long enough to hold the whole freeze while producers write
                          # the target: a tick late on a loaded machine (seen: 2.2 s after the
                          # trial began), 3 s of it fell past a 3 s trial, into the drain
-                         "migration.trial_s=6")
+                         "migration.trial_s=6",
+                         # The freeze stops the reverse mirror's offset syncs (its source is
+                         # the frozen broker): its checkpoints then translate back to the last
+                         # sync before the freeze (seen: 565 and 595 records back on two
+                         # partitions, 1,203 in all, past the default bound of 800). What
+                         # this run holds to is below: nothing lost, every re-read counted.
+                         "migration.cutover.max_duplicates=100000")
     info = json.loads((run_dir / "manifest.json").read_text()) if run_dir else {}
     # MirrorMaker does not always sync every partition of a group that committed before it
     # started (seen once in five runs: partition 1, committed at 200, never synced within
@@ -135,6 +141,9 @@ def test_a_drained_cutover_and_its_rollback_lose_nothing_with_the_mirror_killed_
     back = totals["rollback"]
     assert back["acked_before"] > 0 and back["acked_after"] > 0   # the trial wrote; so did "back"
     assert back["lost"] == 0 and back["mirror_missing"] == 0
+    # the rollback re-reads what its translation put it back by, and no more than the trial
+    # wrote (the reverse mirror started with the trial)
+    assert back["duplicates"] == -back["translation_error"] <= back["acked_before"]
     assert all(t["mirror_missing"] == 0 for t in totals.values())
     # the faults happened: the mirror, killed, came back and finished the copy; the target's
     # broker, frozen in the trial, lost no write it acknowledged (lost 0 above)

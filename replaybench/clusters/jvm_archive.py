@@ -36,6 +36,7 @@ class JvmArchive:
         if self.path.is_file() or self._writing:
             return self.use()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._drop_orphans()
         partial = self.path.with_name(f".{self.path.name}.{os.getpid()}.{len(self._writing)}")
         self._writing.append(partial)
         return [f"-XX:ArchiveClassesAtExit={partial}"]
@@ -48,6 +49,25 @@ class JvmArchive:
                 os.replace(partial, self.path)
             partial.unlink(missing_ok=True)
         self._writing.clear()
+
+
+    def _drop_orphans(self) -> None:
+        """Partial archives left by a harness that died before settle(): their writer's pid
+        (in the name) is gone."""
+        for partial in self.path.parent.glob(f".{self.path.name}.*"):
+            pid = partial.name.rsplit(".", 2)[-2]
+            if pid.isdigit() and not _alive(int(pid)):
+                partial.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:   # someone else's process: alive
+        return True
+    return True
 
 
 def _key(java: str, classpath: str) -> str:
