@@ -117,8 +117,8 @@ class LocalKafkaCluster:
             if not proc.wait_gone(timeout_s):
                 proc.kill()
                 clean = False
-        if self.archive is not None and clean:   # a killed JVM wrote no whole archive
-            self.archive.settle()
+        if self.archive is not None:   # a killed JVM wrote no whole archive
+            self.archive.settle(whole=clean)
         if self.root.exists():
             self.save()
 
