@@ -15,7 +15,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=180)
 
 
-@pytest.mark.slow(65)
+@pytest.mark.slow(40)
 def test_up_status_down(cluster_root):
     root = cluster_root / "cli"
     up = _cli("cluster", "up", "--dir", str(root))

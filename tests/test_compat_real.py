@@ -32,7 +32,7 @@ def _rows(results: Path) -> tuple[dict, dict[str, dict]]:
     return manifest, {r["check"]: r for r in pq.read_table(folder / "compat.parquet").to_pylist()}
 
 
-@pytest.mark.slow(120)
+@pytest.mark.slow(45)
 def test_embedded_kafka_keeps_every_semantic_a_stateful_job_relies_on(tmp_path):
     done = _compat("--checks", FAST, "--results", str(tmp_path))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

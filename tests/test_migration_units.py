@@ -337,3 +337,29 @@ def test_a_teams_group_whose_offset_never_reached_the_target_fails_its_check():
     assert checks["group billing/orders-0"]["passed"]
     missing = checks["group billing/orders-1"]
     assert missing["check"] == "committed offset synced to the target" and not missing["passed"]
+
+
+def test_a_mirror_killed_mid_answer_has_no_figures_and_ends_nothing(tmp_path):
+    """Its metrics agent's reply cut short (the process died while answering) reads as no
+    figures this tick, as a mirror that is down does; it ended a run once (IncompleteRead)."""
+    import socket
+    import threading
+
+    from replaybench.clusters.mirror_maker import MirrorMaker
+
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def answer_and_die() -> None:
+        conn, _ = server.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n{\"status\"")
+        conn.close()
+    threading.Thread(target=answer_and_die, daemon=True).start()
+
+    class Alive:
+        def alive(self) -> bool:
+            return True
+    maker = MirrorMaker(tmp_path, tmp_path, {})
+    maker.process, maker.metrics_port = Alive(), server.getsockname()[1]
+    assert maker.figures(timeout_s=5) == {}
+    server.close()

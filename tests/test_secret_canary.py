@@ -47,7 +47,7 @@ def _everything_under(root: Path, skip: tuple[Path, ...] = ()) -> str:
     return "\n".join(parts)
 
 
-@pytest.mark.slow(50)
+@pytest.mark.slow(85)
 @pytest.mark.timeout(2 * RUN_LIMIT_S + 60)   # two runs, then room for the subprocess's limit
 def test_a_planted_secret_appears_nowhere_a_run_leaves(kafka1, tmp_path):
     results = tmp_path / "results"

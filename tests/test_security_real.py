@@ -43,7 +43,7 @@ def _files_text(root: Path) -> str:
     return "\n".join(parts)
 
 
-@pytest.mark.slow(80)
+@pytest.mark.slow(150)
 def test_compat_under_sasl_ssl_runs_least_privileged_and_leaks_no_secret(cache_dir, tmp_path,
                                                                            capfd):
     """compat's Kafka Streams check (a Streams restore with the readers side by side: five
@@ -111,6 +111,7 @@ _DROPS = [("restore-storm", "reader:READ:topic", "reader", "{run}-changelog",
            "TopicAuthorizationException")]
 
 
+@pytest.mark.slow(85)
 @pytest.mark.parametrize(("workload", "drop", "role", "topic", "error"), _DROPS,
                          ids=["readers", "kafka-streams"])
 def test_a_missing_acl_is_one_line_naming_principal_operation_and_resource(
@@ -131,7 +132,7 @@ def test_a_missing_acl_is_one_line_naming_principal_operation_and_resource(
     assert denied == {f"User:{role}"}
 
 
-@pytest.mark.slow(60)
+@pytest.mark.slow(80)
 def test_tiered_storage_runs_secured_and_each_role_logs_in_as_itself(tmp_path):
     """The readers' engine on Tiered Storage under SASL_SSL: the brokers' remote-log metadata
     clients use the secured listener, the restore reads the remote tier, and the broker's

@@ -41,7 +41,7 @@ def _app(run_dir: Path) -> str:
     return f"rb-{manifest(run_dir)['run_id']}"
 
 
-@pytest.mark.slow(80)
+@pytest.mark.slow(100)
 def test_exactly_once_restore_is_measured_and_loses_or_doubles_nothing(kafka1, cache_dir,
                                                                         tmp_path, ray_local):
     out = run_smoke(kafka1, cache_dir, tmp_path, "streams-restore", *SMALL,
@@ -84,7 +84,7 @@ def test_an_unknown_streams_config_fails_the_run_in_one_line(kafka1, cache_dir, 
     assert (out.run_dir / "manifest.json").exists() and not _jvms(_app(out.run_dir))
 
 
-@pytest.mark.slow(60)
+@pytest.mark.slow(80)
 def test_a_killed_instances_tasks_fail_over_and_restore_from_the_changelog(kafka1, cache_dir,
                                                                            tmp_path, ray_local):
     """streams-failover without standby replicas: an instance killed for good; the survivors
@@ -104,7 +104,7 @@ def test_a_killed_instances_tasks_fail_over_and_restore_from_the_changelog(kafka
 
 
 @pytest.mark.cluster   # an embedded 3-broker cluster, started by the command it runs
-@pytest.mark.slow(210)
+@pytest.mark.slow(120)
 @pytest.mark.timeout(660)
 def test_a_streams_restore_through_a_broker_replacement(tmp_path):
     """streams-broker-replacement without its reference run: broker 2 of 3 is replaced while

@@ -8,6 +8,7 @@ started again with the same configuration resumes where it stopped.
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.request
 from pathlib import Path
@@ -116,7 +117,9 @@ class MirrorMaker:
             return {}
         try:
             beans = _read_beans(self.metrics_port, "kafka.connect.mirror:*", timeout_s)
-        except (OSError, ValueError):
+        except (OSError, ValueError, http.client.HTTPException):
+            # (a mirror killed mid-answer cuts its reply short: IncompleteRead, an
+            # HTTPException, ended a run whose fault had just killed the mirror)
             return {}
         return figures_from_beans(beans)
 
