@@ -17,6 +17,8 @@ import hashlib
 import os
 from pathlib import Path
 
+import psutil
+
 
 class JvmArchive:
     """One archive for JVMs started as `java` with `classpath`; `name` says what for."""
@@ -56,18 +58,8 @@ class JvmArchive:
         (in the name) is gone."""
         for partial in self.path.parent.glob(f".{self.path.name}.*"):
             pid = partial.name.rsplit(".", 2)[-2]
-            if pid.isdigit() and not _alive(int(pid)):
+            if pid.isdigit() and not psutil.pid_exists(int(pid)):
                 partial.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:   # someone else's process: alive
-        return True
-    return True
 
 
 def _key(java: str, classpath: str) -> str:

@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 from replaybench.clusters import broker_metrics, health, jmx_exporter
@@ -329,7 +330,7 @@ class LocalKafkaCluster:
             node, audit=bool(self.security and self.security.mode == "sasl_ssl")))
 
     def _java_argv(self, node: NodeLayout, main: str, *args: str,
-                   agent: tuple[str, ...] = (), archive: list[str] = ()) -> list[str]:
+                   agent: tuple[str, ...] = (), archive: Sequence[str] = ()) -> list[str]:
         return [self._java, *jvm_options(self.heap_mb), *archive, *agent,
                 f"-Dlog4j2.configurationFile={node.log4j_path}", f"-Dkafka.logs.dir={node.logs_dir}",
                 "-cp", self._classpath, main, *args]

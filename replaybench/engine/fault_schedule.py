@@ -133,7 +133,7 @@ class FaultSchedule:
 
     def _sample_replication(self, record) -> None:
         from replaybench.clusters import health
-        if not self.topics:   # no topic to watch (a unit test's schedule)
+        if not self.topics:   # nothing whose replication a fault could disturb
             return
         if self._admin is None:
             cfg = self.client_config
