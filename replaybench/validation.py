@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 import typing
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic.fields import FieldInfo
@@ -55,6 +55,18 @@ def format_version(supported: int) -> Any:
 def between(kind: type, low: float | None = None, high: float | None = None) -> Any:
     """`kind` limited to [low, high]; the error message names both ends."""
     return Annotated[kind, Field(ge=low, le=high)]
+
+
+def count_or_auto(high: int) -> Any:
+    """A count in 0..high, or `auto` (the harness chooses it at run time)."""
+    def check(value: Any) -> Any:
+        if value == "auto":
+            return value
+        text = str(value).strip() if isinstance(value, (int, str)) else ""
+        if isinstance(value, bool) or not text.isdigit() or int(text) > high:
+            raise ValueError(f"expected auto or an integer 0..{high}, got {value!r}")
+        return int(text)
+    return Annotated[int | Literal["auto"], BeforeValidator(check)]
 
 
 def one_line(exc: ValidationError, source: str, model: type[BaseModel]) -> str:

@@ -211,3 +211,23 @@ def test_a_reader_fallback_is_said_once_on_the_console_and_named_in_the_summary(
         console.print(table)
     assert "reader client │ confluent-kafka (Message objects: the slower fallback)" in \
         console.export_text()
+
+
+def test_auto_readers_follow_the_cores_and_a_fixed_count_is_kept():
+    from replaybench.engine.reader_count import choose
+    assert choose("auto", 8, 2, "affinity").readers == 2
+    assert choose("auto", 8, 64, "affinity").readers == 8      # never more than the partitions
+    assert choose("auto", 8, 0, "affinity").readers == 1       # at least one
+    fixed = choose(4, 8, 1, "affinity")
+    assert (fixed.readers, fixed.cores, fixed.source) == (4, 0, "the workload fixes it")
+
+
+def test_a_sweep_runs_round_by_round(tmp_path, monkeypatch):
+    """Repetitions alternate the combinations, so the machine's drift falls on all alike."""
+    from replaybench.engine import runner, sweep
+    seen = []
+    monkeypatch.setattr(runner, "run", lambda request, display=None: seen.append(
+        (dict(request.tags)["storm.readers"], dict(request.tags)["repetition"])))
+    base = runner.RunRequest(WORKLOADS / "restore-storm.yaml", tmp_path, results_dir=tmp_path)
+    sweep.sweep(base, sweep.parse_vary(("storm.readers=1,auto",)), repeat=2)
+    assert seen == [("1", "0"), ("auto", "0"), ("1", "1"), ("auto", "1")]

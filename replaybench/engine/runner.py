@@ -21,6 +21,7 @@ from replaybench.engine import (
     manifest,
     object_store_meter,
     platform_watch,
+    reader_count,
     run_parts,
     run_topics,
     workload,
@@ -199,6 +200,10 @@ def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec
     if replay:   # the readers split the topic's own partitions
         spec = spec.model_copy(update={"topic": spec.topic.model_copy(
             update={"partitions": replay["partitions"]})})
+    readers = reader_count.choose(spec.storm.readers, spec.topic.partitions,
+                                  *reader_count.harness_cores(not ray_info.get("temp_dir")))
+    spec = spec.model_copy(update={"storm": spec.storm.model_copy(
+        update={"readers": readers.readers})})
     streams = spec.storm.engine == "kafka-streams"
     run_topics.create(spec, config, names, request.recreate_topics,
                       cluster.info.topic_configs or {}, cluster.info.replication,
@@ -223,15 +228,16 @@ def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec
     latch.arm()   # from here until everything is stopped, a Ctrl-C is noted, not raised
     record.reason = grants.explain(record.reason)
     return _finish(record, spec, request, cluster, names, config, ray_info, results_dir,
-                   meter, reference, replay, grants, watch)
+                   meter, reference, replay, grants, watch, readers)
 
 
 def _finish(record: RunRecord, spec, request: RunRequest, cluster: ClusterHandle, names: Topics,
             config: dict, ray_info: dict, results_dir: Path, meter,
             reference: RunOutcome | None, replay: dict | None,
-            grants: acls.RunGrants, watch: platform_watch.PlatformWatch | None) -> RunOutcome:
+            grants: acls.RunGrants, watch: platform_watch.PlatformWatch | None,
+            readers: reader_count.ReaderCount) -> RunOutcome:
     """replay: the identity of a replayed existing topic (topics.existing_topic); grants:
-    what the roles were allowed on a sasl_ssl cluster."""
+    what the roles were allowed on a sasl_ssl cluster; readers: how their count was chosen."""
     run_parts.close(record)
     if watch is not None:   # the run's whole window, before Prometheus stops with the stack
         watch.collect(record)
@@ -250,7 +256,8 @@ def _finish(record: RunRecord, spec, request: RunRequest, cluster: ClusterHandle
         # who really logged in and did what, as the brokers' authorizer saw it
         cluster_info["access_seen"] = cluster.access_seen(record.started_ns, record.ended_ns)
     info = manifest.build(record, spec, {"scale": request.scale, "overrides": list(request.overrides),
-                                         "file": str(request.workload)},
+                                         "file": str(request.workload),
+                                         "readers": readers.to_manifest()},
                           cluster_info, {"base": config, "producer": spec.live.producer_config,
                                          "consumer": spec.live.consumer_config,
                                          "reader": spec.storm.consumer_config},

@@ -39,8 +39,10 @@ def sweep(base: runner.RunRequest, vary: list[tuple[str, list[str]]], repeat: in
         workload.load(base.workload, [*base.overrides, *(f"{k}={v}" for k, v in combo)], base.scale)
     sweep_dir = base.results_dir / f"sweep-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
     outcomes = []
-    for combo in combos:
-        for rep in range(repeat):
+    # round by round: each round runs every combination once, so that a drift of the machine
+    # over the sweep (another job, a warming disk cache) falls on all of them alike
+    for rep in range(repeat):
+        for combo in combos:
             tags = (*combo, ("sweep", sweep_dir.name), ("repetition", str(rep)))
             request = dataclasses.replace(
                 base, overrides=(*base.overrides, *(f"{k}={v}" for k, v in combo)),

@@ -21,7 +21,15 @@ from replaybench.engine.fault_spec import FaultSpec
 from replaybench.engine.migration_workload import Migration, check_with_the_rest
 from replaybench.errors import UsageError
 from replaybench.strict_yaml import parse_yaml
-from replaybench.validation import NonEmptyText, Properties, Strict, between, format_version, one_line
+from replaybench.validation import (
+    NonEmptyText,
+    Properties,
+    Strict,
+    between,
+    count_or_auto,
+    format_version,
+    one_line,
+)
 
 SUPPORTED_VERSION = 1
 # A workload's name goes into results directory names and topic names: letters, digits, '.',
@@ -68,7 +76,9 @@ class Live(Strict):
 
 class Storm(Strict):
     """Parallel restores: `groups` jobs, each with `readers` readers over all partitions."""
-    readers: between(int, 0, 10_000) = 4
+    #: per group; auto: one per core the harness is given, at most one per partition
+    #: (engine/reader_count.py); 0: no restore, live traffic only
+    readers: count_or_auto(10_000) = "auto"
     groups: between(int, 1, 100) = 1
     stagger_s: between(float, 0.0) = 0.0       #: between group starts
     follow: bool = False           #: moving target: read past the storm-start offsets
