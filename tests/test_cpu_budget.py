@@ -73,6 +73,6 @@ def test_a_run_on_a_budget_keeps_the_cluster_and_the_harness_apart(tmp_path):
     import pyarrow.parquet as pq
     [group] = pq.read_table(tmp_path / info["run_id"] / "restore_groups.parquet").to_pylist()
     assert (group["host_cores"], group["shared_host"]) == (1, False)
-    # storm.readers: auto follows the harness's one core: one reader, not one per machine core
-    assert group["readers"] == 1 and info["workload"]["readers"] == {
-        "readers": 1, "asked": "auto", "cores": 1, "cores_from": "this process's CPU affinity"}
+    # storm.readers: auto follows the harness's one core (two readers), not the machine's cores
+    assert group["readers"] == 2 and info["workload"]["readers"] == {
+        "readers": 2, "asked": "auto", "cores": 1, "cores_from": "this process's CPU affinity"}

@@ -215,11 +215,26 @@ def test_a_reader_fallback_is_said_once_on_the_console_and_named_in_the_summary(
 
 def test_auto_readers_follow_the_cores_and_a_fixed_count_is_kept():
     from replaybench.engine.reader_count import choose
-    assert choose("auto", 8, 2, "affinity").readers == 2
+    assert choose("auto", 8, 2, "affinity").readers == 4       # two per core
+    assert choose("auto", 8, 3, "affinity").readers == 6
     assert choose("auto", 8, 64, "affinity").readers == 8      # never more than the partitions
     assert choose("auto", 8, 0, "affinity").readers == 1       # at least one
     fixed = choose(4, 8, 1, "affinity")
     assert (fixed.readers, fixed.cores, fixed.source) == (4, 0, "the workload fixes it")
+
+
+def test_auto_readers_on_a_joined_ray_count_the_cpus_of_the_readers_nodes():
+    from replaybench.engine.node_placement import Node, Placer
+    from replaybench.engine.reader_count import harness_cores
+    from replaybench.engine.workload import Placement
+    from replaybench.roles.kinds import Role
+    nodes = [Node("h", "a:1", head=True, cpus=4), Node("w1", "b:1", cpus=8),
+             Node("w2", "c:1", {"rb-role": "restore"}, cpus=16)]
+    spread = Placer(nodes, Placement())
+    apart = Placer(nodes, Placement(policy="separate"))
+    pinned = Placer(nodes, Placement(policy="separate", pin={"reader": "rb-role=restore"}))
+    assert [harness_cores(True, p.pools[Role.READER])[0] for p in (spread, apart, pinned)] == \
+        [28, 24, 16]
 
 
 def test_a_sweep_runs_round_by_round(tmp_path, monkeypatch):

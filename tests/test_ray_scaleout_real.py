@@ -73,6 +73,9 @@ def test_six_readers_spread_two_per_node_and_land_where_planned(ray3, tmp_path):
                       if a.startswith("reader"))
     assert sorted(readers.values()) == [2, 2, 2]       # floor(6/3) .. ceil(6/3)
     assert sorted(len(v) for v in actual.values()) == [3, 3, 3]   # 9 actors over 3 nodes
+    # each node as `ray start --num-cpus=1` made it: what storm.readers: auto would count
+    assert [n["cpus"] for n in info["placement_plan"]["nodes"]] == [1, 1, 1]
+    assert info["workload"]["readers"]["asked"] == 6
     # the same results, in kind, as a run on one machine
     assert {p.name for p in (tmp_path / info["run_id"]).iterdir()} >= {
         "manifest.json", "restore_groups.parquet", "latency.parquet", "timeseries.parquet",
@@ -89,7 +92,7 @@ def test_separation_keeps_live_traffic_off_the_restore_nodes_and_a_pin_wins(ray3
     """separate: seeder, producer, consumer on the head, readers elsewhere; with the readers
     pinned to the one worker labelled rb-role=restore, all of them are there."""
     done = _run(ray3.address, tmp_path, "placement.policy=separate",
-                "placement.pin.reader=rb-role=restore")
+                "placement.pin.reader=rb-role=restore", "storm.readers=4")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     info, actual = _placed(tmp_path)
     nodes = info["placement_plan"]["nodes"]

@@ -72,10 +72,11 @@ def test_restore_storm_results_agree_with_the_broker(kafka1, cache_dir, tmp_path
     assert checks and all(c["passed"] for c in checks)
     assert _by(checks, check="missing_keys")[0]["observed"] == 0
     kinds = [e["kind"] for e in table(run_dir, "events")]
-    # storm.readers: auto, one reader per core this process may use (at most the 8 partitions)
-    readers = min(len(os.sched_getaffinity(0)), 8)
+    # storm.readers: auto, two readers per core this process may use (at most the 8 partitions)
+    cores = len(os.sched_getaffinity(0))
+    readers = min(2 * cores, 8)
     chosen = info["workload"]["readers"]
-    assert (chosen["readers"], chosen["asked"], chosen["cores"]) == (readers, "auto", readers)
+    assert (chosen["readers"], chosen["asked"], chosen["cores"]) == (readers, "auto", cores)
     assert kinds.count("reader_caught_up") == readers == groups[0]["readers"]
     assert "group_caught_up" in kinds
     assert out.summary.groups[0].restore_time_s > 0 and out.summary.verification_passed

@@ -60,7 +60,8 @@ def alive_nodes() -> list[Node]:
     import ray
     return [Node(n["NodeID"], f"{n['NodeManagerAddress']}:{n['NodeManagerPort']}",
                  {k: v for k, v in (n.get("Labels") or {}).items() if not k.startswith("ray.io/")},
-                 head="node:__internal_head__" in (n.get("Resources") or {}))
+                 head="node:__internal_head__" in (n.get("Resources") or {}),
+                 cpus=int((n.get("Resources") or {}).get("CPU", 0)))
             for n in ray.nodes() if n.get("Alive")]
 
 

@@ -26,6 +26,7 @@ class Node:
     address: str
     labels: dict[str, str] = field(default_factory=dict)
     head: bool = False
+    cpus: int = 0            #: the node's CPU resource in Ray
 
 
 class PlacementError(UsageError):
@@ -60,7 +61,7 @@ class Placer:
         """For the manifest: the policy, and per node its address, labels and actors."""
         return {"policy": self.placement.policy, "pin": dict(self.placement.pin),
                 "nodes": [{"node_id": n.node_id, "address": n.address, "labels": n.labels,
-                           "head": n.head,
+                           "head": n.head, "cpus": n.cpus,
                            "actors": sorted(a for a, where in self.plan.items()
                                             if where == n.node_id)} for n in self.nodes]}
 

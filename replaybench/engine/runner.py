@@ -39,6 +39,7 @@ from replaybench.results.run_record import RunRecord
 from replaybench.results.runs import headline_groups
 from replaybench.results.summary import Summary, summarize
 from replaybench.roles import native_reader
+from replaybench.roles.kinds import Role
 from replaybench.verdicts import fault_cost
 
 REACH_TIMEOUT_S = 10.0
@@ -201,7 +202,8 @@ def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec
         spec = spec.model_copy(update={"topic": spec.topic.model_copy(
             update={"partitions": replay["partitions"]})})
     readers = reader_count.choose(spec.storm.readers, spec.topic.partitions,
-                                  *reader_count.harness_cores(not ray_info.get("temp_dir")))
+                                  *reader_count.harness_cores(
+                                      not ray_info.get("temp_dir"), placer.pools[Role.READER]))
     spec = spec.model_copy(update={"storm": spec.storm.model_copy(
         update={"readers": readers.readers})})
     streams = spec.storm.engine == "kafka-streams"

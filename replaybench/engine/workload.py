@@ -76,7 +76,7 @@ class Live(Strict):
 
 class Storm(Strict):
     """Parallel restores: `groups` jobs, each with `readers` readers over all partitions."""
-    #: per group; auto: one per core the harness is given, at most one per partition
+    #: per group; auto: two per core the harness is given, at most one per partition
     #: (engine/reader_count.py); 0: no restore, live traffic only
     readers: count_or_auto(10_000) = "auto"
     groups: between(int, 1, 100) = 1
