@@ -66,3 +66,19 @@ def test_missing_java_gives_one_line_naming_it(tmp_path):
     assert result.stderr.strip().splitlines() == [
         "replaybench: java not found on PATH: install a JDK 17+ "
         "(e.g. apt-get install openjdk-17-jdk-headless)"]
+
+
+def test_kafka_opts_reach_the_broker_jvm_and_the_manifest_without_a_secret(
+        cluster_root, cache_dir, monkeypatch):
+    """KAFKA_OPTS, as Kafka's scripts take it: after replaybench's flags, so it wins."""
+    from replaybench.engine import manifest
+    monkeypatch.setenv("KAFKA_OPTS", "-XX:TieredStopAtLevel=1 -Drb.test.password=hunter2")
+    with LocalKafkaCluster(cluster_root / "opts", 1, cache_dir=cache_dir).start() as cluster:
+        pid = cluster.processes[1].pid
+        flags = subprocess.run(["jcmd", str(pid), "VM.flags"], capture_output=True, text=True,
+                               timeout=30).stdout
+        props = subprocess.run(["jcmd", str(pid), "VM.system_properties"], capture_output=True,
+                               text=True, timeout=30).stdout
+    assert "-XX:TieredStopAtLevel=1" in flags.split() and "rb.test.password=hunter2" in props
+    assert manifest.host()["kafka_opts"] == ["-XX:TieredStopAtLevel=1",
+                                             "-Drb.test.password=<redacted>"]

@@ -153,3 +153,31 @@ def test_an_instance_killed_from_outside_fails_its_next_tick_in_one_line(kafka1,
     assert instance.tick(instance.clock() + 10_000_000).errors == []
     instance.close()
     assert not instance.work_dir.exists() and not _jvms("crash-test")
+
+
+def test_the_application_jvm_takes_kafka_opts(kafka1, cache_dir, monkeypatch):
+    """KAFKA_OPTS reaches the application's JVM as Kafka's scripts pass it (after
+    replaybench's own flags), read by the harness when it builds the app, not where it runs."""
+    import subprocess
+    import time
+
+    from replaybench.clusters import streams_app
+    from replaybench.roles.streams_instance import StreamsInstance
+    monkeypatch.setenv("KAFKA_OPTS", "-XX:TieredStopAtLevel=1")
+    app = streams_app.build(cache_dir)
+    monkeypatch.delenv("KAFKA_OPTS")
+    create_topic(kafka1.bootstrap, "rb-opts-in", 1, 1)
+    inst = StreamsInstance(app.java, app.classpath, {
+        "application.id": "rb-opts", "bootstrap.servers": kafka1.bootstrap,
+        "replaybench.input": "rb-opts-in", "replaybench.output": "rb-opts-out"},
+        options=app.options)
+    try:
+        pid = inst.start()
+        deadline, flags = time.monotonic() + 30, ""
+        while "-XX:TieredStopAtLevel=1" not in flags.split() and time.monotonic() < deadline:
+            flags = subprocess.run(["jcmd", str(pid), "VM.flags"], capture_output=True,
+                                   text=True, timeout=30).stdout   # until it can be attached
+            time.sleep(0.5)
+    finally:
+        inst.close()
+    assert "-XX:TieredStopAtLevel=1" in flags.split(), flags

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -73,6 +74,13 @@ def find_java() -> Java:
         raise ClusterError(f"java at {candidate} is version {major}; Kafka {KAFKA_VERSION} "
                            f"needs {MIN_JAVA_MAJOR}+")
     return Java(candidate, major)
+
+
+def kafka_opts() -> list[str]:
+    """Extra JVM options for every Kafka JVM replaybench starts here (brokers and their tools,
+    the Kafka Streams application, MirrorMaker), from KAFKA_OPTS as Kafka's own scripts take
+    them: after replaybench's flags, so that they win. Recorded in the manifest (host)."""
+    return shlex.split(os.environ.get("KAFKA_OPTS", ""))
 
 
 @dataclass(frozen=True)

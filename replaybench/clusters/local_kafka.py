@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from replaybench.clusters import broker_metrics, health, jmx_exporter
-from replaybench.clusters.artifacts import KAFKA_VERSION, find_java, kafka_artifacts
+from replaybench.clusters.artifacts import KAFKA_VERSION, find_java, kafka_artifacts, kafka_opts
 from replaybench.clusters.jvm_archive import JvmArchive
 from replaybench.clusters.kafka_config import NodeLayout, jvm_options, log4j2_properties, server_properties
 from replaybench.clusters.ports import free_ports, require_free
@@ -333,7 +333,7 @@ class LocalKafkaCluster:
                    agent: tuple[str, ...] = (), archive: Sequence[str] = ()) -> list[str]:
         return [self._java, *jvm_options(self.heap_mb), *archive, *agent,
                 f"-Dlog4j2.configurationFile={node.log4j_path}", f"-Dkafka.logs.dir={node.logs_dir}",
-                "-cp", self._classpath, main, *args]
+                *kafka_opts(), "-cp", self._classpath, main, *args]
 
     def _format(self, nodes: list[NodeLayout]) -> None:
         """kafka-storage format, all nodes at once (each is a JVM start of ~2 s)."""
@@ -365,7 +365,8 @@ class LocalKafkaCluster:
             ((jmx_exporter.agent_option(self.cache_dir, exporter),) if exporter else ())
         # A JVM with an agent refuses to start if asked to write an archive (the JDK wants a
         # diagnostic flag for that); reading one written without the agent is fine.
-        archive = self.archive.use() if agent else self.archive.use_or_write()
+        with_agent = agent or any(o.startswith("-javaagent") for o in kafka_opts())
+        archive = self.archive.use() if with_agent else self.archive.use_or_write()
         self.processes[node.node_id] = ServerProcess.spawn(
             self._java_argv(node, "kafka.Kafka", str(node.config_path), agent=agent,
                             archive=archive),

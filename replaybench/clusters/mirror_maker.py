@@ -14,7 +14,13 @@ import urllib.request
 from pathlib import Path
 
 from replaybench.clusters import broker_metrics, mirror_config
-from replaybench.clusters.artifacts import KAFKA_VERSION, LOG4J_VERSION, MavenArtifacts, find_java
+from replaybench.clusters.artifacts import (
+    KAFKA_VERSION,
+    LOG4J_VERSION,
+    MavenArtifacts,
+    find_java,
+    kafka_opts,
+)
 from replaybench.clusters.kafka_config import file_log4j
 from replaybench.clusters.platform import ProcessControl
 from replaybench.clusters.ports import free_ports
@@ -64,7 +70,7 @@ class MirrorMaker:
         argv = [find_java().path, f"-Xms{HEAP_MB // 2}m", f"-Xmx{HEAP_MB}m", "-XX:+UseG1GC",
                 "-XX:TieredStopAtLevel=1", "-XX:CICompilerCount=1", "-XX:ParallelGCThreads=1",
                 broker_metrics.agent_option(self.cache_dir, self.metrics_port),
-                f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{libs}/*", MAIN,
+                f"-Dlog4j2.configurationFile={log4j}", *kafka_opts(), "-cp", f"{libs}/*", MAIN,
                 str(self.config_path), "--clusters", self.target_alias()]
         self.process = ServerProcess.spawn(argv, str(self.config_path),
                                            self.root / f"{self.name}.console", self.root)

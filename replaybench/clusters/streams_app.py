@@ -10,7 +10,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from replaybench.clusters.artifacts import KAFKA_VERSION, find_java, streams_artifacts
+from replaybench.clusters.artifacts import KAFKA_VERSION, find_java, kafka_opts, streams_artifacts
 from replaybench.errors import ClusterError
 
 SOURCES = Path(__file__).resolve().parent.parent / "jvm" / "streams"
@@ -20,6 +20,7 @@ SOURCES = Path(__file__).resolve().parent.parent / "jvm" / "streams"
 class StreamsApp:
     java: str          #: the java binary to run it with
     classpath: str     #: compiled classes, then the kafka-streams jars
+    options: tuple[str, ...] = ()   #: extra JVM options (KAFKA_OPTS, artifacts.kafka_opts)
 
 
 def build(cache_dir: Path, version: str = KAFKA_VERSION) -> StreamsApp:
@@ -31,7 +32,7 @@ def build(cache_dir: Path, version: str = KAFKA_VERSION) -> StreamsApp:
     classes = cache_dir / "streams-app" / f"{version}-{digest}"
     if not (classes / ".complete").exists():
         _compile(java.path, libs, sources, classes)
-    return StreamsApp(java.path, f"{classes}:{libs}/*")
+    return StreamsApp(java.path, f"{classes}:{libs}/*", tuple(kafka_opts()))
 
 
 def _compile(java: str, libs: Path, sources: list[Path], classes: Path) -> None:

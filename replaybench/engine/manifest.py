@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from replaybench.clusters.artifacts import kafka_opts
 from replaybench.engine.workload import WorkloadSpec
 from replaybench.kafka.client_config import redact, redact_override, redact_tree
 from replaybench.results import provenance
@@ -28,7 +29,7 @@ def build(record: RunRecord, spec: WorkloadSpec, request: dict[str, Any], cluste
                                                  for o in request.get("overrides", [])]}},
         "cluster": cluster,
         "client_configs": {role: redact(cfg) for role, cfg in client_configs.items()},
-        "versions": provenance.versions(), "host": provenance.host(),
+        "versions": provenance.versions(), "host": host(),
         "git_commit": provenance.git_commit(),
         "ray": ray_info, "placement": record.placement,
         "placement_plan": record.placement_plan,
@@ -38,6 +39,12 @@ def build(record: RunRecord, spec: WorkloadSpec, request: dict[str, Any], cluste
     if replay:
         info["replay"] = replay
     return info
+
+
+def host() -> dict[str, Any]:
+    """The machine, with the extra flags of every Kafka JVM started here (KAFKA_OPTS): they
+    change what the brokers and the Kafka Streams application measure."""
+    return {**provenance.host(), "kafka_opts": [redact_override(o) for o in kafka_opts()]}
 
 
 def _iso(ns: int) -> str | None:

@@ -14,6 +14,7 @@ from typing import Any
 from replaybench.clusters import health
 from replaybench.clusters.opening import ClusterChoice, open_cluster
 from replaybench.clusters.platform import ClusterHandle
+from replaybench.engine import manifest
 from replaybench.errors import UsageError
 from replaybench.evaluation import (
     admin_check,
@@ -156,5 +157,5 @@ def _manifest(compat_id: str, outcome: CompatOutcome, handle: ClusterHandle, con
             "cluster": handle.info.to_manifest(),
             "client_configs": {"base": client_config.redact(config)},
             "checks": {r["check"]: r["status"] for r in outcome.rows},
-            "versions": provenance.versions(), "host": provenance.host(),
+            "versions": provenance.versions(), "host": manifest.host(),
             "git_commit": provenance.git_commit()}

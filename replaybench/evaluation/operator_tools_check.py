@@ -9,7 +9,7 @@ from pathlib import Path
 
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 
-from replaybench.clusters.artifacts import find_java, kafka_artifacts
+from replaybench.clusters.artifacts import find_java, kafka_artifacts, kafka_opts
 from replaybench.evaluation.probe import FAIL, PASS, Outcome, Probe
 from replaybench.kafka.client_config import java_properties
 
@@ -90,7 +90,8 @@ class _Tools:
                 if r.get("TOPIC") == topic}
 
     def _run(self, main: str, *args: str) -> list[str]:
-        result = subprocess.run([self.java, "-cp", self.classpath, main, "--bootstrap-server",
+        result = subprocess.run([self.java, *kafka_opts(), "-cp", self.classpath, main,
+                                 "--bootstrap-server",
                                  self.bootstrap, *args], capture_output=True, text=True,
                                 timeout=TOOL_TIMEOUT_S)
         if result.returncode != 0:

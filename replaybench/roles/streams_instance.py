@@ -69,10 +69,12 @@ class Recovery:
 
 class StreamsInstance:
     def __init__(self, java: str, classpath: str, properties: dict[str, str],
-                 name: str = "streams-0") -> None:
-        """properties: StreamsConfig plus replaybench.input / replaybench.output. The instance
-        works in a temp dir of its own (state.dir, its config and log), removed by close()."""
+                 name: str = "streams-0", options: tuple[str, ...] = ()) -> None:
+        """properties: StreamsConfig plus replaybench.input / replaybench.output; options:
+        extra JVM options, after replaybench's. The instance works in a temp dir of its own
+        (state.dir, its config and log), removed by close()."""
         self.name, self.java, self.classpath = name, java, classpath
+        self.options = options
         self.clock = Clock()
         work_dir = self.work_dir = Path(tempfile.mkdtemp(prefix=f"rb-{name}-"))
         self.state_dir = work_dir / f"{name}-state"
@@ -98,8 +100,8 @@ class StreamsInstance:
         """Start the JVM; returns its pid."""
         log = open(self.log_file, "ab")
         self.proc = subprocess.Popen(
-            [self.java, JVM_HEAP, f"-Dlog4j2.configurationFile={self.log_config}", "-cp",
-             self.classpath, MAIN_CLASS, str(self.props_file)],
+            [self.java, JVM_HEAP, f"-Dlog4j2.configurationFile={self.log_config}",
+             *self.options, "-cp", self.classpath, MAIN_CLASS, str(self.props_file)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, start_new_session=True)
         log.close()
         self._reader = threading.Thread(target=self._read, args=(self.proc,), daemon=True)
