@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,8 @@ import pytest
 from replaybench.clusters.artifacts import default_cache_dir
 from replaybench.clusters.local_kafka import LocalKafkaCluster
 from replaybench.clusters.processes import find_by_marker
+
+from tests.worker_slices import dealt
 
 _ROOT = pytest.StashKey[Path]()
 
@@ -59,9 +62,30 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if _CLUSTER_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.cluster)
-    # Long tests first, the longest first: run in parallel (.ci/run), the quick ones then fill
-    # the workers' gaps instead of a long one starting last and running alone.
-    items.sort(key=lambda item: (-_slow_s(item), item.get_closest_marker("cluster") is None))
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(_Order(), "replaybench-test-order")
+
+
+class _Order:
+    @pytest.hookimpl(trylast=True)   # after -m has deselected: what is ordered is what runs
+    def pytest_collection_modifyitems(self, config, items):
+        """Long tests first, the longest first: run in parallel (.ci/run), the quick ones
+        then fill the workers' gaps instead of a long one starting last and running alone;
+        each worker's first slice holds its share of them (worker_slices.py)."""
+        items.sort(key=lambda item: (-_slow_s(item),
+                                     item.get_closest_marker("cluster") is None))
+        workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+        if workers > 1:
+            items[:] = dealt(items, workers, _slow_s, _fixture_unit)
+
+
+def _fixture_unit(item) -> str:
+    """Tests of a module that share a module-scoped fixture: one unit; any other: itself."""
+    defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+    shared = any(d and d[-1].scope == "module" for d in defs.values())
+    return item.module.__name__ if shared else item.nodeid
 
 
 def _slow_s(item) -> float:

@@ -32,9 +32,11 @@ class RayStartCluster:
         try:
             port = free_ports(1)[0]
             self.address = f"127.0.0.1:{port}"
-            self._start(["--head", f"--port={port}", "--include-dashboard=false"])
-            for _ in range(self.workers):
-                self._start([f"--address={self.address}"])
+            self._started(self._start(["--head", f"--port={port}", "--include-dashboard=false"]))
+            # the workers join at once: each `ray start` is ~10 s, mostly waiting
+            for started in [self._start([f"--address={self.address}"])
+                            for _ in range(self.workers)]:
+                self._started(started)
             self._wait_for_nodes()
         except BaseException:
             self.stop()
@@ -44,14 +46,23 @@ class RayStartCluster:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _start(self, args: list[str]) -> None:
+    def _start(self, args: list[str]) -> subprocess.Popen:
         node_dir = Path(tempfile.mkdtemp(prefix="rb-raynode-", dir="/tmp"))
         self.dirs.append(node_dir)
         label = self.labels[len(self.dirs) - 1] if len(self.dirs) <= len(self.labels) else ""
-        subprocess.run(["ray", "start", *args, "--node-ip-address=127.0.0.1", "--num-cpus=1",
-                        f"--temp-dir={node_dir}", "--object-store-memory=100000000",
-                        *([f"--labels={label}"] if label else [])],
-                       env=self.env, check=True, capture_output=True, text=True, timeout=120)
+        return subprocess.Popen(["ray", "start", *args, "--node-ip-address=127.0.0.1",
+                                 "--num-cpus=1", f"--temp-dir={node_dir}",
+                                 "--object-store-memory=100000000",
+                                 *([f"--labels={label}"] if label else [])],
+                                env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True)
+
+    @staticmethod
+    def _started(start: subprocess.Popen, timeout_s: float = 120.0) -> None:
+        """`ray start` has returned, successfully."""
+        said, _ = start.communicate(timeout=timeout_s)
+        if start.returncode:
+            raise subprocess.CalledProcessError(start.returncode, start.args, said)
 
     def _wait_for_nodes(self, timeout_s: float = 60.0) -> None:
         """Every node's raylet up (`ray start` returns once it has launched them)."""

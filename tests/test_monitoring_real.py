@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 from replaybench.clusters.ports import free_ports
 from replaybench.engine import runner
@@ -88,3 +89,47 @@ def test_a_monitored_run_stores_the_brokers_series_and_sees_the_restore_and_the_
     high = rejudge(str(out.run_dir), "--thresholds", str(lines))
     assert high.returncode == 1 and "observability restore  showed  ->  did not show" \
         in high.stdout, high.stdout
+
+
+def test_a_teams_own_prometheus_is_asked_the_teams_queries(kafka1, cache_dir, tmp_path,
+                                                             ray_local):
+    """--prometheus URL: a Prometheus the harness did not start (here the test's, scraping
+    replaybench's own /metrics as a team's would for a nightly run), asked the queries of the
+    team's file, on a cluster the harness cannot scrape itself (given by --bootstrap)."""
+    from replaybench.clusters.prometheus_server import PrometheusServer
+    from replaybench.verdicts import observability
+    port = free_ports(1)[0]
+    queries = tmp_path / "team-queries.yaml"
+    queries.write_text(
+        "# what this team reads a restore's activity from, under the name the check reads\n"
+        "bytes_out_per_s: sum by (server) (rate(replaybench_restored_records[6s]))\n"
+        "restored: replaybench_restored_records\n"
+        "clock: sum by (server) (rate(replaybench_elapsed_seconds[6s]))\n")
+    with PrometheusServer(tmp_path / "team-prometheus", {"nightly": f"127.0.0.1:{port}"},
+                          1.0).start() as team:
+        request = runner.RunRequest(WORKLOADS / "restore-storm.yaml", cache_dir,
+                                    (*SHORT, LONGER_BASELINE), "smoke",
+                                    bootstrap=kafka1.bootstrap, results_dir=tmp_path / "results",
+                                    metrics_port=port, prometheus=team.url,
+                                    prometheus_queries=queries)
+        out = runner.run(request)
+    assert out.status == "completed", out.reason
+    info = manifest(out.run_dir)
+    assert info["monitoring"] == {"prometheus": team.url, "owner": "team",
+                                  "queries_file": str(queries),
+                                  "queries": yaml.safe_load(queries.read_text())}
+    series = table(out.run_dir, "platform_metrics")
+    restored = [r for r in series if r["metric"] == "restored"]
+    [group] = table(out.run_dir, "restore_groups")
+    assert {r["server"] for r in restored} == {"nightly"}
+    assert max(r["value"] for r in restored) == group["target_records"] == 300_000
+    checks = {r["subject"]: r for r in table(out.run_dir, "observability")}
+    assert checks["restore"]["passed"] is True, checks["restore"]["reason"]
+    # the same check over a series that does not follow the restore (the run's clock, a
+    # steady 1/s) finds nothing: a team query pointing at the wrong thing fails
+    clock = [(r["t_ns"], r["value"]) for r in series if r["metric"] == "clock"]
+    phases = info["phases"]
+    wrong = observability.restore_showed(
+        clock, (phases["baseline"]["start_ns"], phases["baseline"]["end_ns"]),
+        (phases["storm"]["start_ns"], phases["storm"]["end_ns"]))
+    assert clock and wrong["passed"] is False, wrong["reason"]

@@ -93,6 +93,12 @@ def workloads_show(name_or_path: str, overrides: tuple[str, ...], scale: str) ->
                    "exporter in each broker) to a real Prometheus started for the run; the "
                    "series go into platform_metrics.parquet, with checks that they showed the "
                    "restore and each fault (docs/monitoring.md).")
+@click.option("--prometheus", "prometheus_url", metavar="URL",
+              help="Read the platform's series from your own Prometheus instead (e.g. for an "
+                   "external cluster), asking it the queries of --prometheus-queries; the "
+                   "same table and checks as --monitor (docs/monitoring.md).")
+@click.option("--prometheus-queries", type=click.Path(path_type=Path), metavar="FILE",
+              help="With --prometheus: your YAML file of `name: PromQL` lines.")
 @click.option("--metrics-port", type=click.IntRange(1, 65535), metavar="PORT",
               help="Serve the run's own live figures (phase, restore progress and rate, live "
                    "p99 and lag per role) on http://127.0.0.1:PORT/metrics while it runs.")
@@ -107,6 +113,7 @@ def run_command(workload_name: str, overrides: tuple[str, ...], scale: str, boot
                 brokers: int | None, ray_address: str | None, results_dir: Path,
                 reference: bool, repeat: int, recreate_topics: bool, security: str | None,
                 drop_acls: tuple[str, ...], replay_topic: str | None, monitor: bool,
+                prometheus_url: str | None, prometheus_queries: Path | None,
                 metrics_port: int | None, cluster_cpus: str | None,
                 harness_cpus: str | None) -> None:
     """Seed a changelog, run live traffic, restore it in parallel, write results/<run-id>/."""
@@ -121,6 +128,12 @@ def run_command(workload_name: str, overrides: tuple[str, ...], scale: str, boot
     if harness_cpus and ray_address:
         raise UsageError("--harness-cpus: with --ray-address the actors run on the Ray "
                          "cluster's nodes, not on this machine's cores")
+    if bool(prometheus_url) != bool(prometheus_queries):
+        raise UsageError("--prometheus and --prometheus-queries go together: your server, and "
+                         "the queries to ask it")
+    if prometheus_url and monitor:
+        raise UsageError("give --monitor (a Prometheus started for the run) or --prometheus "
+                         "(your own), not both")
     budget = cpu_budget.budget(cluster_cpus, harness_cpus)
     if replay_topic is not None:
         overrides = (*overrides, "topic.existing=true", f"topic.name={replay_topic}")
@@ -130,7 +143,8 @@ def run_command(workload_name: str, overrides: tuple[str, ...], scale: str, boot
                                 platform_name=platform_name, reference=reference,
                                 security=security, drop_acls=drop_acls, repeat=repeat,
                                 monitor=monitor, metrics_port=metrics_port,
-                                cpu_budget=budget)
+                                cpu_budget=budget, prometheus=prometheus_url,
+                                prometheus_queries=prometheus_queries)
     console = Console(stderr=False)
     try:
         with display.RichDisplay(console) as live:

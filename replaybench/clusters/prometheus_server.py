@@ -1,15 +1,10 @@
 """A real Prometheus server (Debian's `prometheus` package) started for one run: it scrapes the
 platform's own metrics endpoints on 127.0.0.1 and answers the harness's queries over its HTTP
-API once the run is measured. Stopped by pid."""
+API (prometheus_api.py) once the run is measured. Stopped by pid."""
 
 from __future__ import annotations
 
-import json
 import shutil
-import urllib.error
-import urllib.parse
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -17,16 +12,10 @@ import yaml
 from replaybench.clusters import health
 from replaybench.clusters.ports import free_ports
 from replaybench.clusters.processes import ServerProcess, tail
+from replaybench.clusters.prometheus_api import PrometheusApi
 from replaybench.errors import ClusterError, UsageError
 
 INSTALL_HINT = "apt-get install prometheus (Debian's package; .ci/run installs it)"
-
-
-@dataclass(frozen=True)
-class Series:
-    """One series of a range query: its labels and its (wall-clock ns, value) points."""
-    labels: dict[str, str]
-    points: list[tuple[int, float]]
 
 
 def prometheus_binary() -> Path:
@@ -45,6 +34,7 @@ class PrometheusServer:
         self.targets = dict(targets)
         self.interval_s = interval_s
         self.port = free_ports(1)[0]
+        self.api = PrometheusApi(self.url)   #: what the harness asks it, once it is ready
         self.process: ServerProcess | None = None
 
     @property
@@ -82,33 +72,7 @@ class PrometheusServer:
                     for name, address in sorted(self.targets.items())]}]}
 
     def _ready(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as reply:
-                return reply.status == 200
-        except OSError:
-            return False
-
-    def query_range(self, expr: str, start_ns: int, end_ns: int, step_s: float) -> list[Series]:
-        """`expr` over [start, end] every `step_s`: what Prometheus's /api/v1/query_range says."""
-        params = urllib.parse.urlencode({"query": expr, "start": f"{start_ns / 1e9:.3f}",
-                                         "end": f"{end_ns / 1e9:.3f}", "step": f"{step_s:g}"})
-        body = self._get(f"/api/v1/query_range?{params}")
-        return [Series(dict(r["metric"]), [(round(float(t) * 1e9), float(v))
-                                           for t, v in r["values"]])
-                for r in body["data"]["result"]]
-
-    def _get(self, path: str) -> dict:
-        try:
-            with urllib.request.urlopen(f"{self.url}{path}", timeout=30) as reply:
-                body = json.loads(reply.read())
-        except urllib.error.HTTPError as exc:
-            detail = json.loads(exc.read() or b"{}").get("error", exc.reason)
-            raise ClusterError(f"Prometheus refused {path.split('?')[0]}: {detail}") from None
-        except OSError as exc:
-            raise ClusterError(f"Prometheus at {self.url} did not answer: {exc}") from None
-        if body.get("status") != "success":
-            raise ClusterError(f"Prometheus: {body.get('error', body)}")
-        return body
+        return self.api.ready()
 
     def stop(self) -> None:
         if self.process is not None:

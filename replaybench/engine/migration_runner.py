@@ -227,10 +227,13 @@ def _check_request(request) -> None:
     if request.cpu_budget:
         raise UsageError("--cluster-cpus/--harness-cpus: a migration's two clusters and its "
                          "mirror are not given cores of their own yet")
-    if request.monitor or request.metrics_port:
-        raise UsageError(f"{'--monitor' if request.monitor else '--metrics-port'}: a migration "
-                         "run is not watched by Prometheus yet (only a run on one embedded "
-                         "cluster is)")
+    watched = next((flag for flag, given in (("--monitor", request.monitor),
+                                             ("--prometheus", request.prometheus),
+                                             ("--metrics-port", request.metrics_port)) if given),
+                   None)
+    if watched:
+        raise UsageError(f"{watched}: a migration run is not watched by Prometheus yet (only a "
+                         "run on one cluster is)")
 
 
 def _check_clusters(source: ClusterHandle, target: ClusterHandle) -> None:

@@ -2,12 +2,15 @@
 the run; once the run is measured, the harness asks it for the run's window (the queries in
 platform_queries.yaml), keeps the series in the record (platform_metrics.parquet) and judges
 whether the platform's monitoring showed the restore and each fault (verdicts/observability.py).
+`--prometheus URL`: the same, asked of a team's own Prometheus with the queries of the team's
+own file, for a platform the harness cannot scrape itself (an external cluster).
 
 Nothing measured is lost if Prometheus fails: the series are missing and the checks say why."""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -18,15 +21,20 @@ from pathlib import Path
 import yaml
 
 from replaybench.clusters.platform import ClusterHandle
+from replaybench.clusters.prometheus_api import PrometheusApi
 from replaybench.clusters.prometheus_server import PrometheusServer, prometheus_binary
 from replaybench.errors import ReplaybenchError, UsageError
+from replaybench.kafka.client_config import redact
 from replaybench.results.run_record import RunRecord
+from replaybench.strict_yaml import read_mapping
 from replaybench.verdicts import observability
 
 # 2 s: a broker answering a scrape while a restore saturates the machine took 0.5-2.5 s on 2
 # cores (a 1 s scrape timed out and read as the broker down)
 SCRAPE_INTERVAL_S = 2.0
 STEP_S = 1.0   #: one point a second, the harness's own tick
+REACH_TIMEOUT_S = 5.0   #: a team's Prometheus must say it is ready within this
+_QUERY_NAME = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]{0,199}")   #: as Prometheus's metric names
 
 
 def check_available() -> None:
@@ -40,14 +48,16 @@ def queries() -> dict[str, str]:
 
 
 class PlatformWatch:
-    def __init__(self, prometheus: PrometheusServer) -> None:
-        self.prometheus = prometheus
-        self.queries = queries()
+    """Asks a Prometheus (the run's own, or a team's) for the run's window, and judges it."""
+
+    def __init__(self, api: PrometheusApi, queries: dict[str, str], described: dict) -> None:
+        """described: for the manifest, where the series come from."""
+        self.api, self.queries, self.described = api, queries, described
 
     def describe(self) -> dict:
-        """For the manifest: where it scraped, how often, and what it asked."""
-        return {"prometheus": self.prometheus.url, "scrape_interval_s": SCRAPE_INTERVAL_S,
-                "targets": dict(self.prometheus.targets), "queries": self.queries}
+        """For the manifest: which Prometheus, and what it was asked (a query named like a
+        secret is not written out)."""
+        return {**self.described, "queries": redact(self.queries)}
 
     def collect(self, record: RunRecord) -> None:
         """The run's window into record.platform_metrics, then the checks into
@@ -55,7 +65,7 @@ class PlatformWatch:
         check saying why."""
         end = record.ended_ns or record.started_ns
         try:
-            series = {name: self.prometheus.query_range(expr, record.started_ns, end, STEP_S)
+            series = {name: self.api.query_range(expr, record.started_ns, end, STEP_S)
                       for name, expr in self.queries.items()}
         except (ReplaybenchError, ValueError, KeyError) as exc:
             # whatever Prometheus answered, the run's own measurements are still written
@@ -93,6 +103,42 @@ def watching(cluster: ClusterHandle, harness: dict[str, str]) -> Iterator[Platfo
     try:
         with PrometheusServer(root, {**endpoints(), **harness},
                               SCRAPE_INTERVAL_S).start() as prometheus:
-            yield PlatformWatch(prometheus)
+            yield PlatformWatch(prometheus.api, queries(), {
+                "prometheus": prometheus.url, "scrape_interval_s": SCRAPE_INTERVAL_S,
+                "targets": dict(prometheus.targets)})
     finally:
         shutil.rmtree(root, ignore_errors=True)   # the temp dir made just above
+
+
+def existing(url: str, queries_file: Path) -> PlatformWatch:
+    """`--prometheus URL`: a team's own Prometheus, asked the queries of the team's own file.
+    Checked before anything starts: the file reads as queries, and the server answers."""
+    if not url.startswith(("http://", "https://")):
+        raise UsageError(f"--prometheus {url!r}: expected an http:// or https:// URL")
+    asked = load_queries(queries_file)
+    api = PrometheusApi(url)
+    if not api.ready(REACH_TIMEOUT_S):
+        raise UsageError(f"--prometheus {url}: not ready (GET /-/ready did not answer 200 "
+                         f"within {REACH_TIMEOUT_S:g} s)")
+    return PlatformWatch(api, asked, {"prometheus": api.url, "owner": "team",
+                                      "queries_file": str(queries_file)})
+
+
+def load_queries(path: Path) -> dict[str, str]:
+    """A team's query file: `name: PromQL` lines. The names the checks read are those of
+    platform_queries.yaml (bytes_out_per_s, up, under_replicated_partitions, with a `server`
+    label); any other name is stored beside them. One line naming the file and the key if
+    it is not that; the file's content is never quoted."""
+    where = f"--prometheus-queries {path}"
+    asked = read_mapping(path, "the queries", UsageError)
+    if not asked:
+        raise UsageError(f"{where}: no queries (expected `name: PromQL` lines)")
+    for name, expr in asked.items():
+        if not isinstance(name, str) or not _QUERY_NAME.fullmatch(name):
+            # a file given by mistake (a client config with passwords): its keys, not shown
+            raise UsageError(f"{where}: a key that is not a query name (letters, digits, _ "
+                             "and : as Prometheus's own names; not shown): is this the right "
+                             "file?")
+        if not isinstance(expr, str) or not expr.strip():
+            raise UsageError(f"{where}: {name}: expected a PromQL expression (text)")
+    return asked

@@ -67,6 +67,8 @@ class RunRequest:
     drop_acls: tuple[str, ...] = ()          #: sasl_ssl: ROLE:OPERATION grants to leave out
     repeat: int = 1   #: with faults: pairs of (reference, with faults) runs, alternated
     monitor: bool = False   #: a real Prometheus scrapes the platform's own metrics (--monitor)
+    prometheus: str | None = None            #: a team's own Prometheus, asked instead
+    prometheus_queries: Path | None = None   #: ... the team's queries for it
     metrics_port: int | None = None   #: the run's own live figures served here (--metrics-port)
     #: the embedded cluster's servers on some cores, the driver, Ray and the actors on the
     #: others (--cluster-cpus, --harness-cpus)
@@ -183,6 +185,8 @@ def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec
         choice.check()   # what cannot be opened as asked is said before Ray starts
     if request.monitor:
         platform_watch.check_available()
+    teams = platform_watch.existing(request.prometheus, request.prometheus_queries) \
+        if request.prometheus else None
     live = stack.enter_context(LiveMetrics(request.metrics_port)) if request.metrics_port \
         else None
     if budget is not None:   # the private Ray and every actor inherit the driver's cores
@@ -195,7 +199,7 @@ def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec
     config = {**cluster.client_config, **extra}
     health.check_reachable(config, REACH_TIMEOUT_S)
     watch = stack.enter_context(platform_watch.watching(
-        cluster, {"replaybench": live.endpoint} if live else {})) if request.monitor else None
+        cluster, {"replaybench": live.endpoint} if live else {})) if request.monitor else teams
     names = run_topics.for_run(spec, run_id)
     replay = run_topics.replayed_topic(config, names.changelog) if spec.topic.existing else None
     if replay:   # the readers split the topic's own partitions
