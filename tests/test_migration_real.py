@@ -232,15 +232,19 @@ def test_the_same_cluster_on_both_sides_is_refused_before_anything_starts(tmp_pa
 def test_a_mirror_that_dies_ends_the_run_with_its_last_log_lines_and_keeps_what_was_measured(
         tmp_path):
     """Killed from outside (not by a workload fault) mid catch-up: the run fails saying so,
-    with the mirror's own last lines, and its results are written."""
+    with the mirror's own last lines, and its results are written. On a CPU budget: both
+    clusters' brokers on one core, the harness and its mirror on the other."""
     import signal
     import time
 
     from replaybench.clusters.processes import ServerProcess
     results = tmp_path / "results"
     sets = [arg for o in (*QUICK, "migration.seed_s=10") for arg in ("--set", o)]
+    cluster_core, harness_core = sorted(os.sched_getaffinity(0))[:2]
     proc = subprocess.Popen([sys.executable, "-m", "replaybench", "run", "--workload",
-                             "migration-cutover", "--results", str(results), *sets],
+                             "migration-cutover", "--results", str(results), *sets,
+                             "--cluster-cpus", str(cluster_core),
+                             "--harness-cpus", str(harness_core)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     run_id = None
@@ -272,12 +276,20 @@ def test_a_mirror_that_dies_ends_the_run_with_its_last_log_lines_and_keeps_what_
     while not any(p.stat().st_size for p in config_of_mine.parent.glob("*.log")) and \
             time.monotonic() < deadline:
         time.sleep(0.2)
+    # the mirror is the harness's: started by it, on its cores
+    assert os.sched_getaffinity(mine[0]) == {harness_core}
     ServerProcess(mine[0], "connect.mirror.MirrorMaker").signal(signal.SIGKILL)
     out, err = proc.communicate(timeout=RUN_TIMEOUT_S)
     assert proc.returncode == 1, out[-3000:] + err[-3000:]
     [run_dir] = [p for p in results.iterdir() if p.is_dir()]
     info = json.loads((run_dir / "manifest.json").read_text())
     assert info["status"] == "failed", info["reason"]
+    # both clusters' brokers ran on the cluster's core, read back from the kernel
+    budget = info["cpu_budget"]
+    assert (budget["cluster"], budget["harness"]) == (str(cluster_core), str(harness_core))
+    assert budget["servers"] == {"source-broker-1": str(cluster_core),
+                                 "target-broker-1": str(cluster_core),
+                                 "mirror": str(harness_core)}
     said = f"mirror (MirrorMaker 2, pid {mine[0]}) exited (killed by SIGKILL); its last lines: "
     # its log's lines, or what the JVM printed when it was killed before its log began
     assert info["reason"].startswith(said) and len(info["reason"]) > len(said) + 10, info

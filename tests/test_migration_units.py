@@ -238,6 +238,22 @@ def test_what_a_migration_cannot_use_is_one_line_before_anything_starts(
     assert not list((tmp_path / "results").glob("*"))
 
 
+def test_a_cpu_budget_for_a_migration_between_two_profiles_is_one_line(tmp_path):
+    from replaybench.clusters.cpu_budget import CpuBudget
+    from replaybench.engine import runner
+    ends = []
+    for name, port in (("a", 9), ("b", 10)):
+        ends.append(tmp_path / f"{name}.yaml")
+        ends[-1].write_text(f"version: 1\nname: {name}\nbootstrap: 127.0.0.1:{port}\n")
+    request = runner.RunRequest(
+        workload.path_for("migration-cutover"), tmp_path, results_dir=tmp_path / "results",
+        overrides=(f"migration.source={ends[0]}", f"migration.target={ends[1]}"),
+        cpu_budget=CpuBudget(frozenset({0}), frozenset({1})))
+    with pytest.raises(UsageError, match="both clusters are profiles, none is embedded here"):
+        runner.run(request)
+    assert not list((tmp_path / "results").glob("*"))
+
+
 @pytest.mark.parametrize(("procedure", "rollback"), [("drain-then-switch", True),
                                                      ("consumers-first", False)])
 def test_the_phases_a_fault_may_follow_are_the_phases_the_schedule_enters(

@@ -21,6 +21,7 @@ from replaybench.clusters.artifacts import (
     find_java,
     kafka_opts,
 )
+from replaybench.clusters.cpu_budget import affinity
 from replaybench.clusters.kafka_config import file_log4j
 from replaybench.clusters.platform import ProcessControl
 from replaybench.clusters.ports import free_ports
@@ -55,6 +56,7 @@ class MirrorMaker:
         self.process: ServerProcess | None = None
         self.metrics_port = 0
         self.starts = 0
+        self.cpus = ""   #: the cores it last started on, read back from the kernel
         self.killed = False   #: by a fault: its absence is not a death to end the run on
 
     def start(self) -> None:
@@ -75,6 +77,7 @@ class MirrorMaker:
         self.process = ServerProcess.spawn(argv, str(self.config_path),
                                            self.root / f"{self.name}.console", self.root)
         self.starts += 1
+        self.cpus = affinity(self.process.pid)
         self.killed = False
 
     def target_alias(self) -> str:

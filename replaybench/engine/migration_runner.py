@@ -10,7 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 
-from replaybench.clusters import health, mirror_config, profile, registry
+from replaybench.clusters import cpu_budget, health, mirror_config, profile, registry
+from replaybench.clusters.cpu_budget import affinity
 from replaybench.clusters.java_client_config import to_java
 from replaybench.clusters.mirror_maker import MirrorMaker, MirrorProcesses
 from replaybench.clusters.opening import ClusterChoice, open_cluster
@@ -47,7 +48,12 @@ def run(request, spec: WorkloadSpec, display, results_dir: Path, run_id: str, la
     m = spec.migration
     choices = [_choice(m.source, request), _choice(m.target, request)]
     _check_choices(choices)
+    if request.cpu_budget and all(c.profile for c in choices):
+        raise UsageError("--cluster-cpus/--harness-cpus: both clusters are profiles, none is "
+                         "embedded here to be given cores")
     with ExitStack() as stack:
+        if request.cpu_budget is not None:   # Ray, every actor and the mirrors inherit these
+            stack.enter_context(cpu_budget.this_process_on(request.cpu_budget.harness))
         ray_info = stack.enter_context(actors.ray_runtime(request.ray_address))
         source, target = _open_both(stack, choices, display.note)
         _check_clusters(source, target)
@@ -57,9 +63,12 @@ def run(request, spec: WorkloadSpec, display, results_dir: Path, run_id: str, la
         display.note(f"run {run_id}: {spec.name}, {m.source} ({source.info.bootstrap}) -> "
                      f"{m.target} ({target.info.bootstrap}), {m.cutover.procedure}"
                      + (", then back" if m.rollback else ""))
-        mirrors = _measure(stack, spec, request, record, source, target, root, display)
+        mirrors, pinned = _measure(stack, spec, request, record, source, target, root,
+                                   display)
         latch.arm()
         info = _manifest(record, spec, request, source, target, mirrors, ray_info)
+        if request.cpu_budget is not None:   # as asked, and as the servers really were pinned
+            info["cpu_budget"] = {**request.cpu_budget.to_manifest(), "servers": pinned}
         run_dir = store.write(results_dir, record, info)
         _keep_logs(root, run_dir)
     return RunOutcome(run_dir, record.status, record.reason, summarize(record), record)
@@ -97,6 +106,12 @@ def _measure(stack: ExitStack, spec: WorkloadSpec, request, record: RunRecord,
         run_parts.measure(record, lambda: (traffic.spawn(), state.placed(), run_schedule(
             state, schedule.steps(lambda: verify(state, traffic, schedule)))))
     finally:
+        # read back from the kernel: each server's cores while it runs, each mirror's as it
+        # started (a mirror may be stopped, or killed, before the run ends)
+        pinned = {name: affinity(pid) for name, pid in
+                  _server_pids(source, target, forward, reverse).items()}
+        pinned.update({f.maker.name: f.maker.cpus for f in (forward, reverse)
+                       if f is not None and f.maker.cpus})
         for flow in (forward, reverse):
             if flow is not None:
                 flow.stop()
@@ -107,7 +122,7 @@ def _measure(stack: ExitStack, spec: WorkloadSpec, request, record: RunRecord,
         record.status = "failed"
         record.reason = "migration: " + "; ".join(
             f"{v['check']}: expected {v['expected']}, got {v['observed']}" for v in failed[:3])
-    return mirrors
+    return mirrors, pinned
 
 
 def _flows(spec: WorkloadSpec, source: ClusterHandle, target: ClusterHandle, topic: str,
@@ -205,10 +220,13 @@ def _open_both(stack: ExitStack, choices: list[ClusterChoice],
 
 
 def _choice(name: str, request) -> ClusterChoice:
-    """A platform name (embedded) or a cluster profile (.yaml)."""
+    """A platform name (embedded; its servers on the budget's cluster cores, if one is given)
+    or a cluster profile (.yaml)."""
     if name.endswith((".yaml", ".yml")):
         return ClusterChoice(request.cache_dir, profile=Path(name))
-    return ClusterChoice(request.cache_dir, platform=name, brokers=request.brokers or 1)
+    budget = request.cpu_budget
+    return ClusterChoice(request.cache_dir, platform=name, brokers=request.brokers or 1,
+                         cpus=budget.cluster if budget else None)
 
 
 def _check_request(request) -> None:
@@ -224,9 +242,6 @@ def _check_request(request) -> None:
         raise UsageError("--security: a migration run cannot be secured yet (its roles and "
                          "its mirror would all log in as the admin); use profiles of secured "
                          "clusters, whose client config says who logs in")
-    if request.cpu_budget:
-        raise UsageError("--cluster-cpus/--harness-cpus: a migration's two clusters and its "
-                         "mirror are not given cores of their own yet")
     watched = next((flag for flag, given in (("--monitor", request.monitor),
                                              ("--prometheus", request.prometheus),
                                              ("--metrics-port", request.metrics_port)) if given),
