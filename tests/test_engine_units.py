@@ -2,6 +2,7 @@
 client config, results files."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -204,13 +205,14 @@ def test_a_reader_fallback_is_said_once_on_the_console_and_named_in_the_summary(
     assert len(notes) == 1   # asked for by name: nothing to warn about
 
     outcome = runner.RunOutcome(Path("r1"), "completed", "", Summary(
-        [GroupFigures(0, 2.0, 100.0, 1e6, 2_000_000, 200_000_000, client="confluent-kafka")]),
-        record=None)
+        [GroupFigures(0, 2.0, 100.0, 1e6, 2_000_000, 200_000_000, client="confluent-kafka",
+                      readers=4)]), record=None)
     console = Console(width=120, record=True)
     for table in display.summary_tables(outcome):
         console.print(table)
-    assert "reader client │ confluent-kafka (Message objects: the slower fallback)" in \
-        console.export_text()
+    printed = console.export_text()
+    assert "reader client │ confluent-kafka (Message objects: the slower fallback)" in printed
+    assert re.search(r"│ readers +│ +4 │", printed), printed
 
 
 def test_auto_readers_follow_the_cores_and_a_fixed_count_is_kept():

@@ -69,6 +69,8 @@ def summary_tables(outcome: RunOutcome) -> list[Table]:
         main.add_row(f"{label}restore time", f"{g.restore_time_s:.2f} s" if g.restore_time_s
                      else "not caught up")
         main.add_row(f"{label}throughput", f"{g.mb_per_s:.1f} MB/s, {g.records_per_s:,.0f} records/s")
+        if g.readers and g.mode != "streams":
+            main.add_row(f"{label}readers", str(g.readers))
         if g.client:
             main.add_row(f"{label}reader client", _CLIENTS.get(g.client, g.client))
         if g.mode == "streams":

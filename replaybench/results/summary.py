@@ -33,6 +33,7 @@ class GroupFigures:
     lost_updates: int | None = None          #: kafka-streams
     double_applied_updates: int | None = None
     client: str = ""             #: the readers' consumer: native, confluent-kafka, kafka-streams
+    readers: int = 0             #: how many (kafka-streams: the application's instances)
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def summarize(record: RunRecord, limits: Limits = DEFAULT_LIMITS) -> Summary:
                                    g["time_to_running_ns"] / 1e9 if g.get("time_to_running_ns")
                                    else None, g.get("lost_updates"),
                                    g.get("double_applied_updates"),
-                                   g.get("reader_client", "")))
+                                   g.get("reader_client", ""), g.get("readers", 0)))
     live, interference = {}, {}
     for role in ("producer", "consumer"):
         for phase in ("baseline", "storm", "recovery"):
