@@ -52,3 +52,27 @@ def test_a_port_in_use_is_one_line_before_anything_starts(tmp_path):
     assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
     assert f"port 127.0.0.1:{port} (--metrics-port) is already in use" in run.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_a_migrations_two_mirrors_are_served_each_under_its_name():
+    """A tick's rows, as a migration writes them (role mirror, one per flow), into the
+    progress the console and /metrics read: the forward and the reverse mirror apart."""
+    from types import SimpleNamespace
+
+    from replaybench.engine.run_state import RunState
+    rows = [{"tick": 3, "role": "producer", "records_per_s": 300.0, "elapsed_ns": 9},
+            {"tick": 3, "role": "mirror", "mirror": "forward", "lag_records": 120,
+             "elapsed_ns": 9},
+            {"tick": 3, "role": "mirror", "mirror": "reverse", "lag_records": 7,
+             "elapsed_ns": 9}]
+    state = SimpleNamespace(record=SimpleNamespace(timeseries=rows, phase="trial",
+                                                   phase_bounds={}, started_ns=0, placement={}),
+                            targets={}, groups=[])
+    progress = RunState.progress(state)
+    assert set(progress.latest) == {"producer", "mirror-forward", "mirror-reverse"}
+    port = free_ports(1)[0]
+    with LiveMetrics(port) as live:
+        live.update(progress)
+        got = _scrape(port)
+    assert got[("replaybench_lag_records", (("role", "mirror-forward"),))] == 120
+    assert got[("replaybench_lag_records", (("role", "mirror-reverse"),))] == 7

@@ -233,18 +233,22 @@ def test_a_mirror_that_dies_ends_the_run_with_its_last_log_lines_and_keeps_what_
         tmp_path):
     """Killed from outside (not by a workload fault) mid catch-up: the run fails saying so,
     with the mirror's own last lines, and its results are written. On a CPU budget: both
-    clusters' brokers on one core, the harness and its mirror on the other."""
+    clusters' brokers on one core, the harness and its mirror on the other; watched through
+    --metrics-port."""
     import signal
     import time
+    import urllib.request
 
+    from replaybench.clusters.ports import free_ports
     from replaybench.clusters.processes import ServerProcess
     results = tmp_path / "results"
     sets = [arg for o in (*QUICK, "migration.seed_s=10") for arg in ("--set", o)]
     cluster_core, harness_core = sorted(os.sched_getaffinity(0))[:2]
+    port = free_ports(1)[0]
     proc = subprocess.Popen([sys.executable, "-m", "replaybench", "run", "--workload",
                              "migration-cutover", "--results", str(results), *sets,
                              "--cluster-cpus", str(cluster_core),
-                             "--harness-cpus", str(harness_core)],
+                             "--harness-cpus", str(harness_core), "--metrics-port", str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     run_id = None
@@ -253,7 +257,15 @@ def test_a_mirror_that_dies_ends_the_run_with_its_last_log_lines_and_keeps_what_
             run_id = line.split()[1].rstrip(":")
         if line.startswith("catch-up at"):
             break
-    time.sleep(3)
+    # --metrics-port: the migration's own figures, served while it runs (the mirrors' lag
+    # among them, each under its name: test_live_metrics_units.py)
+    time.sleep(1.5)   # a tick into the phase
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
+        served = reply.read().decode()
+    assert 'replaybench_phase{phase="catch-up"} 1.0' in served, served
+    assert 'replaybench_records_per_s{role="producer"}' in served, served
+    assert 'replaybench_lag_records{role="consumer"}' in served, served
+    time.sleep(1.5)
     # this run's mirror only: the one whose configuration names this run's topic
     mine = []
     for entry in Path("/proc").iterdir():

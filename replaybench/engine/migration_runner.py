@@ -20,6 +20,7 @@ from replaybench.clusters.process_union import ProcessUnion
 from replaybench.engine import actors, manifest, run_parts
 from replaybench.engine.fault_schedule import FaultSchedule
 from replaybench.engine.group_offsets import OffsetReader
+from replaybench.engine.live_metrics import LiveMetrics
 from replaybench.engine.migration_schedule import MigrationSchedule, Side
 from replaybench.engine.migration_traffic import MigrationTraffic
 from replaybench.engine.migration_verify import verify
@@ -52,6 +53,8 @@ def run(request, spec: WorkloadSpec, display, results_dir: Path, run_id: str, la
         raise UsageError("--cluster-cpus/--harness-cpus: both clusters are profiles, none is "
                          "embedded here to be given cores")
     with ExitStack() as stack:
+        live = stack.enter_context(LiveMetrics(request.metrics_port)) \
+            if request.metrics_port else None
         if request.cpu_budget is not None:   # Ray, every actor and the mirrors inherit these
             stack.enter_context(cpu_budget.this_process_on(request.cpu_budget.harness))
         ray_info = stack.enter_context(actors.ray_runtime(request.ray_address))
@@ -64,7 +67,7 @@ def run(request, spec: WorkloadSpec, display, results_dir: Path, run_id: str, la
                      f"{m.target} ({target.info.bootstrap}), {m.cutover.procedure}"
                      + (", then back" if m.rollback else ""))
         mirrors, pinned = _measure(stack, spec, request, record, source, target, root,
-                                   display)
+                                   _ticking(display, live))
         latch.arm()
         info = _manifest(record, spec, request, source, target, mirrors, ray_info)
         if request.cpu_budget is not None:   # as asked, and as the servers really were pinned
@@ -74,8 +77,18 @@ def run(request, spec: WorkloadSpec, display, results_dir: Path, run_id: str, la
     return RunOutcome(run_dir, record.status, record.reason, summarize(record), record)
 
 
+def _ticking(display, live: LiveMetrics | None):
+    """Each tick's Progress to the console and, with --metrics-port, to the served figures."""
+    def tick(progress) -> None:
+        display.tick(progress)
+        if live is not None:
+            live.update(progress)
+    return tick
+
+
 def _measure(stack: ExitStack, spec: WorkloadSpec, request, record: RunRecord,
-             source: ClusterHandle, target: ClusterHandle, root: Path, display):
+             source: ClusterHandle, target: ClusterHandle, root: Path, tick):
+    """tick: called with each tick's Progress (the console, and --metrics-port's figures)."""
     m, live = spec.migration, spec.live
     topic, group = f"rb-{record.run_id}-orders", f"rb-{record.run_id}-app"
     admin = health.admin(source.client_config["bootstrap.servers"],
@@ -93,7 +106,7 @@ def _measure(stack: ExitStack, spec: WorkloadSpec, request, record: RunRecord,
     stack.callback(faults.teardown)
     state = RunState(spec, source.client_config, Topics(topic, topic), record, faults, clock,
                      lambda: _server_pids(source, target, forward, reverse))
-    state.on_tick.append(lambda s: display.tick(s.progress()))
+    state.on_tick.append(lambda s: tick(s.progress()))
     traffic = MigrationTraffic(state, topic, group, m.cutover.reset)
     copy = copy_name(topic, m.mirror.policy)
     readers = [OffsetReader(source.client_config), OffsetReader(target.client_config)]
@@ -243,12 +256,12 @@ def _check_request(request) -> None:
                          "its mirror would all log in as the admin); use profiles of secured "
                          "clusters, whose client config says who logs in")
     watched = next((flag for flag, given in (("--monitor", request.monitor),
-                                             ("--prometheus", request.prometheus),
-                                             ("--metrics-port", request.metrics_port)) if given),
+                                             ("--prometheus", request.prometheus)) if given),
                    None)
     if watched:
-        raise UsageError(f"{watched}: a migration run is not watched by Prometheus yet (only a "
-                         "run on one cluster is)")
+        raise UsageError(f"{watched}: a migration run's platforms are not watched by "
+                         "Prometheus yet (only a run on one cluster's are; --metrics-port "
+                         "serves the migration's own figures)")
 
 
 def _check_clusters(source: ClusterHandle, target: ClusterHandle) -> None:

@@ -169,7 +169,8 @@ class RunState:
         for row in reversed(record.timeseries):
             if row["tick"] != record.timeseries[-1]["tick"]:
                 break
-            latest[row["role"]] = row
+            # a migration's two mirrors each under their own name (mirror-forward, ...)
+            latest[f"{row['role']}-{row['mirror']}" if row.get("mirror") else row["role"]] = row
         bounds = record.phase_bounds.get(record.phase)
         return Progress(
             record.phase, bounds[0] - record.started_ns if bounds else 0,
