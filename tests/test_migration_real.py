@@ -34,12 +34,13 @@ QUICK = ["migration.seed_s=2", "migration.mirrored_s=2", "migration.trial_s=3",
 RUN_TIMEOUT_S = 420
 
 
-def _run(tmp_path: Path, workload: str, *overrides: str) -> tuple[subprocess.CompletedProcess,
-                                                                   Path | None]:
+def _run(tmp_path: Path, workload: str, *overrides: str,
+         flags: tuple[str, ...] = ()) -> tuple[subprocess.CompletedProcess, Path | None]:
     results = tmp_path / "results"
     sets = [arg for o in (*QUICK, *overrides) for arg in ("--set", o)]
     proc = subprocess.run([sys.executable, "-m", "replaybench", "run", "--workload", workload,
-                           "--results", str(results), *sets], capture_output=True, text=True,
+                           "--results", str(results), *sets, *flags], capture_output=True,
+                          text=True,
                           timeout=RUN_TIMEOUT_S, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     runs = sorted(p for p in results.glob("*") if p.is_dir()) if results.exists() else []
     return proc, (runs[-1] if runs else None)
@@ -196,7 +197,7 @@ def test_consumers_moved_without_their_offsets_skip_or_re_read(tmp_path, reset):
                          "migration.cutover.wait_for_checkpoints=false",
                          "migration.mirror.checkpoints=false",
                          "migration.mirror.sync_group_offsets=false",
-                         f"migration.cutover.reset={reset}")
+                         f"migration.cutover.reset={reset}", flags=("--monitor",))
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     total = _totals(run_dir)["cutover"]
     parts = [r for r in _rows(run_dir, "migration") if r["partition"] >= 0]
@@ -210,6 +211,15 @@ def test_consumers_moved_without_their_offsets_skip_or_re_read(tmp_path, reset):
         assert total["lost"] == 0
         assert total["duplicates"] == sum(r["true_offset"] for r in parts) > 0
         assert all(r["resumed_offset"] == 0 for r in parts)
+    # --monitor: a real Prometheus scraped both embedded clusters' brokers through the run,
+    # and their bytes in show the producers' move: the source's while mirrored, the target's
+    # in the trial
+    assert sorted(info["monitoring"]["targets"]) == ["source-broker-1", "target-broker-1"]
+    written: dict[str, set[str]] = {}
+    for row in _rows(run_dir, "platform_metrics"):
+        if row["metric"] == "bytes_in_per_s" and row["value"] > 0:
+            written.setdefault(row["server"], set()).add(row["phase"])
+    assert "mirrored" in written["source-broker-1"] and "trial" in written["target-broker-1"]
 
 
 def test_the_same_cluster_on_both_sides_is_refused_before_anything_starts(tmp_path, kafka1):

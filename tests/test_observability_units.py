@@ -57,6 +57,22 @@ def test_a_fault_that_never_showed_or_never_cleared_fails():
     assert "not cleared by the end of the run" in stuck["reason"]
 
 
+def test_a_migrations_fault_is_judged_on_the_broker_of_its_side():
+    """A migration's servers are named by side: a freeze of target-broker-1 is read from that
+    server's `up`, not the source's; a fault on the mirror is not a broker's."""
+    rows = [{"metric": "up", "server": server, "t_ns": t, "value": v}
+            for server, values in (("source-broker-1", [1] * 30),
+                                   ("target-broker-1", [1] * 12 + [0] * 3 + [1] * 15))
+            for t, v in _series(values)]
+    faults = [{"drill": 1, "action": "pause", "target": "target-broker-1", "started_ns": 10 * S},
+              {"drill": 0, "action": "kill", "target": "mirror", "started_ns": 5 * S}]
+    [check] = obs.judge_run(rows, {}, faults, 30 * S)
+    assert check["subject"] == "fault 1 pause target-broker-1"
+    assert check["passed"] is True and check["delay_ns"] == 2 * S and check["cleared"] is True
+    source = obs.judge_run(rows, {}, [{**faults[0], "target": "source-broker-1"}], 30 * S)
+    assert source[0]["passed"] is False   # the source's broker never went away
+
+
 def test_a_fault_on_a_platform_without_broker_metrics_is_not_judged():
     assert obs.fault_showed("fault 0 kill broker-1", [], [], 10 * S, 30 * S)["passed"] is None
 

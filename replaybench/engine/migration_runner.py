@@ -17,7 +17,7 @@ from replaybench.clusters.mirror_maker import MirrorMaker, MirrorProcesses
 from replaybench.clusters.opening import ClusterChoice, open_cluster
 from replaybench.clusters.platform import ClusterHandle
 from replaybench.clusters.process_union import ProcessUnion
-from replaybench.engine import actors, manifest, run_parts
+from replaybench.engine import actors, manifest, platform_watch, run_parts
 from replaybench.engine.fault_schedule import FaultSchedule
 from replaybench.engine.group_offsets import OffsetReader
 from replaybench.engine.live_metrics import LiveMetrics
@@ -49,9 +49,11 @@ def run(request, spec: WorkloadSpec, display, results_dir: Path, run_id: str, la
     m = spec.migration
     choices = [_choice(m.source, request), _choice(m.target, request)]
     _check_choices(choices)
-    if request.cpu_budget and all(c.profile for c in choices):
-        raise UsageError("--cluster-cpus/--harness-cpus: both clusters are profiles, none is "
-                         "embedded here to be given cores")
+    for flag, asked in (("--cluster-cpus/--harness-cpus", request.cpu_budget),
+                        ("--monitor", request.monitor)):
+        if asked and all(c.profile for c in choices):
+            raise UsageError(f"{flag}: both clusters are profiles, none is embedded here to "
+                             "be given cores or watched")
     with ExitStack() as stack:
         live = stack.enter_context(LiveMetrics(request.metrics_port)) \
             if request.metrics_port else None
@@ -60,6 +62,8 @@ def run(request, spec: WorkloadSpec, display, results_dir: Path, run_id: str, la
         ray_info = stack.enter_context(actors.ray_runtime(request.ray_address))
         source, target = _open_both(stack, choices, display.note)
         _check_clusters(source, target)
+        watch = stack.enter_context(platform_watch.watching_servers(
+            _watched(choices, source, target, live))) if request.monitor else None
         root = Path(tempfile.mkdtemp(prefix="rb-mirror-"))
         stack.callback(shutil.rmtree, root, True)   # the folder made just above
         record = RunRecord(run_id, Clock()())
@@ -68,13 +72,28 @@ def run(request, spec: WorkloadSpec, display, results_dir: Path, run_id: str, la
                      + (", then back" if m.rollback else ""))
         mirrors, pinned = _measure(stack, spec, request, record, source, target, root,
                                    _ticking(display, live))
+        if watch is not None:   # the run's whole window, before Prometheus stops
+            watch.collect(record)
         latch.arm()
         info = _manifest(record, spec, request, source, target, mirrors, ray_info)
+        if watch is not None:
+            info["monitoring"] = watch.describe()
         if request.cpu_budget is not None:   # as asked, and as the servers really were pinned
             info["cpu_budget"] = {**request.cpu_budget.to_manifest(), "servers": pinned}
         run_dir = store.write(results_dir, record, info)
         _keep_logs(root, run_dir)
     return RunOutcome(run_dir, record.status, record.reason, summarize(record), record)
+
+
+def _watched(choices: list[ClusterChoice], source: ClusterHandle, target: ClusterHandle,
+             live: LiveMetrics | None) -> dict[str, str]:
+    """--monitor: the embedded clusters' servers (source-broker-1, target-broker-1, ...:
+    the names a migration's faults use) and the run's own figures (--metrics-port)."""
+    targets = {"replaybench": live.endpoint} if live else {}
+    for choice, handle, side in zip(choices, (source, target), (SOURCE, TARGET)):
+        if not choice.profile:
+            targets.update(platform_watch.served(handle, f"{side}-"))
+    return targets
 
 
 def _ticking(display, live: LiveMetrics | None):
@@ -239,7 +258,7 @@ def _choice(name: str, request) -> ClusterChoice:
         return ClusterChoice(request.cache_dir, profile=Path(name))
     budget = request.cpu_budget
     return ClusterChoice(request.cache_dir, platform=name, brokers=request.brokers or 1,
-                         cpus=budget.cluster if budget else None)
+                         cpus=budget.cluster if budget else None, monitor=request.monitor)
 
 
 def _check_request(request) -> None:
@@ -255,13 +274,11 @@ def _check_request(request) -> None:
         raise UsageError("--security: a migration run cannot be secured yet (its roles and "
                          "its mirror would all log in as the admin); use profiles of secured "
                          "clusters, whose client config says who logs in")
-    watched = next((flag for flag, given in (("--monitor", request.monitor),
-                                             ("--prometheus", request.prometheus)) if given),
-                   None)
-    if watched:
-        raise UsageError(f"{watched}: a migration run's platforms are not watched by "
-                         "Prometheus yet (only a run on one cluster's are; --metrics-port "
-                         "serves the migration's own figures)")
+    if request.prometheus:
+        raise UsageError("--prometheus: a migration run is not judged from a team's "
+                         "Prometheus yet (--monitor watches its embedded clusters)")
+    if request.monitor:
+        platform_watch.check_available()
 
 
 def _check_clusters(source: ClusterHandle, target: ClusterHandle) -> None:

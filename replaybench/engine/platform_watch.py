@@ -93,16 +93,28 @@ def _phase_at(record: RunRecord, t_ns: int) -> str:
 
 @contextmanager
 def watching(cluster: ClusterHandle, harness: dict[str, str]) -> Iterator[PlatformWatch]:
-    """Prometheus for the length of the `with`, in a temp dir of its own (removed after);
+    """Prometheus for the length of the `with`, scraping `cluster`'s servers;
     `harness`: replaybench's own endpoint, scraped beside the platform's (--metrics-port)."""
+    with watching_servers({**served(cluster), **harness}) as watch:
+        yield watch
+
+
+def served(cluster: ClusterHandle, prefix: str = "") -> dict[str, str]:
+    """The cluster's servers that serve metrics: name (after `prefix`) -> host:port."""
     endpoints = cluster.capabilities.metrics_endpoints
     if endpoints is None:
         raise UsageError("--monitor: this cluster serves no metrics endpoint the harness "
                          "knows of (an external cluster: point a Prometheus of your own at it)")
+    return {f"{prefix}{name}": address for name, address in endpoints().items()}
+
+
+@contextmanager
+def watching_servers(targets: dict[str, str]) -> Iterator[PlatformWatch]:
+    """Prometheus scraping `targets` (server name -> host:port) for the length of the `with`,
+    in a temp dir of its own (removed after)."""
     root = Path(tempfile.mkdtemp(prefix="rb-prometheus-"))
     try:
-        with PrometheusServer(root, {**endpoints(), **harness},
-                              SCRAPE_INTERVAL_S).start() as prometheus:
+        with PrometheusServer(root, targets, SCRAPE_INTERVAL_S).start() as prometheus:
             yield PlatformWatch(prometheus.api, queries(), {
                 "prometheus": prometheus.url, "scrape_interval_s": SCRAPE_INTERVAL_S,
                 "targets": dict(prometheus.targets)})

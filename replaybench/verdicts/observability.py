@@ -13,6 +13,7 @@ Each check is a row: passed (None: not judged, with the reason), when it showed,
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 Points = list[tuple[int, float]]   # (wall-clock ns, value), one a second
@@ -41,13 +42,17 @@ def judge_run(rows: list[dict], phases: dict[str, tuple[int, int]], faults: list
     urp = _summed(rows, "under_replicated_partitions")
     for fault in faults:
         for target in filter(None, str(fault.get("target") or "").split(",")):
-            if not target.startswith("broker-") or not fault.get("started_ns"):
+            if not _BROKER.search(target) or not fault.get("started_ns"):
                 continue
             up = sorted((r["t_ns"], r["value"]) for r in rows
                         if r["metric"] == "up" and r["server"] == target)
             checks.append(fault_showed(f"fault {fault['drill']} {fault['action']} {target}", up,
                                        urp, fault["started_ns"], ended_ns, limits))
     return checks
+
+
+#: a broker as faults name it: broker-2, or on a migration's side, target-broker-1
+_BROKER = re.compile(r"(^|-)broker-\d+$")
 
 
 def _summed(rows: list[dict], metric: str) -> Points:
