@@ -35,6 +35,7 @@ def test_profile_mistakes_are_one_line(tmp_path, text, message):
         profile.load(_profile(tmp_path, text))
 
 
+@pytest.mark.slow(50)
 def test_drills_run_through_hooks_and_secrets_stay_out_of_results(kafka3, cache_dir, tmp_path,
                                                                   ray_local, monkeypatch):
     monkeypatch.setenv("RB_TEST_SECRET", "s3cr3t")

@@ -49,6 +49,7 @@ def test_a_broker_started_on_a_budget_runs_on_its_cores_only(cluster_root, cache
     assert os.sched_getaffinity(0) == set(USABLE)   # the test's own process untouched
 
 
+@pytest.mark.slow(45)
 @two_cores
 @pytest.mark.cluster
 def test_a_run_on_a_budget_keeps_the_cluster_and_the_harness_apart(tmp_path):

@@ -185,7 +185,7 @@ def test_a_drained_cutover_and_its_rollback_lose_nothing_with_the_mirror_killed_
 # earliest (everything read again) was seen passing too; left out of the suite for its time:
 # the drained cutover above already shows re-reads from the ledger, and the judge's own tests
 # (test_migration_units.py) hold the earliest case's arithmetic.
-@pytest.mark.slow(100)
+@pytest.mark.slow(85)
 @pytest.mark.timeout(RUN_TIMEOUT_S + 60)
 @pytest.mark.parametrize("reset", ["latest"])
 def test_consumers_moved_without_their_offsets_skip_or_re_read(tmp_path, reset):

@@ -91,6 +91,7 @@ def test_a_monitored_run_stores_the_brokers_series_and_sees_the_restore_and_the_
         in high.stdout, high.stdout
 
 
+@pytest.mark.slow(33)
 def test_a_teams_own_prometheus_is_asked_the_teams_queries(kafka1, cache_dir, tmp_path,
                                                              ray_local):
     """--prometheus URL: a Prometheus the harness did not start (here the test's, scraping

@@ -60,7 +60,7 @@ def _placed(tmp: Path) -> tuple[dict, dict[str, list[str]]]:
     return info, actual
 
 
-@pytest.mark.slow(95)
+@pytest.mark.slow(75)
 def test_six_readers_spread_two_per_node_and_land_where_planned(ray3, tmp_path):
     done = _run(ray3.address, tmp_path, "storm.readers=6")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -87,7 +87,7 @@ def test_six_readers_spread_two_per_node_and_land_where_planned(ray3, tmp_path):
     assert "placement: spread" in page.read_text() and "reader-0-5" in page.read_text()
 
 
-@pytest.mark.slow(35)
+@pytest.mark.slow(45)
 def test_separation_keeps_live_traffic_off_the_restore_nodes_and_a_pin_wins(ray3, tmp_path):
     """separate: seeder, producer, consumer on the head, readers elsewhere; with the readers
     pinned to the one worker labelled rb-role=restore, all of them are there."""
@@ -103,6 +103,7 @@ def test_separation_keeps_live_traffic_off_the_restore_nodes_and_a_pin_wins(ray3
     assert set(actual) == {head, labelled}   # the unlabelled worker runs nothing
 
 
+@pytest.mark.slow(22)
 def test_a_refused_token_is_one_line_and_starts_no_broker(ray3, tmp_path):
     """The run's temp dir is the test's own, and every process started below it is looked
     for while the run goes on: a broker the run started would be seen, whatever runs beside

@@ -75,6 +75,7 @@ def _topic_state(bootstrap: str, topic: str) -> dict:
             "identity": existing_topic(admin, topic), "configs": topic_configs(admin, topic)}
 
 
+@pytest.mark.slow(28)
 def test_an_existing_topic_is_replayed_read_only_with_exact_counts(kafka1, cache_dir, tmp_path,
                                                                    ray_local):
     topic = "orders-store-changelog"

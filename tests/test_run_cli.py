@@ -87,7 +87,7 @@ def test_ctrl_c_at_a_random_moment_leaves_an_aborted_run_and_no_processes(tmp_pa
         assert marker and not find_by_marker(marker), f"left running: {marker} ({context})"
 
 
-@pytest.mark.slow(180)
+@pytest.mark.slow(130)
 @pytest.mark.timeout(600 + TIMEOUT_ROOM_S)
 def test_a_broker_replaced_mid_restore_from_the_remote_tier_is_measured_and_loses_nothing(
         tmp_path):
@@ -141,7 +141,7 @@ def test_a_broker_replaced_mid_restore_from_the_remote_tier_is_measured_and_lose
         assert not find_by_marker(marker)
 
 
-@pytest.mark.slow(120)
+@pytest.mark.slow(145)
 @pytest.mark.timeout(600 + TIMEOUT_ROOM_S)
 def test_s3_backed_broker_restores_exactly_and_survives_a_replacement(tmp_path):
     """Tansu on the local S3 server: stateless, so a replacement is a new process and moves no

@@ -26,6 +26,7 @@ def _by(rows, **match):
     return [r for r in rows if all(r[k] == v for k, v in match.items())]
 
 
+@pytest.mark.slow(29)
 def test_restore_storm_results_agree_with_the_broker(kafka1, cache_dir, tmp_path, ray_local):
     out = run_smoke(kafka1, cache_dir, tmp_path, "restore-storm")
     assert out.status == "completed", out.reason
@@ -122,6 +123,7 @@ def _rejudged(run_dir, stored_bound_by: str, tmp_path) -> None:
         c["verdict"] == "no interference" for c in stored) else 1)
 
 
+@pytest.mark.slow(28)
 def test_moving_target_counts_appended_records(kafka1, cache_dir, tmp_path, ray_local):
     out = run_smoke(kafka1, cache_dir, tmp_path, "moving-target", "storm.readers=2")
     assert out.status == "completed", out.reason

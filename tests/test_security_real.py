@@ -43,7 +43,7 @@ def _files_text(root: Path) -> str:
     return "\n".join(parts)
 
 
-@pytest.mark.slow(150)
+@pytest.mark.slow(130)
 def test_compat_under_sasl_ssl_runs_least_privileged_and_leaks_no_secret(cache_dir, tmp_path,
                                                                            capfd):
     """compat's Kafka Streams check (a Streams restore with the readers side by side: five

@@ -41,7 +41,7 @@ def _app(run_dir: Path) -> str:
     return f"rb-{manifest(run_dir)['run_id']}"
 
 
-@pytest.mark.slow(100)
+@pytest.mark.slow(90)
 def test_exactly_once_restore_is_measured_and_loses_or_doubles_nothing(kafka1, cache_dir,
                                                                         tmp_path, ray_local):
     out = run_smoke(kafka1, cache_dir, tmp_path, "streams-restore", *SMALL,
@@ -104,7 +104,7 @@ def test_a_killed_instances_tasks_fail_over_and_restore_from_the_changelog(kafka
 
 
 @pytest.mark.cluster   # an embedded 3-broker cluster, started by the command it runs
-@pytest.mark.slow(120)
+@pytest.mark.slow(105)
 @pytest.mark.timeout(660)
 def test_a_streams_restore_through_a_broker_replacement(tmp_path):
     """streams-broker-replacement without its reference run: broker 2 of 3 is replaced while
