@@ -111,7 +111,11 @@ def test_a_platform_without_broker_metrics_is_judged_on_its_object_store():
 
 def test_a_teams_prometheus_or_query_file_that_cannot_be_used_is_one_line_before_anything(
         tmp_path):
+    import pytest
+
     from replaybench.clusters.ports import free_ports
+    from replaybench.engine import platform_watch
+    from replaybench.errors import UsageError
     good = tmp_path / "queries.yaml"
     good.write_text("bytes_out_per_s: sum by (server) (rate(x[6s]))\n")
     secret = tmp_path / "passwords.txt"
@@ -122,27 +126,30 @@ def test_a_teams_prometheus_or_query_file_that_cannot_be_used_is_one_line_before
     empty.write_text("up:\n")
     nobody = f"http://127.0.0.1:{free_ports(1)[0]}"
     cases = [
-        (("--prometheus", nobody), "--prometheus and --prometheus-queries go together"),
-        (("--prometheus", nobody, "--prometheus-queries", str(good), "--monitor"),
-         "give --monitor (a Prometheus started for the run) or --prometheus"),
-        (("--prometheus", "127.0.0.1:9090", "--prometheus-queries", str(good)),
-         "--prometheus '127.0.0.1:9090': expected an http:// or https:// URL"),
-        (("--prometheus", nobody, "--prometheus-queries", str(tmp_path / "none.yaml")),
+        ("127.0.0.1:9090", good, "--prometheus '127.0.0.1:9090': expected an http:// or "
+                                 "https:// URL"),
+        (nobody, tmp_path / "none.yaml",
          f"{tmp_path / 'none.yaml'}: cannot read the queries (No such file or directory)"),
-        (("--prometheus", nobody, "--prometheus-queries", str(listing)),
-         f"{listing}: expected a mapping"),
-        (("--prometheus", nobody, "--prometheus-queries", str(empty)),
-         f"--prometheus-queries {empty}: up: expected a PromQL expression (text)"),
-        (("--prometheus", nobody, "--prometheus-queries", str(good)),
-         f"--prometheus {nobody}: not ready (GET /-/ready did not answer 200 within 5 s)"),
+        (nobody, listing, f"{listing}: expected a mapping"),
+        (nobody, empty, f"--prometheus-queries {empty}: up: expected a PromQL expression"),
+        (nobody, good, f"--prometheus {nobody}: not ready (GET /-/ready did not answer 200 "
+                       "within 5 s)"),
+        # a file given by mistake: its keys are not query names, and nothing of it is quoted
+        (nobody, secret, f"--prometheus-queries {secret}: a key that is not a query name"),
     ]
-    for args, expected in cases:
+    for url, queries, expected in cases:
+        with pytest.raises(UsageError) as refused:
+            platform_watch.existing(url, queries)
+        assert expected in str(refused.value) and "\n" not in str(refused.value)
+        assert "hunter2" not in str(refused.value) and "admin" not in str(refused.value)
+    # from the command line: one line, exit 2, before anything starts
+    for args, expected in [
+            (("--prometheus", nobody), "--prometheus and --prometheus-queries go together"),
+            (("--prometheus", nobody, "--prometheus-queries", str(good), "--monitor"),
+             "give --monitor (a Prometheus started for the run) or --prometheus"),
+            (("--prometheus", nobody, "--prometheus-queries", str(secret)),
+             "a key that is not a query name")]:
         out = _run("--bootstrap", "127.0.0.1:1", "--results", str(tmp_path / "results"), *args)
         assert out.returncode == 2 and out.stderr.count("\n") == 1, (args, out.stderr)
-        assert expected in out.stderr, (args, out.stderr)
-    # a file given by mistake: its keys are not query names, and nothing of it is quoted
-    out = _run("--bootstrap", "127.0.0.1:1", "--prometheus", nobody, "--prometheus-queries",
-               str(secret))
-    assert out.returncode == 2 and "a key that is not a query name" in out.stderr
-    assert "hunter2" not in out.stderr + out.stdout and "admin" not in out.stderr
+        assert expected in out.stderr and "hunter2" not in out.stderr + out.stdout
     assert not list((tmp_path / "results").rglob("*"))   # nothing started, no run written
