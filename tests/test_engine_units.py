@@ -248,3 +248,27 @@ def test_a_sweep_runs_round_by_round(tmp_path, monkeypatch):
     base = runner.RunRequest(WORKLOADS / "restore-storm.yaml", tmp_path, results_dir=tmp_path)
     sweep.sweep(base, sweep.parse_vary(("storm.readers=1,auto",)), repeat=2)
     assert seen == [("1", "0"), ("auto", "0"), ("1", "1"), ("auto", "1")]
+
+
+def test_a_private_ray_that_fails_to_start_leaves_no_folder():
+    """Its temp dir is made before ray.init; a failed init must not leave it behind."""
+    import subprocess
+    import sys
+    script = (
+        "import glob\n"
+        "import ray\n"
+        "from replaybench.engine.actors import ray_runtime\n"
+        "def refuse(**kw): raise RuntimeError('Failed to start GCS')\n"
+        "ray.init = refuse\n"
+        "before = set(glob.glob('/tmp/rb-ray-*'))\n"
+        "try:\n"
+        "    with ray_runtime(None):\n"
+        "        pass\n"
+        "except RuntimeError as exc:\n"
+        "    print('refused:', exc)\n"
+        "print('left:', sorted(set(glob.glob('/tmp/rb-ray-*')) - before))\n")
+    # -c: this checkout's replaybench (the working directory comes first on the path)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, cwd=Path(__file__).resolve().parent.parent)
+    assert "refused: Failed to start GCS" in done.stdout, done.stdout + done.stderr
+    assert "left: []" in done.stdout, done.stdout

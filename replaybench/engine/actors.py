@@ -94,16 +94,16 @@ def ray_runtime(address: str | None) -> Iterator[dict[str, str]]:
         yield _describe(ray)
         return
     temp_dir = None
-    if address:
-        ray_auth.join(ray, address)
-    else:
-        temp_dir = tempfile.mkdtemp(prefix="rb-ray-", dir="/tmp")
-        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, configure_logging=False,
-                 object_store_memory=256 << 20, _temp_dir=temp_dir, log_to_driver=False,
-                 _node_ip_address="127.0.0.1")
     try:
+        if address:
+            ray_auth.join(ray, address)
+        else:
+            temp_dir = tempfile.mkdtemp(prefix="rb-ray-", dir="/tmp")
+            ray.init(num_cpus=os.cpu_count(), include_dashboard=False, configure_logging=False,
+                     object_store_memory=256 << 20, _temp_dir=temp_dir, log_to_driver=False,
+                     _node_ip_address="127.0.0.1")
         yield {**_describe(ray), "temp_dir": temp_dir or "", **({"auth": auth} if auth else {})}
-    finally:
+    finally:   # also when Ray failed to start: what it started stops, its folder goes
         ray.shutdown()
         if temp_dir:
             shutil.rmtree(temp_dir, ignore_errors=True)
