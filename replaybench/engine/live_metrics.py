@@ -5,6 +5,8 @@ nothing global, nothing served once the run ends."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
 from replaybench.clusters.ports import LOOPBACK, require_free
@@ -70,3 +72,15 @@ class LiveMetrics:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def ticking(show: Callable[[Progress], None],
+            live: LiveMetrics | None) -> Callable[[Progress], None]:
+    """Each tick's Progress to `show` (the console) and, with --metrics-port, to `live`."""
+    if live is None:
+        return show
+
+    def both(progress: Progress) -> None:
+        show(progress)
+        live.update(progress)
+    return both

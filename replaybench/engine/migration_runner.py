@@ -17,7 +17,7 @@ from replaybench.clusters.mirror_maker import MirrorMaker, MirrorProcesses
 from replaybench.clusters.opening import ClusterChoice, open_cluster
 from replaybench.clusters.platform import ClusterHandle
 from replaybench.clusters.process_union import ProcessUnion
-from replaybench.engine import actors, manifest, platform_watch, run_parts
+from replaybench.engine import actors, live_metrics, manifest, platform_watch, run_parts
 from replaybench.engine.fault_schedule import FaultSchedule
 from replaybench.engine.group_offsets import OffsetReader
 from replaybench.engine.live_metrics import LiveMetrics
@@ -71,7 +71,7 @@ def run(request, spec: WorkloadSpec, display, results_dir: Path, run_id: str, la
                      f"{m.target} ({target.info.bootstrap}), {m.cutover.procedure}"
                      + (", then back" if m.rollback else ""))
         mirrors, pinned = _measure(stack, spec, request, record, source, target, root,
-                                   _ticking(display, live))
+                                   live_metrics.ticking(display.tick, live))
         if watch is not None:   # the run's whole window, before Prometheus stops
             watch.collect(record)
         latch.arm()
@@ -94,15 +94,6 @@ def _watched(choices: list[ClusterChoice], source: ClusterHandle, target: Cluste
         if not choice.profile:
             targets.update(platform_watch.served(handle, f"{side}-"))
     return targets
-
-
-def _ticking(display, live: LiveMetrics | None):
-    """Each tick's Progress to the console and, with --metrics-port, to the served figures."""
-    def tick(progress) -> None:
-        display.tick(progress)
-        if live is not None:
-            live.update(progress)
-    return tick
 
 
 def _measure(stack: ExitStack, spec: WorkloadSpec, request, record: RunRecord,
@@ -140,10 +131,11 @@ def _measure(stack: ExitStack, spec: WorkloadSpec, request, record: RunRecord,
     finally:
         # read back from the kernel: each server's cores while it runs, each mirror's as it
         # started (a mirror may be stopped, or killed, before the run ends)
-        pinned = {name: affinity(pid) for name, pid in
-                  _server_pids(source, target, forward, reverse).items()}
-        pinned.update({f.maker.name: f.maker.cpus for f in (forward, reverse)
-                       if f is not None and f.maker.cpus})
+        pinned = {} if request.cpu_budget is None else {
+            **{name: affinity(pid) for name, pid in
+               _server_pids(source, target, forward, reverse).items()},
+            **{f.maker.name: f.maker.cpus for f in (forward, reverse)
+               if f is not None and f.maker.cpus}}
         for flow in (forward, reverse):
             if flow is not None:
                 flow.stop()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import signal
-from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,6 +17,7 @@ from replaybench.clusters.platform import ClusterHandle
 from replaybench.engine import (
     acls,
     actors,
+    live_metrics,
     manifest,
     object_store_meter,
     platform_watch,
@@ -226,7 +226,7 @@ def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec
     processes = cluster.capabilities.processes
     if meter is not None and processes is not None:
         processes = object_store_meter.MeteredProcesses(processes, meter)
-    tick = display.tick if live is None else _both(display.tick, live.update)
+    tick = live_metrics.ticking(display.tick, live)
     coordinator = _coordinator(spec, request, run_id, (spec, config, names, record, tick,
                                                        flush, processes, cluster.server_pids),
                                grants.role_configs, placer)
@@ -278,13 +278,6 @@ def _finish(record: RunRecord, spec, request: RunRequest, cluster: ClusterHandle
         info["reference"] = _compare_to_reference(record, reference)
     run_dir = store.write(results_dir, record, info)
     return RunOutcome(run_dir, record.status, record.reason, summary, record)
-
-
-def _both(*calls: Callable[[Progress], None]) -> Callable[[Progress], None]:
-    def each(progress: Progress) -> None:
-        for call in calls:
-            call(progress)
-    return each
 
 
 def _coordinator(spec: workload.WorkloadSpec, request: RunRequest, run_id: str,
