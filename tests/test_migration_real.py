@@ -214,12 +214,17 @@ def test_consumers_moved_without_their_offsets_skip_or_re_read(tmp_path, reset):
     # --monitor: a real Prometheus scraped both embedded clusters' brokers through the run,
     # and their bytes in show the producers' move: the source's while mirrored, the target's
     # in the trial
-    assert sorted(info["monitoring"]["targets"]) == ["source-broker-1", "target-broker-1"]
+    assert sorted(info["monitoring"]["targets"]) == ["source-broker-1", "source-lag-exporter",
+                                                     "target-broker-1", "target-lag-exporter"]
     written: dict[str, set[str]] = {}
+    lagged: dict[str, set[str]] = {}   # each cluster's lag exporter: where the group committed
     for row in _rows(run_dir, "platform_metrics"):
         if row["metric"] == "bytes_in_per_s" and row["value"] > 0:
             written.setdefault(row["server"], set()).add(row["phase"])
+        if row["metric"] == "consumer_group_lag":
+            lagged.setdefault(row["server"], set()).add(row["phase"])
     assert "mirrored" in written["source-broker-1"] and "trial" in written["target-broker-1"]
+    assert "mirrored" in lagged["source-lag-exporter"] and "trial" in lagged["target-lag-exporter"]
 
 
 def test_the_same_cluster_on_both_sides_is_refused_before_anything_starts(tmp_path, kafka1):

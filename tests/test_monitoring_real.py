@@ -35,7 +35,7 @@ def test_a_monitored_run_stores_the_brokers_series_and_sees_the_restore_and_the_
     out = runner.run(request)
     assert out.status == "completed", out.reason
     info = manifest(out.run_dir)
-    assert sorted(info["monitoring"]["targets"]) == ["broker-1", "replaybench"]
+    assert sorted(info["monitoring"]["targets"]) == ["broker-1", "lag-exporter", "replaybench"]
 
     series = table(out.run_dir, "platform_metrics")
     by_metric: dict[str, list[dict]] = {}
@@ -68,6 +68,18 @@ def test_a_monitored_run_stores_the_brokers_series_and_sees_the_restore_and_the_
     assert freeze["passed"] is True and freeze["cleared"] is True, freeze["reason"]
     assert 0 < freeze["delay_ns"] <= 15e9
     assert freeze["seen_ns"] == min(r["t_ns"] for r in frozen)
+
+    # the live consumers' group as the lag exporter showed it (their committed offsets, every
+    # 5 s), within 10 s of traffic of their true lag
+    lag = checks["live consumers' lag"]
+    assert lag["passed"] is True and 0 < lag["error_p95_s"] <= 10, lag["reason"]
+    assert {json.loads(r["labels"])["consumergroup"] for r in by_metric["consumer_group_lag"]} \
+        == {f"replaybench-tail-rb-{info['run_id']}-changelog-live"}
+    # a 4 s freeze is shorter than the `for:` of every shipped alert: none fired, as it should
+    # not, and the check says so
+    alert = checks["fault 0 pause broker-1: alert"]
+    assert alert["passed"] is False and alert["reason"] == \
+        "no alert fired: it would have woken nobody"
 
     # the same stored series, asked about a stretch in which nothing happened to the broker,
     # must not show a fault: the check tells a quiet broker from a frozen one
@@ -134,3 +146,72 @@ def test_a_teams_own_prometheus_is_asked_the_teams_queries(kafka1, cache_dir, tm
         clock, (phases["baseline"]["start_ns"], phases["baseline"]["end_ns"]),
         (phases["storm"]["start_ns"], phases["storm"]["end_ns"]))
     assert clock and wrong["passed"] is False, wrong["reason"]
+
+
+def _scrape(endpoint: str) -> dict[tuple, float]:
+    """What a Prometheus scrape of the endpoint reads: (name, labels...) -> value."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+    with urllib.request.urlopen(f"http://{endpoint}/metrics", timeout=5) as reply:
+        text = reply.read().decode()
+    return {(s.name, *sorted(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+@pytest.mark.slow(20)
+def test_the_lag_exporter_serves_committed_against_end_offsets_and_the_shipped_alerts_fire(
+        kafka1, tmp_path):
+    """The lag exporter on a real broker, scraped by hand and by a real Prometheus evaluating
+    the shipped alert rules: a group that committed behind the end shows its exact lag, and
+    the alerts fire for a broker that does not answer and for a lag that grows (the rules'
+    durations shortened, so that the test does not wait minutes: their expressions as
+    shipped)."""
+    import time
+
+    from confluent_kafka import Consumer, TopicPartition
+
+    from replaybench.clusters.lag_exporter import LagExporter
+    from replaybench.clusters.prometheus_server import PrometheusServer
+    from replaybench.engine import platform_watch
+
+    from tests.kafka_helpers import create_topic, produce_range
+    topic = f"lag-{time.time_ns()}"
+    create_topic(kafka1.bootstrap, topic, 2, 1)
+    produce_range(kafka1.bootstrap, topic, 0, 200, set())   # keys spread over both partitions
+    consumer = Consumer({"bootstrap.servers": kafka1.bootstrap, "group.id": "team-app",
+                         "enable.auto.commit": False})
+    consumer.commit(offsets=[TopicPartition(topic, 0, 3), TopicPartition(topic, 1, 5)],
+                    asynchronous=False)
+    ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in (0, 1)}
+
+    with LagExporter({"bootstrap.servers": kafka1.bootstrap}) as exporter:
+        got = _scrape(exporter.endpoint)
+        for partition, committed in ((0, 3), (1, 5)):
+            labels = (("consumergroup", "team-app"), ("partition", str(partition)),
+                      ("topic", topic))
+            assert got[("kafka_consumergroup_lag", *labels)] == ends[partition] - committed
+            assert got[("kafka_consumergroup_current_offset", *labels)] == committed
+            assert got[("kafka_topic_partition_current_offset", *labels[1:])] == ends[partition]
+
+        rules = platform_watch.alert_rules().replace("offset 1m", "offset 4s") \
+            .replace("for: 30s", "for: 2s").replace("for: 1m", "for: 2s")
+        nobody = f"127.0.0.1:{free_ports(1)[0]}"   # a broker that does not answer its scrape
+        with PrometheusServer(tmp_path / "prometheus", {"broker-7": nobody,
+                                                        "lag-exporter": exporter.endpoint},
+                              1.0, rules).start() as prometheus:
+            firing: dict[str, dict] = {}
+            deadline = time.monotonic() + 40
+            n = 200
+            while len(firing) < 2 and time.monotonic() < deadline:
+                produce_range(kafka1.bootstrap, topic, n, n + 50, set())   # team-app falls behind
+                n += 50
+                firing = {a["labels"]["alertname"]: a["labels"]
+                          for a in prometheus.api.alerts() if a["state"] == "firing"}
+                time.sleep(1)
+    consumer.close()
+    assert firing.get("KafkaBrokerDown", {}).get("server") == "broker-7", firing
+    assert firing.get("KafkaConsumerGroupLagGrowing", {}).get("consumergroup") == "team-app", \
+        firing
+    assert "KafkaUnderReplicatedPartitions" not in firing   # nothing under-replicated here

@@ -153,3 +153,74 @@ def test_a_teams_prometheus_or_query_file_that_cannot_be_used_is_one_line_before
         assert out.returncode == 2 and out.stderr.count("\n") == 1, (args, out.stderr)
         assert expected in out.stderr and "hunter2" not in out.stderr + out.stdout
     assert not list((tmp_path / "results").rglob("*"))   # nothing started, no run written
+
+
+# the live consumers' lag: the exporter's (committed offsets) against the true (position taken)
+RATE = 2_000.0   # live records per second
+
+
+def test_an_exporter_reading_a_few_seconds_of_commits_behind_tracks_the_true_lag():
+    truth = _series([50.0] * 30)
+    platform = _series([50.0 + RATE * (i % 5) for i in range(30)])   # commits every 5 s
+    row = obs.lag_tracked(platform, truth, RATE)
+    assert row["passed"] is True, row["reason"]
+    assert row["error_p95_records"] == 4 * RATE and row["error_p95_s"] == 4.0
+    assert "under the 10 s it takes to time the exporter" in row["reason"]   # they kept up
+
+
+def test_an_exporter_far_off_or_late_or_blind_fails():
+    truth = _series([0.0] * 10 + [60_000.0] * 20)    # the consumers fell 30 s behind at 10 s
+    late = obs.lag_tracked(_series([0.0] * 28 + [60_000.0] * 2), truth, RATE)
+    assert late["passed"] is False and late["delay_ns"] == 18 * S, late["reason"]
+    prompt = obs.lag_tracked(_series([0.0] * 13 + [60_000.0] * 17), truth, RATE)
+    assert prompt["passed"] is True and prompt["delay_ns"] == 3 * S, prompt["reason"]
+    # an exporter that never saw the rise: 30 s of traffic off for most ticks
+    flat = obs.lag_tracked(_series([0.0] * 30), truth, RATE, obs.Limits(within_s=100))
+    assert flat["passed"] is False and flat["seen_ns"] is None
+    off = obs.lag_tracked(_series([30_000.0] * 30), _series([0.0] * 30), RATE)
+    assert off["passed"] is False and "more than 10 s of traffic off" in off["reason"]
+    blind = obs.lag_tracked([], truth, RATE)   # the group's committed offsets never served
+    assert blind["passed"] is False and "never showed" in blind["reason"]
+    assert obs.lag_tracked([], [], RATE)["passed"] is None   # no live consumers: not judged
+
+
+def test_the_run_judges_the_live_consumers_group_only_from_the_exporter_rows():
+    tail = '{"consumergroup": "replaybench-tail-rb-x-live"}'
+    other = '{"consumergroup": "some-other-app"}'
+    rows = [{"metric": "consumer_group_lag", "server": "lag-exporter", "labels": labels,
+             "t_ns": t, "value": v} for labels, value in ((tail, 100.0), (other, 1e9))
+            for t, v in _series([value] * 30)]
+    ticks = [{"role": role, "t_ns": t, "lag_records": 100, "records_per_s": RATE}
+             for role in ("consumer", "producer") for t, _ in _series([0] * 30)]
+    [lag] = obs.judge_run(rows, {}, [], 30 * S, ticks=ticks, asked={"consumer_group_lag"})
+    assert lag["passed"] is True and lag["error_p95_records"] == 0, lag["reason"]
+    # a team's Prometheus not asked for the lag: not judged, not failed
+    assert obs.judge_run(rows, {}, [], 30 * S, ticks=ticks, asked={"up"}) == []
+
+
+def test_an_alert_counts_for_a_fault_only_if_it_began_firing_after_it():
+    fired = {"KafkaUnderReplicatedPartitions (broker-1)": 50 * S,
+             "KafkaBrokerDown (broker-2)": 42 * S, "SomethingElse": 5 * S}
+    row = obs.alert_fired("fault 0 kill broker-2", fired, 10 * S)
+    assert row["passed"] is True and row["delay_ns"] == 32 * S
+    assert row["reason"].startswith("KafkaBrokerDown (broker-2) fired 32.0 s after the start")
+    assert "then KafkaUnderReplicatedPartitions (broker-1) at +40.0 s" in row["reason"]
+    late = obs.alert_fired("fault 0 kill broker-2", fired, 10 * S, obs.Limits(alert_within_s=20))
+    assert late["passed"] is False and "later than 20 s" in late["reason"]
+    none = obs.alert_fired("fault 0 pause broker-1", {"SomethingElse": 5 * S}, 10 * S)
+    assert none["passed"] is False and none["reason"] == \
+        "no alert fired: it would have woken nobody"
+
+
+def test_alerts_are_judged_only_when_prometheus_was_asked_for_them():
+    rows = [{"metric": "up", "server": "broker-2", "labels": "{}", "t_ns": t, "value": v}
+            for t, v in _series([1] * 12 + [0] * 18 + [1] * 30)]
+    rows += [{"metric": "alerts_firing", "server": "broker-2", "t_ns": t, "value": 1.0,
+              "labels": '{"alertname": "KafkaBrokerDown", "alertstate": "firing"}'}
+             for t, _ in _series([1] * 10, start_s=44)]
+    fault = [{"drill": 0, "action": "kill", "target": "broker-2", "started_ns": 10 * S}]
+    subjects = {c["subject"]: c for c in obs.judge_run(rows, {}, fault, 60 * S,
+                                                      asked={"alerts_firing"})}
+    assert subjects["fault 0 kill broker-2: alert"]["delay_ns"] == 34 * S
+    assert [c["subject"] for c in obs.judge_run(rows, {}, fault, 60 * S)] == \
+        ["fault 0 kill broker-2"]

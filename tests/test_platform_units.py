@@ -167,6 +167,14 @@ def test_observability_is_judged_on_what_the_platforms_own_metrics_showed():
     assert missed.status == "blocker" and "w3: fault 0 pause broker-1" in " ".join(missed.evidence)
     unjudged = scorecard.observability([_watched("w4", ("restore", None))])
     assert unjudged.status == "partial"
+    # no alert for a fault the metrics showed: the team's call (a short blip should not page),
+    # so a warning; a lag the exporter got wrong: a blocker
+    quiet = _watched("w5", ("restore", True), ("fault 0 pause broker-1", True),
+                     ("fault 0 pause broker-1: alert", False))
+    quiet.observability[-1]["check"] = "an alert fired for the fault"
+    assert scorecard.observability([quiet]).status == "partial"
+    wrong = scorecard.observability([both, _watched("w6", ("live consumers' lag", False))])
+    assert wrong.status == "blocker" and "w6: live consumers' lag" in " ".join(wrong.evidence)
 
 
 def test_migration_safety_is_judged_on_the_ledger_of_runs_to_the_platform():

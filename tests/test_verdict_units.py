@@ -304,3 +304,18 @@ def test_repeat_alternates_reference_and_faulted_runs_and_stores_the_cost(tmp_pa
     assert calls == [0, 1, 2]
     assert out.fault_cost["ratios"] == [1.2, 1.3, 1.4]
     assert json.loads((run_dir / "manifest.json").read_text())["fault_cost"]["median"] == 1.3
+
+
+def test_a_consumers_lag_is_counted_from_the_position_it_took_not_its_last_commit():
+    """librdkafka's consumer_lag counts from the committed offset (-1 before any commit); the
+    tick's lag is the true one, from the position the application has taken."""
+    import json
+
+    from replaybench.roles.client_stats import summarize
+    parts = {"0": {"consumer_lag": -1, "consumer_lag_stored": 42},
+             "1": {"consumer_lag": 900, "consumer_lag_stored": 8},
+             "-1": {"consumer_lag_stored": 5000}}   # librdkafka's unassigned partition
+    stats = {"topics": {"live": {"partitions": parts}}}
+    assert summarize(json.dumps(stats))["client_lag_records"] == 50
+    older = {"topics": {"live": {"partitions": {"0": {"consumer_lag": 7}}}}}
+    assert summarize(json.dumps(older))["client_lag_records"] == 7

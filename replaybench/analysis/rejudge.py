@@ -112,9 +112,11 @@ def _observability(run: Run, limits: observability.Limits) -> list[Rejudged]:
     if not stored:
         return []
     phases = {p: (b["start_ns"], b["end_ns"]) for p, b in run.manifest.get("phases", {}).items()}
+    asked = run.manifest.get("monitoring", {}).get("queries", {})
     now = {c["subject"]: c for c in observability.judge_run(
         rows(run.path, "platform_metrics"), phases, rows(run.path, "faults"),
-        run.manifest.get("ended_ns", 0), limits)}
+        run.manifest.get("ended_ns", 0), limits, rows(run.path, "timeseries"),
+        asked)}
     return [Rejudged(f"observability {c['subject']}", _shown(c["passed"]),
                      _shown(now[c["subject"]]["passed"]) if c["subject"] in now
                      else "not judged") for c in stored]

@@ -15,6 +15,7 @@ from replaybench.analysis.thresholds import Thresholds
 from replaybench.results import runs as runs_mod
 from replaybench.results.compat_results import CompatResult
 from replaybench.results.runs import Run
+from replaybench.verdicts import observability as observability_judge
 
 # A category's grade (not a check's outcome, evaluation/probe.py, nor a run's verdicts)
 GRADE_PASS, GRADE_PARTIAL, GRADE_BLOCKER, GRADE_NOT_JUDGED = \
@@ -245,8 +246,10 @@ def observability(runs: list[Run]) -> Grade:
     """From --monitor runs: did the platform's own metrics show the restore and the faults
     (verdicts/observability.py)?"""
     rule = ("pass: monitored runs whose platform metrics showed the restore and a broker fault "
-            "in time; blocker: a restore or a fault they did not show, or showed late; "
-            "partial: no monitored run, none with a broker fault, or checks not judged")
+            "in time, and the consumers' lag close to the truth; blocker: a restore, a fault or "
+            "the lag they did not show, or showed late or wrong; partial: no monitored run, "
+            "none with a broker fault, checks not judged, or no alert fired for a fault (whether "
+            "a short fault should page is the team's call)")
     watched = [r for r in runs if r.observability]
     if not watched:
         return Grade(CATEGORIES[6], GRADE_PARTIAL, ["no run with --monitor on this platform"],
@@ -265,6 +268,8 @@ def _observability_part(run: Run, check: dict) -> tuple[str, str]:
     text = f"run {run.path.name}: {check['subject']}: {check['reason']}"
     if check["passed"] is None:
         return GRADE_PARTIAL, f"{text} (not judged)"
+    if check.get("check") == observability_judge.ALERT_CHECK and not check["passed"]:
+        return GRADE_PARTIAL, text
     return (GRADE_PASS if check["passed"] else GRADE_BLOCKER), text
 
 

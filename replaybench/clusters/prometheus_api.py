@@ -41,6 +41,10 @@ class PrometheusApi:
                                            for t, v in r["values"]])
                 for r in body["data"]["result"]]
 
+    def alerts(self) -> list[dict]:
+        """The alerts pending or firing now (/api/v1/alerts): labels, state, activeAt."""
+        return self._get("/api/v1/alerts")["data"]["alerts"]
+
     def _get(self, path: str) -> dict:
         try:
             with urllib.request.urlopen(f"{self.url}{path}", timeout=QUERY_TIMEOUT_S) as reply:

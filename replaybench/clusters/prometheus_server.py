@@ -27,12 +27,14 @@ def prometheus_binary() -> Path:
 
 
 class PrometheusServer:
-    """Scrapes `targets` (server name -> host:port serving /metrics) every `interval_s`."""
+    """Scrapes `targets` (server name -> host:port serving /metrics) every `interval_s`, and
+    evaluates `alert_rules` (the text of a Prometheus rule file) as often."""
 
-    def __init__(self, root: Path, targets: dict[str, str], interval_s: float = 1.0) -> None:
+    def __init__(self, root: Path, targets: dict[str, str], interval_s: float = 1.0,
+                 alert_rules: str = "") -> None:
         self.root = Path(root).resolve()
         self.targets = dict(targets)
-        self.interval_s = interval_s
+        self.interval_s, self.alert_rules = interval_s, alert_rules
         self.port = free_ports(1)[0]
         self.api = PrometheusApi(self.url)   #: what the harness asks it, once it is ready
         self.process: ServerProcess | None = None
@@ -45,6 +47,8 @@ class PrometheusServer:
         binary = prometheus_binary()
         self.root.mkdir(parents=True, exist_ok=True)
         config = self.root / "prometheus.yml"
+        if self.alert_rules:
+            (self.root / "alert_rules.yml").write_text(self.alert_rules)
         config.write_text(yaml.safe_dump(self._config(), sort_keys=False))
         # the argv names self.root (the config and the data live there): the pid's marker
         self.process = ServerProcess.spawn(
@@ -67,6 +71,7 @@ class PrometheusServer:
         seconds = f"{self.interval_s:g}s"
         return {"global": {"scrape_interval": seconds, "evaluation_interval": seconds,
                            "scrape_timeout": seconds},
+                "rule_files": [str(self.root / "alert_rules.yml")] if self.alert_rules else [],
                 "scrape_configs": [{"job_name": "platform", "static_configs": [
                     {"targets": [address], "labels": {"server": name}}
                     for name, address in sorted(self.targets.items())]}]}

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import yaml
 
+from replaybench.clusters.lag_exporter import LagExporter
 from replaybench.clusters.platform import ClusterHandle
 from replaybench.clusters.prometheus_api import PrometheusApi
 from replaybench.clusters.prometheus_server import PrometheusServer, prometheus_binary
@@ -34,6 +35,7 @@ from replaybench.verdicts import observability
 SCRAPE_INTERVAL_S = 2.0
 STEP_S = 1.0   #: one point a second, the harness's own tick
 REACH_TIMEOUT_S = 5.0   #: a team's Prometheus must say it is ready within this
+LAG_EXPORTER = "lag-exporter"   #: the server name its series carry
 _QUERY_NAME = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]{0,199}")   #: as Prometheus's metric names
 
 
@@ -45,6 +47,11 @@ def check_available() -> None:
 def queries() -> dict[str, str]:
     text = (resources.files("replaybench.engine") / "platform_queries.yaml").read_text()
     return yaml.safe_load(text)
+
+
+def alert_rules() -> str:
+    """The rule file the run's own Prometheus evaluates (alert_rules.yaml)."""
+    return (resources.files("replaybench.engine") / "alert_rules.yaml").read_text()
 
 
 class PlatformWatch:
@@ -81,7 +88,8 @@ class PlatformWatch:
             for name, found in series.items() for s in found for t, v in s.points]
         record.observability = observability.judge_run(
             record.platform_metrics, {p: (b[0], b[1]) for p, b in record.phase_bounds.items()},
-            record.faults, record.ended_ns)
+            record.faults, record.ended_ns, ticks=record.timeseries,
+            asked=self.queries)
 
 
 def _phase_at(record: RunRecord, t_ns: int) -> str:
@@ -93,9 +101,12 @@ def _phase_at(record: RunRecord, t_ns: int) -> str:
 
 @contextmanager
 def watching(cluster: ClusterHandle, harness: dict[str, str]) -> Iterator[PlatformWatch]:
-    """Prometheus for the length of the `with`, scraping `cluster`'s servers;
-    `harness`: replaybench's own endpoint, scraped beside the platform's (--metrics-port)."""
-    with watching_servers({**served(cluster), **harness}) as watch:
+    """Prometheus for the length of the `with`, scraping `cluster`'s servers and a lag
+    exporter asking it; `harness`: replaybench's own endpoint, scraped beside the platform's
+    (--metrics-port)."""
+    with LagExporter(cluster.client_config) as exporter, \
+            watching_servers({**served(cluster), LAG_EXPORTER: exporter.endpoint,
+                              **harness}) as watch:
         yield watch
 
 
@@ -114,10 +125,11 @@ def watching_servers(targets: dict[str, str]) -> Iterator[PlatformWatch]:
     in a temp dir of its own (removed after)."""
     root = Path(tempfile.mkdtemp(prefix="rb-prometheus-"))
     try:
-        with PrometheusServer(root, targets, SCRAPE_INTERVAL_S).start() as prometheus:
+        with PrometheusServer(root, targets, SCRAPE_INTERVAL_S,
+                              alert_rules()).start() as prometheus:
             yield PlatformWatch(prometheus.api, queries(), {
                 "prometheus": prometheus.url, "scrape_interval_s": SCRAPE_INTERVAL_S,
-                "targets": dict(prometheus.targets)})
+                "targets": dict(prometheus.targets), "alert_rules": "alert_rules.yaml"})
     finally:
         shutil.rmtree(root, ignore_errors=True)   # the temp dir made just above
 

@@ -24,7 +24,8 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType, str]]] = {
         ("bytes", _I, "key + value bytes of those records"),
         ("records_per_s", _F, "records / interval"),
         ("bytes_per_s", _F, "bytes / interval"),
-        ("lag_records", _I, "readers: offsets left to their targets; consumers: librdkafka lag"),
+        ("lag_records", _I, "readers: offsets left to their targets; consumers: end offsets - the "
+                                "position they have taken (librdkafka consumer_lag_stored)"),
         ("fetch_queue_records", _I, "librdkafka fetch queue (consumers, readers)"),
         ("producer_queue_records", _I, "librdkafka messages waiting in the producer"),
         ("rtt_p99_us", _I, "librdkafka broker round trip p99, worst broker, microseconds"),
@@ -268,6 +269,9 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType, str]]] = {
         ("seen_ns", _I, "when the platform's metrics first showed it; null: never"),
         ("delay_ns", _I, "seen - started"),
         ("cleared", _B, "a fault: the broker back up and nothing under-replicated at the end"),
+        ("error_p95_records", _I, "the consumers' lag: the exporter's lag - the true lag, "
+                                  "95th percentile of its size over the ticks"),
+        ("error_p95_s", _F, "that error in seconds of live traffic (records / records per s)"),
         ("reason", _S, "what it was judged on, or why it was not judged"),
     ],
     "verification": [

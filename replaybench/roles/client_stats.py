@@ -35,6 +35,10 @@ class ClientStats:
 def summarize(text: str) -> dict[str, float]:
     """Consumer lag and fetch queue summed over partitions; producer queue; broker round trip.
 
+    The lag is the partition's end offset less the position the application has taken
+    (librdkafka's consumer_lag_stored): its true lag. librdkafka's consumer_lag counts from the
+    last committed offset instead, which a consumer that commits nothing never has.
+
     Gauges ending in `_max` merge across actors by maximum, the others by sum.
     """
     stats = json.loads(text)
@@ -43,7 +47,7 @@ def summarize(text: str) -> dict[str, float]:
         for number, part in topic.get("partitions", {}).items():
             if number == "-1":  # librdkafka's internal unassigned partition
                 continue
-            lag += max(part.get("consumer_lag", -1), 0)
+            lag += max(part.get("consumer_lag_stored", part.get("consumer_lag", -1)), 0)
             fetchq += part.get("fetchq_cnt", 0)
     rtt = [b["rtt"]["p99"] for b in stats.get("brokers", {}).values()
            if b.get("rtt", {}).get("cnt", 0) > 0]

@@ -15,6 +15,9 @@ from replaybench.roles.client_stats import ClientStats
 
 TAIL_CONSUMER_DEFAULTS = {"enable.auto.commit": False, "fetch.wait.max.ms": 10,
                           "fetch.min.bytes": 1, "enable.partition.eof": False}
+#: the live consumers commit as an application does (librdkafka's defaults: the offsets taken
+#: are committed every 5 s), so that a lag exporter sees their group as it would a real one's
+COMMITS_AS_AN_APPLICATION = {"enable.auto.commit": True, "auto.commit.interval.ms": 5000}
 _BATCH = 5_000
 _CHECKED = ("duplicates", "regressions", "truncated", "bad_magic", "bad_version", "bad_checksum",
             "bad_key", "key_out_of_range", "errors")
@@ -40,7 +43,8 @@ class TailConsumer:
         self.name, self.topic, self.n_partitions = name, topic, n_partitions
         self.clock = Clock()
         self.stats = ClientStats()
-        self.consumer = Consumer({**TAIL_CONSUMER_DEFAULTS, "group.id": f"replaybench-tail-{topic}",
+        self.consumer = Consumer({**TAIL_CONSUMER_DEFAULTS, **COMMITS_AS_AN_APPLICATION,
+                                  "group.id": f"replaybench-tail-{topic}",
                                   **client_config, **self.stats.config})
         self.state = core.StateTable(n_keys, n_partitions)
         self.hists = IntervalHistograms(self.METRICS)

@@ -6,14 +6,23 @@ series Prometheus recorded (one point a second) and the run's own events:
   incident nobody can see); on a platform whose brokers serve no metrics but whose object
   store does (Tansu on S3), the object store's bytes sent, where the restore's reads land;
 - each fault on a broker: that broker's absence (`up` 0) or under-replicated partitions showed
-  within `within_s` of the fault's start, and had cleared by the end of the run.
+  within `within_s` of the fault's start, and had cleared by the end of the run; and an alert
+  (the rules of engine/alert_rules.yaml, or the team's own) fired within `alert_within_s`:
+  would it have woken someone, and how late;
+- the live consumers' lag as a lag exporter showed it (committed offsets against end offsets)
+  against their true lag (end offsets against the position they have taken), tick by tick: the
+  error, in records and in seconds of live traffic, and, when the consumers fell behind, how
+  late the exporter showed it.
 
 Each check is a row: passed (None: not judged, with the reason), when it showed, how late.
 """
 
 from __future__ import annotations
 
+import bisect
+import json
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
 Points = list[tuple[int, float]]   # (wall-clock ns, value), one a second
@@ -23,16 +32,26 @@ Points = list[tuple[int, float]]   # (wall-clock ns, value), one a second
 class Limits:
     rise: float = 2.0        #: bytes out during the storm at least this x the baseline's
     within_s: float = 15.0   #: how late it may show: a 2 s scrape plus a 6 s rate, with margin
+    #: the exporter's lag may differ from the true lag by this many seconds of live traffic
+    #: (p95): a group committing every 5 s reads up to 5 s behind, plus a 2 s scrape
+    lag_error_s: float = 10.0
+    #: the consumers' true lag must peak at this many seconds of traffic for a delay to be
+    #: measured (below it, the committed offsets' own staleness hides any rise)
+    lag_rise_s: float = 10.0
+    alert_within_s: float = 120.0   #: an alert for a fault: a 30 s `for:` plus the outage's own
 
 
 DEFAULT_LIMITS = Limits()
 
 
 def judge_run(rows: list[dict], phases: dict[str, tuple[int, int]], faults: list[dict],
-              ended_ns: int, limits: Limits = DEFAULT_LIMITS) -> list[dict]:
+              ended_ns: int, limits: Limits = DEFAULT_LIMITS, ticks: list[dict] = (),
+              asked: Collection[str] = ()) -> list[dict]:
     """Every check of a run, from its stored series (platform_metrics rows: metric, server,
-    t_ns, value), its phases' (start, end) and its fault rows: what the run judged, and what
-    `rejudge` judges again."""
+    labels, t_ns, value), its phases' (start, end), its fault rows and its own ticks
+    (timeseries rows: role, t_ns, lag_records, records_per_s): what the run judged, and what
+    `rejudge` judges again. asked: the queries Prometheus was asked; the alerts and the lag
+    are judged only when their queries were (no row of a query asked means nothing showed)."""
     checks = []
     if "storm" in phases and "baseline" in phases:
         metric = next((m for m in RESTORE_METRICS if any(r["metric"] == m for r in rows)),
@@ -46,13 +65,56 @@ def judge_run(rows: list[dict], phases: dict[str, tuple[int, int]], faults: list
                 continue
             up = sorted((r["t_ns"], r["value"]) for r in rows
                         if r["metric"] == "up" and r["server"] == target)
-            checks.append(fault_showed(f"fault {fault['drill']} {fault['action']} {target}", up,
-                                       urp, fault["started_ns"], ended_ns, limits))
+            name = f"fault {fault['drill']} {fault['action']} {target}"
+            checks.append(fault_showed(name, up, urp, fault["started_ns"], ended_ns, limits))
+            if ALERTS_QUERY in asked:
+                checks.append(alert_fired(name, _alerts(rows), fault["started_ns"], limits))
+    if LAG_QUERY in asked and any(t["role"] == "consumer" for t in ticks):
+        checks.append(lag_tracked(_group_lag(rows), _role(ticks, "consumer", "lag_records"),
+                                  _median(_role(ticks, "producer", "records_per_s")), limits))
     return checks
 
 
 #: a broker as faults name it: broker-2, or on a migration's side, target-broker-1
 _BROKER = re.compile(r"(^|-)broker-\d+$")
+
+
+ALERTS_QUERY = "alerts_firing"   #: the query whose rows are the alerts that fired
+ALERT_CHECK = "an alert fired for the fault"
+LAG_QUERY = "consumer_group_lag"   #: the lag exporter's lag, per server and consumergroup
+
+#: the live consumers' group (roles/tail_consumer.py), as the lag exporter names it
+TAIL_GROUP = "replaybench-tail-"
+
+
+def _group_lag(rows: list[dict]) -> Points:
+    """The exporter's lag of the live consumers' group(s), summed, per point in time."""
+    total: dict[int, float] = {}
+    for r in rows:
+        if r["metric"] == LAG_QUERY and \
+                json.loads(r.get("labels") or "{}").get("consumergroup", "").startswith(TAIL_GROUP):
+            total[r["t_ns"]] = total.get(r["t_ns"], 0.0) + r["value"]
+    return sorted(total.items())
+
+
+def _alerts(rows: list[dict]) -> dict[str, int]:
+    """Each alert that fired (its name, and the server it names) -> when it first fired."""
+    first: dict[str, int] = {}
+    for r in rows:
+        if r["metric"] == ALERTS_QUERY and r["value"] > 0:
+            name = json.loads(r.get("labels") or "{}").get("alertname", "?")
+            name += f" ({r['server']})" if r.get("server") else ""
+            first[name] = min(first.get(name, r["t_ns"]), r["t_ns"])
+    return first
+
+
+def _role(ticks: list[dict], role: str, column: str) -> Points:
+    return sorted((t["t_ns"], float(t[column] or 0)) for t in ticks if t["role"] == role)
+
+
+def _median(points: Points) -> float:
+    values = sorted(v for _, v in points)
+    return values[len(values) // 2] if values else 0.0
 
 
 def _summed(rows: list[dict], metric: str) -> Points:
@@ -108,6 +170,82 @@ def fault_showed(fault: str, up: Points, under_replicated: Points, started_ns: i
         row.update(passed=False, reason=f"{row['reason']}; not cleared by the end of the run "
                                         f"(up {last_up:g}, under-replicated {last_urp:g})")
     return row
+
+
+def alert_fired(fault: str, first_fired: dict[str, int], started_ns: int,
+                limits: Limits = DEFAULT_LIMITS) -> dict:
+    """first_fired: each alert -> when it first fired. An alert already firing before the
+    fault does not count: it would not have told anyone about this one."""
+    row = {"check": ALERT_CHECK, "subject": f"{fault}: alert",
+           "started_ns": started_ns}
+    after = sorted((t, name) for name, t in first_fired.items() if t >= started_ns)
+    if not after:
+        return row | {"passed": False, "seen_ns": None, "delay_ns": None,
+                      "reason": "no alert fired: it would have woken nobody"}
+    seen, name = after[0]
+    delay = seen - started_ns
+    late = delay > limits.alert_within_s * 1e9
+    return row | {"passed": not late, "seen_ns": seen, "delay_ns": delay,
+                  "reason": f"{name} fired {delay / 1e9:.1f} s after the start"
+                            + (f", later than {limits.alert_within_s:g} s" if late else "")
+                            + "".join(f"; then {n} at {(t - started_ns) / 1e9:+.1f} s"
+                                      for t, n in after[1:4])}
+
+
+def lag_tracked(platform: Points, truth: Points, rate: float,
+                limits: Limits = DEFAULT_LIMITS) -> dict:
+    """platform: the lag exporter's lag of the live consumers' group, summed over its
+    partitions, one point a second; truth: the consumers' own lag at each tick (records);
+    rate: live records per second, to say the error in seconds of traffic.
+
+    The delay: from the true lag first reaching half its peak to the exporter's doing so
+    (timed only when the peak is `lag_rise_s` of traffic or more). The error: exporter - truth
+    at each tick, the exporter read that delay later, so that a late exporter is judged on
+    its delay and a wrong one on its error."""
+    row = {"check": "consumer lag as the platform showed it", "subject": "live consumers' lag"}
+    if not truth or rate <= 0:
+        return row | _unjudged("no live consumers or no live traffic to compare with")
+    row["started_ns"] = truth[0][0]
+    if not platform:
+        return row | {"passed": False, "seen_ns": None, "delay_ns": None,
+                      "reason": "the lag exporter never showed the live consumers' group "
+                                "(committed offsets the platform does not serve?)"}
+    timing, detail = _lag_delay(platform, truth, rate, limits)
+    never = timing.pop("timed") and timing["seen_ns"] is None
+    shift = max(timing["delay_ns"] or 0, 0)
+    errors = sorted(abs(p - v) for t, v in truth if (p := _at(platform, t + shift)) is not None)
+    if not errors:
+        return row | _unjudged("no exporter point within 3 s of a tick")
+    p50, p95 = errors[len(errors) // 2], errors[min(int(len(errors) * 0.95), len(errors) - 1)]
+    row |= timing | {"error_p95_records": int(p95), "error_p95_s": p95 / rate}
+    off = p95 > limits.lag_error_s * rate
+    late = timing["delay_ns"] is not None and timing["delay_ns"] > limits.within_s * 1e9
+    return row | {"passed": not (off or late or never), "reason": (
+        f"error p50 {p50:,.0f} records ({p50 / rate:.1f} s of traffic), p95 {p95:,.0f} "
+        f"({p95 / rate:.1f} s) at {rate:,.0f} records/s; {detail}"
+        + (f"; more than {limits.lag_error_s:g} s of traffic off" if off else ""))}
+
+
+def _lag_delay(platform: Points, truth: Points, rate: float,
+               limits: Limits) -> tuple[dict, str]:
+    """When the exporter showed the true lag's rise (seen_ns, delay_ns; timed: False when the
+    consumers never fell far enough behind to time it), and what it says."""
+    peak = max(v for _, v in truth)
+    if peak < limits.lag_rise_s * rate:
+        return {"seen_ns": None, "delay_ns": None, "timed": False}, (
+            f"the true lag peaked at {peak:,.0f} records ({peak / rate:.1f} s of traffic), "
+            f"under the {limits.lag_rise_s:g} s it takes to time the exporter")
+    rose = next(t for t, v in truth if v >= peak / 2)
+    timed = _timed(next((t for t, v in platform if t >= rose and v >= peak / 2), None), rose,
+                   limits, f"the true lag reached half its peak of {peak:,.0f} records")
+    return {"seen_ns": timed["seen_ns"], "delay_ns": timed["delay_ns"], "timed": True}, \
+        timed["reason"]
+
+
+def _at(points: Points, t_ns: int) -> float | None:
+    """The newest point at or before t_ns, if within 3 s of it (else a gap: None)."""
+    i = bisect.bisect_right(points, (t_ns, float("inf"))) - 1
+    return points[i][1] if i >= 0 and t_ns - points[i][0] <= 3e9 else None
 
 
 def _timed(seen: int | None, start: int, limits: Limits, detail: str) -> dict:
