@@ -148,6 +148,14 @@ def test_a_teams_own_prometheus_is_asked_the_teams_queries(kafka1, cache_dir, tm
     assert clock and wrong["passed"] is False, wrong["reason"]
 
 
+def _answers(endpoint: str) -> bool:
+    try:
+        _scrape(endpoint)
+        return True
+    except OSError:
+        return False
+
+
 def _scrape(endpoint: str) -> dict[tuple, float]:
     """What a Prometheus scrape of the endpoint reads: (name, labels...) -> value."""
     import urllib.request
@@ -169,6 +177,7 @@ def test_the_lag_exporter_serves_committed_against_end_offsets_and_the_shipped_a
     shipped)."""
     import time
 
+    import psutil
     from confluent_kafka import Consumer, TopicPartition
 
     from replaybench.clusters.lag_exporter import LagExporter
@@ -186,7 +195,18 @@ def test_the_lag_exporter_serves_committed_against_end_offsets_and_the_shipped_a
     ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
             for p in (0, 1)}
 
-    with LagExporter({"bootstrap.servers": kafka1.bootstrap}) as exporter:
+    with LagExporter(tmp_path / "exporter", {"bootstrap.servers": kafka1.bootstrap}) \
+            as exporter:
+        # its own process, and its worker started again when it dies (as a service manager
+        # would: librdkafka's admin client can abort while brokers come and go)
+        [worker] = psutil.Process(exporter.process.pid).children()
+        worker.kill()
+        worker.wait(10)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not _answers(exporter.endpoint):
+            time.sleep(0.2)
+        [again] = psutil.Process(exporter.process.pid).children()
+        assert again.pid != worker.pid
         got = _scrape(exporter.endpoint)
         for partition, committed in ((0, 3), (1, 5)):
             labels = (("consumergroup", "team-app"), ("partition", str(partition)),
@@ -211,6 +231,8 @@ def test_the_lag_exporter_serves_committed_against_end_offsets_and_the_shipped_a
                           for a in prometheus.api.alerts() if a["state"] == "firing"}
                 time.sleep(1)
     consumer.close()
+    assert not exporter.process.alive() and not again.is_running()   # both stopped
+    assert "starting it again" in (tmp_path / "exporter" / "lag-exporter.log").read_text()
     assert firing.get("KafkaBrokerDown", {}).get("server") == "broker-7", firing
     assert firing.get("KafkaConsumerGroupLagGrowing", {}).get("consumergroup") == "team-app", \
         firing

@@ -15,7 +15,10 @@ PHASE_COLORS = {"seed": "#eeeeee", "warmup": "#f6f6f6", "baseline": "#e8f1fa", "
 def line_chart(title: str, series: list[tuple[str, list[float], list[float]]], y_label: str,
                x_label: str = "seconds since start", bands: list[tuple[float, float, str]] = (),
                markers: list[tuple[float, str]] = (), log_x: bool = False,
-               x_ticks: list[tuple[float, str]] | None = None) -> str:
+               x_ticks: list[tuple[float, str]] | None = None,
+               gap_x: float | None = None) -> str:
+    """gap_x: a series is not drawn across two points further apart than this (a scrape that
+    was not answered is a gap, not a straight line)."""
     xs = [x for _, sx, _ in series for x in sx] or [0, 1]
     ys = [y for _, _, sy in series for y in sy] or [0, 1]
     fx = (lambda v: math.log10(v)) if log_x else (lambda v: v)
@@ -47,9 +50,10 @@ def line_chart(title: str, series: list[tuple[str, list[float], list[float]]], y
                      f'y="{H - PAD_B - 4}" font-size="10">{html.escape(label)}</text>')
     for i, (name, sx, sy) in enumerate(series):
         color = COLORS[i % len(COLORS)]
-        pts = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in zip(sx, sy))
-        parts.append(f'<polyline class="data" fill="none" stroke="{color}" stroke-width="1.8" '
-                     f'points="{pts}"/>')
+        for run in _runs(list(zip(sx, sy)), gap_x):
+            pts = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in run)
+            parts.append(f'<polyline class="data" fill="none" stroke="{color}" '
+                         f'stroke-width="1.8" points="{pts}"/>')
         parts.append(f'<text x="{PAD_L + 8 + 150 * i}" y="{H - 6}" font-size="11" '
                      f'fill="{color}">■ {html.escape(name)}</text>')
     for x, label in x_ticks or _ticks(x0, x1, log_x):
@@ -71,6 +75,16 @@ def bar_chart(title: str, labels: list[str], values: list[float], y_label: str) 
                      f'<text x="{x + slot * 0.35:.1f}" y="{H - PAD_B + 14}" font-size="9" '
                      f'text-anchor="middle">{html.escape(label)}</text>')
     return "".join(parts) + "</svg>"
+
+
+def _runs(points: list[tuple[float, float]], gap_x: float | None) -> list[list]:
+    """The points split where two neighbours are further apart than gap_x."""
+    runs: list[list] = [[]]
+    for point in points:
+        if gap_x is not None and runs[-1] and point[0] - runs[-1][-1][0] > gap_x:
+            runs.append([])
+        runs[-1].append(point)
+    return runs
 
 
 def _open(title: str) -> str:

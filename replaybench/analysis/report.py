@@ -1,18 +1,22 @@
 """`replaybench report`: one self-contained HTML file with SVG charts for one or more runs side
 by side: restore throughput over time with phase bands and fault markers, live produce tail
-latency over time, the HDR percentile spectrum per phase, per-partition restore durations."""
+latency over time, the HDR percentile spectrum per phase, per-partition restore durations; with
+--monitor, the platform's own series on the same time axis."""
 
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 
 from replaybench.analysis import charts
-from replaybench.results import store
+from replaybench.results import store, stored_record
 from replaybench.results.runs import Run
+from replaybench.verdicts import observability
 
 SPECTRUM = (50.0, 90.0, 99.0, 99.9, 99.99, 99.999)
 FAULT_KINDS = ("fault", "fault_start", "error", "storm_timeout")
+GAP_S = 3.0   #: the platform's series: one point a second; more apart is a scrape not answered
 
 # Runs in the browser after layout and records each chart's drawn extent, so a headless browser
 # (the test) can tell that the charts were really rendered.
@@ -114,8 +118,73 @@ def _section(run: Run) -> str:
         charts.bar_chart("restore duration per partition", [f"g{p['group']}p{p['partition']}" for p in parts],
                       [p["duration_ns"] / 1e9 for p in parts], "seconds"),
     ]
+    drawn += _platform(run, ts, bands, markers)
     title = html.escape(run.manifest.get("run_id", run.path.name))
     return f"<div class='run'><h2>{title}</h2>{''.join(drawn)}{_placement(run)}</div>"
+
+
+def _platform(run: Run, ts: list[dict], bands: list, markers: list) -> list[str]:
+    """--monitor: what the platform's own monitoring showed, on the run's time axis: bytes out
+    per server, under-replicated partitions and brokers down with each alert marked where it
+    began firing, and the consumers' lag as the lag exporter showed it beside the true lag."""
+    rows = stored_record.rows(run.path, "platform_metrics")
+    if not rows:
+        return []
+    by = _by_metric(rows)
+    out = by.get("bytes_out_per_s") or by.get("s3_bytes_sent_per_s") or {}
+    drawn = [charts.line_chart("the platform's bytes out (Prometheus)", [
+        (server, [x for x, _ in pts], [v / 1e6 for _, v in pts])
+        for server, pts in sorted(out.items())], "MB/s", bands=bands, markers=markers,
+        gap_x=GAP_S)] if out else []
+    urp = _summed(by.get("under_replicated_partitions", {}).values())
+    down = _summed([[(x, float(v == 0)) for x, v in pts]
+                    for server, pts in by.get("up", {}).items() if "broker" in server])
+    alerts = [(x, name) for name, x in _first_fired(rows).items()]
+    if urp or down:
+        drawn.append(charts.line_chart("under-replicated partitions and brokers down", [
+            ("under-replicated", *_xy(urp)), ("brokers down", *_xy(down))], "count",
+            bands=bands, markers=markers + alerts, gap_x=GAP_S))
+    exporter = _summed([pts for group, pts in by.get("consumer_group_lag", {}).items()
+                        if group.startswith(observability.TAIL_GROUP)])
+    truth = [(r["elapsed_ns"] / 1e9, float(r["lag_records"] or 0)) for r in ts
+             if r["role"] == "consumer"]
+    if exporter:
+        drawn.append(charts.line_chart("live consumers' lag: the exporter's and the true", [
+            ("exporter (committed)", *_xy(exporter)), ("true (position taken)", *_xy(truth))],
+            "records", bands=bands, markers=markers, gap_x=GAP_S))
+    return drawn
+
+
+def _by_metric(rows: list[dict]) -> dict[str, dict[str, list[tuple[float, float]]]]:
+    """metric -> series name (the server; a lag: its consumer group) -> (seconds, value)."""
+    out: dict[str, dict[str, list[tuple[float, float]]]] = {}
+    for r in rows:
+        name = json.loads(r["labels"] or "{}").get("consumergroup") or r["server"]
+        out.setdefault(r["metric"], {}).setdefault(name, []).append(
+            (r["elapsed_ns"] / 1e9, r["value"]))
+    return out
+
+
+def _summed(series) -> list[tuple[float, float]]:
+    total: dict[float, float] = {}
+    for pts in series:
+        for x, v in pts:
+            total[x] = total.get(x, 0.0) + v
+    return sorted(total.items())
+
+
+def _first_fired(rows: list[dict]) -> dict[str, float]:
+    """Each alert that fired -> when it first did, in seconds since the run started."""
+    first: dict[str, float] = {}
+    for r in rows:
+        if r["metric"] == observability.ALERTS_QUERY and r["value"] > 0:
+            name = json.loads(r["labels"] or "{}").get("alertname", "alert")
+            first[name] = min(first.get(name, r["elapsed_ns"] / 1e9), r["elapsed_ns"] / 1e9)
+    return first
+
+
+def _xy(points: list[tuple[float, float]]) -> tuple[list[float], list[float]]:
+    return [x for x, _ in points], [v for _, v in points]
 
 
 def _placement(run: Run) -> str:

@@ -10,14 +10,21 @@ It sees what any exporter sees: offsets the groups committed, not what their con
 read. A scrape the cluster cannot answer in time (a broker being replaced) serves no lag,
 as an exporter's would: a gap, not a zero.
 
-Served on 127.0.0.1 (the `prometheus_client` package, a registry of its own) while the `with`
+Served on 127.0.0.1 (the `prometheus_client` package) by a process of its own while the `with`
 lasts, and scraped by the run's Prometheus like the brokers."""
 
 from __future__ import annotations
 
 import concurrent.futures
+import json
+import os
+import signal
+import subprocess
+import sys
 import time
+import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.admin import OffsetSpec
@@ -26,9 +33,13 @@ from prometheus_client.core import GaugeMetricFamily
 
 from replaybench.clusters import health
 from replaybench.clusters.ports import LOOPBACK, free_ports
+from replaybench.clusters.processes import ServerProcess, tail
+from replaybench.errors import ClusterError
 
 #: a scrape must be answered within the Prometheus scrape timeout (2 s): the whole of it
 ANSWER_S = 1.5
+START_S = 20.0     #: the exporter process must answer a scrape within this
+RESTART_S = 1.0    #: a worker that died is started again after this
 _GROUP = ("consumergroup", "topic", "partition")
 _UNANSWERED = (KafkaException, concurrent.futures.TimeoutError)
 
@@ -112,23 +123,94 @@ def _left(deadline: float) -> float:
 
 
 class LagExporter:
-    """The collector served on a free loopback port for the length of the `with`."""
+    """The exporter as its own process (a lag exporter is a server of the platform's, and a
+    client library that aborts in it must not take the run down), stopped by pid. Its client
+    config, which may hold a password, goes to it in a file only its owner reads, in `root`
+    (a folder of the caller's, removed by the caller)."""
 
-    def __init__(self, config: dict[str, str]) -> None:
+    def __init__(self, root: Path, config: dict[str, str]) -> None:
+        self.root, self.config = Path(root), dict(config)
         self.port = free_ports(1)[0]
-        self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(LagCollector(config))
-        self._server = None
+        self.process: ServerProcess | None = None
 
     @property
     def endpoint(self) -> str:
         return f"{LOOPBACK}:{self.port}"
 
     def __enter__(self) -> LagExporter:
-        self._server, _ = start_http_server(self.port, addr=LOOPBACK, registry=self.registry)
+        self.root.mkdir(parents=True, exist_ok=True)
+        config = self.root / "client.json"
+        config.touch(mode=0o600)
+        config.write_text(json.dumps(self.config))
+        # the argv names the config's path under root: the pid's marker
+        self.process = ServerProcess.spawn(
+            [sys.executable, "-m", "replaybench.clusters.lag_exporter", "supervise",
+             str(config), str(self.port)], str(config), self.root / "lag-exporter.log",
+            self.root, env=_importable())
+        try:
+            health.wait_until(self._answers, START_S, f"the lag exporter on {self.endpoint}",
+                              self._alive)
+        except ClusterError:
+            self.process.stop(timeout_s=5.0)
+            raise
         return self
 
+    def _answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://{self.endpoint}/metrics", timeout=2):
+                return True
+        except OSError:
+            return False
+
+    def _alive(self) -> None:
+        if not self.process.alive():
+            raise ClusterError("the lag exporter exited at start: "
+                               f"{tail(self.root / 'lag-exporter.log', 1).strip()}")
+
     def __exit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        if self.process is not None:
+            self.process.stop(timeout_s=5.0)
+
+
+def _importable() -> dict[str, str]:
+    """Our environment, with this replaybench importable wherever the process starts (from a
+    source tree as from an installed package)."""
+    here = str(Path(__file__).resolve().parents[2])
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": here + (os.pathsep + path if path else "")}
+
+
+def serve(config_path: Path, port: int) -> None:
+    """The worker: the collector on 127.0.0.1:port until SIGTERM."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(LagCollector(json.loads(Path(config_path).read_text())))
+    start_http_server(port, addr=LOOPBACK, registry=registry)
+    signal.sigwait({signal.SIGTERM})
+
+
+def supervise(config_path: Path, port: int) -> None:
+    """Runs the worker, and runs it again when it dies (librdkafka's admin client can abort on
+    an assertion while brokers come and go), as a service manager would; on SIGTERM stops it
+    (its own child, by pid) and exits."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGCHLD})
+    argv = [sys.executable, "-m", "replaybench.clusters.lag_exporter", "worker",
+            str(config_path), str(port)]
+    worker = subprocess.Popen(argv)
+    while signal.sigwait({signal.SIGTERM, signal.SIGCHLD}) != signal.SIGTERM:
+        if worker.poll() is not None:
+            print(f"lag exporter worker ended ({worker.returncode}); starting it again",
+                  flush=True)
+            time.sleep(RESTART_S)
+            worker = subprocess.Popen(argv)
+    worker.terminate()
+    worker.wait()
+
+
+def main(argv: list[str]) -> None:
+    role, config_path, port = argv
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})   # taken by sigwait
+    (serve if role == "worker" else supervise)(Path(config_path), int(port))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -31,9 +31,10 @@ class ServerProcess:
 
     @classmethod
     def spawn(cls, argv: list[str], marker: str, log_path: Path, cwd: Path,
-              cpus: frozenset[int] | None = None) -> ServerProcess:
+              cpus: frozenset[int] | None = None,
+              env: dict[str, str] | None = None) -> ServerProcess:
         """Start argv in its own session (so a CLI that exits does not take it down), on
-        `cpus` only when given (cpu_budget.py)."""
+        `cpus` only when given (cpu_budget.py); env: its whole environment (None: ours)."""
         with open(log_path, "ab") as log:
             popen = subprocess.Popen(
                 argv,
@@ -43,6 +44,7 @@ class ServerProcess:
                 cwd=cwd,
                 start_new_session=True,
                 preexec_fn=pinned_to(cpus),
+                env=env,
             )
         return cls(popen.pid, marker, popen)
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from replaybench.clusters import cpu_budget, health, mirror_config, profile, registry
 from replaybench.clusters.cpu_budget import affinity
 from replaybench.clusters.java_client_config import to_java
-from replaybench.clusters.lag_exporter import LagExporter
 from replaybench.clusters.mirror_maker import MirrorMaker, MirrorProcesses
 from replaybench.clusters.opening import ClusterChoice, open_cluster
 from replaybench.clusters.platform import ClusterHandle
@@ -64,7 +63,10 @@ def run(request, spec: WorkloadSpec, display, results_dir: Path, run_id: str, la
         source, target = _open_both(stack, choices, display.note)
         _check_clusters(source, target)
         watch = stack.enter_context(platform_watch.watching_servers(
-            _watched(stack, choices, source, target, live))) if request.monitor else None
+            _watched(choices, source, target, live), {
+                f"{side}-{platform_watch.LAG_EXPORTER}": handle.client_config
+                for side, handle in ((SOURCE, source), (TARGET, target))})) \
+            if request.monitor else None
         root = Path(tempfile.mkdtemp(prefix="rb-mirror-"))
         stack.callback(shutil.rmtree, root, True)   # the folder made just above
         record = RunRecord(run_id, Clock()())
@@ -86,17 +88,16 @@ def run(request, spec: WorkloadSpec, display, results_dir: Path, run_id: str, la
     return RunOutcome(run_dir, record.status, record.reason, summarize(record), record)
 
 
-def _watched(stack: ExitStack, choices: list[ClusterChoice], source: ClusterHandle,
-             target: ClusterHandle, live: LiveMetrics | None) -> dict[str, str]:
+def _watched(choices: list[ClusterChoice], source: ClusterHandle, target: ClusterHandle,
+             live: LiveMetrics | None) -> dict[str, str]:
     """--monitor: the embedded clusters' servers (source-broker-1, target-broker-1, ...:
-    the names a migration's faults use), a lag exporter per cluster (source-lag-exporter,
-    target-lag-exporter: one asks any cluster) and the run's own figures (--metrics-port)."""
+    the names a migration's faults use) and the run's own figures (--metrics-port); beside
+    them, a lag exporter per cluster (source-lag-exporter, target-lag-exporter: one asks
+    any cluster)."""
     targets = {"replaybench": live.endpoint} if live else {}
     for choice, handle, side in zip(choices, (source, target), (SOURCE, TARGET)):
         if not choice.profile:
             targets.update(platform_watch.served(handle, f"{side}-"))
-        exporter = stack.enter_context(LagExporter(handle.client_config))
-        targets[f"{side}-{platform_watch.LAG_EXPORTER}"] = exporter.endpoint
     return targets
 
 

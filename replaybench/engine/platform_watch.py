@@ -14,7 +14,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from importlib import resources
 from pathlib import Path
 
@@ -104,9 +104,8 @@ def watching(cluster: ClusterHandle, harness: dict[str, str]) -> Iterator[Platfo
     """Prometheus for the length of the `with`, scraping `cluster`'s servers and a lag
     exporter asking it; `harness`: replaybench's own endpoint, scraped beside the platform's
     (--metrics-port)."""
-    with LagExporter(cluster.client_config) as exporter, \
-            watching_servers({**served(cluster), LAG_EXPORTER: exporter.endpoint,
-                              **harness}) as watch:
+    with watching_servers({**served(cluster), **harness},
+                          {LAG_EXPORTER: cluster.client_config}) as watch:
         yield watch
 
 
@@ -120,18 +119,28 @@ def served(cluster: ClusterHandle, prefix: str = "") -> dict[str, str]:
 
 
 @contextmanager
-def watching_servers(targets: dict[str, str]) -> Iterator[PlatformWatch]:
-    """Prometheus scraping `targets` (server name -> host:port) for the length of the `with`,
-    in a temp dir of its own (removed after)."""
+def watching_servers(targets: dict[str, str],
+                     lag_exporters: dict[str, dict]) -> Iterator[PlatformWatch]:
+    """Prometheus scraping `targets` (server name -> host:port) and a lag exporter per entry of
+    `lag_exporters` (server name -> the client config it asks the cluster with) for the length
+    of the `with`, in a temp dir of its own (removed after)."""
     root = Path(tempfile.mkdtemp(prefix="rb-prometheus-"))
     try:
-        with PrometheusServer(root, targets, SCRAPE_INTERVAL_S,
-                              alert_rules()).start() as prometheus:
-            yield PlatformWatch(prometheus.api, queries(), {
-                "prometheus": prometheus.url, "scrape_interval_s": SCRAPE_INTERVAL_S,
-                "targets": dict(prometheus.targets), "alert_rules": "alert_rules.yaml"})
+        with ExitStack() as stack:
+            for name, config in lag_exporters.items():
+                exporter = stack.enter_context(LagExporter(root / name, config))
+                targets = {**targets, name: exporter.endpoint}
+            yield stack.enter_context(_prometheus(root, targets))
     finally:
         shutil.rmtree(root, ignore_errors=True)   # the temp dir made just above
+
+
+@contextmanager
+def _prometheus(root: Path, targets: dict[str, str]) -> Iterator[PlatformWatch]:
+    with PrometheusServer(root, targets, SCRAPE_INTERVAL_S, alert_rules()).start() as prometheus:
+        yield PlatformWatch(prometheus.api, queries(), {
+            "prometheus": prometheus.url, "scrape_interval_s": SCRAPE_INTERVAL_S,
+            "targets": dict(prometheus.targets), "alert_rules": "alert_rules.yaml"})
 
 
 def existing(url: str, queries_file: Path) -> PlatformWatch:
