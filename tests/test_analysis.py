@@ -155,6 +155,31 @@ def test_report_draws_its_charts_in_a_real_browser(tmp_path):
     assert all(int(w) > 0 and int(h) > 0 for w, h in (d.split("x") for d in drawn)), drawn
 
 
+def test_a_monitored_runs_report_draws_the_platforms_series_on_the_same_axis(tmp_path):
+    """A real broker-replacement run with --monitor: beside the run's own four charts, the
+    brokers' bytes out, under-replicated partitions and brokers down, and the consumers' lag
+    as the exporter showed it beside the true lag, drawn by a real browser."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    out = tmp_path / "report.html"
+    [run] = runs.load_runs(RUNS / "monitored")
+    report.write([run], out)
+    text = out.read_text()
+    for title in ("the platform&#x27;s bytes out (Prometheus)",
+                  "under-replicated partitions and brokers down",
+                  "live consumers&#x27; lag: the exporter&#x27;s and the true"):
+        assert title in text, title
+    assert "exporter (committed)" in text and "true (position taken)" in text
+    urp = text.split("under-replicated partitions and brokers down")[-1].split("live consumers")[0]
+    assert "fault_start" in urp   # the fault marked on the platform's own series
+    dom = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu",
+                          "--virtual-time-budget=3000", "--dump-dom", out.as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout
+    assert 'data-charts="7"' in dom
+    drawn = [d.split('"')[1] for d in dom.split('data-drawn=')[1:]]
+    assert len(drawn) == 7 and all(int(w) > 0 and int(h) > 0
+                                   for w, h in (d.split("x") for d in drawn)), drawn
+
+
 def test_an_exported_histogram_log_reads_back_with_plain_hdrhistogram(tmp_path):
     run = runs.load_runs(RUNS / "baseline")[0]
     out = tmp_path / "produce.hlog"

@@ -13,6 +13,7 @@ from replaybench.analysis import thresholds
 from replaybench.analysis.rejudge import NOT_STORED, rejudge
 from replaybench.results import store
 from replaybench.results.runs import load_run
+from replaybench.verdicts import observability as obs
 
 OLD_RUN = (Path(__file__).resolve().parent / "fixtures" / "runs" / "baseline"
            / "20261126T160451Z-restore-storm-6dc900")
@@ -95,3 +96,19 @@ def test_numbers_written_as_yaml_reads_them_are_taken(tmp_path):
     path.write_text("interference_judge: {margin: 1.0e9}\nrestore_judge: {min_samples: 7}\n")
     limits = thresholds.load(path)
     assert limits.interference_judge.margin == 1e9 and limits.restore_judge.min_samples == 7
+
+
+def test_a_monitored_runs_lag_and_alerts_are_judged_again_from_its_stored_series():
+    """A real broker-replacement run with --monitor (tests/fixtures/runs/monitored): the lag
+    exporter's error, within 10 s of traffic as run, is off with a 1 s limit; its alert check
+    (none fired) stays as it was."""
+    [run_dir] = (OLD_RUN.parent.parent / "monitored").iterdir()
+    run = load_run(run_dir)
+    same = {r.what: r for r in rejudge(run, thresholds.Thresholds())}
+    assert same["observability live consumers' lag"].stored == "showed"
+    assert same["observability fault 0 replace broker-2: alert"].stored == "did not show"
+    assert not any(r.changed for r in same.values() if r.what.startswith("observability"))
+    tight = thresholds.Thresholds(observability_judge=obs.Limits(lag_error_s=1.0))
+    now = {r.what: r for r in rejudge(run, tight)}
+    assert now["observability live consumers' lag"].now == "did not show"
+    assert now["observability fault 0 replace broker-2: alert"].now == "did not show"

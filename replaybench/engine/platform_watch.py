@@ -18,6 +18,7 @@ from contextlib import ExitStack, contextmanager
 from importlib import resources
 from pathlib import Path
 
+import psutil
 import yaml
 
 from replaybench.clusters.lag_exporter import LagExporter
@@ -57,14 +58,20 @@ def alert_rules() -> str:
 class PlatformWatch:
     """Asks a Prometheus (the run's own, or a team's) for the run's window, and judges it."""
 
-    def __init__(self, api: PrometheusApi, queries: dict[str, str], described: dict) -> None:
-        """described: for the manifest, where the series come from."""
+    def __init__(self, api: PrometheusApi, queries: dict[str, str], described: dict,
+                 watchers: dict[str, int] | None = None) -> None:
+        """described: for the manifest, where the series come from; watchers: the processes
+        the harness started to watch (name -> pid), whose CPU is what watching cost."""
         self.api, self.queries, self.described = api, queries, described
+        self.watchers = watchers or {}
 
     def describe(self) -> dict:
-        """For the manifest: which Prometheus, and what it was asked (a query named like a
-        secret is not written out)."""
-        return {**self.described, "queries": redact(self.queries)}
+        """For the manifest: which Prometheus, what it was asked (a query named like a secret
+        is not written out), and the CPU seconds its watchers had used so far."""
+        cost = {"watchers_cpu_s": {name: cpu_seconds(pid)
+                                   for name, pid in self.watchers.items()}} \
+            if self.watchers else {}
+        return {**self.described, "queries": redact(self.queries), **cost}
 
     def collect(self, record: RunRecord) -> None:
         """The run's window into record.platform_metrics, then the checks into
@@ -127,20 +134,32 @@ def watching_servers(targets: dict[str, str],
     root = Path(tempfile.mkdtemp(prefix="rb-prometheus-"))
     try:
         with ExitStack() as stack:
-            for name, config in lag_exporters.items():
-                exporter = stack.enter_context(LagExporter(root / name, config))
-                targets = {**targets, name: exporter.endpoint}
-            yield stack.enter_context(_prometheus(root, targets))
+            exporters = {name: stack.enter_context(LagExporter(root / name, config))
+                         for name, config in lag_exporters.items()}
+            yield stack.enter_context(_prometheus(
+                root, {**targets, **{name: e.endpoint for name, e in exporters.items()}},
+                {name: e.process.pid for name, e in exporters.items()}))
     finally:
         shutil.rmtree(root, ignore_errors=True)   # the temp dir made just above
 
 
 @contextmanager
-def _prometheus(root: Path, targets: dict[str, str]) -> Iterator[PlatformWatch]:
+def _prometheus(root: Path, targets: dict[str, str],
+                watchers: dict[str, int]) -> Iterator[PlatformWatch]:
     with PrometheusServer(root, targets, SCRAPE_INTERVAL_S, alert_rules()).start() as prometheus:
         yield PlatformWatch(prometheus.api, queries(), {
             "prometheus": prometheus.url, "scrape_interval_s": SCRAPE_INTERVAL_S,
-            "targets": dict(prometheus.targets), "alert_rules": "alert_rules.yaml"})
+            "targets": dict(prometheus.targets), "alert_rules": "alert_rules.yaml"},
+            {"prometheus": prometheus.process.pid, **watchers})
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process and its children (None: it is gone)."""
+    try:
+        process = psutil.Process(pid)
+        return round(sum(sum(p.cpu_times()[:2]) for p in [process, *process.children(True)]), 2)
+    except psutil.Error:
+        return None
 
 
 def existing(url: str, queries_file: Path) -> PlatformWatch:
