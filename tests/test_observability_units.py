@@ -224,3 +224,8 @@ def test_alerts_are_judged_only_when_prometheus_was_asked_for_them():
     assert subjects["fault 0 kill broker-2: alert"]["delay_ns"] == 34 * S
     assert [c["subject"] for c in obs.judge_run(rows, {}, fault, 60 * S)] == \
         ["fault 0 kill broker-2"]
+    # a platform whose brokers serve no metrics (Tansu): no series for a broker's alert to
+    # read, so not judged, not "woke nobody"
+    blind = [r for r in rows if r["metric"] != "up"]
+    alert = obs.judge_run(blind, {}, fault, 60 * S, asked={"alerts_firing"})[1]
+    assert alert["subject"] == "fault 0 kill broker-2: alert" and alert["passed"] is None
