@@ -249,21 +249,29 @@ def test_a_mirror_that_dies_ends_the_run_with_its_last_log_lines_and_keeps_what_
     """Killed from outside (not by a workload fault) mid catch-up: the run fails saying so,
     with the mirror's own last lines, and its results are written. On a CPU budget: both
     clusters' brokers on one core, the harness and its mirror on the other; watched through
-    --metrics-port."""
+    --metrics-port, by a team's own Prometheus (--prometheus) that the run asks for its
+    window although it failed."""
     import signal
     import time
     import urllib.request
 
     from replaybench.clusters.ports import free_ports
     from replaybench.clusters.processes import ServerProcess
+    from replaybench.clusters.prometheus_server import PrometheusServer
     results = tmp_path / "results"
     sets = [arg for o in (*QUICK, "migration.seed_s=10") for arg in ("--set", o)]
     cluster_core, harness_core = sorted(os.sched_getaffinity(0))[:2]
     port = free_ports(1)[0]
+    queries = tmp_path / "team-queries.yaml"
+    queries.write_text('produced: replaybench_records_per_s{role="producer"}\n'
+                       "phase: replaybench_phase == 1\n")
+    team = PrometheusServer(tmp_path / "team-prometheus", {"nightly": f"127.0.0.1:{port}"},
+                            1.0).start()
     proc = subprocess.Popen([sys.executable, "-m", "replaybench", "run", "--workload",
                              "migration-cutover", "--results", str(results), *sets,
                              "--cluster-cpus", str(cluster_core),
-                             "--harness-cpus", str(harness_core), "--metrics-port", str(port)],
+                             "--harness-cpus", str(harness_core), "--metrics-port", str(port),
+                             "--prometheus", team.url, "--prometheus-queries", str(queries)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     run_id = None
@@ -307,10 +315,19 @@ def test_a_mirror_that_dies_ends_the_run_with_its_last_log_lines_and_keeps_what_
     assert os.sched_getaffinity(mine[0]) == {harness_core}
     ServerProcess(mine[0], "connect.mirror.MirrorMaker").signal(signal.SIGKILL)
     out, err = proc.communicate(timeout=RUN_TIMEOUT_S)
+    team.stop()
     assert proc.returncode == 1, out[-3000:] + err[-3000:]
     [run_dir] = [p for p in results.iterdir() if p.is_dir()]
     info = json.loads((run_dir / "manifest.json").read_text())
     assert info["status"] == "failed", info["reason"]
+    # the team's Prometheus was asked for the failed run's window, under the team's names:
+    # the producers' rate served by the run, and the phases it went through until it failed
+    assert info["monitoring"]["owner"] == "team" and info["monitoring"]["prometheus"] == team.url
+    series = _rows(run_dir, "platform_metrics")
+    assert {r["server"] for r in series} == {"nightly"}
+    assert any(r["metric"] == "produced" and r["value"] > 0 for r in series)
+    assert {"seed", "catch-up"} <= {json.loads(r["labels"])["phase"] for r in series
+                                    if r["metric"] == "phase"}
     # both clusters' brokers ran on the cluster's core, read back from the kernel
     budget = info["cpu_budget"]
     assert (budget["cluster"], budget["harness"]) == (str(cluster_core), str(harness_core))

@@ -54,6 +54,10 @@ def run(request, spec: WorkloadSpec, display, results_dir: Path, run_id: str, la
         if asked and all(c.profile for c in choices):
             raise UsageError(f"{flag}: both clusters are profiles, none is embedded here to "
                              "be given cores or watched")
+    # a team's Prometheus (its two clusters' series, the team's queries): checked before
+    # anything starts, asked for the run's window once it is measured
+    teams = platform_watch.existing(request.prometheus, request.prometheus_queries) \
+        if request.prometheus else None
     with ExitStack() as stack:
         live = stack.enter_context(LiveMetrics(request.metrics_port)) \
             if request.metrics_port else None
@@ -66,7 +70,7 @@ def run(request, spec: WorkloadSpec, display, results_dir: Path, run_id: str, la
             _watched(choices, source, target, live), {
                 f"{side}-{platform_watch.LAG_EXPORTER}": handle.client_config
                 for side, handle in ((SOURCE, source), (TARGET, target))})) \
-            if request.monitor else None
+            if request.monitor else teams
         root = Path(tempfile.mkdtemp(prefix="rb-mirror-"))
         stack.callback(shutil.rmtree, root, True)   # the folder made just above
         record = RunRecord(run_id, Clock()())
@@ -271,9 +275,6 @@ def _check_request(request) -> None:
         raise UsageError("--security: a migration run cannot be secured yet (its roles and "
                          "its mirror would all log in as the admin); use profiles of secured "
                          "clusters, whose client config says who logs in")
-    if request.prometheus:
-        raise UsageError("--prometheus: a migration run is not judged from a team's "
-                         "Prometheus yet (--monitor watches its embedded clusters)")
     if request.monitor:
         platform_watch.check_available()
 
