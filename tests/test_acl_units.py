@@ -23,6 +23,9 @@ def test_each_role_gets_its_own_topics_only():
     assert not _of(grants, "streams")
     replay = acls.least_privilege("theirs", "rb-r1-live", seeded=False)
     assert not _of(replay, "seeder")   # a replayed topic is never written
+    assert not _of(grants, "monitor")   # no lag exporter without --monitor
+    watched = acls.least_privilege("rb-r1-changelog", "rb-r1-live", monitored=True)
+    assert _of(watched, "monitor") == {"DESCRIBE topic *", "DESCRIBE group *"}
 
 
 def test_a_kafka_streams_run_grants_the_application_its_own_namespace():

@@ -136,9 +136,10 @@ def test_a_missing_acl_is_one_line_naming_principal_operation_and_resource(
 def test_tiered_storage_runs_secured_and_each_role_logs_in_as_itself(tmp_path):
     """The readers' engine on Tiered Storage under SASL_SSL: the brokers' remote-log metadata
     clients use the secured listener, the restore reads the remote tier, and the broker's
-    authorizer saw every write and read done by the role that owns it."""
+    authorizer saw every write and read done by the role that owns it. Watched (--monitor):
+    the lag exporter logs in as its own principal, which only describes."""
     done = _cli("run", "--workload", "restore-storm", "--cluster", "tiered", "--scale", "smoke",
-                "--security", "sasl_ssl", "--results", str(tmp_path),
+                "--security", "sasl_ssl", "--monitor", "--results", str(tmp_path),
                 *[a for pair in SMALL for a in ("--set", pair)])
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     [info] = [json.loads(p.read_text()) for p in tmp_path.glob("*/manifest.json")]
@@ -151,6 +152,16 @@ def test_tiered_storage_runs_secured_and_each_role_logs_in_as_itself(tmp_path):
     assert "User:reader" in touched["READ"][f"{name}-changelog"]
     assert "User:consumer" in touched["READ"][f"{name}-changelog-live"]
     assert "User:reader" not in touched["READ"].get(f"{name}-changelog-live", set())
+    # the lag exporter: its own login, describing the live consumers' group and its topic
+    # (their committed offsets, its end offsets), nothing else
+    seen = info["cluster"]["access_seen"]["User:monitor"]
+    assert f"DESCRIBE Group:replaybench-tail-{name}-changelog-live" in seen["allowed"]
+    assert f"DESCRIBE Topic:{name}-changelog-live" in seen["allowed"]
+    assert {a.split()[0] for a in seen["allowed"]} == {"DESCRIBE"} and not seen.get("denied")
+    from replaybench.results import store
+    checks = {r["subject"]: r for r in
+              store.read_table(tmp_path / info["run_id"], "observability").to_pylist()}
+    assert checks["live consumers' lag"]["passed"] is True, checks["live consumers' lag"]
 
 
 def test_kafka_tools_and_admin_work_over_tls_alone(tmp_path):

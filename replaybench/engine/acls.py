@@ -10,6 +10,7 @@ principal, operation and resource that were missing.
 | reader   | read and describe the changelog, use groups replaybench-restore-* |
 | streams  | (Kafka Streams runs) read its input, write its output, all on its own internal topics |
 |          | (<application id>-<store>-*), use its group, its transactional ids |
+| monitor  | (--monitor) describe every topic and group: what a lag exporter reads |
 
 With the Kafka Streams engine the consumer reads the application's output and the readers
 its store's changelog instead. The harness itself (topic creation, offsets, verification) is
@@ -75,8 +76,11 @@ class Grant:
 
 
 def least_privilege(changelog: str, live: str, seeded: bool = True,
-                    streams: StreamsNames | None = None) -> list[Grant]:
+                    streams: StreamsNames | None = None, monitored: bool = False) -> list[Grant]:
     grants = [Grant("seeder", op, "topic", changelog) for op in ("WRITE", "DESCRIBE") if seeded]
+    # the lag exporter lists every group, and reads their offsets and their topics' ends
+    grants += [Grant("monitor", "DESCRIBE", kind, "*") for kind in ("topic", "group")
+               if monitored]
     grants += [Grant("producer", op, "topic", live) for op in ("WRITE", "DESCRIBE")]
     if streams:
         return grants + _streams_grants(changelog, streams)
@@ -170,13 +174,14 @@ class RunGrants:
 
 def for_run(material: SecurityMaterial | None, admin_config: dict[str, str], changelog: str,
             live: str, seeded: bool, drops: tuple[str, ...] = (),
-            streams: StreamsNames | None = None) -> RunGrants:
+            streams: StreamsNames | None = None, monitored: bool = False) -> RunGrants:
     """On a sasl_ssl cluster: grant each role its least privilege (less what `drops` names)
-    and log it in as its own principal. Elsewhere nothing changes."""
+    and log it in as its own principal; monitored: the lag exporter too (--monitor).
+    Elsewhere nothing changes."""
     if material is None or material.mode != "sasl_ssl":
         return RunGrants({}, [], [])
     leave_out = {parse_drop(d) for d in drops}
-    grants = least_privilege(changelog, live, seeded, streams)
+    grants = least_privilege(changelog, live, seeded, streams, monitored)
     dropped = [g for g in grants if (g.role, g.operation, g.resource) in leave_out
                or (g.role, g.operation, None) in leave_out]
     kept = [g for g in grants if g not in dropped]

@@ -107,12 +107,12 @@ def _phase_at(record: RunRecord, t_ns: int) -> str:
 
 
 @contextmanager
-def watching(cluster: ClusterHandle, harness: dict[str, str]) -> Iterator[PlatformWatch]:
+def watching(cluster: ClusterHandle, lag_config: dict[str, str],
+             harness: dict[str, str]) -> Iterator[PlatformWatch]:
     """Prometheus for the length of the `with`, scraping `cluster`'s servers and a lag
-    exporter asking it; `harness`: replaybench's own endpoint, scraped beside the platform's
-    (--metrics-port)."""
-    with watching_servers({**served(cluster), **harness},
-                          {LAG_EXPORTER: cluster.client_config}) as watch:
+    exporter asking it with `lag_config`; `harness`: replaybench's own endpoint, scraped beside
+    the platform's (--metrics-port)."""
+    with watching_servers({**served(cluster), **harness}, {LAG_EXPORTER: lag_config}) as watch:
         yield watch
 
 

@@ -198,8 +198,6 @@ def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec
     cluster = request.cluster or stack.enter_context(open_cluster(choice, display.note))
     config = {**cluster.client_config, **extra}
     health.check_reachable(config, REACH_TIMEOUT_S)
-    watch = stack.enter_context(platform_watch.watching(
-        cluster, {"replaybench": live.endpoint} if live else {})) if request.monitor else teams
     names = run_topics.for_run(spec, run_id)
     replay = run_topics.replayed_topic(config, names.changelog) if spec.topic.existing else None
     if replay:   # the readers split the topic's own partitions
@@ -216,7 +214,12 @@ def _measure(stack: ExitStack, latch: _InterruptLatch, request: RunRequest, spec
                       run_topics.output_topic(run_id) if streams else None)
     grants = acls.for_run(cluster.security, config, names.changelog, names.live,
                           not spec.topic.existing, request.drop_acls,
-                          run_topics.streams_names(run_id) if streams else None)
+                          run_topics.streams_names(run_id) if streams else None,
+                          request.monitor)
+    # the lag exporter logs in as its own principal where roles have theirs
+    watch = stack.enter_context(platform_watch.watching(
+        cluster, {**config, **grants.role_configs.get("monitor", {})},
+        {"replaybench": live.endpoint} if live else {})) if request.monitor else teams
     display.note(f"run {run_id}: {spec.name} on {cluster.info.bootstrap}")
     _note_reader_fallback(spec, display)
     record = RunRecord(run_id, Clock()())
