@@ -90,9 +90,10 @@ def workloads_show(name_or_path: str, overrides: tuple[str, ...], scale: str) ->
                    "(sets topic.existing=true, topic.name=TOPIC).")
 @click.option("--monitor", is_flag=True,
               help="Embedded cluster: its servers serve their own metrics (the Prometheus JMX "
-                   "exporter in each broker) to a real Prometheus started for the run; the "
-                   "series go into platform_metrics.parquet, with checks that they showed the "
-                   "restore and each fault (docs/monitoring.md).")
+                   "exporter in each broker), and a lag exporter the consumer groups' lag, to a "
+                   "real Prometheus started for the run with alert rules; the series go into "
+                   "platform_metrics.parquet, with checks that they showed the restore, each "
+                   "fault and the consumers' lag, and which alerts fired (docs/monitoring.md).")
 @click.option("--prometheus", "prometheus_url", metavar="URL",
               help="Read the platform's series from your own Prometheus instead (e.g. for an "
                    "external cluster), asking it the queries of --prometheus-queries; the "
