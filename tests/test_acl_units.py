@@ -79,3 +79,31 @@ def test_the_authorizer_log_is_read_per_principal_within_the_run(tmp_path):
                           until_ns=4_000_000_000)
     assert seen == {"User:reader": {"allowed": ["READ Topic:changelog"]},
                     "User:streams": {"denied": ["READ Topic:input"]}}
+
+
+def test_a_migrations_roles_get_on_each_cluster_only_what_they_do_there():
+    """The target of a cutover with a rollback: the producers write the topic, the consumers
+    read it and its copy in their group, the mirror makes the copies here and reads back what
+    the reverse mirror takes; the harness's own principal is nobody's."""
+    names = acls.MigrationNames("rb-r1-orders", ("source.rb-r1-orders", "rb-r1-orders"),
+                                "rb-r1-app", ("source.rb-r1-orders", "source.orders"),
+                                ("rb-r1-orders",), ("rb-r1-app",), "source",
+                                ("rb-r1-app", "billing"))
+    grants = acls.migration_grants(names)
+    assert _of(grants, "producer") == {"WRITE topic rb-r1-orders", "DESCRIBE topic rb-r1-orders"}
+    assert _of(grants, "consumer") == {
+        "READ topic source.rb-r1-orders", "DESCRIBE topic source.rb-r1-orders",
+        "READ topic rb-r1-orders", "DESCRIBE topic rb-r1-orders", "READ group rb-r1-app"}
+    mirror = _of(grants, "mirror")
+    assert {"CREATE topic source.orders", "WRITE topic source.orders",
+            "READ topic rb-r1-orders", "DESCRIBE group rb-r1-app", "ALL group source-mm2",
+            "ALL topic source.checkpoints.internal", "ALL topic source.heartbeats",
+            "READ group billing"} <= mirror   # the offsets it syncs into the team's group
+    assert "WRITE topic rb-r1-orders" not in mirror
+    # where no mirror writes, nothing of a writer's
+    names = names.__class__(**{**names.__dict__, "writer": "", "groups_in": ()})
+    assert not {g for g in _of(acls.migration_grants(names), "mirror")
+                if "group" in g and ("mm2" in g or g.startswith("READ"))}
+    assert not _of(grants, "monitor") and not _of(grants, "seeder")
+    assert _of(acls.migration_grants(names, monitored=True), "monitor") == \
+        {"DESCRIBE topic *", "DESCRIBE group *"}

@@ -79,9 +79,11 @@ def _their_topic_and_group(bootstrap: str, topic: str, group: str) -> None:
 def test_a_drained_cutover_and_its_rollback_lose_nothing_with_the_mirror_killed_and_a_broker_frozen(
         tmp_path,
                                                                                  kafka1):
-    """From an external cluster (a profile) to an embedded one, with a topic and a group of
-    the team's own mirrored beside the run's, the mirror killed mid catch-up and the target's
-    broker frozen during the trial. Alone: MirrorMaker's offset syncs fall behind when both
+    """From an external cluster (a profile, unsecured) to an embedded one secured with
+    sasl_ssl (each cluster its own security mode: every role and the mirror log in on the
+    target as themselves, least privileged), with a topic and a group of the team's own
+    mirrored beside the run's, the mirror killed mid catch-up and the target's broker frozen
+    during the trial. Alone: MirrorMaker's offset syncs fall behind when both
     cores are taken (in the parallel suite the rollback re-read 4,922 records), and the
     cutover's re-reads are held below to offset.lag.max per partition."""
     theirs, group = f"orders-{tmp_path.name[-12:]}", f"billing-{tmp_path.name[-12:]}"
@@ -103,7 +105,8 @@ def test_a_drained_cutover_and_its_rollback_lose_nothing_with_the_mirror_killed_
                          # sync before the freeze (seen: 565 and 595 records back on two
                          # partitions, 1,203 in all, past the default bound of 800). What
                          # this run holds to is below: nothing lost, every re-read counted.
-                         "migration.cutover.max_duplicates=100000")
+                         "migration.cutover.max_duplicates=100000",
+                         flags=("--security", "sasl_ssl"))
     info = json.loads((run_dir / "manifest.json").read_text()) if run_dir else {}
     # MirrorMaker does not always sync every partition of a group that committed before it
     # started (seen once in five runs: partition 1, committed at 200, never synced within
@@ -117,6 +120,21 @@ def test_a_drained_cutover_and_its_rollback_lose_nothing_with_the_mirror_killed_
         assert info["status"] == "failed" and "committed offset synced" in info["reason"]
     assert info["migration"]["lost"] == 0 and info["migration"]["passed"]
     assert info["cluster"]["source"]["kind"] == "external"
+    # the target's own authorizer: nothing denied to anyone; the copies made by the mirror's
+    # principal, the trial's writes by the producers', the reads by the consumers'; the
+    # offsets synced into the team's group by the mirror's (READ on that group only)
+    target = info["cluster"]["target"]
+    assert target["security"] == "sasl_ssl" and "access_seen" not in info["cluster"]["source"]
+    seen = target["access_seen"]
+    assert not [p for p, v in seen.items() if v.get("denied")], seen
+    run_topic = f"rb-{info['run_id']}-orders"
+    allowed = {p: set(v["allowed"]) for p, v in seen.items()}
+    assert {f"CREATE Topic:{run_topic}", f"WRITE Topic:{run_topic}",
+            f"CREATE Topic:{theirs}", f"READ Group:{group}"} <= allowed["User:mirror"]
+    assert f"WRITE Topic:{run_topic}" in allowed["User:producer"]
+    assert f"READ Topic:{run_topic}" in allowed["User:consumer"]
+    writers = {p for p, a in allowed.items() if f"WRITE Topic:{run_topic}" in a}
+    assert writers == {"User:mirror", "User:producer"}, writers
     # their topic: every record in the copy, in order; their group: never put past the
     # record its committed offset points to. (How far before is MirrorMaker's: a group that
     # committed before the mirror started is translated back to a coarse offset sync, seen

@@ -4,6 +4,8 @@ settings and the workload section."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -222,7 +224,9 @@ def test_a_groups_synced_position_is_judged_against_the_record_its_offset_points
      "migration.target: nowhere: neither a platform (kafka, tiered, s3) nor a profile"),
     ({"overrides": ("migration.source=/no/such/profile.yaml",)},
      "migration.source: /no/such/profile.yaml: no such cluster profile"),
-    ({"security": "sasl_ssl"}, "--security: a migration run cannot be secured yet"),
+    # each embedded side is secured as asked, or refused as a run on one cluster is
+    ({"security": "tls", "overrides": ("migration.target=s3",)},
+     "migration.target: --security tls: --cluster s3 cannot be"),
     ({"bootstrap": "127.0.0.1:9"}, "--bootstrap: a migration names its two clusters"),
 ])
 def test_what_a_migration_cannot_use_is_one_line_before_anything_starts(
@@ -251,6 +255,9 @@ def test_a_cpu_budget_for_a_migration_between_two_profiles_is_one_line(tmp_path)
         cpu_budget=CpuBudget(frozenset({0}), frozenset({1})))
     with pytest.raises(UsageError, match="both clusters are profiles, none is embedded here"):
         runner.run(request)
+    secured = dataclasses.replace(request, cpu_budget=None, security="sasl_ssl")
+    with pytest.raises(UsageError, match="--security: both clusters are profiles"):
+        runner.run(secured)
     assert not list((tmp_path / "results").glob("*"))
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from replaybench.clusters.opening import ClusterChoice, open_cluster
+from replaybench.clusters.security_material import ROLE_USERS
 from replaybench.evaluation import compat
 from replaybench.results import runs
 
@@ -87,7 +88,8 @@ def test_compat_under_sasl_ssl_runs_least_privileged_and_leaks_no_secret(cache_d
     console = capfd.readouterr()
     everywhere = "\n".join([_files_text(tmp_path / "results"), console.out, console.err,
                             broker_logs])
-    assert len(passwords) == 6 and not [p for p in passwords if p in everywhere]
+    # the admin and every role's principal, each with its own password
+    assert len(passwords) == 1 + len(ROLE_USERS) and not [p for p in passwords if p in everywhere]
 
 
 def _touched(access_seen: dict, run_name: str) -> dict[str, dict[str, set[str]]]:

@@ -26,7 +26,7 @@ MODES = ("tls", "sasl_ssl")
 MECHANISM = "SCRAM-SHA-512"
 ADMIN = "admin"   #: the brokers' own principal and the harness's (a super user)
 # One principal per role: what each may do is in engine/acls.py.
-ROLE_USERS = ("seeder", "producer", "consumer", "reader", "streams", "monitor")
+ROLE_USERS = ("seeder", "producer", "consumer", "reader", "streams", "monitor", "mirror")
 VALID_DAYS = 7
 
 

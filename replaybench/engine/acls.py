@@ -11,6 +11,8 @@ principal, operation and resource that were missing.
 | streams  | (Kafka Streams runs) read its input, write its output, all on its own internal topics |
 |          | (<application id>-<store>-*), use its group, its transactional ids |
 | monitor  | (--monitor) describe every topic and group: what a lag exporter reads |
+| mirror   | (a migration) read what it mirrors from a cluster, write the copies it makes there, |
+|          | its own topics and groups (migration_grants) |
 
 With the Kafka Streams engine the consumer reads the application's output and the readers
 its store's changelog instead. The harness itself (topic creation, offsets, verification) is
@@ -40,7 +42,7 @@ _DENIED = re.compile(r"(TOPIC|GROUP|CLUSTER|TRANSACTIONAL_ID)_AUTHORIZATION_FAIL
                      r"(Topic|Group|Cluster|TransactionalId)AuthorizationException")
 _JAVA_KIND = {"Topic": "topic", "Group": "group", "Cluster": "cluster",
               "TransactionalId": "transactional_id"}
-OPERATIONS = ("READ", "WRITE", "DESCRIBE", "ALL")
+OPERATIONS = ("READ", "WRITE", "DESCRIBE", "ALL")   #: what --drop-acl may name
 RESOURCES = ("topic", "group", "transactional_id")
 
 
@@ -105,6 +107,62 @@ def _streams_grants(source: str, names: StreamsNames) -> list[Grant]:
             Grant("consumer", "READ", "group", f"replaybench-{names.output}"),
             *(Grant("reader", op, "topic", store_changelog) for op in ("READ", "DESCRIBE")),
             Grant("reader", "READ", "group", "replaybench-restore-", prefixed=True)]
+
+
+@dataclass(frozen=True)
+class MigrationNames:
+    """What a migration's roles touch on one of its clusters."""
+    topic: str                    #: the applications' topic (named alike on both clusters)
+    read: tuple[str, ...]         #: what the group reads there (the topic, a mirrored copy)
+    group: str
+    mirrored_in: tuple[str, ...]  #: the copies a mirror writes there
+    mirrored_out: tuple[str, ...]  #: the topics a mirror reads there
+    groups_out: tuple[str, ...]    #: the groups whose offsets a mirror reads there
+    writer: str = ""   #: the alias of the cluster whose mirror writes here ("": none does)
+    groups_in: tuple[str, ...] = ()   #: the groups whose offsets that mirror syncs here
+
+
+def migration_grants(names: MigrationNames, monitored: bool = False) -> list[Grant]:
+    """One cluster of a migration: the producers write the applications' topic, the consumers
+    read it (and the copy) in their group, and the mirror reads what it mirrors from here and
+    writes the copies it makes here, with MirrorMaker's own topics and groups (prefix mm2-,
+    and the heartbeats and checkpoints it emits)."""
+    grants = [Grant("producer", op, "topic", names.topic) for op in ("WRITE", "DESCRIBE")]
+    grants += [Grant("consumer", op, "topic", t) for t in names.read for op in ("READ", "DESCRIBE")]
+    grants.append(Grant("consumer", "READ", "group", names.group))
+    grants += [Grant("monitor", "DESCRIBE", kind, "*") for kind in ("topic", "group")
+               if monitored]
+    # once each: a topic the mirror both writes and reads back (the identity policy's copy,
+    # with a rollback) is one grant of each operation
+    return list(dict.fromkeys(grants + _mirror_grants(names)))
+
+
+def _mirror_grants(names: MigrationNames) -> list[Grant]:
+    grants = [Grant("mirror", op, "topic", t) for t in names.mirrored_out
+              for op in ("READ", "DESCRIBE", "DESCRIBE_CONFIGS")]
+    grants += [Grant("mirror", "DESCRIBE", "group", g) for g in names.groups_out]
+    grants += [Grant("mirror", op, "topic", t) for t in names.mirrored_in
+               for op in ("CREATE", "WRITE", "READ", "DESCRIBE", "ALTER_CONFIGS")]
+    # its own topics: its Connect worker's (mm2-offsets.<alias>.internal, -configs, -status)
+    # where it writes, the offset syncs (mm2-offset-syncs.<alias>.internal) where it reads
+    grants.append(Grant("mirror", "ALL", "topic", "mm2-", prefixed=True))
+    if names.writer:   # and where it writes: its heartbeats (and the other side's, copied),
+        # checkpoints, worker group, and the offsets it syncs into the groups it translates
+        grants += [Grant("mirror", "ALL", "topic", name) for name in (
+            "heartbeats", f"{names.writer}.heartbeats", f"{names.writer}.checkpoints.internal")]
+        grants.append(Grant("mirror", "ALL", "group", f"{names.writer}-mm2"))
+        grants += [Grant("mirror", "READ", "group", g) for g in names.groups_in]
+    return grants
+
+
+def for_migration(material: SecurityMaterial | None, admin_config: dict[str, str],
+                  names: MigrationNames, monitored: bool = False) -> RunGrants:
+    """A migration's cluster on sasl_ssl: each role's least privilege there, and its login."""
+    if material is None or material.mode != "sasl_ssl":
+        return RunGrants({}, [], [])
+    grants = migration_grants(names, monitored)
+    apply(health.admin_for(admin_config), grants)
+    return RunGrants(role_configs(material), grants, [])
 
 
 def parse_drop(text: str) -> tuple[str, str, str | None]:

@@ -17,7 +17,7 @@ from replaybench.clusters.mirror_maker import MirrorMaker, MirrorProcesses
 from replaybench.clusters.opening import ClusterChoice, open_cluster
 from replaybench.clusters.platform import ClusterHandle
 from replaybench.clusters.process_union import ProcessUnion
-from replaybench.engine import actors, live_metrics, manifest, platform_watch, run_parts
+from replaybench.engine import acls, actors, live_metrics, manifest, platform_watch, run_parts
 from replaybench.engine.fault_schedule import FaultSchedule
 from replaybench.engine.group_offsets import OffsetReader
 from replaybench.engine.live_metrics import LiveMetrics
@@ -50,10 +50,10 @@ def run(request, spec: WorkloadSpec, display, results_dir: Path, run_id: str, la
     choices = [_choice(m.source, request), _choice(m.target, request)]
     _check_choices(choices)
     for flag, asked in (("--cluster-cpus/--harness-cpus", request.cpu_budget),
-                        ("--monitor", request.monitor)):
+                        ("--monitor", request.monitor), ("--security", request.security)):
         if asked and all(c.profile for c in choices):
             raise UsageError(f"{flag}: both clusters are profiles, none is embedded here to "
-                             "be given cores or watched")
+                             "be given cores, watched or secured")
     # a team's Prometheus (its two clusters' series, the team's queries): checked before
     # anything starts, asked for the run's window once it is measured
     teams = platform_watch.existing(request.prometheus, request.prometheus_queries) \
@@ -68,7 +68,7 @@ def run(request, spec: WorkloadSpec, display, results_dir: Path, run_id: str, la
         _check_clusters(source, target)
         watch = stack.enter_context(platform_watch.watching_servers(
             _watched(choices, source, target, live), {
-                f"{side}-{platform_watch.LAG_EXPORTER}": handle.client_config
+                f"{side}-{platform_watch.LAG_EXPORTER}": _login(handle, "monitor")
                 for side, handle in ((SOURCE, source), (TARGET, target))})) \
             if request.monitor else teams
         root = Path(tempfile.mkdtemp(prefix="rb-mirror-"))
@@ -77,12 +77,13 @@ def run(request, spec: WorkloadSpec, display, results_dir: Path, run_id: str, la
         display.note(f"run {run_id}: {spec.name}, {m.source} ({source.info.bootstrap}) -> "
                      f"{m.target} ({target.info.bootstrap}), {m.cutover.procedure}"
                      + (", then back" if m.rollback else ""))
-        mirrors, pinned = _measure(stack, spec, request, record, source, target, root,
-                                   live_metrics.ticking(display.tick, live))
+        mirrors, pinned, grants = _measure(stack, spec, request, record, source, target, root,
+                                           live_metrics.ticking(display.tick, live))
         if watch is not None:   # the run's whole window, before Prometheus stops
             watch.collect(record)
         latch.arm()
         info = _manifest(record, spec, request, source, target, mirrors, ray_info)
+        _access(info, record, grants, {SOURCE: source, TARGET: target})
         if watch is not None:
             info["monitoring"] = watch.describe()
         if request.cpu_budget is not None:   # as asked, and as the servers really were pinned
@@ -117,6 +118,8 @@ def _measure(stack: ExitStack, spec: WorkloadSpec, request, record: RunRecord,
                         source.info.replication or spec.topic.replication, {}, False)
     clock = Clock()
     existing = _existing_topics(source, m.existing_topics)
+    copy = copy_name(topic, m.mirror.policy)
+    grants = _grant(source, target, topic, group, copy, existing, spec, request.monitor)
     forward, reverse, mirrors = _flows(spec, source, target, topic, group, root, request,
                                        existing)
     stack.callback(lambda: [f.stop() for f in (forward, reverse) if f])
@@ -124,15 +127,16 @@ def _measure(stack: ExitStack, spec: WorkloadSpec, request, record: RunRecord,
                            clock, source.client_config, [topic])
     stack.callback(faults.teardown)
     state = RunState(spec, source.client_config, Topics(topic, topic), record, faults, clock,
-                     lambda: _server_pids(source, target, forward, reverse))
+                     lambda: _server_pids(source, target, forward, reverse),
+                     grants[SOURCE].role_configs)
     state.on_tick.append(lambda s: tick(s.progress()))
     traffic = MigrationTraffic(state, topic, group, m.cutover.reset)
-    copy = copy_name(topic, m.mirror.policy)
     readers = [OffsetReader(source.client_config), OffsetReader(target.client_config)]
     stack.callback(lambda: [r.close() for r in readers])
-    src = Side(SOURCE, source.client_config, [topic, f"{TARGET}.{topic}"], 1, readers[0])
-    dst = Side(TARGET, target.client_config, [copy] if copy == topic else [copy, topic], 0,
-               readers[1])
+    src = Side(SOURCE, source.client_config, [topic, f"{TARGET}.{topic}"], 1, readers[0],
+               grants[SOURCE].role_configs)
+    dst = Side(TARGET, target.client_config, _read_on_target(topic, copy), 0, readers[1],
+               grants[TARGET].role_configs)
     schedule = MigrationSchedule(state, traffic, src, dst, forward, reverse)
     try:
         run_parts.measure(record, lambda: (traffic.spawn(), state.placed(), run_schedule(
@@ -155,7 +159,54 @@ def _measure(stack: ExitStack, spec: WorkloadSpec, request, record: RunRecord,
         record.status = "failed"
         record.reason = "migration: " + "; ".join(
             f"{v['check']}: expected {v['expected']}, got {v['observed']}" for v in failed[:3])
-    return mirrors, pinned
+    return mirrors, pinned, grants
+
+
+def _read_on_target(topic: str, copy: str) -> list[str]:
+    """What the group reads on the target after the cutover: the copy, and the topic itself
+    when the copy has a name of its own (the producers write the topic there)."""
+    return [copy] if copy == topic else [copy, topic]
+
+
+def _grant(source: ClusterHandle, target: ClusterHandle, topic: str, group: str, copy: str,
+           existing: dict[str, int], spec: WorkloadSpec,
+           monitored: bool) -> dict[str, acls.RunGrants]:
+    """On each sasl_ssl cluster, every role's least privilege there (a migration's roles log
+    in on both clusters as themselves); elsewhere nothing."""
+    m = spec.migration
+    back = (topic,) if m.rollback else ()
+    team = tuple(existing)
+    on_source = acls.MigrationNames(
+        topic, (topic, f"{TARGET}.{topic}"), group, tuple(f"{TARGET}.{t}" for t in back),
+        (topic, *team), (group, *m.existing_groups), TARGET if back else "",
+        (group,) if back else ())
+    on_target = acls.MigrationNames(
+        topic, tuple(_read_on_target(topic, copy)), group,
+        (copy, *(copy_name(t, m.mirror.policy) for t in team)), back, (group,) if back else (),
+        SOURCE, (group, *m.existing_groups))
+    return {SOURCE: acls.for_migration(source.security, source.client_config, on_source,
+                                       monitored),
+            TARGET: acls.for_migration(target.security, target.client_config, on_target,
+                                       monitored)}
+
+
+def _login(handle: ClusterHandle, role: str) -> dict:
+    """A role's settings on a cluster: its own login there on sasl_ssl, the cluster's else."""
+    material = handle.security
+    own = acls.role_configs(material).get(role, {}) \
+        if material is not None and material.mode == "sasl_ssl" else {}
+    return {**handle.client_config, **own}
+
+
+def _access(info: dict, record: RunRecord, grants: dict[str, acls.RunGrants],
+            handles: dict[str, ClusterHandle]) -> None:
+    """Each secured cluster's grants, and who really did what there, as its brokers' own
+    authorizer saw it."""
+    for side, granted in grants.items():
+        if granted.granted:
+            info["cluster"][side]["acls"] = granted.to_manifest()
+            info["cluster"][side]["access_seen"] = handles[side].access_seen(
+                record.started_ns, record.ended_ns)
 
 
 def _flows(spec: WorkloadSpec, source: ClusterHandle, target: ClusterHandle, topic: str,
@@ -166,7 +217,7 @@ def _flows(spec: WorkloadSpec, source: ClusterHandle, target: ClusterHandle, top
     always prefixed: the source's own topic is written again after the rollback, so the copy
     needs a name of its own)."""
     m, parts = spec.migration, spec.live.partitions
-    src, dst = to_java(source.client_config, SOURCE), to_java(target.client_config, TARGET)
+    src, dst = to_java(_login(source, "mirror"), SOURCE), to_java(_login(target, "mirror"), TARGET)
     forward_props = mirror_config.properties(
         mirror_config.Flow(SOURCE, TARGET, src, dst, (topic, *existing),
                            (group, *m.existing_groups)), m.mirror.settings())
@@ -259,7 +310,8 @@ def _choice(name: str, request) -> ClusterChoice:
         return ClusterChoice(request.cache_dir, profile=Path(name))
     budget = request.cpu_budget
     return ClusterChoice(request.cache_dir, platform=name, brokers=request.brokers or 1,
-                         cpus=budget.cluster if budget else None, monitor=request.monitor)
+                         security=request.security, cpus=budget.cluster if budget else None,
+                         monitor=request.monitor)
 
 
 def _check_request(request) -> None:
@@ -270,11 +322,6 @@ def _check_request(request) -> None:
     if given:
         raise UsageError(f"{given[0]}: a migration names its two clusters in the workload "
                          "(migration.source, migration.target: a platform or a profile file)")
-    if request.security:
-        # every role would log in as the admin: least privilege per role is not built here yet
-        raise UsageError("--security: a migration run cannot be secured yet (its roles and "
-                         "its mirror would all log in as the admin); use profiles of secured "
-                         "clusters, whose client config says who logs in")
     if request.monitor:
         platform_watch.check_available()
 

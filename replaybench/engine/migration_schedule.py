@@ -42,6 +42,11 @@ class Side:
     read: list[str]        #: the topics the group reads there after a move
     copy_ix: int           #: which of them is the mirrored copy
     offsets: OffsetReader  #: the lag exporter's view of it
+    logins: dict = field(default_factory=dict)   #: per role, its own login there (sasl_ssl)
+
+    def login(self, role: str) -> dict:
+        """The settings a role uses there: the cluster's, with the role's own login."""
+        return {**self.config, **self.logins.get(role, {})}
 
 
 @dataclass
@@ -176,11 +181,11 @@ class MigrationSchedule:
                 self.traffic.group, move.to.read[move.to.copy_ix], self.state.spec.live.partitions)
         except NotYet:
             move.resumed = {}   # not known: the first offset it reads there will say
-        self.traffic.consumers_join(move.to.config, move.to.read, move.after)
+        self.traffic.consumers_join(move.to.login("consumer"), move.to.read, move.after)
         self.on = move.to
 
     def _switch_producers(self, move: Move) -> None:
-        self.traffic.move_producers(move.to.config, move.after)
+        self.traffic.move_producers(move.to.login("producer"), move.after)
         move.ended_ns = self.state.clock()
         self.state.record.event(move.ended_ns, f"{move.name}_done",
                                 switch_ns=move.ended_ns - move.began_ns)
