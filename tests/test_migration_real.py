@@ -243,6 +243,12 @@ def test_consumers_moved_without_their_offsets_skip_or_re_read(tmp_path, reset):
             lagged.setdefault(row["server"], set()).add(row["phase"])
     assert "mirrored" in written["source-broker-1"] and "trial" in written["target-broker-1"]
     assert "mirrored" in lagged["source-lag-exporter"] and "trial" in lagged["target-lag-exporter"]
+    # the group's lag as each cluster's exporter showed it, read where its consumers were,
+    # against their true lag: close on both sides of the move
+    checks = {c["subject"]: c for c in _rows(run_dir, "observability")}
+    moved = checks["the moved group's lag"]
+    assert moved["passed"] is True and moved["error_p95_s"] <= 10, moved["reason"]
+    assert "live consumers' lag" not in checks
 
 
 def test_the_same_cluster_on_both_sides_is_refused_before_anything_starts(tmp_path, kafka1):

@@ -3,6 +3,8 @@ test_monitoring_real.py): they must find what did not show, not only what did.""
 
 from __future__ import annotations
 
+import json
+
 from replaybench.verdicts import observability as obs
 
 S = 1_000_000_000
@@ -229,3 +231,35 @@ def test_alerts_are_judged_only_when_prometheus_was_asked_for_them():
     blind = [r for r in rows if r["metric"] != "up"]
     alert = obs.judge_run(blind, {}, fault, 60 * S, asked={"alerts_firing"})[1]
     assert alert["subject"] == "fault 0 kill broker-2: alert" and alert["passed"] is None
+
+
+def test_a_moved_groups_lag_is_read_on_the_cluster_its_consumers_read():
+    """A migration: the consumers read the source, leave at 10 s, join the target at 12 s.
+    The source's exporter then shows the group it left falling behind for ever (nobody reads
+    there); the check reads the target's, where the group is, and leaves the move out."""
+    group = "rb-x-app"
+    labels = json.dumps({"consumergroup": group})
+    source = [100.0] * 10 + [100.0 + 5_000 * i for i in range(20)]   # abandoned after 10 s
+    target = [100.0] * 30
+    rows = [{"metric": "consumer_group_lag", "server": f"{side}-lag-exporter", "labels": labels,
+             "t_ns": t, "value": v}
+            for side, values in (("source", source), ("target", target))
+            for t, v in _series(values)]
+    ticks = [{"role": role, "t_ns": t, "lag_records": 100, "records_per_s": RATE}
+             for role in ("consumer", "producer") for t, _ in _series([0] * 30)]
+    events = [{"kind": "consumers_left", "t_ns": 10 * S, "detail": json.dumps({"leg": 0})},
+              {"kind": "consumers_joined", "t_ns": 12 * S,
+               "detail": json.dumps({"leg": 1, "group": group})}]
+    [lag] = obs.judge_run(rows, {}, [], 30 * S, ticks=ticks, asked={"consumer_group_lag"},
+                          events=events)
+    assert lag["subject"] == "the moved group's lag"
+    assert lag["passed"] is True and lag["error_p95_records"] == 0, lag["reason"]
+    # the target's exporter blind to the group: it never showed where the consumers are
+    blind = [r for r in rows if r["server"] == "source-lag-exporter"]
+    [lag] = obs.judge_run(blind, {}, [], 30 * S, ticks=ticks, asked={"consumer_group_lag"},
+                          events=events)
+    assert lag["passed"] is False and "showed nothing for 17 of 28 ticks" in lag["reason"]
+    # summed over both clusters, as a dashboard adding up a group's lag would, it is off
+    summed = obs.lag_tracked(obs._group_lag(rows, lambda g: g == group),
+                             [(t, 100.0) for t, _ in _series([0] * 30)], RATE)
+    assert summed["passed"] is False and "more than 10 s of traffic off" in summed["reason"]

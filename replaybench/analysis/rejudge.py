@@ -116,7 +116,7 @@ def _observability(run: Run, limits: observability.Limits) -> list[Rejudged]:
     now = {c["subject"]: c for c in observability.judge_run(
         rows(run.path, "platform_metrics"), phases, rows(run.path, "faults"),
         run.manifest.get("ended_ns", 0), limits, rows(run.path, "timeseries"),
-        asked)}
+        asked, rows(run.path, "events"))}
     return [Rejudged(f"observability {c['subject']}", _shown(c["passed"]),
                      _shown(now[c["subject"]]["passed"]) if c["subject"] in now
                      else "not judged") for c in stored]

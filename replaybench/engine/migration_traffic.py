@@ -97,7 +97,7 @@ class MigrationTraffic:
             s.call(name, "join", {**config, **s.spec.live.consumer_config}, topics, self.reset)
             s.tick(name)
         self.leg = leg
-        s.record.event(s.clock(), "consumers_joined", leg=leg, topics=topics)
+        s.record.event(s.clock(), "consumers_joined", leg=leg, topics=topics, group=self.group)
 
     # -- conditions -------------------------------------------------------------------------
 

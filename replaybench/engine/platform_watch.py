@@ -36,7 +36,7 @@ from replaybench.verdicts import observability
 SCRAPE_INTERVAL_S = 2.0
 STEP_S = 1.0   #: one point a second, the harness's own tick
 REACH_TIMEOUT_S = 5.0   #: a team's Prometheus must say it is ready within this
-LAG_EXPORTER = "lag-exporter"   #: the server name its series carry
+LAG_EXPORTER = observability.LAG_EXPORTER   #: the server name its series carry
 _QUERY_NAME = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]{0,199}")   #: as Prometheus's metric names
 
 
@@ -96,7 +96,7 @@ class PlatformWatch:
         record.observability = observability.judge_run(
             record.platform_metrics, {p: (b[0], b[1]) for p, b in record.phase_bounds.items()},
             record.faults, record.ended_ns, ticks=record.timeseries,
-            asked=self.queries)
+            asked=self.queries, events=record.events)
 
 
 def _phase_at(record: RunRecord, t_ns: int) -> str:

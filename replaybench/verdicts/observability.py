@@ -22,7 +22,7 @@ from __future__ import annotations
 import bisect
 import json
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 Points = list[tuple[int, float]]   # (wall-clock ns, value), one a second
@@ -38,6 +38,9 @@ class Limits:
     #: the consumers' true lag must peak at this many seconds of traffic for a delay to be
     #: measured (below it, the committed offsets' own staleness hides any rise)
     lag_rise_s: float = 10.0
+    #: the share of ticks the exporter may show nothing for (a scrape it could not answer):
+    #: beyond it, a dashboard blind to the group for that long
+    lag_missing_share: float = 0.25
     alert_within_s: float = 120.0   #: an alert for a fault: a 30 s `for:` plus the outage's own
 
 
@@ -46,12 +49,14 @@ DEFAULT_LIMITS = Limits()
 
 def judge_run(rows: list[dict], phases: dict[str, tuple[int, int]], faults: list[dict],
               ended_ns: int, limits: Limits = DEFAULT_LIMITS, ticks: list[dict] = (),
-              asked: Collection[str] = ()) -> list[dict]:
+              asked: Collection[str] = (), events: list[dict] = ()) -> list[dict]:
     """Every check of a run, from its stored series (platform_metrics rows: metric, server,
     labels, t_ns, value), its phases' (start, end), its fault rows and its own ticks
     (timeseries rows: role, t_ns, lag_records, records_per_s): what the run judged, and what
     `rejudge` judges again. asked: the queries Prometheus was asked; the alerts and the lag
-    are judged only when their queries were (no row of a query asked means nothing showed)."""
+    are judged only when their queries were (no row of a query asked means nothing showed).
+    events: the run's (a migration's consumers move between clusters: their lag is read
+    from the exporter of the cluster they read at the time)."""
     checks = []
     if "storm" in phases and "baseline" in phases:
         metric = next((m for m in RESTORE_METRICS if any(r["metric"] == m for r in rows)),
@@ -73,9 +78,42 @@ def judge_run(rows: list[dict], phases: dict[str, tuple[int, int]], faults: list
                               if shown["passed"] is not None else
                               {**shown, "check": ALERT_CHECK, "subject": f"{name}: alert"})
     if LAG_QUERY in asked and any(t["role"] == "consumer" for t in ticks):
-        checks.append(lag_tracked(_group_lag(rows), _role(ticks, "consumer", "lag_records"),
-                                  _median(_role(ticks, "producer", "records_per_s")), limits))
+        checks.append(_consumers_lag(rows, ticks, events, limits))
     return checks
+
+
+def _consumers_lag(rows: list[dict], ticks: list[dict], events: list[dict],
+                   limits: Limits) -> dict:
+    """The live consumers' group on one cluster; a migration's moved group, read on the
+    cluster its consumers read at each tick (ticks while they move are left out)."""
+    truth = _role(ticks, "consumer", "lag_records")
+    rate = _median(_role(ticks, "producer", "records_per_s"))
+    moves = sorted((e for e in events if e["kind"] in _MOVES), key=lambda e: e["t_ns"])
+    if not moves:
+        return lag_tracked(_group_lag(rows, lambda g: g.startswith(TAIL_GROUP)), truth, rate,
+                           limits)
+    group = next((json.loads(e["detail"]).get("group") for e in moves
+                  if e["kind"] == "consumers_joined"), None)
+    if group is None:   # stored before the events named it
+        return {"check": "consumer lag as the platform showed it", "subject": MOVED,
+                **_unjudged("the run's events do not name the moved group")}
+    spans = [(0, f"source-{LAG_EXPORTER}")] + [
+        (e["t_ns"], None if e["kind"] == "consumers_left" else
+         f"{'target' if json.loads(e['detail'])['leg'] % 2 else 'source'}-{LAG_EXPORTER}")
+        for e in moves]
+    platform = _group_lag(rows, lambda g: g == group, lambda server, t: server == _on(spans, t))
+    return lag_tracked(platform, [(t, v) for t, v in truth if _on(spans, t)], rate, limits,
+                       MOVED)
+
+
+_MOVES = ("consumers_left", "consumers_joined")   #: a migration's consumers, as events say
+MOVED = "the moved group's lag"
+LAG_EXPORTER = "lag-exporter"   #: a migration's: source-lag-exporter, target-lag-exporter
+
+
+def _on(spans: list[tuple[int, str | None]], t_ns: int) -> str | None:
+    """The exporter of the cluster the consumers read at t_ns (None: between clusters)."""
+    return next((server for start, server in reversed(spans) if start <= t_ns), None)
 
 
 #: a broker as faults name it: broker-2, or on a migration's side, target-broker-1
@@ -90,12 +128,14 @@ LAG_QUERY = "consumer_group_lag"   #: the lag exporter's lag, per server and con
 TAIL_GROUP = "replaybench-tail-"
 
 
-def _group_lag(rows: list[dict]) -> Points:
-    """The exporter's lag of the live consumers' group(s), summed, per point in time."""
+def _group_lag(rows: list[dict], group: Callable[[str], bool],
+               where: Callable[[str, int], bool] = lambda server, t: True) -> Points:
+    """The exporter's lag of the groups `group` takes, summed, per point in time; `where`:
+    which server's points (by time) count."""
     total: dict[int, float] = {}
     for r in rows:
-        if r["metric"] == LAG_QUERY and \
-                json.loads(r.get("labels") or "{}").get("consumergroup", "").startswith(TAIL_GROUP):
+        if r["metric"] == LAG_QUERY and where(r.get("server", ""), r["t_ns"]) and \
+                group(json.loads(r.get("labels") or "{}").get("consumergroup", "")):
             total[r["t_ns"]] = total.get(r["t_ns"], 0.0) + r["value"]
     return sorted(total.items())
 
@@ -196,7 +236,7 @@ def alert_fired(fault: str, first_fired: dict[str, int], started_ns: int,
 
 
 def lag_tracked(platform: Points, truth: Points, rate: float,
-                limits: Limits = DEFAULT_LIMITS) -> dict:
+                limits: Limits = DEFAULT_LIMITS, subject: str = "live consumers' lag") -> dict:
     """platform: the lag exporter's lag of the live consumers' group, summed over its
     partitions, one point a second; truth: the consumers' own lag at each tick (records);
     rate: live records per second, to say the error in seconds of traffic.
@@ -205,13 +245,13 @@ def lag_tracked(platform: Points, truth: Points, rate: float,
     (timed only when the peak is `lag_rise_s` of traffic or more). The error: exporter - truth
     at each tick, the exporter read that delay later, so that a late exporter is judged on
     its delay and a wrong one on its error."""
-    row = {"check": "consumer lag as the platform showed it", "subject": "live consumers' lag"}
+    row = {"check": "consumer lag as the platform showed it", "subject": subject}
     if not truth or rate <= 0:
         return row | _unjudged("no live consumers or no live traffic to compare with")
     row["started_ns"] = truth[0][0]
     if not platform:
         return row | {"passed": False, "seen_ns": None, "delay_ns": None,
-                      "reason": "the lag exporter never showed the live consumers' group "
+                      "reason": "the lag exporter never showed the consumers' group "
                                 "(committed offsets the platform does not serve?)"}
     timing, detail = _lag_delay(platform, truth, rate, limits)
     never = timing.pop("timed") and timing["seen_ns"] is None
@@ -223,10 +263,21 @@ def lag_tracked(platform: Points, truth: Points, rate: float,
     row |= timing | {"error_p95_records": int(p95), "error_p95_s": p95 / rate}
     off = p95 > limits.lag_error_s * rate
     late = timing["delay_ns"] is not None and timing["delay_ns"] > limits.within_s * 1e9
-    return row | {"passed": not (off or late or never), "reason": (
+    missing, shown = _missing(platform, truth, shift)
+    blind = missing > limits.lag_missing_share * shown
+    return row | {"passed": not (off or late or never or blind), "reason": (
         f"error p50 {p50:,.0f} records ({p50 / rate:.1f} s of traffic), p95 {p95:,.0f} "
         f"({p95 / rate:.1f} s) at {rate:,.0f} records/s; {detail}"
-        + (f"; more than {limits.lag_error_s:g} s of traffic off" if off else ""))}
+        + (f"; more than {limits.lag_error_s:g} s of traffic off" if off else "")
+        + (f"; the exporter showed nothing for {missing} of {shown} ticks" if blind
+           else ""))}
+
+
+def _missing(platform: Points, truth: Points, shift: int) -> tuple[int, int]:
+    """The ticks the exporter showed nothing for, of those from its first point on (a group
+    shows once it has committed: 5 s after its consumers start)."""
+    after = [t for t, _ in truth if t >= platform[0][0]]
+    return sum(_at(platform, t + shift) is None for t in after), len(after)
 
 
 def _lag_delay(platform: Points, truth: Points, rate: float,
