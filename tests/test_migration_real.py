@@ -209,12 +209,14 @@ def test_a_drained_cutover_and_its_rollback_lose_nothing_with_the_mirror_killed_
 def test_consumers_moved_without_their_offsets_skip_or_re_read(tmp_path, reset):
     """Checkpoints and offset sync off, consumers moved at once: the group starts on the
     target where its reset policy says. latest skips what was written meanwhile (lost);
-    earliest reads everything again (delivered twice)."""
+    earliest reads everything again (delivered twice). Each cluster in a security mode of its
+    own: the source on TLS, the target on SASL_SSL with least-privileged logins."""
     proc, run_dir = _run(tmp_path, "migration-cutover",
                          "migration.cutover.procedure=consumers-first",
                          "migration.cutover.wait_for_checkpoints=false",
                          "migration.mirror.checkpoints=false",
                          "migration.mirror.sync_group_offsets=false",
+                         "migration.source_security=tls", "migration.target_security=sasl_ssl",
                          f"migration.cutover.reset={reset}", flags=("--monitor",))
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     total = _totals(run_dir)["cutover"]
@@ -222,6 +224,15 @@ def test_consumers_moved_without_their_offsets_skip_or_re_read(tmp_path, reset):
     info = json.loads((run_dir / "manifest.json").read_text())
     assert info["status"] == "failed" and "NO-GO" in info["migration"]["verdict"]
     assert total["mirror_missing"] == 0   # the mirror copied everything: the group did not read it
+    source, target = info["cluster"]["source"], info["cluster"]["target"]
+    assert (source["security"], target["security"]) == ("tls", "sasl_ssl")
+    # on the SASL_SSL target, as its authorizer saw it: nobody denied anything, the copy
+    # read by the consumers' principal, and the lag exporter's principal only describing
+    seen = target["access_seen"]
+    assert not [p for p, v in seen.items() if v.get("denied")], seen
+    assert f"READ Topic:rb-{info['run_id']}-orders" in seen["User:consumer"]["allowed"]
+    assert {a.split()[0] for a in seen["User:monitor"]["allowed"]} == {"DESCRIBE"}
+    assert "access_seen" not in source   # TLS: no principals to tell apart
     if reset == "latest":
         assert total["lost"] > 0 and info["reason"].startswith("migration: acknowledged")
         assert max(r["translation_error"] for r in parts) > 0

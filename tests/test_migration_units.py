@@ -227,6 +227,10 @@ def test_a_groups_synced_position_is_judged_against_the_record_its_offset_points
     # each embedded side is secured as asked, or refused as a run on one cluster is
     ({"security": "tls", "overrides": ("migration.target=s3",)},
      "migration.target: --security tls: --cluster s3 cannot be"),
+    ({"overrides": ("migration.target=s3", "migration.target_security=sasl_ssl")},
+     "migration.target: --security sasl_ssl: --cluster s3 cannot be"),
+    ({"overrides": ("migration.source=/their/prod.yaml", "migration.source_security=tls")},
+     "migration.source_security: source is a profile (/their/prod.yaml): it brings its own"),
     ({"bootstrap": "127.0.0.1:9"}, "--bootstrap: a migration names its two clusters"),
 ])
 def test_what_a_migration_cannot_use_is_one_line_before_anything_starts(

@@ -47,7 +47,8 @@ def run(request, spec: WorkloadSpec, display, results_dir: Path, run_id: str, la
     from replaybench.engine.runner import RunOutcome
     _check_request(request)
     m = spec.migration
-    choices = [_choice(m.source, request), _choice(m.target, request)]
+    choices = [_choice(m.source, m.source_security, request, SOURCE),
+               _choice(m.target, m.target_security, request, TARGET)]
     _check_choices(choices)
     for flag, asked in (("--cluster-cpus/--harness-cpus", request.cpu_budget),
                         ("--monitor", request.monitor), ("--security", request.security)):
@@ -303,15 +304,19 @@ def _open_both(stack: ExitStack, choices: list[ClusterChoice],
                 stack.push(manager)
 
 
-def _choice(name: str, request) -> ClusterChoice:
-    """A platform name (embedded; its servers on the budget's cluster cores, if one is given)
-    or a cluster profile (.yaml)."""
+def _choice(name: str, security: str | None, request, side: str) -> ClusterChoice:
+    """A platform name (embedded; its servers on the budget's cluster cores, if one is given;
+    secured as the workload says for this side, else as --security) or a cluster profile
+    (.yaml, which brings its own security: a mode asked for it is one line)."""
     if name.endswith((".yaml", ".yml")):
+        if security:
+            raise UsageError(f"migration.{side}_security: {side} is a profile ({name}): it "
+                             "brings its own security, in its client config")
         return ClusterChoice(request.cache_dir, profile=Path(name))
     budget = request.cpu_budget
     return ClusterChoice(request.cache_dir, platform=name, brokers=request.brokers or 1,
-                         security=request.security, cpus=budget.cluster if budget else None,
-                         monitor=request.monitor)
+                         security=security or request.security,
+                         cpus=budget.cluster if budget else None, monitor=request.monitor)
 
 
 def _check_request(request) -> None:

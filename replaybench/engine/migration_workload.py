@@ -59,6 +59,10 @@ class Migration(Strict):
     profile's path (.yaml)."""
     source: NonEmptyText = "kafka"
     target: NonEmptyText = "kafka"
+    #: an embedded side's security mode, over --security for that side (a profile brings its
+    #: own, in its client config)
+    source_security: Literal["tls", "sasl_ssl"] | None = None
+    target_security: Literal["tls", "sasl_ssl"] | None = None
     mirror: Mirror = Mirror()
     cutover: Cutover = Cutover()
     rollback: bool = False    #: then move back to the source, with a mirror in reverse
