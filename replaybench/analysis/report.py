@@ -139,7 +139,7 @@ def _platform(run: Run, ts: list[dict], bands: list, markers: list) -> list[str]
     urp = _summed(by.get("under_replicated_partitions", {}).values())
     down = _summed([[(x, float(v == 0)) for x, v in pts]
                     for server, pts in by.get("up", {}).items() if "broker" in server])
-    alerts = [(x, name) for name, x in _first_fired(rows).items()]
+    alerts = _alert_markers(rows, run.started_ns)
     if urp or down:
         drawn.append(charts.line_chart("under-replicated partitions and brokers down", [
             ("under-replicated", *_xy(urp)), ("brokers down", *_xy(down))], "count",
@@ -173,14 +173,13 @@ def _summed(series) -> list[tuple[float, float]]:
     return sorted(total.items())
 
 
-def _first_fired(rows: list[dict]) -> dict[str, float]:
-    """Each alert that fired -> when it first did, in seconds since the run started."""
-    first: dict[str, float] = {}
-    for r in rows:
-        if r["metric"] == observability.ALERTS_QUERY and r["value"] > 0:
-            name = json.loads(r["labels"] or "{}").get("alertname", "alert")
-            first[name] = min(first.get(name, r["elapsed_ns"] / 1e9), r["elapsed_ns"] / 1e9)
-    return first
+def _alert_markers(rows: list[dict], started_ns: int) -> list[tuple[float, str]]:
+    """Each alert that fired, where it first did (seconds since the run started), on any
+    server."""
+    first: dict[str, int] = {}
+    for (name, _server), t in observability.first_fired(rows).items():
+        first[name] = min(first.get(name, t), t)
+    return [((t - started_ns) / 1e9, name) for name, t in first.items()]
 
 
 def _xy(points: list[tuple[float, float]]) -> tuple[list[float], list[float]]:

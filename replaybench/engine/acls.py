@@ -194,6 +194,14 @@ def apply(admin: AdminClient, grants: list[Grant], timeout_s: float = 30.0) -> N
         future.result(timeout_s)
 
 
+def login(material: SecurityMaterial | None, role: str) -> dict[str, str]:
+    """A role's own login on a sasl_ssl cluster; nothing elsewhere (every client there is
+    alike)."""
+    if material is None or material.mode != "sasl_ssl":
+        return {}
+    return material.client_config(role)
+
+
 def role_configs(material: SecurityMaterial) -> dict[str, dict[str, str]]:
     """Each role's login (its own principal); the harness keeps the admin's."""
     return {role: material.client_config(role) for role in ROLE_USERS}

@@ -193,10 +193,7 @@ def _grant(source: ClusterHandle, target: ClusterHandle, topic: str, group: str,
 
 def _login(handle: ClusterHandle, role: str) -> dict:
     """A role's settings on a cluster: its own login there on sasl_ssl, the cluster's else."""
-    material = handle.security
-    own = acls.role_configs(material).get(role, {}) \
-        if material is not None and material.mode == "sasl_ssl" else {}
-    return {**handle.client_config, **own}
+    return {**handle.client_config, **acls.login(handle.security, role)}
 
 
 def _access(info: dict, record: RunRecord, grants: dict[str, acls.RunGrants],

@@ -132,23 +132,25 @@ def _group_lag(rows: list[dict], group: Callable[[str], bool],
                where: Callable[[str, int], bool] = lambda server, t: True) -> Points:
     """The exporter's lag of the groups `group` takes, summed, per point in time; `where`:
     which server's points (by time) count."""
-    total: dict[int, float] = {}
+    return _summed(rows, LAG_QUERY, lambda r: where(r.get("server", ""), r["t_ns"]) and group(
+        json.loads(r.get("labels") or "{}").get("consumergroup", "")))
+
+
+def first_fired(rows: list[dict]) -> dict[tuple[str, str], int]:
+    """Each alert that fired, as (its name, the server it names or "") -> when it first
+    fired (wall-clock ns): what the checks and the report's markers read."""
+    first: dict[tuple[str, str], int] = {}
     for r in rows:
-        if r["metric"] == LAG_QUERY and where(r.get("server", ""), r["t_ns"]) and \
-                group(json.loads(r.get("labels") or "{}").get("consumergroup", "")):
-            total[r["t_ns"]] = total.get(r["t_ns"], 0.0) + r["value"]
-    return sorted(total.items())
+        if r["metric"] == ALERTS_QUERY and r["value"] > 0:
+            key = (json.loads(r.get("labels") or "{}").get("alertname", "?"), r.get("server") or "")
+            first[key] = min(first.get(key, r["t_ns"]), r["t_ns"])
+    return first
 
 
 def _alerts(rows: list[dict]) -> dict[str, int]:
-    """Each alert that fired (its name, and the server it names) -> when it first fired."""
-    first: dict[str, int] = {}
-    for r in rows:
-        if r["metric"] == ALERTS_QUERY and r["value"] > 0:
-            name = json.loads(r.get("labels") or "{}").get("alertname", "?")
-            name += f" ({r['server']})" if r.get("server") else ""
-            first[name] = min(first.get(name, r["t_ns"]), r["t_ns"])
-    return first
+    """Each alert that fired, named with the server it names -> when it first fired."""
+    return {name + (f" ({server})" if server else ""): t
+            for (name, server), t in first_fired(rows).items()}
 
 
 def _role(ticks: list[dict], role: str, column: str) -> Points:
@@ -160,11 +162,12 @@ def _median(points: Points) -> float:
     return values[len(values) // 2] if values else 0.0
 
 
-def _summed(rows: list[dict], metric: str) -> Points:
-    """A metric summed over the servers, per point in time."""
+def _summed(rows: list[dict], metric: str,
+            keep: Callable[[dict], bool] = lambda row: True) -> Points:
+    """A metric summed over the servers (the rows `keep` takes), per point in time."""
     total: dict[int, float] = {}
     for r in rows:
-        if r["metric"] == metric:
+        if r["metric"] == metric and keep(r):
             total[r["t_ns"]] = total.get(r["t_ns"], 0.0) + r["value"]
     return sorted(total.items())
 
