@@ -31,7 +31,7 @@ Points = list[tuple[int, float]]   # (wall-clock ns, value), one a second
 @dataclass(frozen=True)
 class Limits:
     rise: float = 2.0        #: bytes out during the storm at least this x the baseline's
-    within_s: float = 15.0   #: how late it may show: a 2 s scrape plus a 6 s rate, with margin
+    within_s: float = 15.0   #: how late it may show: a 2 s scrape plus a 10 s rate, with margin
     #: the exporter's lag may differ from the true lag by this many seconds of live traffic
     #: (p95): a group committing every 5 s reads up to 5 s behind, plus a 2 s scrape
     lag_error_s: float = 10.0
