@@ -198,7 +198,9 @@ cdef class BatchConsumer:
             for i in range(n if n > 0 else 0):
                 m = self.batch[i]
                 if m.err != RD_KAFKA_RESP_ERR_NO_ERROR:
-                    f.counters[C_ERRORS] += 1
+                    # the end of a partition is flow, not failure (core.pyx counts the same)
+                    if m.err != RD_KAFKA_RESP_ERR__PARTITION_EOF:
+                        f.counters[C_ERRORS] += 1
                     f.col_status[i] = S_ERROR
                     f.col_offset[i] = -1
                     f.col_partition[i] = -1

@@ -73,7 +73,8 @@ def fold_messages(messages, versions, live, next_offset, counters, now_ns=0, his
     state = (versions, live, next_offset, counters)
     for i, msg in enumerate(messages):
         if msg.error() is not None:
-            counters[_C["errors"]] += 1
+            if msg.error().code() != KafkaError._PARTITION_EOF:   # flow, not failure
+                counters[_C["errors"]] += 1
             if columns is not None:
                 columns.set_row(i, -1, -1, 0, 0, 0, 0, records.STATUS_ERROR)
             continue
