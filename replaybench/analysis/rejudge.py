@@ -74,16 +74,17 @@ def _checks(checks: list[dict], manifest: dict, bound: int | None) -> list[dict]
     out = []
     for c in checks:
         c = dict(c)
-        if c["scope"] == "migration" and c["check"].startswith(_DUPLICATES):
+        twice = next((t for t in _DUPLICATES if c["check"].startswith(t)), None)
+        if c["scope"] == "migration" and twice:
             bound = manifest["migration"]["max_duplicates"] if bound is None else bound
-            c.update(check=f"{_DUPLICATES} (at most {bound})",
+            c.update(check=f"{twice} (at most {bound})",
                      expected=min(c["observed"], bound))
         c["passed"] = c["expected"] == c["observed"]
         out.append(c)
     return out
 
 
-_DUPLICATES = "records delivered twice"
+_DUPLICATES = tuple(unit[1] for unit in migration_judge.UNITS.values())
 
 
 def _interference(run: Run, record, limits: Thresholds, stored: list[dict]) -> list[Rejudged]:
@@ -102,7 +103,8 @@ def _interference(run: Run, record, limits: Thresholds, stored: list[dict]) -> l
 
 def _migration(stored: dict, bound: int | None) -> Rejudged:
     bound = stored["max_duplicates"] if bound is None else bound
-    now = migration_judge.verdict_of(stored["lost"], stored["duplicates"], bound)
+    now = migration_judge.verdict_of(stored["lost"], stored["duplicates"], bound,
+                                     stored.get("unit", "records"))
     return Rejudged("migration", stored["verdict"], now)
 
 

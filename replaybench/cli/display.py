@@ -92,7 +92,9 @@ def summary_tables(outcome: RunOutcome) -> list[Table]:
     if outcome.reason:
         main.add_row("reason", outcome.reason)
     tables = [main]
-    if migration:
+    if migration.get("application") == "kafka-streams":
+        tables.append(_streams_move_table(outcome.record.migration, migration))
+    elif migration:
         tables.append(_migration_table(outcome.record.migration, migration))
     if s.live:
         tables.append(_latency_table(s))
@@ -173,6 +175,35 @@ def _migration_table(rows: list[dict], verdict: dict) -> Table:
     row("e2e p99 / p99.9 across", lambda st, _: f"{_ms(st['consumer_p99_ns'])} / "
                                                  f"{_ms(st['consumer_p99_9_ns'])}")
     row("e2e p99 before", lambda st, _: _ms(st["consumer_reference_p99_ns"]))
+    return table
+
+
+def _streams_move_table(rows: list[dict], verdict: dict) -> Table:
+    """A Kafka Streams application's move: its state against every write, and what the move
+    cost it."""
+    step = next(r for r in rows if r["partition"] == -1)
+    table = Table(title=f"Kafka Streams application moved (changelog {verdict['changelog']}, "
+                        f"local state {verdict['local_state']})",
+                  caption="from its stores, key by key, against every acknowledged write; "
+                          "re-read: input records the synced offsets had it process again")
+    table.add_column("")
+    table.add_column("cutover", justify="right")
+    kept = verdict["kept_state"]
+    for label, value in (
+            ("updates lost", _red_if(verdict["lost"])),
+            ("updates applied twice", f"{verdict['duplicates']:,} "
+                                      f"(bound {verdict['max_duplicates']:,})"),
+            ("input re-read / skipped", f"{verdict['re_read']:,} / "
+                                        f"{_red_if(verdict['skipped'])}"),
+            ("restored on the target", f"{verdict['restored_records']:,} records"),
+            ("down (stopped -> useful there)", _seconds(verdict["downtime_ns"])),
+            ("resumed from kept state / past the copy's end / elsewhere in it",
+             f"{kept['partitions']} / {_red_if(kept['beyond_copy_end'])} / "
+             f"{_red_if(kept['not_matching_copy'])}"),
+            ("copied, offsets synced in", _seconds(step.get("mirror_drain_ns"))),
+            ("write unavailable", _seconds(step["write_unavailable_ns"])),
+            ("switch time", _seconds(step["switch_ns"]))):
+        table.add_row(label, value)
     return table
 
 

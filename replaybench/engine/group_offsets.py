@@ -25,6 +25,7 @@ from replaybench.clusters import health
 
 _METADATA_TIMEOUT_S = 2.0
 _OFFSETS_TIMEOUT_S = 4.0   #: a group's committed offsets: asked between ticks, so short
+LAST_WINDOW = 32   #: offsets read back from a partition's end to find its last record
 
 
 class NotYet(Exception):
@@ -90,7 +91,10 @@ class OffsetReader:
         out: dict[int, bytes | None] = dict.fromkeys(range(partitions))
         todo = {p for p, end in tops.items() if end > 0}
         with self._lock:
-            self._consumer.assign([TopicPartition(topic, p, tops[p] - 1) for p in todo])
+            # from a few offsets back: in a transactional topic the last offsets are commit
+            # markers, which hold no record (and a mirror does not copy)
+            self._consumer.assign([TopicPartition(topic, p, max(tops[p] - LAST_WINDOW, 0))
+                                   for p in todo])
             deadline = time.monotonic() + timeout_s
             while todo and time.monotonic() < deadline:
                 for msg in self._consumer.consume(100, timeout=0.1):

@@ -200,19 +200,10 @@ class MigrationSchedule:
     # -- mirrors ----------------------------------------------------------------------------
 
     def _start(self, flow: MirrorFlow) -> None:
-        flow.start()
-        self.state.record.event(self.state.clock(), "mirror_started", mirror=flow.name,
-                                starts=flow.maker.starts)
+        start_mirror(self.state, flow)
 
     def _copied(self, flow: MirrorFlow, behind: int = 0) -> Callable[[], bool]:
-        """A phase's `until`: the copy complete (or at most `behind` records short) in a
-        sample taken after the phase began."""
-        since: list[int] = []
-
-        def until() -> bool:
-            since or since.append(self.state.clock())
-            return flow.caught_up_after(since[0], behind)
-        return until
+        return copied(self.state, flow, behind)
 
     def _faults_from_now(self) -> None:
         self._faults_t0 = self.state.clock()
@@ -231,32 +222,63 @@ class MigrationSchedule:
         return max(live.rate_per_s * live.producers, 1)
 
     def _sample(self) -> None:
-        """The mirrors' samples since the last tick into the time series; a mirror that
-        died ends the run."""
-        record = self.state.record
-        for flow in (self.forward, self.reverse):
-            if flow is None or flow.maker.process is None:
-                continue
-            for sample in flow.take_samples():
-                record.timeseries.append({
-                    "tick": self.state.ticker.count if self.state.ticker else 0,
-                    "t_ns": sample.t_ns, "elapsed_ns": sample.t_ns - record.started_ns,
-                    "interval_ns": 0, "phase": record.phase, "role": "mirror", "actors": 1,
-                    "records": 0, "bytes": 0, "lag_records": sample.lag_records,
-                    "mirror": flow.name, **sample.figures})
-            if not flow.running() and not flow.stopped:
-                flow.maker.raise_if_died()
+        sample_mirrors(self.state, (self.forward, self.reverse))
 
     def _not_caught_up(self, flow: MirrorFlow) -> Callable[[], None]:
-        def fail() -> None:
-            raise RunFailed(f"the {flow.name} mirror did not catch up within "
-                            f"{self.m.catch_up_max_s:g} s ({flow.lag()} records behind; "
-                            f"its log: {flow.maker.last_lines()})")
-        return fail
+        return not_caught_up(flow, self.m.catch_up_max_s)
 
     def _capped(self, move: Move, what: str) -> Callable[[], None]:
-        def note() -> None:
-            move.notes.append(what)
-            self.state.record.event(self.state.clock(), "wait_capped", step=move.name,
-                                    what=what, seconds=self.m.cutover.wait_max_s)
-        return note
+        return capped(self.state, move, what)
+
+
+# -- what both migration schedules (this one and streams_move_schedule.py) do with a mirror --
+
+def start_mirror(state: RunState, flow: MirrorFlow) -> None:
+    flow.start()
+    state.record.event(state.clock(), "mirror_started", mirror=flow.name,
+                       starts=flow.maker.starts)
+
+
+def copied(state: RunState, flow: MirrorFlow, behind: int = 0) -> Callable[[], bool]:
+    """A phase's `until`: the copy complete (or at most `behind` records short) in a sample
+    taken after the phase began."""
+    since: list[int] = []
+
+    def until() -> bool:
+        since or since.append(state.clock())
+        return flow.caught_up_after(since[0], behind)
+    return until
+
+
+def sample_mirrors(state: RunState, flows) -> None:
+    """The mirrors' samples since the last tick into the time series; a mirror that died
+    ends the run."""
+    record = state.record
+    for flow in flows:
+        if flow is None or flow.maker.process is None:
+            continue
+        for sample in flow.take_samples():
+            record.timeseries.append({
+                "tick": state.ticker.count if state.ticker else 0,
+                "t_ns": sample.t_ns, "elapsed_ns": sample.t_ns - record.started_ns,
+                "interval_ns": 0, "phase": record.phase, "role": "mirror", "actors": 1,
+                "records": 0, "bytes": 0, "lag_records": sample.lag_records,
+                "mirror": flow.name, **sample.figures})
+        if not flow.running() and not flow.stopped:
+            flow.maker.raise_if_died()
+
+
+def not_caught_up(flow: MirrorFlow, seconds: float) -> Callable[[], None]:
+    def fail() -> None:
+        raise RunFailed(f"the {flow.name} mirror did not catch up within {seconds:g} s "
+                        f"({flow.lag()} records behind; its log: {flow.maker.last_lines()})")
+    return fail
+
+
+def capped(state: RunState, move: Move, what: str) -> Callable[[], None]:
+    """A wait's on_cap: the step goes on without it, noted in its row and the events."""
+    def note() -> None:
+        move.notes.append(what)
+        state.record.event(state.clock(), "wait_capped", step=move.name, what=what,
+                           seconds=state.spec.migration.cutover.wait_max_s)
+    return note

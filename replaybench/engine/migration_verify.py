@@ -115,3 +115,51 @@ def content_checks(rows: list[dict]) -> list[dict]:
                 "check": "committed offset synced to the target", "expected": 1,
                 "observed": 0, "passed": False})
     return checks
+
+
+def verify_streams(state: RunState, traffic: MigrationTraffic, schedule) -> None:
+    """A Kafka Streams application's move (schedule: streams_move_schedule.StreamsMoveSchedule):
+    its stores against every acknowledged write, the copies it found on the target, and the
+    move's figures."""
+    spec, record = state.spec, state.record
+    traffic.finish()
+    acked = traffic.acked_rows()
+    row = schedule.app.judge(acked)
+    record.mirror_content.extend(schedule.content)
+    record.verification.extend(content_checks(schedule.content))
+    bound = spec.migration.cutover.max_duplicates
+    if bound < 0:   # the synced offsets may trail by up to offset.lag.max records a partition
+        bound = spec.migration.mirror.offset_lag_max * spec.live.partitions \
+            if schedule.mirrored_changelog else 0
+    lost, doubled = row["lost_updates"], row["double_applied_updates"]
+    errors = [r["translation_error"] for r in schedule.content
+              if r["kind"] == "group" and r["translation_error"] is not None]
+    move = schedule.move
+    drain = record.phase_bounds.get("cutover-checkpoints")
+    record.migration.append({
+        "step": move.name, "partition": -1,
+        "acked_before": int((acked[:, 3] == 0).sum()), "acked_after": int((acked[:, 3] == 1).sum()),
+        "translation_error": sum(errors) if errors else None,
+        "write_unavailable_ns": traffic.write_gap_ns(0, 1),
+        "switch_ns": move.ended_ns - move.began_ns if move.ended_ns else 0,
+        "mirror_drain_ns": drain[1] - drain[0] if drain and drain[1] else None,
+        "notes": "; ".join(move.notes)})
+    stopped = min(schedule.app.stopped.values()) if schedule.app.stopped else 0
+    record.migration_verdict = {
+        "procedure": spec.migration.cutover.procedure, "steps": [move.name],
+        "application": "kafka-streams", "unit": "updates",
+        "changelog": spec.migration.streams.changelog,
+        "local_state": spec.migration.streams.local_state,
+        "processing_guarantee": spec.streams.processing_guarantee,
+        "lost": lost, "duplicates": doubled, "max_duplicates": bound,
+        # the input records the synced offsets made it read again (each applied twice)
+        "re_read": -sum(min(e, 0) for e in errors), "skipped": sum(max(e, 0) for e in errors),
+        # stopped on the source -> useful on the target (RUNNING, restored, current)
+        "downtime_ns": schedule.useful_ns - stopped if schedule.useful_ns and stopped else None,
+        "restored_records": row["records"],
+        "kept_state": schedule.kept_state(),
+        "passed": lost == 0 and doubled <= bound,
+        "verdict": judge.verdict_of(lost, doubled, bound, "updates")}
+    record.verification.append({
+        "scope": "migration", "check": f"updates applied twice (at most {bound})",
+        "expected": min(doubled, bound), "observed": doubled, "passed": doubled <= bound})

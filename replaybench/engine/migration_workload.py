@@ -15,6 +15,8 @@ from replaybench.clusters.mirror_config import MirrorSettings
 from replaybench.validation import NonEmptyText, Strict, between
 
 PROCEDURES = ("drain-then-switch", "consumers-first")
+#: the phases of a Kafka Streams application's move (engine/streams_move_schedule.py)
+STREAMS_LEGS = ("drain", "checkpoints", "restore")
 
 
 class Mirror(Strict):
@@ -54,6 +56,22 @@ class Cutover(Strict):
     max_duplicates: between(int, -1) = -1
 
 
+class StreamsMove(Strict):
+    """How the Kafka Streams application (the workload's `streams` section) is moved, with
+    migration.application: kafka-streams. It is stopped on the source once it has processed
+    every input record, and started on the target with the same application id."""
+    #: mirrored: its store's changelog is mirrored and its group's offsets synced: it restores
+    #: its state from the copy and goes on from the translated offsets; rebuilt: only its
+    #: input is mirrored: it rebuilds its state by processing the whole copy
+    changelog: Literal["mirrored", "rebuilt"] = "mirrored"
+    #: wipe: it starts on the target with an empty state directory (a new machine); keep: with
+    #: the one it had (the same machine repointed), whose checkpoints hold the source's offsets
+    local_state: Literal["wipe", "keep"] = "wipe"
+    #: at most, for it to be useful on the target (RUNNING, restored, every copied input
+    #: record processed)
+    useful_max_s: between(float, 1.0, 86_400.0) = 300.0
+
+
 class Migration(Strict):
     """source and target: an embedded platform's name (kafka, tiered, s3) or a cluster
     profile's path (.yaml)."""
@@ -63,6 +81,10 @@ class Migration(Strict):
     #: own, in its client config)
     source_security: Literal["tls", "sasl_ssl"] | None = None
     target_security: Literal["tls", "sasl_ssl"] | None = None
+    #: what is moved: the run's consumer group (live.consumers), or the Kafka Streams
+    #: application (the `streams` section; its input written by live.producers)
+    application: Literal["consumer-group", "kafka-streams"] = "consumer-group"
+    streams: StreamsMove = StreamsMove()
     mirror: Mirror = Mirror()
     cutover: Cutover = Cutover()
     rollback: bool = False    #: then move back to the source, with a mirror in reverse
@@ -80,6 +102,9 @@ class Migration(Strict):
     def phase_names(self) -> list[str]:
         """The run's phases in order, as migration_schedule.py enters them (a fault's
         after_phase names one)."""
+        if self.application == "kafka-streams":
+            return ["seed", "catch-up", "mirrored", *(f"cutover-{leg}" for leg in STREAMS_LEGS),
+                    "trial", "drain"]
         legs = ["drain", "read-up", "checkpoints"] if self.cutover.procedure == \
             "drain-then-switch" else ["checkpoints", "consumers-ahead", "drain"]
         names = ["seed", "catch-up", "mirrored", *(f"cutover-{leg}" for leg in legs), "trial"]
@@ -89,6 +114,8 @@ class Migration(Strict):
 
     @model_validator(mode="after")
     def _known_procedure(self) -> Migration:
+        if self.application == "kafka-streams":
+            _check_streams_move(self)
         if self.cutover.procedure == "consumers-first" and not self.cutover.wait_for_mirror \
                 and self.rollback:
             raise ValueError("migration.rollback needs every record on the target before the "
@@ -96,19 +123,37 @@ class Migration(Strict):
         return self
 
 
+def _check_streams_move(m: Migration) -> None:
+    """What moving the Kafka Streams application supports today: one line for the rest."""
+    if m.cutover.procedure != "drain-then-switch":
+        raise ValueError("migration.cutover.procedure: the Kafka Streams application moves "
+                         "drain-then-switch (it reads one cluster at a time)")
+    if m.mirror.policy != "identity":
+        raise ValueError("migration.mirror.policy: the Kafka Streams application needs "
+                         "identity (it finds its changelog and input by their names)")
+    if m.rollback or m.existing_topics or m.existing_groups:
+        raise ValueError("migration.application: kafka-streams: rollback and a team's own "
+                         "topics are not part of a Kafka Streams move yet")
+
+
 def check_with_the_rest(spec) -> None:
     """What a migration needs of the rest of its workload (spec: the WorkloadSpec): the
     applications to move, on the live topic, and faults timed from phases it has (their
     targets, `source-broker-1`, `target-broker-1`, `mirror`, are checked against the opened
     clusters)."""
-    if not (spec.live.producers and spec.live.consumers):
+    streams = spec.migration.application == "kafka-streams"
+    if streams and (spec.live.consumers or not spec.live.producers):
+        raise ValueError("migration.application: kafka-streams: the application is the "
+                         "consumer (live.consumers: 0), its input written by live.producers")
+    if not streams and not (spec.live.producers and spec.live.consumers):
         raise ValueError("migration: needs live.producers and live.consumers (the "
                          "applications it moves), at least one each")
     if spec.live.topic != "live":
         raise ValueError("migration: moves the live topic (live.topic: live)")
     if spec.storm.engine == "kafka-streams" or spec.topic.existing:
-        raise ValueError("migration: the Kafka Streams move and replayed topics are not part "
-                         "of a migration run yet")
+        raise ValueError("migration: storm.engine and replayed topics are not part of a "
+                         "migration run (the Kafka Streams application moves with "
+                         "migration.application: kafka-streams)")
     phases = spec.migration.phase_names()
     for i, fault in enumerate(spec.faults):
         if fault.at_s < 0:

@@ -43,6 +43,10 @@ rootLogger.appenderRef.err.ref = err
 """
 
 
+#: states in which the JVM has exited because it was told to, or killed by the harness
+_GONE_ON_PURPOSE = ("NOT_RUNNING", "PENDING_SHUTDOWN", "KILLED", "EXITED", "STOPPED")
+
+
 @dataclass
 class Recovery:
     """One loss of state (this instance's, or, failing over, another's): when it happened and
@@ -130,6 +134,38 @@ class StreamsInstance:
         self.state = "KILLED"
         return now
 
+    def stop(self) -> int:
+        """Close the application cleanly, as an operator stops it before moving it (it commits
+        and flushes its stores); the instance's folder stays. Returns the moment, wall ns."""
+        now = self.clock()
+        if self.proc and self.proc.poll() is None:
+            try:
+                self.proc.stdin.write(b"close\n")
+                self.proc.stdin.close()
+                self.proc.wait(CLOSE_TIMEOUT_S)
+            except (OSError, subprocess.TimeoutExpired):
+                self.kill()
+        self._reader.join(2.0)
+        self._drain_events()
+        self._note({"e": "stopped", "t": now})
+        self.state = "STOPPED"
+        return now
+
+    def start_on(self, properties: dict[str, str], keep_state: bool, must_restore: bool) -> int:
+        """Start again against another cluster (properties: its address and login) with the
+        same application id, after stop(). keep_state: with the state directory as it was
+        (the same machine repointed) rather than empty (a new one); must_restore: it has a
+        changelog to restore there. Returns the moment (wall ns; its recovery is measured
+        from it)."""
+        if not keep_state:
+            shutil.rmtree(self.state_dir, ignore_errors=True)   # made by this instance only
+        self.props = {**self.props, **properties}
+        self.props_file.write_text("".join(f"{k}={v}\n" for k, v in self.props.items()))
+        now = self.clock()
+        self.recoveries.append(Recovery(now, own_loss=must_restore))
+        self.start()
+        return now
+
     def watch_failover(self, lost_ns: int) -> None:
         """Another instance died at lost_ns: measure how long until this one, having taken
         over what it is given, is RUNNING with nothing left to restore."""
@@ -166,7 +202,7 @@ class StreamsInstance:
             self._drain_events()
         restored, self._restored = self._restored, 0
         if self.proc and self.proc.poll() is not None and not self._errors and \
-                self.state not in ("NOT_RUNNING", "PENDING_SHUTDOWN", "KILLED", "EXITED"):
+                self.state not in _GONE_ON_PURPOSE:
             self._errors.append(f"{self.name}: the JVM exited ({self.proc.returncode}); "
                                 f"its log ends: {self._log_tail()}")
             self.state = "EXITED"   # said once
@@ -256,3 +292,4 @@ class StreamsInstance:
             self._errors.append(f"{self.name}: {event['message']}")
         elif kind in ("dumped", "dump_failed"):
             self._dumped = event
+

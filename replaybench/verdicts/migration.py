@@ -75,12 +75,21 @@ def judge(acked: np.ndarray, delivered: np.ndarray, partitions: int, steps: list
     return rows, verdict
 
 
-def verdict_of(lost: int, duplicates: int, bound: int) -> str:
+#: what a migration's ledger counts: records a consumer group was handed, or updates a Kafka
+#: Streams application applied to its state; (lost, doubled) as the verdict words them
+UNITS = {"records": ("acknowledged records never delivered", "records delivered twice",
+                     "delivered twice"),
+         "updates": ("acknowledged updates missing from the state", "updates applied twice",
+                     "applied twice")}
+
+
+def verdict_of(lost: int, duplicates: int, bound: int, unit: str = "records") -> str:
+    never, twice, short = UNITS[unit]
     if lost:
-        return f"NO-GO: {lost} acknowledged records never delivered"
+        return f"NO-GO: {lost} {never}"
     if duplicates > bound:
-        return f"NO-GO: {duplicates} records delivered twice, more than the procedure's {bound}"
-    return f"GO: nothing lost, {duplicates} delivered twice (bound {bound})"
+        return f"NO-GO: {duplicates} {twice}, more than the procedure's {bound}"
+    return f"GO: nothing lost, {duplicates} {short} (bound {bound})"
 
 
 def _step_rows(step: Step, acked, acked_ids, delivered, lost, repeated,
