@@ -1,0 +1,126 @@
+"""A Kafka Streams application moved between two real embedded Kafka clusters through a real
+MirrorMaker 2, run from the command line as a user runs it, and judged from the results: its
+state key by key against every write, the restore on the target from the mirrored changelog,
+and what exactly-once and kept local state come to across a mirror."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.test_migration_real import RUN_TIMEOUT_S, _rows, _run
+
+pytestmark = pytest.mark.cluster
+
+QUICK = ["live.consumers=0", "migration.seed_s=3", "migration.mirrored_s=2", "migration.trial_s=3",
+         "live.rate_per_s=200", "migration.mirror.checkpoint_interval_s=2",
+         "migration.mirror.sync_interval_s=2", "migration.mirror.refresh_s=2",
+         "migration.cutover.wait_max_s=30"]
+
+
+def _moved(tmp_path: Path, *overrides: str):
+    proc, run_dir = _run(tmp_path, "streams-migration", *QUICK, *overrides)
+    assert run_dir is not None, proc.stderr[-2000:]
+    info = json.loads((run_dir / "manifest.json").read_text())
+    return proc, run_dir, info, info["migration"]
+
+
+def _restarts(run_dir: Path) -> dict[str, int]:
+    """When each instance started on the target (the second streams_started), ns."""
+    started: dict[str, list[int]] = {}
+    for e in _rows(run_dir, "events"):
+        if e["kind"] == "streams_started":
+            started.setdefault(e["actor"], []).append(e["t_ns"])
+    return {actor: max(ts) for actor, ts in started.items() if len(ts) == 2}
+
+
+def _copied(run_dir: Path, suffix: str) -> dict[int, int]:
+    """Per partition, the records of a topic's copy as the application found it."""
+    return {r["partition"]: r["copied_records"] for r in _rows(run_dir, "mirror_content")
+            if r["kind"] == "topic" and r["name"].endswith(suffix)}
+
+
+@pytest.mark.slow(75)
+@pytest.mark.timeout(RUN_TIMEOUT_S + 60)
+def test_an_application_moved_with_its_changelog_restores_the_copy_and_re_applies_what_it_re_read(
+        tmp_path):
+    """At least once, the changelog mirrored, a new machine: the instances restore their
+    store from the copy on the target and go on from the group's synced offsets. Every input
+    record those offsets had it read again is applied twice, and nothing else is."""
+    proc, run_dir, info, verdict = _moved(tmp_path)
+    assert proc.returncode == 0 and info["status"] == "completed", proc.stdout[-3000:]
+    assert verdict["verdict"].startswith("GO: nothing lost") and verdict["lost"] == 0
+    # the mirror carried the changelog and the application's group, and nothing else
+    app = f"rb-{info['run_id']}-app"
+    props = info["mirror"]["forward"]
+    assert props["source->target.groups"] == app
+    assert props["source->target.topics"].split(", ") == [
+        f"rb-{info['run_id']}-orders", f"{app}-rb-aggregate-changelog"]
+    # both instances started again on the target, and restored each partition's whole copy
+    # (a task moved between them as they joined is restored again: counted too)
+    restarted = _restarts(run_dir)
+    assert sorted(restarted) == ["streams-0", "streams-1"]
+    after = [r for r in _rows(run_dir, "restore_partitions")
+             if r["started_ns"] >= min(restarted.values())]
+    copied = _copied(run_dir, "-changelog")
+    assert sorted(copied) == [0, 1, 2, 3] and all(copied.values())
+    for p, n in copied.items():
+        assert any(r["partition"] == p and r["start_offset"] == 0 and r["end_offset"] == n
+                   and r["records"] == n for r in after), (p, n, after)
+    # updates applied twice: exactly the input records the translated offsets re-read
+    errors = [r["translation_error"] for r in _rows(run_dir, "mirror_content")
+              if r["kind"] == "group"]
+    assert len(errors) == 4 and all(e <= 0 for e in errors)
+    [group] = _rows(run_dir, "restore_groups")
+    assert group["double_applied_updates"] == verdict["duplicates"] == verdict["re_read"] \
+        == -sum(errors)
+    # and the writes on the target reached the state too (none lost among them)
+    [step] = [r for r in _rows(run_dir, "migration") if r["partition"] == -1]
+    assert step["acked_after"] > 0 and group["lost_updates"] == 0
+    assert "updates applied twice" in proc.stdout
+
+
+@pytest.mark.slow(70)
+@pytest.mark.timeout(RUN_TIMEOUT_S + 60)
+def test_a_rebuilt_application_processes_the_whole_copy_into_an_exact_state(tmp_path):
+    """Only the input mirrored, no offsets synced: on the target it starts from the copy's
+    beginning with an empty store, and the state is exact, nothing applied twice."""
+    proc, run_dir, info, verdict = _moved(tmp_path, "migration.streams.changelog=rebuilt",
+                                          "streams.instances=1")
+    assert proc.returncode == 0 and info["status"] == "completed", proc.stdout[-3000:]
+    props = info["mirror"]["forward"]
+    assert props["source->target.topics"] == f"rb-{info['run_id']}-orders"
+    assert props["source->target.groups"] == ""
+    assert not [r for r in _rows(run_dir, "mirror_content") if r["kind"] == "group"]
+    assert (verdict["lost"], verdict["duplicates"], verdict["max_duplicates"]) == (0, 0, 0)
+    assert verdict["kept_state"]["partitions"] == 0
+
+
+@pytest.mark.slow(70)
+@pytest.mark.timeout(RUN_TIMEOUT_S + 60)
+def test_an_exactly_once_application_with_its_state_kept_finds_it_past_the_copys_end(tmp_path):
+    """Exactly once, the same machines repointed: every commit left a transaction marker in
+    the source's changelog that the mirror does not copy, so the offsets the kept state holds
+    run past the copy's end. Kafka Streams sees that and restores the partition from the
+    copy's start; the state is judged exact or not, key by key, and an exactly-once
+    application may apply nothing twice."""
+    proc, run_dir, info, verdict = _moved(tmp_path, "migration.streams.local_state=keep",
+                                          "streams.processing_guarantee=exactly_once_v2",
+                                          "streams.instances=1")
+    kept = verdict["kept_state"]
+    assert kept["partitions"] > 0 and kept["beyond_copy_end"] == kept["partitions"], kept
+    # each such partition was restored again from the copy's start
+    restarted = _restarts(run_dir)
+    starts = [(r["reader"], r["partition"], r["start_offset"])
+              for r in _rows(run_dir, "restore_partitions")
+              if r["started_ns"] >= min(restarted.values())]
+    assert any(offset == 0 for _, _, offset in starts), starts
+    assert verdict["lost"] == 0 and verdict["max_duplicates"] == 0
+    # re-read input is applied twice even under exactly-once: the verdict says so
+    assert verdict["duplicates"] == verdict["re_read"]
+    if verdict["re_read"]:
+        assert proc.returncode == 1 and verdict["verdict"].startswith("NO-GO"), proc.stdout
+    else:
+        assert proc.returncode == 0 and verdict["verdict"].startswith("GO"), proc.stdout
