@@ -155,19 +155,24 @@ def _measure(stack: ExitStack, spec: WorkloadSpec, request, record: RunRecord,
                grants[SOURCE].role_configs)
     dst = Side(TARGET, target.client_config, _read_on_target(topic, copy), 0, readers[1],
                grants[TARGET].role_configs)
-    app = None
+    app = None   # the Kafka Streams application, when it is what moves
     if m.application == "kafka-streams":
         app = StreamsApplication(state, streams_app.build(request.cache_dir), group, topic,
                                  run_topics.output_topic(record.run_id))
         schedule = StreamsMoveSchedule(state, traffic, app, src, dst, forward)
-        spawn = lambda: (traffic.spawn(), app.spawn(src.login("streams")))  # noqa: E731
-        check = lambda: verify_streams(state, traffic, schedule)  # noqa: E731
     else:
         schedule = MigrationSchedule(state, traffic, src, dst, forward, reverse)
-        spawn, check = traffic.spawn, lambda: verify(state, traffic, schedule)
+
+    def spawn() -> None:
+        traffic.spawn()
+        if app is not None:
+            app.spawn(src.login("streams"))
+
+    def judge() -> None:
+        (verify if app is None else verify_streams)(state, traffic, schedule)
     try:
         run_parts.measure(record, lambda: (spawn(), state.placed(), run_schedule(
-            state, schedule.steps(check))))
+            state, schedule.steps(judge))))
     finally:
         # read back from the kernel: each server's cores while it runs, each mirror's as it
         # started (a mirror may be stopped, or killed, before the run ends)

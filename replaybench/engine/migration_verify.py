@@ -143,6 +143,8 @@ def verify_streams(state: RunState, traffic: MigrationTraffic, schedule) -> None
     record.migration.append({
         "step": move.name, "partition": -1,
         "acked_before": int((acked[:, 3] == 0).sum()), "acked_after": int((acked[:, 3] == 1).sum()),
+        # updates, as compare and history read a migration's figures
+        "lost": lost, "duplicates": doubled,
         "translation_error": sum(errors) if errors else None,
         "write_unavailable_ns": traffic.write_gap_ns(0, 1),
         "switch_ns": move.ended_ns - move.began_ns if move.ended_ns else 0,

@@ -85,20 +85,8 @@ class StreamsEngine(RestoreEngine):
 
     def _properties(self, name: str) -> dict[str, str]:
         s = self.state
-        streams = s.spec.streams
-        # Static membership, as a StatefulSet runs it: a restarted instance takes its tasks back
-        # at once instead of waiting out the session timeout and a rebalance.
-        static = {"group.instance.id": f"{self.application_id}-{name}"} \
-            if streams.static_membership else {}
-        return {"application.id": self.application_id, **static,
-                # the cluster's address and, secured, this principal's login (Java's spelling)
-                **java_properties(s.config("streams")),
-                "num.stream.threads": str(streams.threads),
-                "num.standby.replicas": str(streams.standby_replicas),
-                "processing.guarantee": streams.processing_guarantee,
-                "statestore.cache.max.bytes": "0",
-                **{k: str(v) for k, v in streams.config.items()},
-                "replaybench.input": s.topics.changelog, "replaybench.output": self.output}
+        return application_properties(s.spec.streams, self.application_id, name,
+                                      s.config("streams"), s.topics.changelog, self.output)
 
     # -- seed and live ----------------------------------------------------------------------
 
@@ -244,11 +232,7 @@ class StreamsEngine(RestoreEngine):
                     pass
 
     def _record_history(self, name: str, events: list[dict]) -> None:
-        """The instance's state transitions, restores, kills and errors, as run events."""
-        for e in events:
-            if e["e"] != "restore_batch":
-                self.state.record.event(e["t"], f"streams_{e['e']}", actor=name,
-                                        **{k: v for k, v in e.items() if k not in ("e", "t")})
+        record_history(self.state, name, events)
 
     def _processed_everything(self) -> bool:
         """The application's group has committed the input's end offsets on every partition."""
@@ -292,6 +276,33 @@ class _SideBySide:
                                 **holdup(s, self.group, verdict.group_row)})
         s.record.partitions.extend(verdict.partition_rows)
         s.record.verification.extend(verdict.checks)
+
+
+def application_properties(streams, application_id: str, name: str, config: dict,
+                           input_topic: str, output: str) -> dict[str, str]:
+    """One instance's StreamsConfig (streams: the workload's `streams` section; config: the
+    cluster's client settings, with the instance's login where secured)."""
+    # Static membership, as a StatefulSet runs it: a restarted instance takes its tasks back
+    # at once instead of waiting out the session timeout and a rebalance.
+    static = {"group.instance.id": f"{application_id}-{name}"} \
+        if streams.static_membership else {}
+    return {"application.id": application_id, **static,
+            # the cluster's address and, secured, this principal's login (Java's spelling)
+            **java_properties(config),
+            "num.stream.threads": str(streams.threads),
+            "num.standby.replicas": str(streams.standby_replicas),
+            "processing.guarantee": streams.processing_guarantee,
+            "statestore.cache.max.bytes": "0",
+            **{k: str(v) for k, v in streams.config.items()},
+            "replaybench.input": input_topic, "replaybench.output": output}
+
+
+def record_history(state, name: str, events: list[dict]) -> None:
+    """An instance's state transitions, restores, stops, kills and errors, as run events."""
+    for e in events:
+        if e["e"] != "restore_batch":
+            state.record.event(e["t"], f"streams_{e['e']}", actor=name,
+                               **{k: v for k, v in e.items() if k not in ("e", "t")})
 
 
 def committed_offsets(client_config: dict, group: str, topic: str,

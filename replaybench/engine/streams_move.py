@@ -16,7 +16,7 @@ import numpy as np
 from replaybench.clusters.streams_app import StreamsApp
 from replaybench.engine.group_offsets import NotYet, OffsetReader
 from replaybench.engine.run_state import RunState
-from replaybench.engine.streams_engine import STORE
+from replaybench.engine.streams_engine import STORE, application_properties, record_history
 from replaybench.kafka.client_config import java_properties
 from replaybench.roles.kinds import Role
 from replaybench.roles.streams_instance import CHANGELOG_RECORD_BYTES, StreamsInstance
@@ -124,27 +124,14 @@ class StreamsApplication:
             if name not in s.handles:
                 continue
             try:
-                for e in s.call(name, "event_history"):
-                    if e["e"] != "restore_batch":
-                        s.record.event(e["t"], f"streams_{e['e']}", actor=name,
-                                       **{k: v for k, v in e.items() if k not in ("e", "t")})
+                record_history(s, name, s.call(name, "event_history"))
                 s.call(name, "close")
             except Exception:  # noqa: BLE001 - an actor already gone: its JVM exits alone
                 pass
 
     def _properties(self, name: str, config: dict) -> dict[str, str]:
-        streams = self.state.spec.streams
-        return {"application.id": self.application_id,
-                # static membership: a restarted instance takes its own tasks back at once
-                "group.instance.id": f"{self.application_id}-{name}",
-                **java_properties(config),
-                "num.stream.threads": str(streams.threads),
-                "num.standby.replicas": str(streams.standby_replicas),
-                "processing.guarantee": streams.processing_guarantee,
-                "statestore.cache.max.bytes": "0",
-                **{k: str(v) for k, v in streams.config.items()},
-                "replaybench.input": self.topic, "replaybench.output": self.output}
-
+        return application_properties(self.state.spec.streams, self.application_id, name,
+                                      config, self.topic, self.output)
 
 def _resumed_from(events: list[dict], since_ns: int) -> dict[int, int]:
     """Per store partition, the offset its first restore after since_ns began at, where that
