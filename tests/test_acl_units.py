@@ -107,3 +107,17 @@ def test_a_migrations_roles_get_on_each_cluster_only_what_they_do_there():
     assert not _of(grants, "monitor") and not _of(grants, "seeder")
     assert _of(acls.migration_grants(names, monitored=True), "monitor") == \
         {"DESCRIBE topic *", "DESCRIBE group *"}
+
+
+def test_a_migrations_grant_left_out_is_left_out_on_its_side_and_named_when_refused():
+    """--drop-acl mirror:DESCRIBE:group: MirrorMaker may not read the source's groups it
+    checkpoints, and a refusal is explained as the grant it lacked."""
+    names = acls.MigrationNames("orders", ("orders",), "app", (), ("orders",), ("app", "billing"),
+                                "", ())
+    kept, dropped = acls._left_out(acls.migration_grants(names), ("mirror:DESCRIBE:group",))
+    assert {g.describe() for g in dropped} == {"DESCRIBE group app", "DESCRIBE group billing"}
+    assert all(g.role != "mirror" or g.resource != "group" for g in kept)
+    reason = ("mirror: GroupAuthorizationException: Not authorized to access group: app")
+    explained = acls.explain(reason, kept, dropped)
+    assert explained.startswith("mirror: principal User:mirror may not DESCRIBE group app "
+                                "(left out by --drop-acl)"), explained

@@ -262,6 +262,37 @@ def test_consumers_moved_without_their_offsets_skip_or_re_read(tmp_path, reset):
     assert "live consumers' lag" not in checks
 
 
+@pytest.mark.slow(60)
+@pytest.mark.timeout(RUN_TIMEOUT_S + 60)
+def test_a_mirror_denied_the_groups_it_checkpoints_sends_the_group_back_to_the_start(
+        tmp_path):
+    """--drop-acl mirror:DESCRIBE:group on a SASL_SSL source: MirrorMaker may not see the
+    group there, so it checkpoints nothing, and says nothing (listing groups leaves out those
+    a principal may not describe; the authorizer logs no denial). The cutover waits out its
+    cap for offsets that never come, and the group starts on the target where its reset
+    policy says: `earliest` reads the whole copy again, a NO-GO. (With `latest` this drained
+    cutover lost nothing: producers had stopped, the copy's end was where the group was.)"""
+    proc, run_dir = _run(tmp_path, "migration-cutover", "migration.source_security=sasl_ssl",
+                         "migration.cutover.wait_max_s=8", "migration.cutover.reset=earliest",
+                         flags=("--drop-acl", "mirror:DESCRIBE:group"))
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    info = json.loads((run_dir / "manifest.json").read_text())
+    total = _totals(run_dir)["cutover"]
+    parts = [r for r in _rows(run_dir, "migration") if r["partition"] >= 0]
+    assert "NO-GO" in info["migration"]["verdict"] and total["lost"] == 0
+    assert all(r["resumed_offset"] == 0 for r in parts)
+    assert total["duplicates"] == sum(r["true_offset"] for r in parts) > \
+        info["migration"]["max_duplicates"]
+    assert "group offsets not synced" in total["notes"]
+    source = info["cluster"]["source"]
+    assert source["acls"]["dropped"] == [f"User:mirror DESCRIBE group rb-{info['run_id']}-app"]
+    # the source's authorizer: the mirror read the topic, and never touched a group
+    mirror = source["access_seen"]["User:mirror"]
+    assert f"READ Topic:rb-{info['run_id']}-orders" in mirror["allowed"]
+    assert not [a for a in mirror["allowed"] + mirror.get("denied", []) if "Group:" in a]
+    assert "acls" not in info["cluster"]["target"]   # plain: nothing granted there
+
+
 def test_the_same_cluster_on_both_sides_is_refused_before_anything_starts(tmp_path, kafka1):
     profile = tmp_path / "here.yaml"
     profile.write_text(f"version: 1\nname: here\nbootstrap: {kafka1.bootstrap}\n")

@@ -232,6 +232,14 @@ def test_a_groups_synced_position_is_judged_against_the_record_its_offset_points
     ({"overrides": ("migration.source=/their/prod.yaml", "migration.source_security=tls")},
      "migration.source_security: source is a profile (/their/prod.yaml): it brings its own"),
     ({"bootstrap": "127.0.0.1:9"}, "--bootstrap: a migration names its two clusters"),
+    # a grant left out needs a side whose roles have principals
+    ({"drop_acls": ("mirror:READ:group",), "security": "tls"},
+     "--drop-acl needs --security sasl_ssl"),
+    ({"drop_acls": ("mirror:READ:group",),
+      "overrides": ("migration.source=/their/prod.yaml", "migration.target_security=tls")},
+     "--drop-acl needs --security sasl_ssl"),
+    ({"drop_acls": ("mirror:SING",), "security": "sasl_ssl"},
+     "--drop-acl 'mirror:SING': expected ROLE:OPERATION"),
 ])
 def test_what_a_migration_cannot_use_is_one_line_before_anything_starts(
         tmp_path, request_fields, message):

@@ -156,13 +156,23 @@ def _mirror_grants(names: MigrationNames) -> list[Grant]:
 
 
 def for_migration(material: SecurityMaterial | None, admin_config: dict[str, str],
-                  names: MigrationNames, monitored: bool = False) -> RunGrants:
-    """A migration's cluster on sasl_ssl: each role's least privilege there, and its login."""
+                  names: MigrationNames, monitored: bool = False,
+                  drops: tuple[str, ...] = ()) -> RunGrants:
+    """A migration's cluster on sasl_ssl: each role's least privilege there (less what
+    `drops` names), and its login."""
     if material is None or material.mode != "sasl_ssl":
         return RunGrants({}, [], [])
-    grants = migration_grants(names, monitored)
-    apply(health.admin_for(admin_config), grants)
-    return RunGrants(role_configs(material), grants, [])
+    kept, dropped = _left_out(migration_grants(names, monitored), drops)
+    apply(health.admin_for(admin_config), kept)
+    return RunGrants(role_configs(material), kept, dropped)
+
+
+def _left_out(grants: list[Grant], drops: tuple[str, ...]) -> tuple[list[Grant], list[Grant]]:
+    """(the grants to make, the ones --drop-acl leaves out)."""
+    leave_out = {parse_drop(d) for d in drops}
+    dropped = [g for g in grants if (g.role, g.operation, g.resource) in leave_out
+               or (g.role, g.operation, None) in leave_out]
+    return [g for g in grants if g not in dropped], dropped
 
 
 def parse_drop(text: str) -> tuple[str, str, str | None]:
@@ -246,10 +256,7 @@ def for_run(material: SecurityMaterial | None, admin_config: dict[str, str], cha
     Elsewhere nothing changes."""
     if material is None or material.mode != "sasl_ssl":
         return RunGrants({}, [], [])
-    leave_out = {parse_drop(d) for d in drops}
-    grants = least_privilege(changelog, live, seeded, streams, monitored)
-    dropped = [g for g in grants if (g.role, g.operation, g.resource) in leave_out
-               or (g.role, g.operation, None) in leave_out]
-    kept = [g for g in grants if g not in dropped]
+    kept, dropped = _left_out(least_privilege(changelog, live, seeded, streams, monitored),
+                              drops)
     apply(health.admin_for(admin_config), kept)
     return RunGrants(role_configs(material), kept, dropped)

@@ -59,6 +59,11 @@ def run(request, spec: WorkloadSpec, display, results_dir: Path, run_id: str, la
     m = spec.migration
     choices = [_choice(m.source, m.source_security, request, SOURCE),
                _choice(m.target, m.target_security, request, TARGET)]
+    # --drop-acl leaves a grant out on each side secured with sasl_ssl (a profile brings its
+    # own principals: nothing is granted there)
+    secured = [m.source_security or request.security, m.target_security or request.security]
+    acls.check_drops(request.drop_acls, "sasl_ssl" if any(
+        mode == "sasl_ssl" and not c.profile for mode, c in zip(secured, choices)) else None)
     _check_choices(choices)
     if m.application == "kafka-streams" and (request.security or m.source_security
                                              or m.target_security):
@@ -137,7 +142,8 @@ def _measure(stack: ExitStack, spec: WorkloadSpec, request, record: RunRecord,
     clock = Clock()
     existing = _existing_topics(source, m.existing_topics)
     copy = copy_name(topic, m.mirror.policy)
-    grants = _grant(source, target, topic, group, copy, existing, spec, request.monitor)
+    grants = _grant(source, target, topic, group, copy, existing, spec, request.monitor,
+                    request.drop_acls)
     forward, reverse, mirrors = _flows(spec, source, target, topic, group, root, request,
                                        existing)
     stack.callback(lambda: [f.stop() for f in (forward, reverse) if f])
@@ -188,6 +194,10 @@ def _measure(stack: ExitStack, spec: WorkloadSpec, request, record: RunRecord,
             app.close()
         state.kill_all()
     run_parts.close(record)
+    if record.reason:   # a refused role: the principal, operation and resource it lacked
+        record.reason = acls.explain(record.reason,
+                                     [g for side in grants.values() for g in side.granted],
+                                     [g for side in grants.values() for g in side.dropped])
     failed = [v for v in record.verification if not v["passed"]]
     if record.status == "completed" and failed:
         record.status = "failed"
@@ -213,10 +223,11 @@ def _read_on_target(topic: str, copy: str) -> list[str]:
 
 
 def _grant(source: ClusterHandle, target: ClusterHandle, topic: str, group: str, copy: str,
-           existing: dict[str, int], spec: WorkloadSpec,
-           monitored: bool) -> dict[str, acls.RunGrants]:
-    """On each sasl_ssl cluster, every role's least privilege there (a migration's roles log
-    in on both clusters as themselves); elsewhere nothing."""
+           existing: dict[str, int], spec: WorkloadSpec, monitored: bool,
+           drops: tuple[str, ...]) -> dict[str, acls.RunGrants]:
+    """On each sasl_ssl cluster, every role's least privilege there, less what `drops`
+    (--drop-acl) names (a migration's roles log in on both clusters as themselves);
+    elsewhere nothing."""
     m = spec.migration
     back = (topic,) if m.rollback else ()
     team = tuple(existing)
@@ -229,9 +240,9 @@ def _grant(source: ClusterHandle, target: ClusterHandle, topic: str, group: str,
         (copy, *(copy_name(t, m.mirror.policy) for t in team)), back, (group,) if back else (),
         SOURCE, (group, *m.existing_groups))
     return {SOURCE: acls.for_migration(source.security, source.client_config, on_source,
-                                       monitored),
+                                       monitored, drops),
             TARGET: acls.for_migration(target.security, target.client_config, on_target,
-                                       monitored)}
+                                       monitored, drops)}
 
 
 def _login(handle: ClusterHandle, role: str) -> dict:
@@ -368,7 +379,7 @@ def _choice(name: str, security: str | None, request, side: str) -> ClusterChoic
 def _check_request(request) -> None:
     given = [flag for flag, value in (("--bootstrap", request.bootstrap),
                                       ("--cluster-profile", request.profile),
-                                      ("--replay", None), ("--drop-acl", request.drop_acls))
+                                      ("--replay", None))
              if value]
     if given:
         raise UsageError(f"{given[0]}: a migration names its two clusters in the workload "
