@@ -36,7 +36,8 @@ from replaybench.engine.mirror_flow import MirrorFlow
 from replaybench.engine.phases import run_schedule
 from replaybench.engine.run_parts import Topics
 from replaybench.engine.run_state import RunState
-from replaybench.engine.streams_move import StreamsApplication, changelog_of
+from replaybench.engine.streams_engine import changelog_of
+from replaybench.engine.streams_move import StreamsApplication
 from replaybench.engine.streams_move_schedule import StreamsMoveSchedule
 from replaybench.engine.workload import WorkloadSpec
 from replaybench.errors import ReplaybenchError, UsageError
@@ -137,7 +138,7 @@ def _measure(stack: ExitStack, spec: WorkloadSpec, request, record: RunRecord,
                           if k != "bootstrap.servers"})
     topics.ensure_topic(admin, topic, live.partitions,
                         source.info.replication or spec.topic.replication, {}, False)
-    if m.application == "kafka-streams":   # its output, on each cluster it runs on
+    if m.application == "kafka-streams":
         _output_topics(source, target, run_topics.output_topic(record.run_id), spec)
     clock = Clock()
     existing = _existing_topics(source, m.existing_topics)
@@ -161,24 +162,13 @@ def _measure(stack: ExitStack, spec: WorkloadSpec, request, record: RunRecord,
                grants[SOURCE].role_configs)
     dst = Side(TARGET, target.client_config, _read_on_target(topic, copy), 0, readers[1],
                grants[TARGET].role_configs)
-    app = None   # the Kafka Streams application, when it is what moves
-    if m.application == "kafka-streams":
-        app = StreamsApplication(state, streams_app.build(request.cache_dir), group, topic,
-                                 run_topics.output_topic(record.run_id))
-        schedule = StreamsMoveSchedule(state, traffic, app, src, dst, forward)
-    else:
-        schedule = MigrationSchedule(state, traffic, src, dst, forward, reverse)
-
-    def spawn() -> None:
-        traffic.spawn()
-        if app is not None:
-            app.spawn(src.login("streams"))
-
-    def judge() -> None:
-        (verify if app is None else verify_streams)(state, traffic, schedule)
+    app = StreamsApplication(state, streams_app.build(request.cache_dir), group, topic,
+                             run_topics.output_topic(record.run_id)) \
+        if m.application == "kafka-streams" else None
+    schedule, judge = _schedule(state, traffic, app, src, dst, forward, reverse)
     try:
-        run_parts.measure(record, lambda: (spawn(), state.placed(), run_schedule(
-            state, schedule.steps(judge))))
+        run_parts.measure(record, lambda: (_spawn(traffic, app, src), state.placed(),
+                                           run_schedule(state, schedule.steps(judge))))
     finally:
         # read back from the kernel: each server's cores while it runs, each mirror's as it
         # started (a mirror may be stopped, or killed, before the run ends)
@@ -206,13 +196,28 @@ def _measure(stack: ExitStack, spec: WorkloadSpec, request, record: RunRecord,
     return mirrors, pinned, grants
 
 
+def _spawn(traffic: MigrationTraffic, app: StreamsApplication | None, src: Side) -> None:
+    """Every actor up front, on the source: the producers (and the group), the application."""
+    traffic.spawn()
+    if app is not None:
+        app.spawn(src.login("streams"))
+
+
+def _schedule(state: RunState, traffic: MigrationTraffic, app: StreamsApplication | None,
+              src: Side, dst: Side, forward: MirrorFlow, reverse: MirrorFlow | None):
+    """What moves decides the schedule and the judge: (the schedule, its verify step)."""
+    if app is None:
+        schedule = MigrationSchedule(state, traffic, src, dst, forward, reverse)
+        return schedule, lambda: verify(state, traffic, schedule)
+    schedule = StreamsMoveSchedule(state, traffic, app, src, dst, forward)
+    return schedule, lambda: verify_streams(state, traffic, schedule)
+
+
 def _output_topics(source: ClusterHandle, target: ClusterHandle, name: str,
                    spec: WorkloadSpec) -> None:
+    """The Kafka Streams application's output topic, on each cluster it runs on."""
     for handle in (source, target):
-        admin = health.admin(handle.client_config["bootstrap.servers"],
-                             {k: v for k, v in handle.client_config.items()
-                              if k != "bootstrap.servers"})
-        topics.ensure_topic(admin, name, spec.live.partitions,
+        topics.ensure_topic(health.admin_for(handle.client_config), name, spec.live.partitions,
                             handle.info.replication or spec.topic.replication, {}, False)
 
 

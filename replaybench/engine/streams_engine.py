@@ -51,7 +51,7 @@ class StreamsEngine(RestoreEngine):
         output topic, made by the runner."""
         super().__init__(*args, **kwargs)
         self.app, self.application_id, self.output = app, application_id, output
-        self.changelog = f"{application_id}-{STORE}-changelog"
+        self.changelog = changelog_of(application_id)
         self.lost: dict[str, int] = {}   #: instance -> when it lost its state (wall ns)
         self.lose: list[str] = []
         self._read = -1                  #: drain: output records read at the previous tick
@@ -276,6 +276,11 @@ class _SideBySide:
                                 **holdup(s, self.group, verdict.group_row)})
         s.record.partitions.extend(verdict.partition_rows)
         s.record.verification.extend(verdict.checks)
+
+
+def changelog_of(application_id: str) -> str:
+    """The store's changelog topic, as Kafka Streams names it."""
+    return f"{application_id}-{STORE}-changelog"
 
 
 def application_properties(streams, application_id: str, name: str, config: dict,

@@ -16,7 +16,11 @@ import numpy as np
 from replaybench.clusters.streams_app import StreamsApp
 from replaybench.engine.group_offsets import NotYet, OffsetReader
 from replaybench.engine.run_state import RunState
-from replaybench.engine.streams_engine import STORE, application_properties, record_history
+from replaybench.engine.streams_engine import (
+    application_properties,
+    changelog_of,
+    record_history,
+)
 from replaybench.kafka.client_config import java_properties
 from replaybench.roles.kinds import Role
 from replaybench.roles.streams_instance import CHANGELOG_RECORD_BYTES, StreamsInstance
@@ -141,8 +145,3 @@ def _resumed_from(events: list[dict], since_ns: int) -> dict[int, int]:
         if e["e"] == "restore_start" and e["t"] >= since_ns:
             held.setdefault(e["partition"], e["start"])
     return {p: offset for p, offset in held.items() if offset > 0}
-
-
-def changelog_of(application_id: str) -> str:
-    """The store's changelog topic, as Kafka Streams names it."""
-    return f"{application_id}-{STORE}-changelog"

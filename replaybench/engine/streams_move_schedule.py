@@ -20,6 +20,7 @@ from bisect import bisect_left
 from collections.abc import Callable
 
 from replaybench.engine import topic_scan
+from replaybench.engine.group_offsets import NotYet
 from replaybench.engine.migration_schedule import (
     DRAIN_S,
     Move,
@@ -116,7 +117,7 @@ class StreamsMoveSchedule:
         try:
             had = self.source.offsets.committed(self.app.application_id, self.app.topic, parts)
             now = self.target.offsets.committed(self.app.application_id, self.app.topic, parts)
-        except Exception:  # noqa: BLE001 - NotYet, a coordinator moving: the next tick
+        except NotYet:   # a coordinator moving: the next tick
             return False
         return all(now[p] >= 0 for p in had if had[p] > 0)
 
