@@ -119,6 +119,8 @@ def test_mirror_properties_set_every_default_that_decides_a_cutover():
     assert props["offset.lag.max"] == "10"
     assert props["replication.policy.class"] == mirror_config.PREFIXED
     assert "source->target.topics=orders\n" in mirror_config.render(props)
+    # no plugin scan by reflection, in MirrorMaker nor in its herder's worker (the target's)
+    assert props["plugin.discovery"] == props["target.plugin.discovery"] == "service_load"
 
 
 def test_java_settings_of_a_secured_client():

@@ -71,8 +71,12 @@ def properties(flow: Flow, settings: MirrorSettings) -> dict[str, str]:
              "scheduled.rebalance.max.delay.ms": str(round(settings.rebalance_delay_s * 1000)),
              "sync.topic.acls.enabled": "false",
              "sync.topic.configs.enabled": "true",
-             # every plugin it needs is on the classpath with its manifest: no scan (~3 s)
+             # every plugin it needs is on the classpath with its manifest: no scan, neither
+             # by MirrorMaker itself (~3 s) nor by the herder's worker, which takes its
+             # settings from its target cluster's: without that one it scanned every jar by
+             # reflection, 9.4 s here, and a smoke migration's catch-up took 23.9 s, not 9.7
              "plugin.discovery": "service_load",
+             f"{flow.target}.plugin.discovery": "service_load",
              f"{flow.source}.consumer.auto.offset.reset": settings.start_at,
              **{k: str(flow.replication) for k in _REPLICATED}}
     return props
