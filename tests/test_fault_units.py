@@ -199,3 +199,30 @@ def test_a_faults_window_holds_the_intervals_it_overlaps_and_the_one_after_it_en
     window = record.phases[("fault-0", "producer")]
     # from the interval it started in (0) to the one after the one it ended in (3): 0..4
     assert window.counters["acked"] == sum(range(1, 6))
+
+
+@pytest.mark.parametrize(("action", "duration", "waits"), [
+    ("replace", 5.0, True),   # the replaced broker catches up: its end is the fault's figure
+    ("kill", 0.0, False),     # killed for good: replication never heals, nothing to wait for
+])
+def test_a_run_waits_for_the_replication_a_fault_disturbed_to_heal(monkeypatch, action,
+                                                                    duration, waits):
+    """The drain waits on `replicated` (CI saw a replacement's catch-up outlast a loaded
+    run: `under_replicated_cleared_ns` 0)."""
+    from replaybench.clusters import health
+    samples = iter([["t-0", "t-1"], ["t-0"], []])   # under-replicated, sample by sample
+    monkeypatch.setattr(health, "admin", lambda *_a, **_k: object())
+    monkeypatch.setattr(health, "under_replicated", lambda *_a, **_k: next(samples))
+    schedule = FaultSchedule([FaultSpec(action=action, targets=("broker-2",), at_s=0,
+                                        duration_s=duration)], Processes(), time.monotonic_ns,
+                             {"bootstrap.servers": "x:1"}, ["t"])
+    record = RunRecord("r", time.monotonic_ns())
+    schedule.watch(record, [], 0)
+    assert schedule.replicated   # no fault has begun: nothing disturbed
+    schedule.trigger(record, 0, 0.0)
+    schedule.faults[0].thread.join(10)
+    seen = []
+    for _ in range(3):
+        schedule.watch(record, [], 0)
+        seen.append(schedule.replicated)
+    assert seen == ([False, False, True] if waits else [True, True, True])

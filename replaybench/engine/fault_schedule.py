@@ -52,6 +52,8 @@ class FaultSchedule:
                        for i, s in enumerate(specs)]
         self._last_watch = 0
         self._admin = None
+        self._urp = 0              #: partitions under-replicated at the latest sample
+        self._disturbed = False    #: a sample since the first fault began showed some
         if self.faults and processes is None:
             raise FaultRefused("this workload has faults; they need the embedded cluster or a "
                                "--cluster-profile with hooks (a bare --bootstrap cannot be "
@@ -65,6 +67,16 @@ class FaultSchedule:
     @property
     def running(self) -> bool:
         return any(f.running for f in self.faults)
+
+    @property
+    def replicated(self) -> bool:
+        """No fault running, and replication whole again where a fault disturbed it (the
+        latest sample shows no partition under-replicated): a replaced broker's catch-up is
+        part of what the fault costs, and its end is a figure of the run. A broker killed for
+        good never heals: nothing is waited for then."""
+        down = any(f.spec.action == "kill" and not f.spec.duration_s and f.started_ns
+                   for f in self.faults)
+        return not self.running and (down or not (self._disturbed and self._urp))
 
     def trigger(self, record, since_storm_ns: int, restored_percent: float) -> None:
         """Start every fault whose time or restore progress has come."""
@@ -144,6 +156,7 @@ class FaultSchedule:
         except Exception:  # noqa: BLE001 - metadata unavailable mid-fault: not a sample
             return
         record.cluster_sample(self.clock(), urp)
+        self._urp, self._disturbed = urp, self._disturbed or urp > 0
 
 
 def _start(scheduled: ScheduledFault, clock) -> None:

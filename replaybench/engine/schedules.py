@@ -54,7 +54,10 @@ def restore_storm(state: RunState, live: LiveTraffic, engine: RestoreEngine,
         Phase("recovery", until=live.settled if live.producing() else None,
               at_most_s=phases.recovery_s, when=lambda: phases.recovery_s > 0 and ticking()),
         *engine.after_recovery(),
-        Phase("drain", start=live.stop_producers, until=engine.drained, at_most_s=DRAIN_S,
+        # until everything written is read, and a fault's damage to replication is repaired
+        # (at most DRAIN_S: a run does not wait on a cluster that does not heal)
+        Phase("drain", start=live.stop_producers,
+              until=lambda: engine.drained() and faults.replicated, at_most_s=DRAIN_S,
               end=engine.end_drain),
         Phase("verify", start=lambda: (faults.finish(state.record), engine.verify()),
               ticks=False),
