@@ -138,13 +138,7 @@ class StreamsInstance:
         """Close the application cleanly, as an operator stops it before moving it (it commits
         and flushes its stores); the instance's folder stays. Returns the moment, wall ns."""
         now = self.clock()
-        if self.proc and self.proc.poll() is None:
-            try:
-                self.proc.stdin.write(b"close\n")
-                self.proc.stdin.close()
-                self.proc.wait(CLOSE_TIMEOUT_S)
-            except (OSError, subprocess.TimeoutExpired):
-                self.kill()
+        self._close_jvm()
         self._reader.join(2.0)
         self._drain_events()
         self._note({"e": "stopped", "t": now})
@@ -172,8 +166,12 @@ class StreamsInstance:
         self.recoveries.append(Recovery(lost_ns, own_loss=False))
 
     def close(self) -> None:
-        """Close the application cleanly (kill it if it does not exit in time), then remove
-        the instance's temp dir."""
+        """Close the application cleanly, then remove the instance's temp dir."""
+        self._close_jvm()
+        shutil.rmtree(self.work_dir, ignore_errors=True)   # made in __init__
+
+    def _close_jvm(self) -> None:
+        """Ask the application to close (kill it if it does not exit in time)."""
         if self.proc and self.proc.poll() is None:
             try:
                 self.proc.stdin.write(b"close\n")
@@ -181,7 +179,6 @@ class StreamsInstance:
                 self.proc.wait(CLOSE_TIMEOUT_S)
             except (OSError, subprocess.TimeoutExpired):
                 self.kill()
-        shutil.rmtree(self.work_dir, ignore_errors=True)   # made in __init__
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -292,4 +289,3 @@ class StreamsInstance:
             self._errors.append(f"{self.name}: {event['message']}")
         elif kind in ("dumped", "dump_failed"):
             self._dumped = event
-
