@@ -121,6 +121,10 @@ def test_mirror_properties_set_every_default_that_decides_a_cutover():
     assert "source->target.topics=orders\n" in mirror_config.render(props)
     # no plugin scan by reflection, in MirrorMaker nor in its herder's worker (the target's)
     assert props["plugin.discovery"] == props["target.plugin.discovery"] == "service_load"
+    # MirrorMaker's own default, said out loud: aborted transactions are copied
+    assert props["source.consumer.isolation.level"] == "read_uncommitted"
+    committed = mirror_config.properties(flow, mirror_config.MirrorSettings(read_committed=True))
+    assert committed["source.consumer.isolation.level"] == "read_committed"
 
 
 def test_java_settings_of_a_secured_client():

@@ -34,6 +34,9 @@ class MirrorSettings:
     tasks: int = 1                       #: tasks.max
     start_at: str = "earliest"           #: where a partition with no stored position starts
     rebalance_delay_s: float = 300.0     #: scheduled.rebalance.max.delay.ms, in s
+    #: the source consumer's isolation.level: read_uncommitted (MirrorMaker's) copies the
+    #: records of aborted transactions as committed ones
+    read_committed: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,8 @@ def properties(flow: Flow, settings: MirrorSettings) -> dict[str, str]:
              "plugin.discovery": "service_load",
              f"{flow.target}.plugin.discovery": "service_load",
              f"{flow.source}.consumer.auto.offset.reset": settings.start_at,
+             f"{flow.source}.consumer.isolation.level":
+                 "read_committed" if settings.read_committed else "read_uncommitted",
              **{k: str(flow.replication) for k in _REPLICATED}}
     return props
 

@@ -32,12 +32,15 @@ class Mirror(Strict):
     #: a mirror restarted after a crash waits this long for its old tasks' owner before it
     #: runs them (Connect's scheduled.rebalance.max.delay.ms; MM2 default 300)
     rebalance_delay_s: between(float, 0.0, 3_600.0) = 300.0
+    #: copy only committed records (the source consumer's isolation.level); MirrorMaker's
+    #: default, false, copies aborted transactions as committed records
+    read_committed: bool = False
 
     def settings(self, start_at: str = "earliest") -> MirrorSettings:
         return MirrorSettings(self.checkpoint_interval_s, self.checkpoints,
                               self.sync_group_offsets, self.sync_interval_s, self.refresh_s,
                               self.offset_lag_max, self.policy, self.tasks, start_at,
-                              self.rebalance_delay_s)
+                              self.rebalance_delay_s, self.read_committed)
 
 
 class Cutover(Strict):
