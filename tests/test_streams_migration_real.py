@@ -102,16 +102,18 @@ def test_a_rebuilt_application_processes_the_whole_copy_into_an_exact_state(tmp_
 def test_an_exactly_once_application_with_its_state_kept_finds_it_past_the_copys_end(tmp_path):
     """Exactly once, the same machines repointed: commits leave transaction markers in the
     source's changelog that the mirror does not copy, so an offset the kept state holds can
-    run past the copy's end. Kafka Streams sees that and restores the partition from the
-    copy's start; the state is judged exact or not, key by key, and an exactly-once
-    application may apply nothing twice."""
+    run past the copy's end, counted by the judge as Kafka Streams' own restores show it.
+    The state is judged exact or not, key by key, and an exactly-once application may apply
+    nothing twice."""
     proc, run_dir, info, verdict = _moved(tmp_path, "migration.streams.local_state=keep",
                                           "streams.processing_guarantee=exactly_once_v2")
     kept = verdict["kept_state"]
     assert kept["partitions"] == 4, kept   # it resumed every partition from its kept state
-    # a partition whose kept offset ran past the copy's end (its restore there began past
-    # where it ended) was restored again, from the copy's start to its end; the judge counted
-    # the same partitions (seen: 4 of 4 with two instances, 2 of 4 with one)
+    # the partitions whose kept offset ran past the copy's end (their restore there began
+    # past where it ended) are the ones the judge counted (seen: 4 of 4 with two instances,
+    # 2 of 4 and 4 of 4 with one). Kafka Streams restored most of them again from the copy's
+    # start, and in one run accepted one as it was, restoring nothing: its next restore there
+    # would begin past the records written since.
     restarted = min(_restarts(run_dir).values())
     after = [r for r in _rows(run_dir, "restore_partitions") if r["started_ns"] >= restarted]
     first = {}
@@ -119,9 +121,10 @@ def test_an_exactly_once_application_with_its_state_kept_finds_it_past_the_copys
         first.setdefault(r["partition"], r)
     past = [p for p, r in first.items() if r["start_offset"] > r["end_offset"]]
     assert len(past) == kept["beyond_copy_end"], (first, kept)
-    for p in past:
-        assert any(r["partition"] == p and r["start_offset"] == 0
-                   and r["end_offset"] == first[p]["end_offset"] for r in after), after
+    for p in past:   # restored again from the start, or taken as it was (nothing restored)
+        assert first[p]["records"] == 0
+        assert all(r["start_offset"] == 0 and r["end_offset"] == first[p]["end_offset"]
+                   for r in after if r["partition"] == p and r is not first[p]), after
     assert verdict["lost"] == 0 and verdict["max_duplicates"] == 0
     # re-read input is applied twice even under exactly-once: the verdict says so
     assert verdict["duplicates"] == verdict["re_read"]
