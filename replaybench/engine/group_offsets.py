@@ -62,6 +62,17 @@ class OffsetReader:
             except KafkaException as exc:   # e.g. NOT_LEADER_FOR_PARTITION just after creation
                 raise NotYet(str(exc.args[0])) from None
 
+    def caught_up(self, group: str, topic: str, partitions: int) -> bool:
+        """The group has committed everything the topic holds here (lag 0, as a lag exporter
+        computes it; an empty partition needs no commit); False while the cluster cannot
+        say."""
+        try:
+            ends = self.ends(topic, partitions)
+            done = self.committed(group, topic, partitions)
+        except NotYet:
+            return False
+        return all(done[p] >= ends[p] for p in ends if ends[p] > 0)
+
     def committed(self, group: str, topic: str, partitions: int) -> dict[int, int]:
         """The group's committed offset per partition (-1: none)."""
         request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p)

@@ -12,7 +12,7 @@ import functools
 
 import numpy as np
 
-from replaybench.engine.group_offsets import NotYet, OffsetReader
+from replaybench.engine.group_offsets import OffsetReader
 from replaybench.engine.run_state import RunState
 from replaybench.roles.group_consumer import GroupConsumer
 from replaybench.roles.kinds import Role
@@ -104,13 +104,7 @@ class MigrationTraffic:
     def group_caught_up(self, offsets: OffsetReader) -> bool:
         """The group has committed everything the topic holds on that cluster (lag 0, as a
         lag exporter computes it)."""
-        parts = self.state.spec.live.partitions
-        try:
-            ends = offsets.ends(self.topic, parts)
-            done = offsets.committed(self.group, self.topic, parts)
-        except NotYet:
-            return False
-        return all(done[p] >= ends[p] for p in ends if ends[p] > 0)
+        return offsets.caught_up(self.group, self.topic, self.state.spec.live.partitions)
 
     # -- ledger -----------------------------------------------------------------------------
 

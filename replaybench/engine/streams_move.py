@@ -14,7 +14,7 @@ import functools
 import numpy as np
 
 from replaybench.clusters.streams_app import StreamsApp
-from replaybench.engine.group_offsets import NotYet, OffsetReader
+from replaybench.engine.group_offsets import OffsetReader
 from replaybench.engine.run_state import RunState
 from replaybench.engine.streams_engine import (
     application_properties,
@@ -85,13 +85,7 @@ class StreamsApplication:
 
     def processed(self, offsets: OffsetReader) -> bool:
         """Its group has committed the end of its input on that cluster, in every partition."""
-        parts = self.state.spec.live.partitions
-        try:
-            ends = offsets.ends(self.topic, parts)
-            done = offsets.committed(self.application_id, self.topic, parts)
-        except NotYet:
-            return False
-        return all(done[p] >= ends[p] for p in ends)
+        return offsets.caught_up(self.application_id, self.topic, self.state.spec.live.partitions)
 
     # -- judged -----------------------------------------------------------------------------
 
