@@ -1,20 +1,20 @@
-"""`replaybench run` for a workload with a `migration` section: two clusters, MirrorMaker 2
-between them, the applications moved across by the migration schedule, judged from the ledger,
-and results written whatever happens once measuring has begun."""
+"""`replaybench run` for a workload with a `migration` section: two clusters
+(migration_clusters.py), MirrorMaker 2 between them, the applications moved across by the
+migration schedule, judged from the ledger, and results written whatever happens once measuring
+has begun."""
 
 from __future__ import annotations
 
 import shutil
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 
-from replaybench.clusters import cpu_budget, health, mirror_config, profile, registry, streams_app
+from replaybench.clusters import cpu_budget, health, mirror_config, streams_app
 from replaybench.clusters.cpu_budget import affinity
 from replaybench.clusters.java_client_config import to_java
 from replaybench.clusters.mirror_maker import MirrorMaker, MirrorProcesses
-from replaybench.clusters.opening import ClusterChoice, open_cluster
+from replaybench.clusters.opening import ClusterChoice
 from replaybench.clusters.platform import ClusterHandle
 from replaybench.clusters.process_union import ProcessUnion
 from replaybench.engine import (
@@ -26,9 +26,11 @@ from replaybench.engine import (
     run_parts,
     run_topics,
 )
+from replaybench.engine import migration_clusters as clusters_of
 from replaybench.engine.fault_schedule import FaultSchedule
 from replaybench.engine.group_offsets import OffsetReader
 from replaybench.engine.live_metrics import LiveMetrics
+from replaybench.engine.migration_clusters import SOURCE, TARGET
 from replaybench.engine.migration_schedule import MigrationSchedule, Side
 from replaybench.engine.migration_traffic import MigrationTraffic
 from replaybench.engine.migration_verify import verify, verify_streams
@@ -48,24 +50,21 @@ from replaybench.results import store
 from replaybench.results.run_record import RunRecord
 from replaybench.results.summary import summarize
 
-REACH_TIMEOUT_S = 10.0
-SOURCE, TARGET = "source", "target"   #: the clusters' aliases in MirrorMaker (topic prefixes)
-
 
 def run(request, spec: WorkloadSpec, display, results_dir: Path, run_id: str, latch):
     """One migration run (request: runner.RunRequest); returns a runner.RunOutcome. latch:
     armed once the measuring ends, so that a Ctrl-C cannot cut the results short."""
     from replaybench.engine.runner import RunOutcome
-    _check_request(request)
+    clusters_of.check_request(request)
     m = spec.migration
-    choices = [_choice(m.source, m.source_security, request, SOURCE),
-               _choice(m.target, m.target_security, request, TARGET)]
+    choices = [clusters_of.choice(m.source, m.source_security, request, SOURCE),
+               clusters_of.choice(m.target, m.target_security, request, TARGET)]
     # --drop-acl leaves a grant out on each side secured with sasl_ssl (a profile brings its
     # own principals: nothing is granted there)
     secured = [m.source_security or request.security, m.target_security or request.security]
     acls.check_drops(request.drop_acls, "sasl_ssl" if any(
         mode == "sasl_ssl" and not c.profile for mode, c in zip(secured, choices)) else None)
-    _check_choices(choices)
+    clusters_of.check_choices(choices)
     if m.application == "kafka-streams" and (request.security or m.source_security
                                              or m.target_security):
         raise UsageError("migration.application: kafka-streams runs unsecured for now (its "
@@ -86,8 +85,8 @@ def run(request, spec: WorkloadSpec, display, results_dir: Path, run_id: str, la
         if request.cpu_budget is not None:   # Ray, every actor and the mirrors inherit these
             stack.enter_context(cpu_budget.this_process_on(request.cpu_budget.harness))
         ray_info = stack.enter_context(actors.ray_runtime(request.ray_address))
-        source, target = _open_both(stack, choices, display.note)
-        _check_clusters(source, target)
+        source, target = clusters_of.open_both(stack, choices, display.note)
+        clusters_of.check_clusters(source, target)
         watch = stack.enter_context(platform_watch.watching_servers(
             _watched(choices, source, target, live), {
                 f"{side}-{platform_watch.LAG_EXPORTER}": _login(handle, "monitor")
@@ -333,87 +332,6 @@ def _existing_topics(source: ClusterHandle, names: tuple[str, ...]) -> dict[str,
 def _shown(props: dict[str, str]) -> dict[str, str]:
     """MirrorMaker's configuration as the manifest records it: logins redacted."""
     return {k: ("(redacted)" if k.endswith("sasl.jaas.config") else v) for k, v in props.items()}
-
-
-def _check_choices(choices: list[ClusterChoice]) -> None:
-    """Each cluster as the workload names it, refused in one line before anything starts."""
-    for field, choice in zip(("source", "target"), choices):
-        try:   # one line, before anything starts
-            if not (choice.profile or choice.platform in registry.names()):
-                raise UsageError(f"{choice.platform}: neither a platform "
-                                 f"({', '.join(registry.names())}) nor a profile (.yaml)")
-            choice.check()
-            if choice.profile:
-                profile.load(choice.profile)
-        except UsageError as exc:
-            raise UsageError(f"migration.{field}: {exc}") from None
-
-
-def _open_both(stack: ExitStack, choices: list[ClusterChoice],
-               note) -> list[ClusterHandle]:
-    """Both clusters, started side by side (each start is mostly waiting on its JVMs); each
-    one that opened is stopped when `stack` closes, also when the other failed to open."""
-    managers = [open_cluster(choice, note) for choice in choices]
-    pool = ThreadPoolExecutor(len(managers))
-    futures = [pool.submit(manager.__enter__) for manager in managers]
-    try:
-        return [future.result() for future in futures]   # the first error, or Ctrl-C
-    finally:
-        # whatever ended the wait: every cluster that did open is stopped with the stack
-        pool.shutdown(wait=True)
-        for manager, future in zip(managers, futures):
-            if not future.cancelled() and future.exception() is None:
-                stack.push(manager)
-
-
-def _choice(name: str, security: str | None, request, side: str) -> ClusterChoice:
-    """A platform name (embedded; its servers on the budget's cluster cores, if one is given;
-    secured as the workload says for this side, else as --security) or a cluster profile
-    (.yaml, which brings its own security: a mode asked for it is one line)."""
-    if name.endswith((".yaml", ".yml")):
-        if security:
-            raise UsageError(f"migration.{side}_security: {side} is a profile ({name}): it "
-                             "brings its own security, in its client config")
-        return ClusterChoice(request.cache_dir, profile=Path(name))
-    budget = request.cpu_budget
-    return ClusterChoice(request.cache_dir, platform=name, brokers=request.brokers or 1,
-                         security=security or request.security,
-                         cpus=budget.cluster if budget else None, monitor=request.monitor)
-
-
-def _check_request(request) -> None:
-    given = [flag for flag, value in (("--bootstrap", request.bootstrap),
-                                      ("--cluster-profile", request.profile),
-                                      ("--replay", None))
-             if value]
-    if given:
-        raise UsageError(f"{given[0]}: a migration names its two clusters in the workload "
-                         "(migration.source, migration.target: a platform or a profile file)")
-    if request.monitor:
-        platform_watch.check_available()
-
-
-def _check_clusters(source: ClusterHandle, target: ClusterHandle) -> None:
-    """Both reachable, and not the same cluster (one line, before anything is written)."""
-    ids = []
-    for name, handle in ((SOURCE, source), (TARGET, target)):
-        try:
-            health.check_reachable(handle.client_config, REACH_TIMEOUT_S)
-        except ReplaybenchError as exc:
-            raise UsageError(f"migration.{name}: {exc}") from None
-        ids.append(_cluster_id(handle.client_config))
-    if ids[0] and ids[0] == ids[1]:
-        raise UsageError(f"migration.source and migration.target are the same cluster "
-                         f"(cluster id {ids[0]} at {source.info.bootstrap})")
-
-
-def _cluster_id(config: dict) -> str | None:
-    admin = health.admin(config["bootstrap.servers"],
-                         {k: v for k, v in config.items() if k != "bootstrap.servers"})
-    try:
-        return admin.describe_cluster(request_timeout=REACH_TIMEOUT_S).result().cluster_id
-    except Exception:  # noqa: BLE001 - a broker without DescribeCluster: compare addresses
-        return config["bootstrap.servers"]
 
 
 def _processes(source: ClusterHandle, target: ClusterHandle, forward: MirrorFlow,
