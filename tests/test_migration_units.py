@@ -227,7 +227,7 @@ def test_a_groups_synced_position_is_judged_against_the_record_its_offset_points
 
 @pytest.mark.parametrize("request_fields, message", [
     ({"overrides": ("migration.target=nowhere",)},
-     "migration.target: nowhere: neither a platform (kafka, tiered, s3) nor a profile"),
+     "migration.target: nowhere: neither a platform (kafka, tiered, tiered-local, s3) nor a profile"),
     ({"overrides": ("migration.source=/no/such/profile.yaml",)},
      "migration.source: /no/such/profile.yaml: no such cluster profile"),
     # each embedded side is secured as asked, or refused as a run on one cluster is

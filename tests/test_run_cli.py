@@ -91,10 +91,10 @@ def test_ctrl_c_at_a_random_moment_leaves_an_aborted_run_and_no_processes(tmp_pa
 @pytest.mark.timeout(600 + TIMEOUT_ROOM_S)
 def test_a_broker_replaced_mid_restore_from_the_remote_tier_is_measured_and_loses_nothing(
         tmp_path):
-    """broker-replacement on Tiered Storage (Kafka's LocalTieredStorage plugin), 3 brokers:
-    most of the changelog is only on the remote tier when the storm starts, and broker 2 is
-    replaced (empty disk, same id) as it starts, so that the replacement lands inside the
-    restore.
+    """broker-replacement on Tiered Storage (replaybench's S3 plugin on the local S3 server),
+    3 brokers: most of the changelog is only on the remote tier when the storm starts, and
+    broker 2 is replaced (empty disk, same id) as it starts, so that the replacement lands
+    inside the restore.
 
     One run holds both claims, on the platform where they meet: a second 3-broker run on
     local disk cost the suite ~140 s and asserted nothing this one does not. Plain Kafka's
@@ -129,7 +129,15 @@ def test_a_broker_replaced_mid_restore_from_the_remote_tier_is_measured_and_lose
     assert drill["restore_stall_ns"] > 0             # its partitions waited for new leaders
     assert drill["under_replicated_max"] > 0 and drill["under_replicated_cleared_ns"] > 0
     assert drill["broker_bytes_after"] > 0           # the new disk took its local share back
-    assert drill["object_store_bytes_read"] is None and "object_store" not in cluster
+    # The remote tier is the S3 server: it served the restore's remote reads, counted on its
+    # side, and at least the bytes of every remote segment below the local logs.
+    assert cluster["remote_storage_manager"] == "replaybench.rsm.S3RemoteStorageManager"
+    proof = cluster["remote_tier"]["object_store"]
+    assert proof["read_from_object_store"] and proof["bytes_read"] >= proof["remote_segment_bytes"]
+    phases = cluster["object_store"]["phases"]
+    assert phases["storm"]["get_requests"] > 0
+    assert sum(p["bytes_read"] for p in phases.values()) >= fetched["bytes"]   # no cache
+    assert drill["object_store_bytes_read"] is not None
     assert drill["startup_bytes_read"] is None
     assert drill["reference_restore_time_ns"] is None and "reference" not in info
     kinds = [e["kind"] for e in pq.read_table(run_dir / "events.parquet").to_pylist()]

@@ -90,6 +90,9 @@ class MavenArtifacts:
     name: str
     coordinates: tuple[str, ...]  # "group:artifact:version[:classifier]"
     transitive: bool = True       # False: only the named jars (their dependencies are elsewhere)
+    #: "group" or "group:artifact" left out, with what they bring: jars the JVM that loads
+    #: these already has (its logging API), or that they would bring for nothing
+    excludes: tuple[str, ...] = ()
 
     def fetch(self, cache_dir: Path) -> Path:
         """Return the folder holding every jar, fetching it with Maven on first use."""
@@ -110,7 +113,8 @@ class MavenArtifacts:
         result = subprocess.run(
             [mvn, "-B", "-q", "-f", str(target / "pom.xml"), "dependency:copy-dependencies",
              f"-DoutputDirectory={staging}", "-DincludeScope=runtime",
-             f"-DexcludeTransitive={'false' if self.transitive else 'true'}"],
+             f"-DexcludeTransitive={'false' if self.transitive else 'true'}",
+             *self._exclusions()],
             capture_output=True, text=True)
         if result.returncode != 0:
             last = (result.stdout + result.stderr).strip().splitlines()[-1:] or ["(no output)"]
@@ -120,6 +124,12 @@ class MavenArtifacts:
         marker.write_text("\n".join(self.coordinates) + "\n")
         return libs
 
+    def _exclusions(self) -> list[str]:
+        groups = [e for e in self.excludes if ":" not in e]
+        artifacts = [e.split(":")[1] for e in self.excludes if ":" in e]
+        return ([f"-DexcludeGroupIds={','.join(groups)}"] if groups else []) + \
+            ([f"-DexcludeArtifactIds={','.join(artifacts)}"] if artifacts else [])
+
 
 def tiered_storage_artifacts(version: str = KAFKA_VERSION) -> MavenArtifacts:
     """Apache Kafka's own RemoteStorageManager, LocalTieredStorage (a remote tier in a local
@@ -128,6 +138,23 @@ def tiered_storage_artifacts(version: str = KAFKA_VERSION) -> MavenArtifacts:
     return MavenArtifacts(name=f"kafka-tiered-{version}",
                           coordinates=(f"org.apache.kafka:kafka-storage:{version}:test",),
                           transitive=False)
+
+
+AWS_SDK_VERSION = "2.59.1"   # the BOM whose modules all resolve here with their dependencies
+
+
+def s3_storage_artifacts(version: str = AWS_SDK_VERSION) -> MavenArtifacts:
+    """The AWS SDK v2 S3 client with its Apache HttpClient 5 transport, for replaybench's S3
+    RemoteStorageManager (jvm/s3rsm/). The broker loads them in the plugin's own class loader.
+    Left out: SLF4J's API, so that the plugin logs through the broker's binding, and the other
+    transports the SDK lists (Netty, Apache HttpClient 4, deprecated in this SDK)."""
+    return MavenArtifacts(
+        name=f"aws-s3-{version}",
+        coordinates=(f"software.amazon.awssdk:s3:{version}",
+                     f"software.amazon.awssdk:apache5-client:{version}"),
+        excludes=("io.netty", "software.amazon.awssdk:netty-nio-client",
+                  "software.amazon.awssdk:apache-client", "org.apache.httpcomponents:httpclient",
+                  "org.apache.httpcomponents:httpcore", "org.slf4j:slf4j-api"))
 
 
 def kafka_artifacts(version: str = KAFKA_VERSION) -> MavenArtifacts:

@@ -140,14 +140,21 @@ def jvm_options(heap_mb: int) -> list[str]:
     ]
 
 
-def tiered_overrides(remote_dir: Path, brokers: int) -> dict[str, str]:
-    """Broker settings for Tiered Storage with Kafka's LocalTieredStorage as the remote tier
-    (a directory shared by the brokers), offloading and trimming the local log every second."""
+LOCAL_TIERED_STORAGE = "org.apache.kafka.server.log.remote.storage.LocalTieredStorage"
+
+
+def local_tiered_storage(remote_dir: Path) -> dict[str, str]:
+    """Kafka's LocalTieredStorage as the remote tier: a directory shared by the brokers."""
+    return {"remote.log.storage.manager.class.name": LOCAL_TIERED_STORAGE,
+            "rsm.config.dir": str(remote_dir)}
+
+
+def tiered_overrides(brokers: int, remote_storage: dict[str, str]) -> dict[str, str]:
+    """Broker settings for Tiered Storage, offloading and trimming the local log every second;
+    remote_storage: the remote storage manager's class and its rsm.config.* settings."""
     return {
         "remote.log.storage.system.enable": "true",
-        "remote.log.storage.manager.class.name":
-            "org.apache.kafka.server.log.remote.storage.LocalTieredStorage",
-        "rsm.config.dir": str(remote_dir),
+        **remote_storage,
         "remote.log.metadata.manager.listener.name": "PLAINTEXT",
         "rlmm.config.remote.log.metadata.topic.replication.factor": str(min(3, brokers)),
         "rlmm.config.remote.log.metadata.topic.num.partitions": "4",

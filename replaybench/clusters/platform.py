@@ -23,6 +23,8 @@ from replaybench.errors import UsageError
 
 #: what a fault can do to a server process (engine/faults.py)
 ACTIONS = ("kill", "restart", "replace", "pause", "resume")
+#: a storage proof's entry saying why it failed; the run fails with it, not the manifest
+PROOF_FAILED = "storage_proof_failed"
 
 
 class FaultRefused(UsageError):
@@ -125,7 +127,8 @@ class Capabilities:
     server_pids: Callable[[], dict[str, int]] | None = None
     #: run once the seed is written (changelog topic) -> what it saw, for the event log
     settle_after_seed: Callable[[str], dict[str, Any]] | None = None
-    #: the run's events -> manifest entries proving where the restore read from
+    #: the run's events -> manifest entries proving where the restore read from (with
+    #: PROOF_FAILED when they disprove it)
     storage_proof: Callable[[list[dict]], dict[str, Any]] | None = None
     #: (since_ns, until_ns) -> per principal what the broker allowed and denied
     access_log: Callable[[int, int], dict[str, dict[str, list[str]]]] | None = None

@@ -4,12 +4,12 @@
 
 from __future__ import annotations
 
-from replaybench.clusters.kafka_platform import LOCAL_DISK, TIERED
+from replaybench.clusters.kafka_platform import LOCAL_DISK, TIERED, TIERED_LOCAL
 from replaybench.clusters.platform import Platform
 from replaybench.clusters.tansu_platform import TANSU
 from replaybench.errors import UsageError
 
-_PLATFORMS: tuple[Platform, ...] = (LOCAL_DISK, TIERED, TANSU)
+_PLATFORMS: tuple[Platform, ...] = (LOCAL_DISK, TIERED, TIERED_LOCAL, TANSU)
 
 
 def names() -> list[str]:

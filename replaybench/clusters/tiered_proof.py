@@ -1,17 +1,45 @@
 """What an embedded cluster does once the seed is written, and what a tiered one proves after
-the run: that the restore read the remote tier."""
+the run: that the restore read the remote tier, and, with the remote tier on an S3 server,
+that the S3 server sent at least the bytes of the remote segments the restore had to read."""
 
 from __future__ import annotations
 
 import json
 import os
 import time
+from dataclasses import dataclass
 from typing import Any
+
+from replaybench.clusters.platform import PROOF_FAILED
+from replaybench.clusters.s3_server import S3Server
 
 TIERED_OFFLOAD_TIMEOUT_S = 120.0
 
 
-def settle_after_seed(cluster, changelog: str, tiered: bool) -> dict[str, Any]:
+@dataclass(frozen=True)
+class RemoteBucket:
+    """The remote tier's bucket on its S3 server (s3_plugin.py's key layout)."""
+
+    server: S3Server
+    name: str
+
+    def segment_bytes_below(self, topic: str, local_starts: dict[int, int]) -> int:
+        """Bytes of the topic's remote segments that start below their partition's local log
+        start: a local log starts at a segment's base offset, so these hold records only the
+        remote tier has. Keys: PREFIX/TOPIC-TOPICID/PARTITION/STARTOFFSET-SEGMENTID/log."""
+        total = 0
+        pages = self.server.client().get_paginator("list_objects_v2").paginate(Bucket=self.name)
+        for obj in (o for page in pages for o in page.get("Contents", ())):
+            *_, folder, partition, segment, name = obj["Key"].split("/")
+            if name != "log" or folder.rsplit("-", 1)[0] != topic:
+                continue
+            if int(segment.split("-", 1)[0]) < local_starts.get(int(partition), 0):
+                total += obj["Size"]
+        return total
+
+
+def settle_after_seed(cluster, changelog: str, tiered: bool,
+                      bucket: RemoteBucket | None = None) -> dict[str, Any]:
     """Flush the seed to disk: a local broker's freshly written changelog sits in dirty pages
     that the kernel writes back ~30 s later, in the middle of whatever phase runs then. On
     Tiered Storage also wait until the local logs were trimmed, so that the restore must read
@@ -24,8 +52,33 @@ def settle_after_seed(cluster, changelog: str, tiered: bool) -> dict[str, Any]:
     while time.monotonic() < deadline and not (starts and all(starts.values())):
         time.sleep(1.0)
         starts = cluster.local_log_start_offsets(changelog)
-    return {"local_log_start_offsets": starts,
+    seen = {"local_log_start_offsets": starts,
             "remote_fetch_before": cluster.remote_fetch_counts()}
+    if bucket is not None:
+        seen["remote_segment_bytes"] = bucket.segment_bytes_below(changelog, starts)
+        seen["object_store_before"] = bucket.server.traffic().as_dict()
+    return seen
+
+
+def storage_proof(events: list[dict], cluster, bucket: RemoteBucket | None) -> dict[str, Any]:
+    """The manifest's `remote_tier` entry, and PROOF_FAILED when the S3 server sent less than
+    the remote segments the restore had to read."""
+    proof = remote_tier_proof(events, cluster)
+    if bucket is None or not proof:
+        return {"remote_tier": proof}
+    flushed = json.loads(next(e for e in events if e["kind"] == "seed_flushed")["detail"])
+    sent = bucket.server.traffic().bytes_read - flushed["object_store_before"]["bytes_read"]
+    needed = flushed["remote_segment_bytes"]
+    proof["object_store"] = {"bytes_read": sent, "remote_segment_bytes": needed,
+                             "read_from_object_store": sent >= needed > 0}
+    if proof["object_store"]["read_from_object_store"]:
+        return {"remote_tier": proof}
+    return {"remote_tier": proof, PROOF_FAILED: (
+        f"the S3 server sent {sent:,} bytes from the seed's end to the run's, less than the "
+        f"{needed:,} bytes of remote segments below the local logs: the restore did not read "
+        "them all from the object store" if needed else
+        "no remote segment lay below the local logs when the storm started: nothing had to "
+        "be read from the object store")}
 
 
 def remote_tier_proof(events: list[dict], cluster) -> dict[str, Any]:

@@ -76,7 +76,7 @@ class StreamsMove(Strict):
 
 
 class Migration(Strict):
-    """source and target: an embedded platform's name (kafka, tiered, s3) or a cluster
+    """source and target: an embedded platform's name (clusters/registry.py) or a cluster
     profile's path (.yaml)."""
     source: NonEmptyText = "kafka"
     target: NonEmptyText = "kafka"

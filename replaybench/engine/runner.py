@@ -13,7 +13,7 @@ from typing import Any
 from replaybench.clusters import cpu_budget, health
 from replaybench.clusters.cpu_budget import CpuBudget, affinity
 from replaybench.clusters.opening import ClusterChoice, open_cluster
-from replaybench.clusters.platform import ClusterHandle
+from replaybench.clusters.platform import PROOF_FAILED, ClusterHandle
 from replaybench.engine import (
     acls,
     actors,
@@ -59,7 +59,7 @@ class RunRequest:
     recreate_topics: bool = False
     tags: tuple[tuple[str, str], ...] = ()   #: recorded in the manifest (a sweep's values)
     profile: Path | None = None              #: an external cluster profile (YAML)
-    platform_name: str = "kafka"             #: a registered platform: kafka, tiered, s3
+    platform_name: str = "kafka"             #: a registered platform (clusters/registry.py)
     reference: bool = True   #: with faults: first run the workload without them, for comparison
     #: a cluster already open (compat's): used as it is, neither started nor stopped here
     cluster: ClusterHandle | None = field(default=None, compare=False)
@@ -259,6 +259,9 @@ def _finish(record: RunRecord, spec, request: RunRequest, cluster: ClusterHandle
         cluster_info["object_store"] = object_store_meter.annotate(
             record, meter, cluster.capabilities.object_store.describe())
     cluster_info.update(cluster.storage_proof(record.events))
+    proof_failed = cluster_info.pop(PROOF_FAILED, None)
+    if proof_failed and record.status == "completed":
+        record.status, record.reason = "failed", f"storage proof: {proof_failed}"
     cluster_info["topics"] = run_topics.describe(config, names)
     if grants.granted or grants.dropped:
         cluster_info["acls"] = grants.to_manifest()
