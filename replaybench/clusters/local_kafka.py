@@ -27,6 +27,9 @@ from replaybench.errors import BrokerDied, ClusterError
 
 STATE_FILE = "cluster.json"
 _BIND_FAILURE = re.compile(r"bind to ([\d.]+:\d+): Address already in use")
+# Kafka's own one-line reason for a setting it will not start with, logged at its fatal exit
+_CONFIG_REFUSAL = re.compile(r"Fatal error during broker startup.*\n"
+                             r"org\.apache\.kafka\.common\.config\.ConfigException: ([^\n]+)")
 
 
 def new_cluster_id() -> str:
@@ -160,6 +163,9 @@ class LocalKafkaCluster:
                     or _BIND_FAILURE.search(read_end(node.dir / "console.log")))
             if bind:
                 raise ClusterError(f"port {bind.group(1)} (broker {node.node_id}) is already in use")
+            refused = _CONFIG_REFUSAL.search(read_end(node.logs_dir / "server.log"))
+            if refused:   # a setting it would not start with (the remote tier's plugin's too)
+                raise ClusterError(f"broker {node.node_id} refused to start: {refused.group(1)}")
             raise BrokerDied(f"broker {node.node_id} exited; last lines of its logs "
                              f"({node.logs_dir}):\n{tail(node.logs_dir / 'server.log')}")
 
