@@ -105,7 +105,9 @@ def test_a_broker_replaced_mid_restore_from_the_remote_tier_is_measured_and_lose
     proc = _cli("run", "--workload", "broker-replacement", "--cluster", "tiered", "--scale",
                 "smoke", "--results", str(tmp_path), *SHORT, "--set", "seed.records=150000",
                 "--no-reference",
-                "--set", "faults=[{action: replace, broker: 2, at_s: 0}]")
+                # composed: the S3 server under the remote tier freezes for 3 s in the middle
+                "--set", "faults=[{action: replace, broker: 2, at_s: 0}, "
+                         "{action: pause, targets: [s3], at_s: 1, duration_s: 3}]")
     out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, out[-3000:] + err[-3000:]
     [info] = _manifests(tmp_path)
@@ -123,7 +125,10 @@ def test_a_broker_replaced_mid_restore_from_the_remote_tier_is_measured_and_lose
     assert fetched["bytes"] > 100 * cluster["remote_tier"]["records_only_in_remote_tier"]
     # the replacement: in the results, in the restore and in the replication it caused
     run_dir = tmp_path / info["run_id"]
-    [drill] = pq.read_table(run_dir / "faults.parquet").to_pylist()
+    drill, frozen = pq.read_table(run_dir / "faults.parquet").to_pylist()
+    # a remote tier out of reach is a fault in the results, over when it is, not a hang
+    assert (frozen["action"], frozen["target"], frozen["error"]) == ("pause", "s3", "")
+    assert frozen["duration_ns"] >= 3e9 and frozen["object_store_bytes_read"] is not None
     assert (drill["action"], drill["broker"], drill["error"]) == ("replace", 2, "")
     assert drill["done_ns"] > drill["started_ns"] > 0
     assert drill["restore_stall_ns"] > 0             # its partitions waited for new leaders

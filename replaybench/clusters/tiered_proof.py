@@ -14,6 +14,7 @@ from replaybench.clusters.platform import PROOF_FAILED
 from replaybench.clusters.s3_server import S3Server
 
 TIERED_OFFLOAD_TIMEOUT_S = 120.0
+_TOPIC_ID = "x" * 22   # the length of a Kafka topic id as text (16 bytes, base64 unpadded)
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,8 @@ class RemoteBucket:
         pages = self.server.client().get_paginator("list_objects_v2").paginate(Bucket=self.name)
         for obj in (o for page in pages for o in page.get("Contents", ())):
             *_, folder, partition, segment, name = obj["Key"].split("/")
-            if name != "log" or folder.rsplit("-", 1)[0] != topic:
+            # a topic id is 22 characters of URL-safe base64, which may hold "-" itself
+            if name != "log" or folder[:-len(_TOPIC_ID) - 1] != topic:
                 continue
             if int(segment.split("-", 1)[0]) < local_starts.get(int(partition), 0):
                 total += obj["Size"]
