@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -254,3 +255,13 @@ def test_a_topic_not_yet_known_to_the_answering_broker_is_asked_again():
     answers[:] = [KafkaError.TOPIC_AUTHORIZATION_FAILED]
     with pytest.raises(KafkaException):
         admin_check._once_known(describe, interval_s=0.01)
+
+
+def test_tiered_storage_on_s3_and_in_a_folder_are_priced_apart():
+    def model(**cluster):
+        return cost.storage_model(SimpleNamespace(manifest={"cluster": cluster}))
+    assert model(storage="tiered",
+                 remote_storage_manager="replaybench.rsm.S3RemoteStorageManager") == "tiered"
+    assert model(storage="tiered", remote_storage_manager=(
+        "org.apache.kafka.server.log.remote.storage.LocalTieredStorage")) == "tiered-local"
+    assert model(storage="local-disk") == "local-disk" and model() == "external"

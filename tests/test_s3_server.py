@@ -23,8 +23,14 @@ def test_ranged_gets_conditional_puts_and_traffic_counts(tmp_path):
         c.put_object(Bucket="rb-test", Key="k", Body=b"new", IfMatch=etag)
         c.put_object(Bucket="rb-test", Key="fresh", Body=b"x", IfNoneMatch="*")
         assert c.get_object(Bucket="rb-test", Key="k")["Body"].read() == b"new"
+        c.list_objects_v2(Bucket="rb-test")
+        c.delete_object(Bucket="rb-test", Key="fresh")
+        # a remote tier's segment goes in one multi-object DELETE
+        c.delete_objects(Bucket="rb-test", Delete={"Objects": [{"Key": "k"}, {"Key": "gone"}]})
         moved = server.traffic().minus(before)
-        # Two GETs (10 + 3 bytes back); five PUTs, of which three stored 1024 + 3 + 1 bytes.
+        # Two GETs (10 + 3 bytes back); five PUTs, of which three stored 1024 + 3 + 1 bytes;
+        # a listing; two deletions, the second of two keys.
         assert (moved.get_requests, moved.put_requests) == (2, 5)
         assert (moved.bytes_read, moved.bytes_written) == (13, 1028)
+        assert (moved.list_requests, moved.delete_requests, moved.other_requests) == (1, 2, 0)
     assert not find_by_marker(str((tmp_path / "s3").resolve()))

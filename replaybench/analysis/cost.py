@@ -106,8 +106,12 @@ def restore_costs(runs: list[Run], prices: PriceSheet, state_bytes: float,
 
 
 def storage_model(run: Run) -> str:
-    """local-disk, tiered or s3 for an embedded cluster; a profile's name; else external."""
+    """local-disk, tiered, tiered-local (a remote tier in a folder: priced apart, since its
+    reads are no object calls) or s3 for an embedded cluster; a profile's name; else
+    external."""
     cluster = run.manifest.get("cluster", {})
+    if str(cluster.get("remote_storage_manager", "")).endswith(".LocalTieredStorage"):
+        return "tiered-local"
     return cluster.get("storage") or cluster.get("name") or "external"
 
 

