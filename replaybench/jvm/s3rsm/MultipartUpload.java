@@ -3,6 +3,7 @@ package replaybench.rsm;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 import software.amazon.awssdk.core.sync.RequestBody;
@@ -24,7 +25,7 @@ final class MultipartUpload {
         this.s3 = s3;
         this.bucket = bucket;
         this.key = key;
-        this.partBytes = (int) Math.min(partBytes, Integer.MAX_VALUE - 8);
+        this.partBytes = (int) partBytes;   // at most S3Settings.MAX_PART_BYTES
     }
 
     /** Uploads everything the stream holds; returns the number of parts. */
@@ -48,7 +49,7 @@ final class MultipartUpload {
                 n = in.readNBytes(buffer, 0, partBytes)) {
             int number = parts.size() + 1;
             String etag = s3.uploadPart(b -> b.bucket(bucket).key(key).uploadId(id)
-                .partNumber(number), RequestBody.fromBytes(java.util.Arrays.copyOf(buffer, n)))
+                .partNumber(number), RequestBody.fromBytes(Arrays.copyOf(buffer, n)))
                 .eTag();
             parts.add(CompletedPart.builder().partNumber(number).eTag(etag).build());
         }

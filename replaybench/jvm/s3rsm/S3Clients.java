@@ -30,11 +30,12 @@ final class S3Clients {
         S3ClientBuilder builder = S3Client.builder()
             .region(Region.of(settings.region))
             .forcePathStyle(settings.pathStyle)
-            // Checksums only where S3 demands them (multi-delete): the SDK's default adds a
-            // trailing CRC to every upload, which S3-compatible servers do not all take
-            // (SeaweedFS 4 answers some of them with HTTP 500).
-            .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
-            .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED)
+            .requestChecksumCalculation(settings.checksumsAlways
+                ? RequestChecksumCalculation.WHEN_SUPPORTED
+                : RequestChecksumCalculation.WHEN_REQUIRED)
+            .responseChecksumValidation(settings.checksumsAlways
+                ? ResponseChecksumValidation.WHEN_SUPPORTED
+                : ResponseChecksumValidation.WHEN_REQUIRED)
             .credentialsProvider(credentials(settings))
             // The SDK finds several HTTP clients on this class path; name the one it uses.
             .httpClientBuilder(Apache5HttpClient.builder().maxConnections(64));

@@ -14,6 +14,7 @@ import org.apache.kafka.common.config.ConfigException;
 public final class S3Settings {
     static final String PREFIX = "rsm.config.";
     static final long MIN_PART_BYTES = 5L << 20;   // S3's floor for every part but the last
+    static final long MAX_PART_BYTES = 1L << 30;   // one part or chunk is held in memory
 
     final URI endpoint;          // null: the region's AWS endpoint
     final String bucket;
@@ -24,6 +25,10 @@ public final class S3Settings {
     final long partBytes;        // a segment larger than this goes up as a multipart upload
     final int chunkBytes;        // the size of one ranged GET when a segment is read
     final long cacheBytes;       // 0: no chunk cache
+    // The SDK's default since 2.30 adds a CRC to every upload and checks every download; S3
+    // takes it, S3-compatible stores vary (SeaweedFS 4.48 takes it too: the plugin's tests
+    // pass either way). Off by default, as the SDK's own announcement advises for those.
+    final boolean checksumsAlways;
 
     private S3Settings(Map<String, ?> configs) {
         String uri = text(configs, "s3.endpoint", null);
@@ -37,9 +42,13 @@ public final class S3Settings {
         this.pathStyle = Boolean.parseBoolean(text(configs, "s3.path.style", "false"));
         this.credentialsFile = text(configs, "s3.credentials.file", null);
         this.keyPrefix = text(configs, "s3.key.prefix", "");
-        this.partBytes = number(configs, "s3.part.size.bytes", 8L << 20, MIN_PART_BYTES);
-        this.chunkBytes = (int) number(configs, "fetch.chunk.size.bytes", 1L << 20, 1024);
-        this.cacheBytes = number(configs, "fetch.chunk.cache.size.bytes", 0, 0);
+        this.partBytes = number(configs, "s3.part.size.bytes", 8L << 20, MIN_PART_BYTES,
+            MAX_PART_BYTES);
+        this.chunkBytes = (int) number(configs, "fetch.chunk.size.bytes", 1L << 20, 1024,
+            MAX_PART_BYTES);
+        this.cacheBytes = number(configs, "fetch.chunk.cache.size.bytes", 0, 0, Long.MAX_VALUE);
+        this.checksumsAlways = choice(configs, "s3.checksums", "when_required", "when_supported")
+            .equals("when_supported");
     }
 
     /** The settings, or a ConfigException naming the property that is wrong. */
@@ -53,7 +62,8 @@ public final class S3Settings {
         return s.isEmpty() ? otherwise : s;
     }
 
-    private static long number(Map<String, ?> configs, String name, long otherwise, long min) {
+    private static long number(Map<String, ?> configs, String name, long otherwise, long min,
+                               long max) {
         String s = text(configs, name, null);
         if (s == null) {
             return otherwise;
@@ -65,11 +75,22 @@ public final class S3Settings {
             throw new ConfigException(PREFIX + name + ": expected a whole number of bytes, got '"
                 + s + "'");
         }
-        if (n < min || n > Integer.MAX_VALUE && name.startsWith("fetch.chunk.size")) {
-            throw new ConfigException(PREFIX + name + ": " + n + " is out of range (at least "
-                + min + ")");
+        if (n < min || n > max) {
+            throw new ConfigException(PREFIX + name + ": " + n + " is out of range (" + min
+                + ".." + max + ")");
         }
         return n;
+    }
+
+    private static String choice(Map<String, ?> configs, String name, String... allowed) {
+        String s = text(configs, name, allowed[0]);
+        for (String a : allowed) {
+            if (a.equals(s)) {
+                return s;
+            }
+        }
+        throw new ConfigException(PREFIX + name + ": expected one of "
+            + String.join(", ", allowed) + ", got '" + s + "'");
     }
 
     private static URI uri(String s) {

@@ -87,6 +87,19 @@ class S3RemoteStorageManagerTest {
     }
 
     @Test
+    void aSegmentCopiedAndReadWithTheSdksDefaultChecksumsReadsBack() throws Exception {
+        rsm.close();
+        rsm = manager(Map.of("s3.checksums", "when_supported", "s3.part.size.bytes",
+            String.valueOf(5 << 20)));
+        byte[] log = TestStore.random(6 << 20, 13);   // a multipart upload, CRCs on each part
+        RemoteLogSegmentMetadata segment = TestStore.segment(0, log.length);
+        rsm.copyLogSegmentData(segment, data(log, true));
+        assertArrayEquals(log, TestStore.read(rsm.fetchLogSegment(segment, 0)));
+        assertArrayEquals(TestStore.random(340, 4),
+            TestStore.read(rsm.fetchIndex(segment, IndexType.TRANSACTION)));
+    }
+
+    @Test
     void aSmallFetchDownloadsAChunkNotTheSegment() throws Exception {
         rsm.close();
         rsm = manager(Map.of("fetch.chunk.size.bytes", "65536"));

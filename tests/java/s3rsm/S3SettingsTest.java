@@ -42,6 +42,14 @@ class S3SettingsTest {
     }
 
     @Test
+    void aChecksumChoiceThatIsNotOneIsNamed() throws IOException {
+        Map<String, Object> configs = TestStore.settings("b", dir);
+        configs.put("s3.checksums", "sometimes");
+        assertEquals("rsm.config.s3.checksums: expected one of when_required, when_supported, "
+            + "got 'sometimes'", refusal(configs));
+    }
+
+    @Test
     void aBucketTheServerDoesNotHaveIsNamed() throws IOException {
         String message = refusal(TestStore.settings("no-such-bucket-here", dir));
         assertTrue(message.startsWith("rsm.config.s3.bucket: no bucket 'no-such-bucket-here' at "
