@@ -16,6 +16,7 @@ JUNIT = MavenArtifacts(name="junit-console-6.0.1", transitive=False, coordinates
 TESTS = sorted((s3_plugin.SOURCES.parents[2] / "tests" / "java" / "s3rsm").glob("*.java"))
 
 
+@pytest.mark.slow(30)
 @pytest.mark.cluster   # a real S3 server process
 def test_the_plugins_java_tests_pass_against_a_real_s3_server(tmp_path, cache_dir):
     plugin = s3_plugin.build(cache_dir)
@@ -38,6 +39,7 @@ def test_the_plugins_java_tests_pass_against_a_real_s3_server(tmp_path, cache_di
     assert summary["successful"] == summary["found"] >= 13   # none skipped or left unfound
 
 
+@pytest.mark.slow(25)
 @pytest.mark.cluster   # a real broker and S3 server
 def test_a_broker_whose_remote_tier_is_unusable_refuses_to_start_in_one_line(tmp_path, cache_dir):
     from replaybench.clusters.kafka_config import tiered_overrides
@@ -72,3 +74,70 @@ def test_a_plugin_that_does_not_compile_is_one_line(tmp_path):
     message = str(refused.value)
     assert message.startswith("compiling the S3 plugin failed: ") and "Broken.java" in message
     assert "\n" not in message and not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow(45)
+@pytest.mark.cluster   # a real tiered broker on a real S3 server
+def test_a_tiered_brokers_segments_are_objects_another_client_lists_and_a_deleted_topic_goes(
+        cache_dir):
+    """What the broker really put in the bucket, listed with boto3 (not the plugin), against
+    the documented key layout; and a deleted topic's segments deleted by the broker."""
+    import re
+    import struct
+    import time
+
+    import boto3
+    from botocore.config import Config
+    from confluent_kafka import Producer
+
+    from replaybench.clusters import health
+    from replaybench.clusters.kafka_config import TIERED_TOPIC_CONFIGS
+    from replaybench.clusters.kafka_platform import REMOTE_TIER_BUCKET
+    from replaybench.clusters.opening import ClusterChoice, open_cluster
+
+    from tests.kafka_helpers import create_topic
+
+    layout = re.compile(r"^(?P<topic>.+)-(?P<id>[A-Za-z0-9_-]{22})/(?P<partition>\d+)/"
+                        r"(?P<start>\d{20})-(?P<segment>[A-Za-z0-9_-]{22})/(?P<name>[a-z-]+)$")
+    with open_cluster(ClusterChoice(cache_dir, platform="tiered"), print) as handle:
+        s3 = boto3.client("s3", endpoint_url=handle.info.extras["s3_endpoint"],
+                          aws_access_key_id=s3_server.ACCESS_KEY,
+                          aws_secret_access_key=s3_server.SECRET_KEY,
+                          region_name=s3_server.REGION,
+                          config=Config(s3={"addressing_style": "path"}))
+        bootstrap = handle.info.bootstrap
+        create_topic(bootstrap, "tiered-objects", 1, 1, TIERED_TOPIC_CONFIGS)
+        producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20})
+        for i in range(4000):   # ~4 MB: three rolled 1 MiB segments to offload
+            producer.produce("tiered-objects", value=bytes(1000), key=str(i).encode())
+            producer.poll(0)
+        assert producer.flush(30) == 0
+        del producer   # not left retrying a broker that stops with the cluster
+
+        def keys():
+            listed = s3.list_objects_v2(Bucket=REMOTE_TIER_BUCKET).get("Contents", [])
+            return {o["Key"]: o["Size"] for o in listed
+                    if o["Key"].startswith("tiered-objects-")}
+        health.wait_until(lambda: sum(k.endswith("/log") for k in keys()) >= 3, 60,
+                          "three segments in the bucket", interval_s=1.0)
+        found = keys()
+        parts = [layout.match(k) for k in found]
+        assert all(parts), [k for k, p in zip(found, parts) if not p]
+        folders: dict[str, set[str]] = {}
+        for p in parts:
+            assert (p["topic"], p["partition"]) == ("tiered-objects", "0")
+            folders.setdefault(p["start"], set()).add(p["name"])
+        for names in folders.values():   # no transactions: no transaction index
+            assert names == {"log", "offset", "timestamp", "producer-snapshot", "leader-epoch"}
+        # each log object is Kafka's own segment: its first batch's base offset is the start
+        # offset in its key
+        for key in (k for k in found if k.endswith("/log")):
+            head = s3.get_object(Bucket=REMOTE_TIER_BUCKET, Key=key, Range="bytes=0-7")
+            assert struct.unpack(">q", head["Body"].read())[0] == int(layout.match(key)["start"])
+            assert 500_000 < found[key] <= 1 << 20
+        admin = health.admin(bootstrap)   # must outlive its future, or the request is cancelled
+        admin.delete_topics(["tiered-objects"])["tiered-objects"].result(30)
+        started = time.monotonic()
+        health.wait_until(lambda: not keys(), 90, "the deleted topic's objects to go",
+                          interval_s=1.0)
+        print(f"deleted in {time.monotonic() - started:.1f} s")

@@ -139,8 +139,13 @@ def test_tiered_storage_runs_secured_and_each_role_logs_in_as_itself(tmp_path):
     """The readers' engine on Tiered Storage under SASL_SSL: the brokers' remote-log metadata
     clients use the secured listener, the restore reads the remote tier, and the broker's
     authorizer saw every write and read done by the role that owns it. Watched (--monitor):
-    the lag exporter logs in as its own principal, which only describes."""
-    done = _cli("run", "--workload", "restore-storm", "--cluster", "tiered", "--scale", "smoke",
+    the lag exporter logs in as its own principal, which only describes.
+
+    On `tiered-local`: the remote tier's plugin never meets Kafka's security (what is secured
+    here is the brokers' remote-log metadata clients), and on `tiered` the S3 server's load
+    on 2 cores starved the lag exporter in a loaded suite (seen: its lag 24,346 records off
+    at p95, 12 s of traffic), which this test is not about."""
+    done = _cli("run", "--workload", "restore-storm", "--cluster", "tiered-local", "--scale", "smoke",
                 "--security", "sasl_ssl", "--monitor", "--results", str(tmp_path),
                 *[a for pair in SMALL for a in ("--set", pair)])
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
