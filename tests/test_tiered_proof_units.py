@@ -75,3 +75,13 @@ def test_a_restore_the_s3_server_served_passes_and_one_it_did_not_fails_the_run(
     nothing = tiered_proof.storage_proof(_events(0), _Cluster(),
                                          tiered_proof.RemoteBucket(_Server(sent=900), "b"))
     assert nothing[PROOF_FAILED].startswith("no remote segment lay below the local logs")
+
+
+def test_a_server_gone_by_the_end_leaves_the_proof_unmade_and_the_run_as_it_was():
+    class Gone(_Server):
+        def traffic(self):
+            raise ConnectionRefusedError("refused")
+    proof = tiered_proof.storage_proof(_events(1000), _Cluster(),
+                                       tiered_proof.RemoteBucket(Gone(), "b"))
+    assert proof["remote_tier"]["object_store"] == {"error": "ConnectionRefusedError: refused"}
+    assert PROOF_FAILED not in proof and proof["remote_tier"]["records_only_in_remote_tier"] == 10

@@ -69,7 +69,11 @@ def storage_proof(events: list[dict], cluster, bucket: RemoteBucket | None) -> d
     if bucket is None or not proof:
         return {"remote_tier": proof}
     flushed = json.loads(next(e for e in events if e["kind"] == "seed_flushed")["detail"])
-    sent = bucket.server.traffic().bytes_read - flushed["object_store_before"]["bytes_read"]
+    try:
+        sent = bucket.server.traffic().bytes_read - flushed["object_store_before"]["bytes_read"]
+    except Exception as exc:  # noqa: BLE001 - the server gone at the end: say so, keep the rest
+        proof["object_store"] = {"error": f"{type(exc).__name__}: {exc}"}
+        return {"remote_tier": proof}
     needed = flushed["remote_segment_bytes"]
     proof["object_store"] = {"bytes_read": sent, "remote_segment_bytes": needed,
                              "read_from_object_store": sent >= needed > 0}
