@@ -141,3 +141,26 @@ def test_a_tiered_brokers_segments_are_objects_another_client_lists_and_a_delete
         health.wait_until(lambda: not keys(), 90, "the deleted topic's objects to go",
                           interval_s=1.0)
         print(f"deleted in {time.monotonic() - started:.1f} s")
+
+
+def test_builds_and_fetches_at_once_all_get_a_whole_result_and_leave_no_half(tmp_path,
+                                                                              cache_dir):
+    """Test workers on a fresh machine build the plugin and fetch its jars at the same time:
+    each gets the whole result, and no half-built folder is left behind."""
+    from concurrent.futures import ThreadPoolExecutor
+    source = tmp_path / "Hello.java"
+    source.write_text("class Hello { }\n")
+    java = find_java().path
+    with ThreadPoolExecutor(3) as pool:
+        built = list(pool.map(lambda _: jvm_build.compiled(
+            java, "", [source], tmp_path / "classes", "Hello"), range(3)))
+    assert built == [tmp_path / "classes"] * 3 and (built[0] / "Hello.class").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Hello.java", "classes"]
+    junit = MavenArtifacts(name="junit-race", transitive=False, coordinates=JUNIT.coordinates)
+    with ThreadPoolExecutor(2) as pool:
+        fetched = list(pool.map(lambda _: junit.fetch(tmp_path / "cache"), range(2)))
+    target = tmp_path / "cache" / "maven" / "junit-race"
+    assert fetched[0] == fetched[1] == target / "libs"
+    assert [p.name for p in fetched[0].iterdir()] == [
+        "junit-platform-console-standalone-6.0.1.jar"]
+    assert sorted(p.name for p in target.iterdir()) == [".complete", "libs"]

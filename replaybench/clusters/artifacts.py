@@ -12,6 +12,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,23 +107,33 @@ class MavenArtifacts:
             raise ClusterError(f"{self.name} jars are not cached in {target} and `mvn` is not "
                                "on PATH to fetch them (apt-get install maven)")
         target.mkdir(parents=True, exist_ok=True)
-        (target / "pom.xml").write_text(_POM.format(name=self.name, dependencies="\n".join(
+        # A folder of its own per fetch (its POM and jars): test workers may fetch at once on
+        # a fresh machine; the first to finish puts its jars in place, the others drop theirs.
+        staging = Path(tempfile.mkdtemp(dir=target, prefix="libs.partial-"))
+        try:
+            self._fetch_into(mvn, staging)
+            try:
+                (staging / "libs").rename(libs)   # atomic: `libs` only ever appears complete
+            except OSError:
+                if not libs.exists():
+                    raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        marker.write_text("\n".join(self.coordinates) + "\n")
+        return libs
+
+    def _fetch_into(self, mvn: str, staging: Path) -> None:
+        (staging / "pom.xml").write_text(_POM.format(name=self.name, dependencies="\n".join(
             _dependency(c) for c in self.coordinates)))
-        staging = target / "libs.partial"
-        shutil.rmtree(staging, ignore_errors=True)
         result = subprocess.run(
-            [mvn, "-B", "-q", "-f", str(target / "pom.xml"), "dependency:copy-dependencies",
-             f"-DoutputDirectory={staging}", "-DincludeScope=runtime",
+            [mvn, "-B", "-q", "-f", str(staging / "pom.xml"), "dependency:copy-dependencies",
+             f"-DoutputDirectory={staging / 'libs'}", "-DincludeScope=runtime",
              f"-DexcludeTransitive={'false' if self.transitive else 'true'}",
              *self._exclusions()],
             capture_output=True, text=True)
         if result.returncode != 0:
             last = (result.stdout + result.stderr).strip().splitlines()[-1:] or ["(no output)"]
             raise ClusterError(f"fetching {self.name} with Maven failed: {last[0]}")
-        shutil.rmtree(libs, ignore_errors=True)
-        staging.rename(libs)
-        marker.write_text("\n".join(self.coordinates) + "\n")
-        return libs
 
     def _exclusions(self) -> list[str]:
         groups = [e for e in self.excludes if ":" not in e]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 from replaybench.errors import ClusterError
@@ -22,17 +23,25 @@ def compiled(java: str, classpath: str, sources: list[Path], classes: Path, what
     if (classes / ".complete").exists():
         return classes
     javac = _javac(java, what)
-    partial = classes.with_name(classes.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)   # our own half-built folder from an earlier try
-    partial.mkdir(parents=True)
-    result = subprocess.run([str(javac), "-d", str(partial), "-cp", classpath,
-                             *map(str, sources)], capture_output=True, text=True)
-    if result.returncode != 0:
-        first = (result.stderr or result.stdout).strip().splitlines()[:1] or ["(no output)"]
-        raise ClusterError(f"compiling {what} failed: {first[0]}")
-    (partial / ".complete").write_text("\n".join(p.name for p in sources) + "\n")
-    shutil.rmtree(classes, ignore_errors=True)
-    partial.rename(classes)
+    classes.parent.mkdir(parents=True, exist_ok=True)
+    # A folder of its own per build: several test workers (or runs) may build at once on a
+    # fresh machine; the first to finish puts its classes in place, the others drop theirs.
+    partial = Path(tempfile.mkdtemp(dir=classes.parent, prefix=classes.name + ".partial-"))
+    try:
+        result = subprocess.run([str(javac), "-d", str(partial), "-cp", classpath,
+                                 *map(str, sources)], capture_output=True, text=True)
+        if result.returncode != 0:
+            first = (result.stderr or result.stdout).strip().splitlines()[:1] or ["(no output)"]
+            raise ClusterError(f"compiling {what} failed: {first[0]}")
+        (partial / ".complete").write_text("\n".join(p.name for p in sources) + "\n")
+        try:
+            partial.rename(classes)   # atomic: `classes` only ever appears complete
+        except OSError:
+            if not (classes / ".complete").exists():
+                raise
+            # another build got there first: the same sources, so the same classes
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
     return classes
 
 
