@@ -5,6 +5,7 @@ upload interrupted midway, the chunk cache, and each wrong setting refused in on
 import os
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +14,7 @@ from replaybench.clusters.artifacts import MavenArtifacts, find_java
 
 JUNIT = MavenArtifacts(name="junit-console-6.0.1", transitive=False, coordinates=(
     "org.junit.platform:junit-platform-console-standalone:6.0.1",))
-TESTS = sorted((s3_plugin.SOURCES.parents[2] / "tests" / "java" / "s3rsm").glob("*.java"))
+TESTS = sorted((Path(__file__).parent / "java" / "s3rsm").glob("*.java"))
 
 
 @pytest.mark.slow(30)
@@ -86,8 +87,6 @@ def test_a_tiered_brokers_segments_are_objects_another_client_lists_and_a_delete
     import struct
     import time
 
-    import boto3
-    from botocore.config import Config
     from confluent_kafka import Producer
 
     from replaybench.clusters import health
@@ -100,11 +99,7 @@ def test_a_tiered_brokers_segments_are_objects_another_client_lists_and_a_delete
     layout = re.compile(r"^(?P<topic>.+)-(?P<id>[A-Za-z0-9_-]{22})/(?P<partition>\d+)/"
                         r"(?P<start>\d{20})-(?P<segment>[A-Za-z0-9_-]{22})/(?P<name>[a-z-]+)$")
     with open_cluster(ClusterChoice(cache_dir, platform="tiered"), print) as handle:
-        s3 = boto3.client("s3", endpoint_url=handle.info.extras["s3_endpoint"],
-                          aws_access_key_id=s3_server.ACCESS_KEY,
-                          aws_secret_access_key=s3_server.SECRET_KEY,
-                          region_name=s3_server.REGION,
-                          config=Config(s3={"addressing_style": "path"}))
+        s3 = s3_server.client(handle.info.extras["s3_endpoint"])   # boto3, not the plugin
         bootstrap = handle.info.bootstrap
         create_topic(bootstrap, "tiered-objects", 1, 1, TIERED_TOPIC_CONFIGS)
         producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20})

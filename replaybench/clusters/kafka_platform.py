@@ -30,10 +30,15 @@ from replaybench.clusters.platform import (
     OpenRequest,
     Platform,
 )
-from replaybench.clusters.s3_server import ACCESS_KEY, REGION, SECRET_KEY, SeaweedS3Server
+from replaybench.clusters.s3_server import (
+    ACCESS_KEY,
+    REGION,
+    S3_PROCESS,
+    SECRET_KEY,
+    SeaweedS3Server,
+)
 from replaybench.clusters.security_material import SecurityMaterial
 
-S3_PROCESS = "s3"                   #: the remote tier's S3 server, by the name faults use
 REMOTE_TIER_BUCKET = "kafka-remote-tier"
 _SUMMARIES = {
     None: "Apache Kafka on local disk",
@@ -49,9 +54,13 @@ class EmbeddedKafka(Platform):
 
     def __init__(self, name: str, remote: str | None) -> None:
         """remote: where the remote tier lives, "s3" or "local"; None: no Tiered Storage."""
-        self.name, self.remote, self.tiered = name, remote, remote is not None
+        self.name, self.remote = name, remote
         self.storage = "tiered" if self.tiered else "local-disk"
         self.summary = _SUMMARIES[remote]
+
+    @property
+    def tiered(self) -> bool:
+        return self.remote is not None
 
     @contextmanager
     def open(self, request: OpenRequest, root: Path,

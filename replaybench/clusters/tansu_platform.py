@@ -15,9 +15,8 @@ from replaybench.clusters.platform import (
     OpenRequest,
     Platform,
 )
+from replaybench.clusters.s3_server import S3_PROCESS
 from replaybench.clusters.tansu import TANSU_VERSION, TansuCluster
-
-S3_PROCESS = "s3"   #: the S3 server, by the name faults use
 
 
 class TansuOnS3(Platform):
