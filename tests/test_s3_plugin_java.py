@@ -122,8 +122,12 @@ def test_a_tiered_brokers_segments_are_objects_another_client_lists_and_a_delete
         for p in parts:
             assert (p["topic"], p["partition"]) == ("tiered-objects", "0")
             folders.setdefault(p["start"], set()).add(p["name"])
+        # The plugin writes a segment's indexes first and its log last: a folder without a log
+        # is a copy under way (the broker publishes a segment only once its copy finished).
+        whole = {"log", "offset", "timestamp", "producer-snapshot", "leader-epoch"}
         for names in folders.values():   # no transactions: no transaction index
-            assert names == {"log", "offset", "timestamp", "producer-snapshot", "leader-epoch"}
+            assert names == whole if "log" in names else names < whole, names
+        assert sum("log" in names for names in folders.values()) >= 3
         # each log object is Kafka's own segment: its first batch's base offset is the start
         # offset in its key
         for key in (k for k in found if k.endswith("/log")):
