@@ -46,6 +46,29 @@ def test_record_i_is_due_exactly_at_its_intended_time(rates, i):
     assert np.all(np.diff(schedule.intended(max(i - 50, 0), i + 50)) >= 0)
 
 
+def test_an_open_loop_producer_sends_a_finite_schedule_once_each_then_waits(monkeypatch):
+    """1,000 records/s for 0.2 s, then rate 0: 200 records, each sent no earlier than its
+    intended time and counted once in sent_intended, across two ticks and a plan boundary;
+    after the last one the producer only waits (no broker here: produce() queues)."""
+    from replaybench.format.histograms import LatencyHistogram
+    from replaybench.roles import live_producer
+    from replaybench.roles.live_producer import KeyShare, LiveProducer
+    schedule = RateSchedule.from_spec(1000, {"0.2": 0})
+    assert schedule.records == 200 and RateSchedule.constant(5).records is None
+    producer = LiveProducer({"bootstrap.servers": "127.0.0.1:9", "log_level": 0}, "t", 4,
+                            KeyShare(100), 50, schedule)
+    monkeypatch.setattr(live_producer, "_BATCH", 64)   # several plans
+    producer.start()
+    snaps = [producer.tick(producer.origin_ns + S // 10),
+             producer.tick(producer.origin_ns + 3 * S // 10)]
+    assert producer.sent == sum(s.counters["sent"] for s in snaps) == 200
+    assert snaps[0].counters["sent"] > 0
+    intended = producer.origin_ns + schedule.intended(0, 200)
+    assert (producer.sent_ns[:200] >= intended).all() and not producer.sent_ns[200:].any()
+    late = sum(LatencyHistogram.from_blob(s.histograms["sent_intended"]).count for s in snaps)
+    assert late == 200
+
+
 @pytest.mark.parametrize("partitions, readers, expected", [
     (8, 4, [[0, 4], [1, 5], [2, 6], [3, 7]]), (3, 1, [[0, 1, 2]]), (2, 4, [[0], [1]]),
     (5, 2, [[0, 2, 4], [1, 3]]),

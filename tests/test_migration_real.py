@@ -56,7 +56,8 @@ def _totals(run_dir: Path) -> dict[str, dict]:
 
 def _their_topic_and_group(bootstrap: str, topic: str, group: str) -> None:
     """A team's own topic, written with another client (no replaybench records: null keys,
-    a tombstone, arbitrary bytes), and a group that read part of it and committed."""
+    a tombstone, arbitrary bytes, then a transaction of 30 records on partition 0 that it
+    aborted), and a group that read part of it and committed."""
     create_topic(bootstrap, topic, 3, 1)
     producer = Producer({"bootstrap.servers": bootstrap})
     for i in range(3000):
@@ -64,6 +65,13 @@ def _their_topic_and_group(bootstrap: str, topic: str, group: str) -> None:
         producer.produce(topic, None if i == 5 else f"v{i}".encode() * (i % 5 + 1), key,
                          partition=i % 3)
     producer.flush(30)
+    txn = Producer({"bootstrap.servers": bootstrap, "transactional.id": f"{topic}-writer"})
+    txn.init_transactions(30)
+    txn.begin_transaction()
+    for i in range(30):
+        txn.produce(topic, b"never committed", f"k{i}".encode(), partition=0)
+    txn.flush(30)   # on the broker first: aborting purges what the client still holds
+    txn.abort_transaction(30)
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
                          "auto.offset.reset": "earliest", "enable.auto.commit": False})
     consumer.subscribe([topic])
@@ -82,8 +90,9 @@ def test_a_drained_cutover_and_its_rollback_lose_nothing_with_the_mirror_killed_
     """From an external cluster (a profile, unsecured) to an embedded one secured with
     sasl_ssl (each cluster its own security mode: every role and the mirror log in on the
     target as themselves, least privileged), with a topic and a group of the team's own
-    mirrored beside the run's, the mirror killed mid catch-up and the target's broker frozen
-    during the trial. Alone: MirrorMaker's offset syncs fall behind when both
+    mirrored beside the run's (the mirror reading it read_committed: the transaction the team
+    aborted stays out of the copy), the mirror killed mid catch-up and the target's broker
+    frozen during the trial. Alone: MirrorMaker's offset syncs fall behind when both
     cores are taken (in the parallel suite the rollback re-read 4,922 records), and the
     cutover's re-reads are held below to offset.lag.max per partition."""
     theirs, group = f"orders-{tmp_path.name[-12:]}", f"billing-{tmp_path.name[-12:]}"
@@ -93,6 +102,7 @@ def test_a_drained_cutover_and_its_rollback_lose_nothing_with_the_mirror_killed_
     proc, run_dir = _run(tmp_path, "migration-rollback", f"migration.source={profile}",
                          f"migration.existing_topics=[{theirs}]",
                          f"migration.existing_groups=[{group}]",
+                         "migration.mirror.read_committed=true",
                          "faults=[{action: kill, targets: [mirror], at_s: 4, duration_s: 2}, "
                          "{action: pause, targets: [target-broker-1], at_s: 0.5, duration_s: 3, "
                          "after_phase: trial}]",
@@ -143,6 +153,8 @@ def test_a_drained_cutover_and_its_rollback_lose_nothing_with_the_mirror_killed_
     topics = [r for r in content if r["kind"] == "topic"]
     assert len(topics) == 3 and all(r["in_order"] and r["missing"] == 0 for r in topics)
     assert sum(r["source_records"] for r in topics) == 3000
+    assert all(r["aborted_copied"] == 0 for r in topics)
+    assert info["mirror"]["forward"]["source.consumer.isolation.level"] == "read_committed"
     groups = [r for r in content if r["kind"] == "group"]
     committed = {r["partition"] for r in groups}
     assert len(committed) >= 1 and all(r["committed_offset"] > 0 for r in groups)

@@ -207,6 +207,26 @@ def test_a_teams_own_topic_is_judged_by_content_in_order():
     assert not swapped["in_order"] and swapped["missing"] == 0
 
 
+def test_aborted_records_in_a_copy_are_told_from_duplicates_and_fail_their_check():
+    """The source committed a, b, c and aborted x, y (offsets 1-2, read_uncommitted only); a
+    mirror reading uncommitted copied all five, and once more b: x and y are the aborted ones,
+    b the duplicate."""
+    from replaybench.engine.migration_verify import content_checks
+    from replaybench.verdicts import mirror_content as mc
+    source = {0: ([0, 3, 4], [b"a", b"b", b"c"])}
+    aborted = {0: ([1, 2], [b"x", b"y"])}
+    [row] = mc.judge_topic("t", source, _parts(b"a", b"x", b"y", b"b", b"b", b"c"), aborted)
+    assert (row["missing"], row["extra"], row["aborted_copied"]) == (0, 1, 2)
+    [check] = [c for c in content_checks([row]) if c["check"].startswith("aborted")]
+    assert (check["observed"], check["passed"]) == (2, False)
+    [clean] = mc.judge_topic("t", source, _parts(b"a", b"b", b"c"), aborted)
+    assert clean["aborted_copied"] == 0 and clean["in_order"]
+    assert all(c["passed"] for c in content_checks([clean]))
+    # a row stored before the count existed is judged as it was
+    old = {k: v for k, v in row.items() if k != "aborted_copied"}
+    assert [c["check"] for c in content_checks([old])] == ["source records missing from the copy"]
+
+
 def test_a_groups_synced_position_is_judged_against_the_record_its_offset_points_to():
     from replaybench.verdicts import mirror_content as mc
     # the source log starts at offset 10 (older records deleted); the copy from 0

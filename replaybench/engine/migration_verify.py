@@ -82,8 +82,9 @@ def _judge_content(state: RunState, schedule: MigrationSchedule) -> None:
     rows: list[dict] = []
     for topic, copy, partitions in theirs:
         source = topic_scan.scan_hashes(schedule.source.config, topic, partitions)
+        aborted = topic_scan.aborted_hashes(schedule.source.config, topic, partitions, source)
         copied = topic_scan.scan_hashes(schedule.target.config, copy, partitions)
-        rows += mirror_content.judge_topic(topic, source, copied)
+        rows += mirror_content.judge_topic(topic, source, copied, aborted)
         for group in m.existing_groups:
             committed = schedule.source.offsets.committed(group, topic, partitions)
             synced = schedule.target.offsets.committed(group, copy, partitions)
@@ -97,10 +98,14 @@ def content_checks(rows: list[dict]) -> list[dict]:
     checks = []
     for row in rows:
         if row["kind"] == "topic":
-            checks.append({
-                "scope": f"mirror {row['name']}-{row['partition']}",
-                "check": "source records missing from the copy", "expected": 0,
-                "observed": row["missing"], "passed": row["missing"] == 0})
+            scope = f"mirror {row['name']}-{row['partition']}"
+            checks.append({"scope": scope, "check": "source records missing from the copy",
+                           "expected": 0, "observed": row["missing"],
+                           "passed": row["missing"] == 0})
+            # a stored run judged before this count existed has none
+            if (aborted := row.get("aborted_copied")) is not None:
+                checks.append({"scope": scope, "check": "aborted transactions' records in the copy",
+                               "expected": 0, "observed": aborted, "passed": aborted == 0})
         elif row["translation_error"] is not None:
             skipped = max(row["translation_error"], 0)
             checks.append({

@@ -152,8 +152,9 @@ class StreamsMoveSchedule:
         rows: list[dict] = []
         for topic in topics:
             original = topic_scan.scan_hashes(self.source.config, topic, parts)
+            aborted = topic_scan.aborted_hashes(self.source.config, topic, parts, original)
             copy = topic_scan.scan_hashes(self.target.config, topic, parts)
-            rows += mirror_content.judge_topic(topic, original, copy)
+            rows += mirror_content.judge_topic(topic, original, copy, aborted)
             if topic == app.changelog:
                 self._changelog = (original, copy)
             if topic == app.topic and self.mirrored_changelog:   # rebuilt: nothing synced

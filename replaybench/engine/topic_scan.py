@@ -50,10 +50,11 @@ def scan(config: dict, topic: str, partitions: int, n_keys: int,
     return np.concatenate(rows) if rows else np.zeros((0, 4), np.int64)
 
 
-def scan_hashes(config: dict, topic: str, partitions: int,
-                timeout_s: float = 120.0) -> dict[int, tuple[list[int], list[bytes]]]:
+def scan_hashes(config: dict, topic: str, partitions: int, timeout_s: float = 120.0,
+                committed: bool = True) -> dict[int, tuple[list[int], list[bytes]]]:
     """Every record now in a topic replaybench did not write, per partition in offset order,
-    as (offsets, a 16-byte hash of key and value each): what a copy must hold in order."""
+    as (offsets, a 16-byte hash of key and value each): what a copy must hold in order.
+    committed=False: as a read_uncommitted reader sees it, aborted transactions' records too."""
     reader = OffsetReader(config)
     try:
         ends = reader.ends(topic, partitions)
@@ -64,7 +65,8 @@ def scan_hashes(config: dict, topic: str, partitions: int,
     if not todo:
         return out
     consumer = Consumer({**config, "group.id": "replaybench-scan", "enable.auto.commit": False,
-                        "enable.partition.eof": True})
+                        "enable.partition.eof": True,
+                        "isolation.level": "read_committed" if committed else "read_uncommitted"})
     try:
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in todo])
         deadline = time.monotonic() + timeout_s
@@ -79,6 +81,19 @@ def scan_hashes(config: dict, topic: str, partitions: int,
                 hashes.append(_hash(m.key(), m.value()))
     finally:
         consumer.close()
+    return out
+
+
+def aborted_hashes(config: dict, topic: str, partitions: int,
+                   committed: dict[int, tuple[list[int], list[bytes]]]
+                   ) -> dict[int, tuple[list[int], list[bytes]]]:
+    """The records of `topic` a read_uncommitted reader gets and a read_committed one does not
+    (committed: scan_hashes' result): those of aborted transactions, and of any still open."""
+    out = {}
+    for p, (offsets, hashes) in scan_hashes(config, topic, partitions, committed=False).items():
+        kept = set(committed.get(p, ([], []))[0])
+        pairs = [(o, h) for o, h in zip(offsets, hashes) if o not in kept]
+        out[p] = ([o for o, _ in pairs], [h for _, h in pairs])
     return out
 
 

@@ -251,6 +251,7 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType, str]]] = {
         ("copied_records", _I, "topic: records in the copy"),
         ("missing", _I, "topic: source records the copy lacks (by key and value hash)"),
         ("extra", _I, "topic: records the copy holds beyond the source's (duplicates)"),
+        ("aborted_copied", _I, "topic: records of transactions the source aborted, in the copy"),
         ("in_order", _B, "topic: the copy holds exactly the source's records, in order"),
         ("committed_offset", _I, "group: its committed offset on the source"),
         ("expected_offset", _I, "group: the copy's offset of the record that offset points to"),

@@ -43,6 +43,11 @@ class RateSchedule:
                 n += math.ceil((self.steps[k + 1][0] - start) * rate / NS_PER_S)
         return firsts
 
+    @functools.cached_property
+    def records(self) -> int | None:
+        """How many records the schedule has in all: None while its last rate goes on."""
+        return self._firsts[-1] if self.steps[-1][1] <= 0 else None
+
     def due(self, t_ns: int) -> int:
         """How many records are due at or before t_ns (from the origin)."""
         if t_ns < 0:

@@ -3,8 +3,10 @@ content, for topics replaybench did not write (no ledger of ids): each partition
 offset order as hashes of key and value, on the source and in the copy.
 
 - topic rows: the copy holds every record of the source, in the same order (`in_order`), or
-  how many it lacks (`missing`) and holds beyond them (`extra`: duplicates, or records the
-  source no longer has);
+  how many it lacks (`missing`) and holds beyond them: records of transactions the source
+  aborted (`aborted_copied`: a read_committed reader of the source never sees them, one of the
+  copy takes them for real, a Kafka Streams restore among them) and the rest (`extra`:
+  duplicates, or records the source no longer has);
 - group rows: where the group's committed offset on the source points (the next record it
   would read), where that record sits in the copy (`expected_offset`), and where the mirror put
   the group on the target (`synced_offset`): `translation_error` = synced - expected, positive
@@ -19,15 +21,20 @@ from collections import Counter
 Partitions = dict[int, tuple[list[int], list[bytes]]]   #: partition -> (offsets, hashes)
 
 
-def judge_topic(topic: str, source: Partitions, copy: Partitions) -> list[dict]:
+def judge_topic(topic: str, source: Partitions, copy: Partitions,
+                aborted: Partitions | None = None) -> list[dict]:
+    """source: its committed records; aborted: the records of its aborted transactions."""
     rows = []
     for p in sorted(source):
         want, have = source[p][1], copy.get(p, ([], []))[1]
         lacking = Counter(want) - Counter(have)
+        beyond = Counter(have) - Counter(want)
+        copied_aborted = sum((beyond & Counter((aborted or {}).get(p, ([], []))[1])).values())
         rows.append({"kind": "topic", "name": topic, "partition": p,
                      "source_records": len(want), "copied_records": len(have),
                      "missing": sum(lacking.values()),
-                     "extra": sum((Counter(have) - Counter(want)).values()),
+                     "extra": sum(beyond.values()) - copied_aborted,
+                     "aborted_copied": copied_aborted,
                      "in_order": have == want})
     return rows
 
