@@ -153,6 +153,7 @@ def test_a_drained_cutover_and_its_rollback_lose_nothing_with_the_mirror_killed_
     topics = [r for r in content if r["kind"] == "topic"]
     assert len(topics) == 3 and all(r["in_order"] and r["missing"] == 0 for r in topics)
     assert sum(r["source_records"] for r in topics) == 3000
+    assert sum(r["source_aborted"] for r in topics) == 30    # on the source, not in the copy
     assert all(r["aborted_copied"] == 0 for r in topics)
     assert info["mirror"]["forward"]["source.consumer.isolation.level"] == "read_committed"
     groups = [r for r in content if r["kind"] == "group"]

@@ -424,3 +424,30 @@ def test_a_mirror_killed_mid_answer_has_no_figures_and_ends_nothing(tmp_path):
     maker.process, maker.metrics_port = Alive(), server.getsockname()[1]
     assert maker.figures(timeout_s=5) == {}
     server.close()
+
+
+def test_a_copy_ending_with_its_originals_last_record_has_no_lag_whatever_its_offsets():
+    """A transactional original: its markers (and, copied read_committed, its aborted records)
+    take offsets its copy never has. Caught up, the copy is 0 behind, not 31; before, the
+    offsets are what there is to go on."""
+    from replaybench.engine.mirror_flow import MirrorFlow
+
+    class Reader:
+        def __init__(self, end: int, last: bytes) -> None:
+            self.end, self.last = end, last
+
+        def ends(self, topic: str, partitions: int) -> dict[int, int]:
+            return {0: self.end}
+
+        def last_records(self, topic: str, partitions: int) -> dict[int, bytes]:
+            return {0: self.last}
+
+    class Maker:
+        def figures(self) -> dict:
+            return {}
+
+    flow = MirrorFlow("forward", Maker(), ({}, {}), [("orders", "orders", 1)])
+    caught_up = flow._sample(Reader(3031, b"k:v-2999"), Reader(3000, b"k:v-2999"))
+    assert (caught_up.caught_up, caught_up.lag_records) == (True, 0)
+    behind = flow._sample(Reader(3031, b"k:v-2999"), Reader(2900, b"k:v-2899"))
+    assert (behind.caught_up, behind.lag_records) == (False, 131)

@@ -67,6 +67,7 @@ def test_a_copy_holding_a_source_transactions_aborted_records_fails_its_check(ka
         [judged[kind]] = mirror_content.judge_topic(topic, source, copy, aborted)
     bad, good = judged["uncommitted"], judged["committed"]
     assert (bad["missing"], bad["extra"], bad["aborted_copied"]) == (0, 0, 10)
+    assert bad["source_aborted"] == good["source_aborted"] == 10
     failed = [c for c in content_checks([bad]) if not c["passed"]]
     assert [(c["check"], c["observed"]) for c in failed] == [
         ("aborted transactions' records in the copy", 10)]

@@ -18,11 +18,17 @@ def source_digest(sources: list[Path]) -> str:
     return hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:12]
 
 
-def compiled(java: str, classpath: str, sources: list[Path], classes: Path, what: str) -> Path:
-    """`classes`, compiling `sources` into it on first use; `what` names them in errors."""
+JAR = "classes.jar"   #: with compiled(jar=True), the classes packed, inside the folder
+
+
+def compiled(java: str, classpath: str, sources: list[Path], classes: Path, what: str,
+             jar: bool = False) -> Path:
+    """`classes`, compiling `sources` into it on first use; `what` names them in errors.
+    jar: pack them into `classes/JAR` too (a JVM asked to write a class-data archive refuses
+    to start with a non-empty folder on its classpath)."""
     if (classes / ".complete").exists():
         return classes
-    javac = _javac(java, what)
+    javac = _jdk_tool(java, "javac", what)
     classes.parent.mkdir(parents=True, exist_ok=True)
     # A folder of its own per build: several test workers (or runs) may build at once on a
     # fresh machine; the first to finish puts its classes in place, the others drop theirs.
@@ -33,6 +39,8 @@ def compiled(java: str, classpath: str, sources: list[Path], classes: Path, what
         if result.returncode != 0:
             first = (result.stderr or result.stdout).strip().splitlines()[:1] or ["(no output)"]
             raise ClusterError(f"compiling {what} failed: {first[0]}")
+        if jar:
+            _pack(java, partial, what)
         (partial / ".complete").write_text("\n".join(p.name for p in sources) + "\n")
         try:
             partial.rename(classes)   # atomic: `classes` only ever appears complete
@@ -45,11 +53,22 @@ def compiled(java: str, classpath: str, sources: list[Path], classes: Path, what
     return classes
 
 
-def _javac(java: str, what: str) -> Path:
-    javac = Path(java).with_name("javac")
-    if not javac.exists():
-        javac = Path(shutil.which("javac") or "")
-    if not javac.name or not javac.exists():
-        raise ClusterError(f"javac not found next to java or on PATH: {what} needs a JDK, not "
+def _pack(java: str, folder: Path, what: str) -> None:
+    tool = _jdk_tool(java, "jar", what)
+    tops = sorted(p.name for p in folder.iterdir())
+    result = subprocess.run([str(tool), "cf", str(folder / JAR),
+                             *[arg for top in tops for arg in ("-C", str(folder), top)]],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        first = (result.stderr or result.stdout).strip().splitlines()[:1] or ["(no output)"]
+        raise ClusterError(f"packing {what} failed: {first[0]}")
+
+
+def _jdk_tool(java: str, name: str, what: str) -> Path:
+    tool = Path(java).with_name(name)
+    if not tool.exists():
+        tool = Path(shutil.which(name) or "")
+    if not tool.name or not tool.exists():
+        raise ClusterError(f"{name} not found next to java or on PATH: {what} needs a JDK, not "
                            "only a JRE (apt-get install openjdk-17-jdk-headless)")
-    return javac
+    return tool

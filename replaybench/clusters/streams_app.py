@@ -9,6 +9,7 @@ from pathlib import Path
 
 from replaybench.clusters import jvm_build
 from replaybench.clusters.artifacts import KAFKA_VERSION, find_java, kafka_opts, streams_artifacts
+from replaybench.clusters.jvm_archive import JvmArchive
 
 SOURCES = Path(__file__).resolve().parent.parent / "jvm" / "streams"
 
@@ -18,6 +19,8 @@ class StreamsApp:
     java: str          #: the java binary to run it with
     classpath: str     #: compiled classes, then the kafka-streams jars
     options: tuple[str, ...] = ()   #: extra JVM options (KAFKA_OPTS, artifacts.kafka_opts)
+    #: its classes' sharing archive (jvm_archive.py): each instance's JVM loads ~5,000 classes
+    archive: JvmArchive | None = None
 
 
 def build(cache_dir: Path, version: str = KAFKA_VERSION) -> StreamsApp:
@@ -27,6 +30,8 @@ def build(cache_dir: Path, version: str = KAFKA_VERSION) -> StreamsApp:
     sources = sorted(SOURCES.glob("*.java"))
     classes = jvm_build.compiled(
         java.path, f"{libs}/*", sources,
-        cache_dir / "streams-app" / f"{version}-{jvm_build.source_digest(sources)}",
-        "the Kafka Streams application")
-    return StreamsApp(java.path, f"{classes}:{libs}/*", tuple(kafka_opts()))
+        cache_dir / "streams-app" / f"{version}-{jvm_build.source_digest(sources)}-jar",
+        "the Kafka Streams application", jar=True)
+    classpath = f"{classes / jvm_build.JAR}:{libs}/*"
+    return StreamsApp(java.path, classpath, tuple(kafka_opts()),
+                      JvmArchive(cache_dir, java.path, classpath, "streams"))

@@ -2,9 +2,12 @@
 as the harness sees it, sampled once a second on a thread of its own (so that no question to a
 cluster ever delays a tick of the applications), with MirrorMaker's own figures beside it.
 
-Each sample goes into the time series (role `mirror`): lag_records is the originals' end
-offsets minus the copies', summed over every mirrored topic; `caught_up` is whether each copy
-ends with its original's last record in every partition (an empty original counts as copied).
+Each sample goes into the time series (role `mirror`): `caught_up` is whether each copy ends
+with its original's last record in every partition (an empty original counts as copied);
+lag_records is 0 then, else the originals' end offsets minus the copies', summed over every
+mirrored topic. (Offsets overstate it on a transactional topic: its markers, and its aborted
+records when the mirror reads committed ones only, take offsets the copy never has; a copy
+caught up on such a topic stayed 31 offsets "behind" for good.)
 """
 
 from __future__ import annotations
@@ -106,6 +109,6 @@ class MirrorFlow:
             last = here.last_records(topic, partitions)
             complete = complete and last == there.last_records(copy, partitions)
         figures = self.maker.figures()
-        return Sample(self.clock(), lag, complete,
+        return Sample(self.clock(), 0 if complete else lag, complete,
                       {column: int(max(figures[f].values())) if figures.get(f) else None
                        for column, f in FIGURE_COLUMNS.items()})

@@ -73,7 +73,7 @@ class StreamsEngine(RestoreEngine):
             name = f"streams-{i}"
             s.actor(name, Role.STREAMS, functools.partial(
                 StreamsInstance, self.app.java, self.app.classpath, self._properties(name),
-                name=name, options=self.app.options))
+                name=name, options=self.app.options, archive=self.app.archive))
         self.lose = [f"streams-{i}" for i in range(streams.lose_state)]
         # Whose recovery is the restore: with static membership the wiped instances get their
         # own tasks back; otherwise tasks may fail over, so every instance is watched.

@@ -53,7 +53,7 @@ class StreamsApplication:
             name = f"streams-{i}"
             s.actor(name, Role.STREAMS, functools.partial(
                 StreamsInstance, self.app.java, self.app.classpath, self._properties(name, config),
-                name=name, options=self.app.options))
+                name=name, options=self.app.options, archive=self.app.archive))
 
     def start(self) -> None:
         s = self.state

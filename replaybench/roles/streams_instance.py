@@ -19,6 +19,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -41,6 +42,16 @@ appender.err.layout.pattern = %d %p %c{1} %m%n
 rootLogger.level = warn
 rootLogger.appenderRef.err.ref = err
 """
+
+
+class ClassArchive(Protocol):
+    """A JVM's class-data-sharing archive (clusters/jvm_archive.JvmArchive)."""
+
+    def use(self) -> list[str]: ...
+
+    def use_or_write(self) -> list[str]: ...
+
+    def settle(self, whole: bool = True) -> None: ...
 
 
 #: states in which the JVM has exited because it was told to, or killed by the harness
@@ -73,12 +84,14 @@ class Recovery:
 
 class StreamsInstance:
     def __init__(self, java: str, classpath: str, properties: dict[str, str],
-                 name: str = "streams-0", options: tuple[str, ...] = ()) -> None:
+                 name: str = "streams-0", options: tuple[str, ...] = (),
+                 archive: ClassArchive | None = None) -> None:
         """properties: StreamsConfig plus replaybench.input / replaybench.output; options:
-        extra JVM options, after replaybench's. The instance works in a temp dir of its own
-        (state.dir, its config and log), removed by close()."""
+        extra JVM options, after replaybench's; archive: the application's class-data archive
+        (the first JVM to exit cleanly without one writes it). The instance works in a temp dir
+        of its own (state.dir, its config and log), removed by close()."""
         self.name, self.java, self.classpath = name, java, classpath
-        self.options = options
+        self.options, self.archive = options, archive
         self.clock = Clock()
         work_dir = self.work_dir = Path(tempfile.mkdtemp(prefix=f"rb-{name}-"))
         self.state_dir = work_dir / f"{name}-state"
@@ -105,12 +118,21 @@ class StreamsInstance:
         log = open(self.log_file, "ab")
         self.proc = subprocess.Popen(
             [self.java, JVM_HEAP, f"-Dlog4j2.configurationFile={self.log_config}",
-             *self.options, "-cp", self.classpath, MAIN_CLASS, str(self.props_file)],
+             *self._archive_flags(), *self.options, "-cp", self.classpath, MAIN_CLASS,
+             str(self.props_file)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, start_new_session=True)
         log.close()
         self._reader = threading.Thread(target=self._read, args=(self.proc,), daemon=True)
         self._reader.start()
         return self.proc.pid
+
+    def _archive_flags(self) -> list[str]:
+        if self.archive is None:
+            return []
+        # A JVM with an agent may not write an archive; it may read one (jvm_archive.py).
+        if any(o.startswith("-javaagent") for o in self.options):
+            return self.archive.use()
+        return self.archive.use_or_write()
 
     def lose_state(self, tasks_return: bool = True) -> int:
         """A crash that takes the local state with it: kill -9, wipe the state directory, start
@@ -129,6 +151,7 @@ class StreamsInstance:
         if self.proc and self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGKILL)
             self.proc.wait(30)
+            self._settle_archive(whole=False)
         self._drain_events()
         self._note({"e": "killed", "t": now})
         self.state = "KILLED"
@@ -177,8 +200,13 @@ class StreamsInstance:
                 self.proc.stdin.write(b"close\n")
                 self.proc.stdin.close()
                 self.proc.wait(CLOSE_TIMEOUT_S)
+                self._settle_archive(whole=self.proc.returncode == 0)
             except (OSError, subprocess.TimeoutExpired):
                 self.kill()
+
+    def _settle_archive(self, whole: bool) -> None:
+        if self.archive is not None:
+            self.archive.settle(whole)
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

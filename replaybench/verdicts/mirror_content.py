@@ -29,12 +29,13 @@ def judge_topic(topic: str, source: Partitions, copy: Partitions,
         want, have = source[p][1], copy.get(p, ([], []))[1]
         lacking = Counter(want) - Counter(have)
         beyond = Counter(have) - Counter(want)
-        copied_aborted = sum((beyond & Counter((aborted or {}).get(p, ([], []))[1])).values())
+        dropped = (aborted or {}).get(p, ([], []))[1]
+        copied_aborted = sum((beyond & Counter(dropped)).values())
         rows.append({"kind": "topic", "name": topic, "partition": p,
                      "source_records": len(want), "copied_records": len(have),
                      "missing": sum(lacking.values()),
                      "extra": sum(beyond.values()) - copied_aborted,
-                     "aborted_copied": copied_aborted,
+                     "source_aborted": len(dropped), "aborted_copied": copied_aborted,
                      "in_order": have == want})
     return rows
 
