@@ -181,3 +181,35 @@ def test_the_application_jvm_takes_kafka_opts(kafka1, cache_dir, monkeypatch):
     finally:
         inst.close()
     assert "-XX:TieredStopAtLevel=1" in flags.split(), flags
+
+
+def test_an_instance_started_after_a_clean_close_maps_the_class_archive(kafka1, cache_dir,
+                                                                       tmp_path):
+    """On a cache without one, the first instance writes the application's class-data archive
+    as it closes; the next maps it (seen in its memory maps, not assumed from its flags)."""
+    import dataclasses
+    import time
+
+    from replaybench.clusters import streams_app
+    from replaybench.clusters.jvm_archive import JvmArchive
+    from replaybench.roles.streams_instance import StreamsInstance
+    app = streams_app.build(cache_dir)
+    app = dataclasses.replace(app, archive=JvmArchive(tmp_path, app.java, app.classpath,
+                                                      "streams"))   # a cache of its own
+    create_topic(kafka1.bootstrap, "rb-cds-in", 1, 1)
+    for i in range(2):   # each its own application: the second waits for no rebalance
+        props = {"application.id": f"rb-cds-{i}", "bootstrap.servers": kafka1.bootstrap,
+                 "replaybench.input": "rb-cds-in", "replaybench.output": "rb-cds-out"}
+        inst = StreamsInstance(app.java, app.classpath, props, options=app.options,
+                               archive=app.archive)
+        try:
+            pid = inst.start()
+            deadline = time.monotonic() + 60
+            while inst.state != "RUNNING" and time.monotonic() < deadline:
+                inst.tick(inst.clock() + 200_000_000)
+            maps = open(f"/proc/{pid}/maps").read()
+        finally:
+            inst.close()
+        if not app.archive.path.is_file():
+            assert str(app.archive.path) not in maps
+    assert app.archive.path.is_file() and str(app.archive.path) in maps
