@@ -46,7 +46,7 @@ def kafka1(cluster_root, cache_dir):
 @pytest.fixture(scope="module")
 def kafka3(cluster_root, cache_dir, request):
     """Per module, not per session: its two modules are all that use it, and three idle
-    brokers on each of three workers held a quarter of a core for the rest of the suite."""
+    brokers on each of three workers (four now) held a quarter of a core for the rest of the suite."""
     root = cluster_root / f"kafka3-{request.module.__name__.rsplit('.', 1)[-1]}"
     with LocalKafkaCluster(root, 3, cache_dir=cache_dir, overrides=QUIET).start() as cluster:
         yield cluster

@@ -20,7 +20,7 @@ from replaybench.results import store
 from tests.kafka_helpers import create_topic
 
 # Each migration runs two clusters, MirrorMaker and the applications (1.9 GB of JVM heaps).
-# Two run in the parallel suite (seen passing there beside the rest, with 3 workers on 2
+# Three run in the parallel suite (seen passing there beside the rest, with 3 and 4 workers on 2
 # cores); the one whose checks on re-reads depend on how far MirrorMaker's offset syncs lag
 # runs `alone`.
 pytestmark = pytest.mark.cluster
