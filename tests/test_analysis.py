@@ -262,6 +262,7 @@ def test_omb_catalogue_shapes_import(tmp_path, monkeypatch):
         interop.import_omb(many, env={})
 
 
+@pytest.mark.slow(30)
 @pytest.mark.cluster
 def test_an_imported_omb_backlog_drain_runs_as_a_verified_restore(tmp_path, kafka1, cache_dir):
     from tests.engine_helpers import SHORT
