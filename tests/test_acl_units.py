@@ -109,6 +109,27 @@ def test_a_migrations_roles_get_on_each_cluster_only_what_they_do_there():
         {"DESCRIBE topic *", "DESCRIBE group *"}
 
 
+def test_a_streams_move_grants_the_application_not_a_consumer_on_each_cluster():
+    """The target of a Kafka Streams move with its changelog mirrored: the application reads
+    its input and owns its internal topics under its own principal, as on one cluster; the
+    mirror makes the input's and the changelog's copies and syncs the application's group;
+    no consumer principal is granted anything."""
+    app = acls.StreamsNames("rb-r1-app", "rb-r1-output", "rb-r1-app-rb-aggregate-")
+    names = acls.MigrationNames(
+        "rb-r1-orders", ("rb-r1-orders",), "rb-r1-app",
+        ("rb-r1-orders", "rb-r1-app-rb-aggregate-changelog"), (), (), "source", ("rb-r1-app",),
+        app)
+    grants = acls.migration_grants(names)
+    assert not _of(grants, "consumer") and not _of(grants, "reader")
+    assert _of(grants, "streams") == {
+        "READ topic rb-r1-orders", "DESCRIBE topic rb-r1-orders", "WRITE topic rb-r1-output",
+        "DESCRIBE topic rb-r1-output", "ALL topic rb-r1-app-rb-aggregate-*",
+        "READ group rb-r1-app", "WRITE transactional_id rb-r1-app*",
+        "DESCRIBE transactional_id rb-r1-app*"}
+    assert {"CREATE topic rb-r1-app-rb-aggregate-changelog", "READ group rb-r1-app",
+            "WRITE topic rb-r1-app-rb-aggregate-changelog"} <= _of(grants, "mirror")
+
+
 def test_a_migrations_grant_left_out_is_left_out_on_its_side_and_named_when_refused():
     """--drop-acl mirror:DESCRIBE:group: MirrorMaker may not read the source's groups it
     checkpoints, and a refusal is explained as the grant it lacked."""

@@ -21,8 +21,8 @@ QUICK = ["live.consumers=0", "streams.instances=1", "migration.seed_s=2",
          "migration.mirror.refresh_s=2", "migration.cutover.wait_max_s=30"]
 
 
-def _moved(tmp_path: Path, *overrides: str):
-    proc, run_dir = _run(tmp_path, "streams-migration", *QUICK, *overrides)
+def _moved(tmp_path: Path, *overrides: str, flags: tuple[str, ...] = ()):
+    proc, run_dir = _run(tmp_path, "streams-migration", *QUICK, *overrides, flags=flags)
     assert run_dir is not None, proc.stderr[-2000:]
     info = json.loads((run_dir / "manifest.json").read_text())
     return proc, run_dir, info, info["migration"]
@@ -47,11 +47,32 @@ def _copied(run_dir: Path, suffix: str) -> dict[int, int]:
 @pytest.mark.timeout(RUN_TIMEOUT_S + 60)
 def test_an_application_moved_with_its_changelog_restores_the_copy_and_re_applies_what_it_re_read(
         tmp_path):
-    """At least once, the changelog mirrored, a new machine: the instance restores its
-    store from the copy on the target and go on from the group's synced offsets. Every input
-    record those offsets had it read again is applied twice, and nothing else is."""
-    proc, run_dir, info, verdict = _moved(tmp_path)
+    """At least once, the changelog mirrored, a new machine, both clusters on sasl_ssl: the
+    instance restores its store from the copy on the target and go on from the group's synced
+    offsets. Every input record those offsets had it read again is applied twice, and nothing
+    else is. On each cluster the application, the mirror and the producers log in as
+    themselves, and each cluster's own authorizer says who did what."""
+    proc, run_dir, info, verdict = _moved(tmp_path, flags=("--security", "sasl_ssl"))
     assert proc.returncode == 0 and info["status"] == "completed", proc.stdout[-3000:]
+    app, source, target = f"rb-{info['run_id']}-app", info["cluster"]["source"], \
+        info["cluster"]["target"]
+    changelog, orders = f"{app}-rb-aggregate-changelog", f"rb-{info['run_id']}-orders"
+    for side in (source, target):
+        assert side["security"] == "sasl_ssl"
+        assert not [p for p, v in side["access_seen"].items() if v.get("denied")], side
+    on_source = {p: set(v["allowed"]) for p, v in source["access_seen"].items()}
+    on_target = {p: set(v["allowed"]) for p, v in target["access_seen"].items()}
+    assert {f"READ Topic:{orders}", f"WRITE Topic:{changelog}"} <= on_source["User:streams"]
+    assert f"READ Topic:{changelog}" in on_source["User:mirror"]
+    # on the target the mirror wrote both copies and synced the group's offsets; then the
+    # application restored from the changelog copy and wrote on, under its own principal
+    assert {f"WRITE Topic:{orders}", f"WRITE Topic:{changelog}",
+            f"READ Group:{app}"} <= on_target["User:mirror"]
+    assert {f"READ Topic:{changelog}", f"WRITE Topic:{changelog}", f"READ Topic:{orders}",
+            f"READ Group:{app}"} <= on_target["User:streams"]
+    assert f"WRITE Topic:{orders}" in on_target["User:producer"]
+    writers = {p for p, a in on_target.items() if f"WRITE Topic:{changelog}" in a}
+    assert writers == {"User:mirror", "User:streams"}, writers
     assert verdict["verdict"].startswith("GO: nothing lost") and verdict["lost"] == 0
     # the mirror carried the changelog and the application's group, and nothing else
     app = f"rb-{info['run_id']}-app"

@@ -120,16 +120,23 @@ class MigrationNames:
     groups_out: tuple[str, ...]    #: the groups whose offsets a mirror reads there
     writer: str = ""   #: the alias of the cluster whose mirror writes here ("": none does)
     groups_in: tuple[str, ...] = ()   #: the groups whose offsets that mirror syncs here
+    #: a Kafka Streams application moved (reading `topic`) instead of a consumer group
+    streams: StreamsNames | None = None
 
 
 def migration_grants(names: MigrationNames, monitored: bool = False) -> list[Grant]:
     """One cluster of a migration: the producers write the applications' topic, the consumers
-    read it (and the copy) in their group, and the mirror reads what it mirrors from here and
+    read it (and the copy) in their group, or a Kafka Streams application reads it as it does
+    on one cluster, and the mirror reads what it mirrors from here and
     writes the copies it makes here, with MirrorMaker's own topics and groups (prefix mm2-,
     and the heartbeats and checkpoints it emits)."""
     grants = [Grant("producer", op, "topic", names.topic) for op in ("WRITE", "DESCRIBE")]
-    grants += [Grant("consumer", op, "topic", t) for t in names.read for op in ("READ", "DESCRIBE")]
-    grants.append(Grant("consumer", "READ", "group", names.group))
+    if names.streams:   # the application, under its own principal, on either cluster
+        grants += [g for g in _streams_grants(names.topic, names.streams) if g.role == "streams"]
+    else:
+        grants += [Grant("consumer", op, "topic", t) for t in names.read
+                   for op in ("READ", "DESCRIBE")]
+        grants.append(Grant("consumer", "READ", "group", names.group))
     grants += [Grant("monitor", "DESCRIBE", kind, "*") for kind in ("topic", "group")
                if monitored]
     # once each: a topic the mirror both writes and reads back (the identity policy's copy,

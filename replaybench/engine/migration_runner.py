@@ -38,7 +38,7 @@ from replaybench.engine.mirror_flow import MirrorFlow
 from replaybench.engine.phases import run_schedule
 from replaybench.engine.run_parts import Topics
 from replaybench.engine.run_state import RunState
-from replaybench.engine.streams_engine import changelog_of
+from replaybench.engine.streams_engine import STORE, changelog_of
 from replaybench.engine.streams_move import StreamsApplication
 from replaybench.engine.streams_move_schedule import StreamsMoveSchedule
 from replaybench.engine.workload import WorkloadSpec
@@ -65,11 +65,6 @@ def run(request, spec: WorkloadSpec, display, results_dir: Path, run_id: str, la
     acls.check_drops(request.drop_acls, "sasl_ssl" if any(
         mode == "sasl_ssl" and not c.profile for mode, c in zip(secured, choices)) else None)
     clusters_of.check_choices(choices)
-    if m.application == "kafka-streams" and (request.security or m.source_security
-                                             or m.target_security):
-        raise UsageError("migration.application: kafka-streams runs unsecured for now (its "
-                         "grants on two clusters are not written yet): drop --security and "
-                         "migration.*_security")
     for flag, asked in (("--cluster-cpus/--harness-cpus", request.cpu_budget),
                         ("--monitor", request.monitor), ("--security", request.security)):
         if asked and all(c.profile for c in choices):
@@ -142,8 +137,8 @@ def _measure(stack: ExitStack, spec: WorkloadSpec, request, record: RunRecord,
     clock = Clock()
     existing = _existing_topics(source, m.existing_topics)
     copy = copy_name(topic, m.mirror.policy)
-    grants = _grant(source, target, topic, group, copy, existing, spec, request.monitor,
-                    request.drop_acls)
+    grants = _grant(source, target, topic, group, copy, run_topics.output_topic(record.run_id),
+                    existing, spec, request.monitor, request.drop_acls)
     forward, reverse, mirrors = _flows(spec, source, target, topic, group, root, request,
                                        existing)
     stack.callback(lambda: [f.stop() for f in (forward, reverse) if f])
@@ -227,7 +222,7 @@ def _read_on_target(topic: str, copy: str) -> list[str]:
 
 
 def _grant(source: ClusterHandle, target: ClusterHandle, topic: str, group: str, copy: str,
-           existing: dict[str, int], spec: WorkloadSpec, monitored: bool,
+           output: str, existing: dict[str, int], spec: WorkloadSpec, monitored: bool,
            drops: tuple[str, ...]) -> dict[str, acls.RunGrants]:
     """On each sasl_ssl cluster, every role's least privilege there, less what `drops`
     (--drop-acl) names (a migration's roles log in on both clusters as themselves);
@@ -235,14 +230,19 @@ def _grant(source: ClusterHandle, target: ClusterHandle, topic: str, group: str,
     m = spec.migration
     back = (topic,) if m.rollback else ()
     team = tuple(existing)
+    # a Kafka Streams application: the group is its application id; its changelog is
+    # mirrored with its input (the identity policy: the copy keeps the name)
+    app = acls.StreamsNames(group, output, f"{group}-{STORE}-") \
+        if m.application == "kafka-streams" else None
+    changelog = (changelog_of(group),) if app and m.streams.changelog == "mirrored" else ()
     on_source = acls.MigrationNames(
         topic, (topic, f"{TARGET}.{topic}"), group, tuple(f"{TARGET}.{t}" for t in back),
-        (topic, *team), (group, *m.existing_groups), TARGET if back else "",
-        (group,) if back else ())
+        (topic, *changelog, *team), (group, *m.existing_groups), TARGET if back else "",
+        (group,) if back else (), app)
     on_target = acls.MigrationNames(
         topic, tuple(_read_on_target(topic, copy)), group,
-        (copy, *(copy_name(t, m.mirror.policy) for t in team)), back, (group,) if back else (),
-        SOURCE, (group, *m.existing_groups))
+        (copy, *changelog, *(copy_name(t, m.mirror.policy) for t in team)), back,
+        (group,) if back else (), SOURCE, (group, *m.existing_groups), app)
     return {SOURCE: acls.for_migration(source.security, source.client_config, on_source,
                                        monitored, drops),
             TARGET: acls.for_migration(target.security, target.client_config, on_target,
