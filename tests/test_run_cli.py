@@ -162,7 +162,7 @@ def test_s3_backed_broker_restores_exactly_and_survives_a_replacement(tmp_path):
     on a fresh cluster, and the faulted run says what the fault cost its restore."""
     import pyarrow.parquet as pq
     proc = _cli("run", "--workload", "broker-replacement", "--cluster", "s3", "--scale", "smoke",
-                "--results", str(tmp_path), *SHORT, "--set", "seed.records=100000",
+                "--results", str(tmp_path), *SHORT, "--set", "seed.records=50000",
                 "--set", "faults=[{action: replace, broker: 1, at_s: 0}]")
     out, err = proc.communicate(timeout=600)
     [info] = _manifests(tmp_path)
@@ -193,7 +193,7 @@ def test_s3_backed_broker_restores_exactly_and_survives_a_replacement(tmp_path):
     assert drill["restore_time_ns"] == info["reference"]["restore_time_with_faults_ns"] > 0
     assert drill["broker_bytes_after"] == 0                     # stateless: nothing local
     # ...and the new process read only metadata from the object store before it listened
-    # (a re-fetch of the state would be ~20 MB); the window until it answered also holds the
+    # (a re-fetch of the state would be ~10 MB); the window until it answered also holds the
     # first fetches it served.
     assert 0 <= drill["startup_bytes_read"] < 1_000_000
     assert drill["object_store_get_requests"] > 0
