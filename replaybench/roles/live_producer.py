@@ -194,8 +194,13 @@ class LiveProducer:
         self._plan_lo, self._plan_hi = lo, hi
 
     def _send_planned(self, i: int, j: int) -> None:
-        """Send planned records i..j-1 (indexes into the plan), each stamped as it goes."""
-        size, blob, keys, ring = self.value_bytes, self._blob, self._keys, self.sent_ns
+        """Send planned records i..j-1 (indexes into the plan)."""
+        self._produce_stamped(self._blob, self._keys, i, j)
+
+    def _produce_stamped(self, blob: bytes, keys: bytes, i: int, j: int) -> None:
+        """produce() records i..j-1 of an encoded batch, the next sequence numbers, each
+        stamped in the sent ring as it goes."""
+        size, ring = self.value_bytes, self.sent_ns
         produce, clock, topic, seq = self.producer.produce, self.clock, self.topic, self.sent
         for k in range(i, j):
             ring[seq & (_RING - 1)] = clock()
@@ -220,30 +225,17 @@ class LiveProducer:
         self._lateness_from = hi
 
     def _send(self, hi: int) -> None:
-        lo, n, size = self.sent, hi - self.sent, self.value_bytes
+        """Closed loop: encode records up to hi now, each intended now, and send them."""
+        lo, n = self.sent, hi - self.sent
         seq = np.arange(lo, hi, dtype=np.int64)
-        if self.schedule is None:
-            intended = np.full(n, self.clock(), np.int64)
-        else:
-            intended = self.origin_ns + self.schedule.intended(lo, hi)
+        intended = np.full(n, self.clock(), np.int64)
         key_ids = self.keys.draw(self.rng, n)
         core.encode_values(self.values[:n], key_ids, VERSION_BASE + seq, intended, seq,
                            self.producer_id, self.pool, True)
-        blob, keys = self.values[:n].tobytes(), records.encode_keys(key_ids).tobytes()
-        sent = np.zeros(n, np.int64)
-        produce, clock, topic = self.producer.produce, self.clock, self.topic
-        for i in range(n):
-            sent[i] = clock()
-            while True:
-                try:
-                    produce(topic, blob[i * size:(i + 1) * size], keys[8 * i:8 * i + 8])
-                    break
-                except BufferError:  # local queue full: the broker is behind; wait for acks
-                    self.producer.poll(0.005)
-        self.sent_ns[seq & (_RING - 1)] = sent
-        core.record_latencies(self.hists["sent_intended"], sent - intended, self._scratch)
-        self.sent = hi
-        self._counts["sent"] += n
+        self._produce_stamped(self.values[:n].tobytes(),
+                              records.encode_keys(key_ids).tobytes(), 0, n)
+        core.record_latencies(self.hists["sent_intended"],
+                              self.sent_ns[seq & (_RING - 1)] - intended, self._scratch)
 
     def _on_delivery(self, err, msg) -> None:
         if err is None:
