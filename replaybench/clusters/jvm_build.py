@@ -37,8 +37,7 @@ def compiled(java: str, classpath: str, sources: list[Path], classes: Path, what
         result = subprocess.run([str(javac), "-d", str(partial), "-cp", classpath,
                                  *map(str, sources)], capture_output=True, text=True)
         if result.returncode != 0:
-            first = (result.stderr or result.stdout).strip().splitlines()[:1] or ["(no output)"]
-            raise ClusterError(f"compiling {what} failed: {first[0]}")
+            raise ClusterError(f"compiling {what} failed: {_first_line(result)}")
         if jar:
             _pack(java, partial, what)
         (partial / ".complete").write_text("\n".join(p.name for p in sources) + "\n")
@@ -60,8 +59,12 @@ def _pack(java: str, folder: Path, what: str) -> None:
                              *[arg for top in tops for arg in ("-C", str(folder), top)]],
                             capture_output=True, text=True)
     if result.returncode != 0:
-        first = (result.stderr or result.stdout).strip().splitlines()[:1] or ["(no output)"]
-        raise ClusterError(f"packing {what} failed: {first[0]}")
+        raise ClusterError(f"packing {what} failed: {_first_line(result)}")
+
+
+def _first_line(result: subprocess.CompletedProcess) -> str:
+    """A JDK tool's first line of complaint."""
+    return ((result.stderr or result.stdout).strip().splitlines() or ["(no output)"])[0]
 
 
 def _jdk_tool(java: str, name: str, what: str) -> Path:
