@@ -451,3 +451,37 @@ def test_a_copy_ending_with_its_originals_last_record_has_no_lag_whatever_its_of
     assert (caught_up.caught_up, caught_up.lag_records) == (True, 0)
     behind = flow._sample(Reader(3031, b"k:v-2999"), Reader(2900, b"k:v-2899"))
     assert (behind.caught_up, behind.lag_records) == (False, 131)
+
+
+def test_where_a_mirror_began_to_read_is_read_from_its_consumers_log(tmp_path):
+    """A mirror back starts at the ends of the target's topics (auto.offset.reset: latest):
+    its consumer's own lines say where, per partition, the latest start's winning."""
+    from replaybench.clusters.mirror_maker import MirrorMaker
+    maker = MirrorMaker(tmp_path, tmp_path, {}, name="reverse-mirror")
+    assert maker.start_positions() == {}
+    prefix = "[2026-12-07 07:01:02,345] INFO [Consumer clientId=x, groupId=null] "
+    maker.log_path.write_text(
+        f"{prefix}Resetting offset for partition rb-1-orders-0 to position FetchPosition"
+        "{offset=1200, offsetEpoch=Optional.empty, currentLeader=LeaderAndEpoch{leader="
+        "Optional[127.0.0.1:21000 (id: 1 rack: null)], epoch=0}}. (org.apache.kafka.clients."
+        "consumer.internals.SubscriptionState)\n"
+        "[2026-12-07 07:01:02,346] INFO Starting with 2 previously uncommitted partitions.\n"
+        f"{prefix}Resetting offset for partition rb-1-app-rb-aggregate-changelog-3 to position "
+        "FetchPosition{offset=0, offsetEpoch=Optional.empty}.\n"
+        f"{prefix}Resetting offset for partition rb-1-orders-0 to position FetchPosition"
+        "{offset=1250, offsetEpoch=Optional.empty}.\n")
+    assert maker.start_positions() == {("rb-1-orders", 0): 1250,
+                                       ("rb-1-app-rb-aggregate-changelog", 3): 0}
+
+
+def test_a_copy_made_on_the_way_back_is_checked_under_its_own_scope():
+    from replaybench.engine.migration_verify import content_checks
+    from replaybench.verdicts import mirror_content
+    target = {0: ([0, 1, 2], [b"a", b"b", b"c"])}
+    source = {0: ([0, 1], [b"a", b"b"])}   # the mirror back missed c
+    rows = [{**r, "step": "rollback"} for r in mirror_content.judge_topic("orders", target,
+                                                                          source)]
+    [check] = [c for c in content_checks(rows) if not c["passed"]]
+    assert check["scope"] == "rollback mirror orders-0" and check["observed"] == 1
+    assert [c["scope"] for c in content_checks([{**rows[0], "step": "cutover"}])][0] == \
+        "mirror orders-0"

@@ -29,30 +29,49 @@ def _moved(tmp_path: Path, *overrides: str, flags: tuple[str, ...] = ()):
 
 
 def _restarts(run_dir: Path) -> dict[str, int]:
-    """When each instance started on the target (the second streams_started), ns."""
+    """When each instance last started on another cluster (its last streams_started after
+    the first), ns."""
     started: dict[str, list[int]] = {}
     for e in _rows(run_dir, "events"):
         if e["kind"] == "streams_started":
             started.setdefault(e["actor"], []).append(e["t_ns"])
-    return {actor: max(ts) for actor, ts in started.items() if len(ts) == 2}
+    return {actor: max(ts) for actor, ts in started.items() if len(ts) >= 2}
 
 
-def _copied(run_dir: Path, suffix: str) -> dict[int, int]:
-    """Per partition, the records of a topic's copy as the application found it."""
+def _copied(run_dir: Path, suffix: str, step: str = "cutover") -> dict[int, int]:
+    """Per partition, the records of a topic's copy as the application found it at a move
+    (the rollback's: the source's topic, the target's records copied onto its end)."""
     return {r["partition"]: r["copied_records"] for r in _rows(run_dir, "mirror_content")
-            if r["kind"] == "topic" and r["name"].endswith(suffix)}
+            if r["kind"] == "topic" and r["name"].endswith(suffix) and r["step"] == step}
+
+
+def _copied_back_whole(run_dir: Path) -> None:
+    """The mirror back: every partition of each topic on the source holds, in order, every
+    record the target holds (the target's copy of the source's, then what was written
+    there), none twice: it began at the copy's end, where it said it did."""
+    content = _rows(run_dir, "mirror_content")
+    back = [r for r in content if r["step"] == "rollback" and r["kind"] == "topic"]
+    assert back and all(r["in_order"] and r["missing"] == r["extra"] == 0 for r in back), back
+    [placed] = [e for e in _rows(run_dir, "events") if e["kind"] == "mirror_placed"]
+    positions = json.loads(placed["detail"])["positions"]
+    ends = {f"{r['name']}-{r['partition']}": r["copied_records"] for r in content
+            if r["step"] == "cutover" and r["kind"] == "topic"}   # at least once: no markers
+    assert positions == ends, (positions, ends)
 
 
 @pytest.mark.slow(75)
 @pytest.mark.timeout(RUN_TIMEOUT_S + 60)
 def test_an_application_moved_with_its_changelog_restores_the_copy_and_re_applies_what_it_re_read(
         tmp_path):
-    """At least once, the changelog mirrored, a new machine, both clusters on sasl_ssl: the
-    instance restores its store from the copy on the target and go on from the group's synced
-    offsets. Every input record those offsets had it read again is applied twice, and nothing
-    else is. On each cluster the application, the mirror and the producers log in as
+    """At least once, the changelog mirrored, a new machine, both clusters on sasl_ssl, then
+    rolled back: the instance restores its store from the copy on the target and goes on from
+    the group's synced offsets; moved back, from its changelog on the source, onto which the
+    mirror back copied what it wrote on the target, and from the offsets that mirror synced.
+    Every input record those offsets had it read again is applied twice, and nothing else
+    is. On each cluster the application, both mirrors and the producers log in as
     themselves, and each cluster's own authorizer says who did what."""
-    proc, run_dir, info, verdict = _moved(tmp_path, flags=("--security", "sasl_ssl"))
+    proc, run_dir, info, verdict = _moved(tmp_path, "migration.rollback=true",
+                                          flags=("--security", "sasl_ssl"))
     assert proc.returncode == 0 and info["status"] == "completed", proc.stdout[-3000:]
     app, source, target = f"rb-{info['run_id']}-app", info["cluster"]["source"], \
         info["cluster"]["target"]
@@ -63,7 +82,9 @@ def test_an_application_moved_with_its_changelog_restores_the_copy_and_re_applie
     on_source = {p: set(v["allowed"]) for p, v in source["access_seen"].items()}
     on_target = {p: set(v["allowed"]) for p, v in target["access_seen"].items()}
     assert {f"READ Topic:{orders}", f"WRITE Topic:{changelog}"} <= on_source["User:streams"]
-    assert f"READ Topic:{changelog}" in on_source["User:mirror"]
+    # the mirror read both there; moved back, it wrote both there, and synced the group
+    assert {f"READ Topic:{changelog}", f"WRITE Topic:{orders}", f"WRITE Topic:{changelog}",
+            f"READ Group:{app}"} <= on_source["User:mirror"]
     # on the target the mirror wrote both copies and synced the group's offsets; then the
     # application restored from the changelog copy and wrote on, under its own principal
     assert {f"WRITE Topic:{orders}", f"WRITE Topic:{changelog}",
@@ -74,47 +95,71 @@ def test_an_application_moved_with_its_changelog_restores_the_copy_and_re_applie
     writers = {p for p, a in on_target.items() if f"WRITE Topic:{changelog}" in a}
     assert writers == {"User:mirror", "User:streams"}, writers
     assert verdict["verdict"].startswith("GO: nothing lost") and verdict["lost"] == 0
-    # the mirror carried the changelog and the application's group, and nothing else
-    app = f"rb-{info['run_id']}-app"
-    props = info["mirror"]["forward"]
-    assert props["source->target.groups"] == app
-    assert props["source->target.topics"].split(", ") == [
-        f"rb-{info['run_id']}-orders", f"{app}-rb-aggregate-changelog"]
-    # the instance started again on the target, and restored each partition's whole copy
+    # the mirror carried the changelog and the application's group, and nothing else; the
+    # mirror back the same, under the same names, from the ends of the target's topics
+    props, back = info["mirror"]["forward"], info["mirror"]["reverse"]
+    assert props["source->target.groups"] == back["target->source.groups"] == app
+    assert props["source->target.topics"].split(", ") == \
+        back["target->source.topics"].split(", ") == [orders, changelog]
+    assert back["replication.policy.class"].endswith("IdentityReplicationPolicy")
+    assert back["target.consumer.auto.offset.reset"] == "latest"
+    _copied_back_whole(run_dir)
+    # the instance started again on each side; moved back, it restored each partition's
+    # whole changelog on the source: its own, and what it had written on the target
     restarted = _restarts(run_dir)
     assert sorted(restarted) == ["streams-0"]
     after = [r for r in _rows(run_dir, "restore_partitions")
              if r["started_ns"] >= min(restarted.values())]
-    copied = _copied(run_dir, "-changelog")
+    copied = _copied(run_dir, "-changelog", "rollback")
     assert sorted(copied) == [0, 1, 2, 3] and all(copied.values())
     for p, n in copied.items():
         assert any(r["partition"] == p and r["start_offset"] == 0 and r["end_offset"] == n
                    and r["records"] == n for r in after), (p, n, after)
-    # updates applied twice: exactly the input records the translated offsets re-read
-    errors = [r["translation_error"] for r in _rows(run_dir, "mirror_content")
-              if r["kind"] == "group"]
-    assert len(errors) == 4 and all(e <= 0 for e in errors)
+    # updates applied twice: exactly the input records the translated offsets re-read, at
+    # each move (the changelog copied back holds those of the cutover)
+    errors = {step: [r["translation_error"] for r in _rows(run_dir, "mirror_content")
+                     if r["kind"] == "group" and r["step"] == step]
+              for step in ("cutover", "rollback")}
+    assert len(errors["cutover"]) == len(errors["rollback"]) == 4
+    assert all(e <= 0 for e in errors["cutover"] + errors["rollback"])
+    steps = {r["step"]: r for r in _rows(run_dir, "migration") if r["partition"] == -1}
+    assert steps["cutover"]["duplicates"] == -sum(errors["cutover"])
     [group] = _rows(run_dir, "restore_groups")
     assert group["double_applied_updates"] == verdict["duplicates"] == verdict["re_read"] \
-        == -sum(errors)
-    # and the writes on the target reached the state too (none lost among them)
-    [step] = [r for r in _rows(run_dir, "migration") if r["partition"] == -1]
-    assert step["acked_after"] > 0 and group["lost_updates"] == 0
-    assert "updates applied twice" in proc.stdout
+        == steps["rollback"]["duplicates"] == -sum(errors["cutover"] + errors["rollback"])
+    # and the writes on both sides reached the state too (none lost among them)
+    assert steps["cutover"]["acked_after"] > 0 and steps["rollback"]["acked_after"] > 0
+    assert group["lost_updates"] == steps["cutover"]["lost"] == 0
+    assert verdict["downtime_ns"] > 0 and verdict["back_downtime_ns"] > 0
+    assert "updates applied twice" in proc.stdout and "rollback" in proc.stdout
 
 
 @pytest.mark.slow(70)
 @pytest.mark.timeout(RUN_TIMEOUT_S + 60)
 def test_a_rebuilt_application_processes_the_whole_copy_into_an_exact_state(tmp_path):
     """Only the input mirrored, no offsets synced: on the target it starts from the copy's
-    beginning with an empty store, and the state is exact, nothing applied twice."""
-    proc, run_dir, info, verdict = _moved(tmp_path, "migration.streams.changelog=rebuilt")
+    beginning with an empty store, and the state is exact, nothing applied twice. Rolled
+    back, it finds its changelog and offsets on the source as it left them, and processes
+    what the mirror back copied there (the writes on the target, from where it began): its
+    state is exact again. Had that mirror begun anywhere else, updates would be missing or
+    applied twice."""
+    proc, run_dir, info, verdict = _moved(tmp_path, "migration.streams.changelog=rebuilt",
+                                          "migration.rollback=true")
     assert proc.returncode == 0 and info["status"] == "completed", proc.stdout[-3000:]
-    props = info["mirror"]["forward"]
-    assert props["source->target.topics"] == f"rb-{info['run_id']}-orders"
-    assert props["source->target.groups"] == ""
+    orders = f"rb-{info['run_id']}-orders"
+    props, back = info["mirror"]["forward"], info["mirror"]["reverse"]
+    assert props["source->target.topics"] == back["target->source.topics"] == orders
+    assert props["source->target.groups"] == back["target->source.groups"] == ""
     assert not [r for r in _rows(run_dir, "mirror_content") if r["kind"] == "group"]
+    _copied_back_whole(run_dir)
     assert (verdict["lost"], verdict["duplicates"], verdict["max_duplicates"]) == (0, 0, 0)
+    steps = {r["step"]: r for r in _rows(run_dir, "migration") if r["partition"] == -1}
+    assert [(steps[s]["lost"], steps[s]["duplicates"]) for s in ("cutover", "rollback")] == \
+        [(0, 0), (0, 0)]
+    assert steps["cutover"]["acked_after"] > 0 and steps["rollback"]["acked_after"] > 0
+    # back on the source it restored its own changelog (the state it left there)
+    [group] = _rows(run_dir, "restore_groups")
+    assert group["records"] > 0 and group["lost_updates"] == 0
     assert verdict["kept_state"]["partitions"] == 0
 
 

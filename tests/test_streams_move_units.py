@@ -19,7 +19,7 @@ STREAMS = "version: 1\nname: m\nlive:\n  consumers: 0\nmigration:\n  application
 @pytest.mark.parametrize(("extra", "says"), [
     ("  cutover:\n    procedure: consumers-first\n", "drain-then-switch"),
     ("  mirror:\n    policy: prefixed\n", "identity"),
-    ("  rollback: true\n", "rollback"),
+    ("  existing_topics: [orders]\n", "a team's own topics"),
 ])
 def test_a_streams_move_refuses_what_it_cannot_do_in_one_line(tmp_path, extra, says):
     path = tmp_path / "m.yaml"
@@ -38,6 +38,23 @@ def test_a_streams_move_has_no_consumer_group_of_its_own(tmp_path):
     assert spec.migration.phase_names() == ["seed", "catch-up", "mirrored", "cutover-drain",
                                             "cutover-checkpoints", "cutover-restore", "trial",
                                             "drain"]
+
+
+@pytest.mark.parametrize("rollback", [False, True])
+def test_the_phases_a_fault_may_follow_are_the_phases_a_streams_move_enters(rollback):
+    from replaybench.engine.phases import Phase
+    spec = workload.load(workload.path_for("streams-migration"),
+                         [f"migration.rollback={str(rollback).lower()}"])
+    state = types.SimpleNamespace(spec=spec, on_tick=[],
+                                  faults=types.SimpleNamespace(faults=[]))
+    traffic = types.SimpleNamespace(start=None, stop_producers=None)
+    schedule = StreamsMoveSchedule(state, traffic, None, None, None, None,
+                                   object() if rollback else None)
+    names = [s.name for s in schedule.steps(lambda: None) if isinstance(s, Phase)][:-1]
+    assert names == spec.migration.phase_names()
+    if rollback:   # the mirror back in place before the application writes on the target
+        assert names.index("cutover-reverse") == names.index("cutover-restore") - 1
+        assert names[-4:] == ["rollback-checkpoints", "rollback-restore", "back", "drain"]
 
 
 def test_the_verdict_counts_updates_for_an_application_and_records_for_a_group():

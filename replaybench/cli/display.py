@@ -179,31 +179,39 @@ def _migration_table(rows: list[dict], verdict: dict) -> Table:
 
 
 def _streams_move_table(rows: list[dict], verdict: dict) -> Table:
-    """A Kafka Streams application's move: its state against every write, and what the move
-    cost it."""
-    step = next(r for r in rows if r["partition"] == -1)
+    """A Kafka Streams application's move (and its move back): its state against every write,
+    and what each move cost it."""
+    steps = [r for r in rows if r["partition"] == -1]
     table = Table(title=f"Kafka Streams application moved (changelog {verdict['changelog']}, "
                         f"local state {verdict['local_state']})",
-                  caption="from its stores, key by key, against every acknowledged write; "
-                          "re-read: input records the synced offsets had it process again")
+                  caption="from its stores, key by key, against every acknowledged write "
+                          "(a move back: its state on the target judged as it left); "
+                          "translation: the synced offsets' error, summed (negative: input "
+                          "processed again)")
     table.add_column("")
-    table.add_column("cutover", justify="right")
+    for step in steps:
+        table.add_column(step["step"], justify="right")
+    down = {"cutover": verdict["downtime_ns"], "rollback": verdict.get("back_downtime_ns")}
     kept = verdict["kept_state"]
+    for label, cell in (
+            ("updates lost", lambda st: _red_if(st["lost"])),
+            ("updates applied twice", lambda st: f"{st['duplicates']:,} "
+                                                 f"(bound {verdict['max_duplicates']:,})"),
+            ("translation", lambda st: "—" if st["translation_error"] is None
+             else f"{st['translation_error']:+,}"),
+            ("down (stopped -> useful there)", lambda st: _seconds(down.get(st["step"]))),
+            ("copied, offsets synced in", lambda st: _seconds(st.get("mirror_drain_ns"))),
+            ("write unavailable", lambda st: _seconds(st["write_unavailable_ns"])),
+            ("switch time", lambda st: _seconds(st["switch_ns"]))):
+        table.add_row(label, *[cell(st) for st in steps])
     for label, value in (
-            ("updates lost", _red_if(verdict["lost"])),
-            ("updates applied twice", f"{verdict['duplicates']:,} "
-                                      f"(bound {verdict['max_duplicates']:,})"),
-            ("input re-read / skipped", f"{verdict['re_read']:,} / "
-                                        f"{_red_if(verdict['skipped'])}"),
-            ("restored on the target", f"{verdict['restored_records']:,} records"),
-            ("down (stopped -> useful there)", _seconds(verdict["downtime_ns"])),
+            ("input re-read / skipped, in all", f"{verdict['re_read']:,} / "
+                                                f"{_red_if(verdict['skipped'])}"),
+            ("restored at its last start", f"{verdict['restored_records']:,} records"),
             ("resumed from kept state / past the copy's end / elsewhere in it",
              f"{kept['partitions']} / {_red_if(kept['beyond_copy_end'])} / "
-             f"{_red_if(kept['not_matching_copy'])}"),
-            ("copied, offsets synced in", _seconds(step.get("mirror_drain_ns"))),
-            ("write unavailable", _seconds(step["write_unavailable_ns"])),
-            ("switch time", _seconds(step["switch_ns"]))):
-        table.add_row(label, value)
+             f"{_red_if(kept['not_matching_copy'])}")):
+        table.add_row(label, value, *[""] * (len(steps) - 1))
     return table
 
 

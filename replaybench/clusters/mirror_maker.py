@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import urllib.request
 from pathlib import Path
 
@@ -64,7 +65,8 @@ class MirrorMaker:
         self.root.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(mirror_config.render(self.props))
         log4j = self.root / f"{self.name}-log4j2.properties"
-        log4j.write_text(file_log4j(self.log_path, {"clients": "org.apache.kafka.clients"}))
+        log4j.write_text(file_log4j(self.log_path, {"clients": "org.apache.kafka.clients"})
+                         + _POSITIONS_LOG4J)
         libs = mirror_artifacts().fetch(self.cache_dir)
         self.metrics_port = free_ports(1)[0]
         # C1 only: the mirror's start (class loading, two Connect herders) is most of its
@@ -119,6 +121,19 @@ class MirrorMaker:
                or "Exception" in line]
         return " | ".join((bad or every)[-lines:]) or "(it logged nothing)"
 
+    def start_positions(self) -> dict[tuple[str, int], int]:
+        """Where it began to read each partition that had no stored position, (topic,
+        partition) -> offset, as its consumer logged it (the latest start wins)."""
+        found: dict[tuple[str, int], int] = {}
+        try:
+            with open(self.log_path, errors="replace") as log:
+                for line in log:
+                    if (m := _RESET.search(line)) is not None:
+                        found[m["topic"], int(m["partition"])] = int(m["offset"])
+        except FileNotFoundError:
+            pass
+        return found
+
     def figures(self, timeout_s: float = 3.0) -> dict[str, dict[str, float]]:
         """Its own per-partition lag figures (ms), {figure: {"topic-partition": value}}, as
         its MBeans report them now ({} while it is not running or has none yet)."""
@@ -131,6 +146,15 @@ class MirrorMaker:
             # HTTPException, ended a run whose fault had just killed the mirror)
             return {}
         return figures_from_beans(beans)
+
+
+# The consumer's line for a partition it positions by auto.offset.reset (INFO, in a logger
+# of its own: the rest of the clients' logging stays at WARN)
+_POSITIONS_LOG4J = ("logger.positions.name = "
+                    "org.apache.kafka.clients.consumer.internals.SubscriptionState\n"
+                    "logger.positions.level = INFO\n")
+_RESET = re.compile(r"Resetting offset for partition (?P<topic>\S+)-(?P<partition>\d+) to "
+                    r"position FetchPosition\{offset=(?P<offset>\d+)")
 
 
 def figures_from_beans(beans: dict[str, dict]) -> dict[str, dict[str, float]]:

@@ -203,7 +203,7 @@ def _schedule(state: RunState, traffic: MigrationTraffic, app: StreamsApplicatio
     if app is None:
         schedule = MigrationSchedule(state, traffic, src, dst, forward, reverse)
         return schedule, lambda: verify(state, traffic, schedule)
-    schedule = StreamsMoveSchedule(state, traffic, app, src, dst, forward)
+    schedule = StreamsMoveSchedule(state, traffic, app, src, dst, forward, reverse)
     return schedule, lambda: verify_streams(state, traffic, schedule)
 
 
@@ -228,25 +228,41 @@ def _grant(source: ClusterHandle, target: ClusterHandle, topic: str, group: str,
     (--drop-acl) names (a migration's roles log in on both clusters as themselves);
     elsewhere nothing."""
     m = spec.migration
-    back = (topic,) if m.rollback else ()
     team = tuple(existing)
     # a Kafka Streams application: the group is its application id; its changelog is
     # mirrored with its input (the identity policy: the copy keeps the name)
     app = acls.StreamsNames(group, output, f"{group}-{STORE}-") \
         if m.application == "kafka-streams" else None
     changelog = (changelog_of(group),) if app and m.streams.changelog == "mirrored" else ()
+    back, back_copies, back_groups = _mirrored_back(m, topic, group, changelog)
     on_source = acls.MigrationNames(
-        topic, (topic, f"{TARGET}.{topic}"), group, tuple(f"{TARGET}.{t}" for t in back),
+        topic, (topic, f"{TARGET}.{topic}"), group, back_copies,
         (topic, *changelog, *team), (group, *m.existing_groups), TARGET if back else "",
-        (group,) if back else (), app)
+        back_groups, app)
     on_target = acls.MigrationNames(
         topic, tuple(_read_on_target(topic, copy)), group,
         (copy, *changelog, *(copy_name(t, m.mirror.policy) for t in team)), back,
-        (group,) if back else (), SOURCE, (group, *m.existing_groups), app)
+        back_groups, SOURCE, (group, *m.existing_groups), app)
     return {SOURCE: acls.for_migration(source.security, source.client_config, on_source,
                                        monitored, drops),
             TARGET: acls.for_migration(target.security, target.client_config, on_target,
                                        monitored, drops)}
+
+
+def _mirrored_back(m, topic: str, group: str, changelog: tuple[str, ...]
+                   ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """With a rollback, what the mirror back copies: (topics, their copies' names, groups).
+    The run's topic, prefixed (the source's own topic is written again after the rollback, so
+    the copy needs a name of its own), and its group; a Kafka Streams application reads one
+    input and restores one changelog by name: both copied under their own names (the mirror
+    back starting at their ends, migration_schedule's reverse start), and with its changelog
+    mirrored, its group."""
+    if not m.rollback:
+        return (), (), ()
+    if m.application != "kafka-streams":
+        return (topic,), (f"{TARGET}.{topic}",), (group,)
+    back = (topic, *changelog)
+    return back, back, (group,) if changelog else ()
 
 
 def _login(handle: ClusterHandle, role: str) -> dict:
@@ -269,9 +285,7 @@ def _flows(spec: WorkloadSpec, source: ClusterHandle, target: ClusterHandle, top
            group: str, root: Path, request,
            existing: dict[str, int]) -> tuple[MirrorFlow, MirrorFlow | None, dict]:
     """The forward mirror (the run's topic and group, and the team's own `existing` topics,
-    name -> partitions, and groups), and with a rollback the reverse one (the run's topic only,
-    always prefixed: the source's own topic is written again after the rollback, so the copy
-    needs a name of its own)."""
+    name -> partitions, and groups), and with a rollback the reverse one (_mirrored_back)."""
     m, parts = spec.migration, spec.live.partitions
     src, dst = to_java(_login(source, "mirror"), SOURCE), to_java(_login(target, "mirror"), TARGET)
     mirrored, groups = {topic: parts, **existing}, (group, *m.existing_groups)
@@ -288,15 +302,19 @@ def _flows(spec: WorkloadSpec, source: ClusterHandle, target: ClusterHandle, top
                                                 forward_props),
                          (source.client_config, target.client_config), copies)
     mirrors = {"forward": _shown(forward_props)}
-    if not m.rollback:
+    changelog = tuple(t for t in mirrored if t == changelog_of(group))
+    back, back_copies, back_groups = _mirrored_back(m, topic, group, changelog)
+    if not back:
         return forward, None, mirrors
+    streams = m.application == "kafka-streams"
     reverse_props = mirror_config.properties(
-        mirror_config.Flow(TARGET, SOURCE, dst, src, (topic,), (group,)),
-        m.mirror.model_copy(update={"policy": "prefixed"}).settings())
+        mirror_config.Flow(TARGET, SOURCE, dst, src, back, back_groups),
+        m.mirror.model_copy(update={"policy": "identity" if streams else "prefixed"}).settings(
+            "latest" if streams else "earliest"))
     reverse = MirrorFlow("reverse", MirrorMaker(root / "reverse", request.cache_dir,
                                                 reverse_props, name="reverse-mirror"),
                          (target.client_config, source.client_config),
-                         [(topic, f"{TARGET}.{topic}", parts)])
+                         [(t, c, parts) for t, c in zip(back, back_copies)])
     mirrors["reverse"] = _shown(reverse_props)
     return forward, reverse, mirrors
 

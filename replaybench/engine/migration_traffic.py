@@ -115,6 +115,13 @@ class MigrationTraffic:
             self.ack_times.setdefault(self.producer_leg, {})[name] = s.call(name, "ack_times")
             self._take_acked(name, self.producer_leg)
 
+    def acked_so_far(self) -> np.ndarray:
+        """Every acknowledgement until now, the current leg's taken from the producers (once
+        they have stopped: a judgement between two moves)."""
+        for name in self.producers():
+            self._take_acked(name, self.producer_leg)
+        return self.acked_rows()
+
     def acked_rows(self) -> np.ndarray:
         return np.concatenate(self.acked) if self.acked else np.zeros((0, 4), np.int64)
 

@@ -89,6 +89,7 @@ def _judge_content(state: RunState, schedule: MigrationSchedule) -> None:
             committed = schedule.source.offsets.committed(group, topic, partitions)
             synced = schedule.target.offsets.committed(group, copy, partitions)
             rows += mirror_content.judge_group(group, topic, committed, synced, source, copied)
+    rows = [{**row, "step": "cutover"} for row in rows]
     state.record.mirror_content.extend(rows)
     state.record.verification.extend(content_checks(rows))
 
@@ -97,8 +98,10 @@ def content_checks(rows: list[dict]) -> list[dict]:
     """The checks on the team's own topics and groups, from their mirror_content rows."""
     checks = []
     for row in rows:
+        # a copy made on the way back (a rollback's mirror) is told apart by its step
+        back = f"{row['step']} " if row.get("step") not in (None, "cutover") else ""
         if row["kind"] == "topic":
-            scope = f"mirror {row['name']}-{row['partition']}"
+            scope = f"{back}mirror {row['name']}-{row['partition']}"
             checks.append({"scope": scope, "check": "source records missing from the copy",
                            "expected": 0, "observed": row["missing"],
                            "passed": row["missing"] == 0})
@@ -109,14 +112,14 @@ def content_checks(rows: list[dict]) -> list[dict]:
         elif row["translation_error"] is not None:
             skipped = max(row["translation_error"], 0)
             checks.append({
-                "scope": f"group {row['name']}-{row['partition']}",
+                "scope": f"{back}group {row['name']}-{row['partition']}",
                 "check": "records the synced offset skips", "expected": 0,
                 "observed": skipped, "passed": skipped == 0})
         elif row["synced_offset"] is None and row["committed_offset"]:
             # committed on the source, nothing on the target: moved now, the group would
             # start where its reset policy says (skip everything, or read it all again)
             checks.append({
-                "scope": f"group {row['name']}-{row['partition']}",
+                "scope": f"{back}group {row['name']}-{row['partition']}",
                 "check": "committed offset synced to the target", "expected": 1,
                 "observed": 0, "passed": False})
     return checks
@@ -124,49 +127,49 @@ def content_checks(rows: list[dict]) -> list[dict]:
 
 def verify_streams(state: RunState, traffic: MigrationTraffic, schedule) -> None:
     """A Kafka Streams application's move (schedule: streams_move_schedule.StreamsMoveSchedule):
-    its stores against every acknowledged write, the copies it found on the target, and the
-    move's figures."""
+    its stores against every acknowledged write, the copies it found at each move, and each
+    move's figures (a move back: the state it had on the target was judged as it left)."""
     spec, record = state.spec, state.record
     traffic.finish()
     acked = traffic.acked_rows()
     row = schedule.app.judge(acked)
+    schedule.judged[schedule.moves[-1].name] = (row["lost_updates"],
+                                                row["double_applied_updates"])
     record.mirror_content.extend(schedule.content)
     record.verification.extend(content_checks(schedule.content))
     bound = spec.migration.cutover.max_duplicates
     if bound < 0:
         # at least once, the synced offsets may trail by up to offset.lag.max records a
-        # partition, each applied twice; an exactly-once application promises none, and a
-        # rebuilt one starts from the copy's beginning
+        # partition at each move, each applied twice; an exactly-once application promises
+        # none, and a rebuilt one starts from the copy's beginning
         exactly_once = spec.streams.processing_guarantee == "exactly_once_v2"
         bound = 0 if exactly_once or not schedule.mirrored_changelog else \
-            spec.migration.mirror.offset_lag_max * spec.live.partitions
-    lost, doubled = row["lost_updates"], row["double_applied_updates"]
-    errors = [r["translation_error"] for r in schedule.content
-              if r["kind"] == "group" and r["translation_error"] is not None]
-    move = schedule.move
-    drain = record.phase_bounds.get("cutover-checkpoints")
-    record.migration.append({
-        "step": move.name, "partition": -1,
-        "acked_before": int((acked[:, 3] == 0).sum()), "acked_after": int((acked[:, 3] == 1).sum()),
-        # updates, as compare and history read a migration's figures
-        "lost": lost, "duplicates": doubled,
-        "translation_error": sum(errors) if errors else None,
-        "write_unavailable_ns": traffic.write_gap_ns(0, 1),
-        "switch_ns": move.ended_ns - move.began_ns if move.ended_ns else 0,
-        "mirror_drain_ns": drain[1] - drain[0] if drain and drain[1] else None,
-        "notes": "; ".join(move.notes)})
-    stopped = min(schedule.app.stopped.values()) if schedule.app.stopped else 0
+            spec.migration.mirror.offset_lag_max * spec.live.partitions * len(schedule.moves)
+    errors = {move.name: [r["translation_error"] for r in schedule.content
+                          if r["kind"] == "group" and r["step"] == move.name
+                          and r["translation_error"] is not None] for move in schedule.moves}
+    for move in schedule.moves:
+        record.migration.append(_streams_step(state, traffic, schedule, move, acked,
+                                              errors[move.name]))
+    # the worst the application's state was at any point it was judged: on the target, and
+    # (moved back) at the end
+    lost = max(judged[0] for judged in schedule.judged.values())
+    doubled = max(judged[1] for judged in schedule.judged.values())
+    every = [e for step in errors.values() for e in step]
     record.migration_verdict = {
-        "procedure": spec.migration.cutover.procedure, "steps": [move.name],
+        "procedure": spec.migration.cutover.procedure,
+        "steps": [move.name for move in schedule.moves],
         "application": "kafka-streams", "unit": "updates",
         "changelog": spec.migration.streams.changelog,
         "local_state": spec.migration.streams.local_state,
         "processing_guarantee": spec.streams.processing_guarantee,
         "lost": lost, "duplicates": doubled, "max_duplicates": bound,
         # the input records the synced offsets made it read again (each applied twice)
-        "re_read": -sum(min(e, 0) for e in errors), "skipped": sum(max(e, 0) for e in errors),
-        # stopped on the source -> useful on the target (RUNNING, restored, current)
-        "downtime_ns": schedule.useful_ns - stopped if schedule.useful_ns and stopped else None,
+        "re_read": -sum(min(e, 0) for e in every), "skipped": sum(max(e, 0) for e in every),
+        # stopped on the source -> useful on the target (RUNNING, restored, current); and
+        # moved back, stopped on the target -> useful on the source again
+        "downtime_ns": schedule.downtime_ns(schedule.move),
+        "back_downtime_ns": schedule.downtime_ns(schedule.back) if schedule.back else None,
         "restored_records": row["records"],
         "kept_state": schedule.kept_state(),
         "passed": lost == 0 and doubled <= bound,
@@ -174,3 +177,26 @@ def verify_streams(state: RunState, traffic: MigrationTraffic, schedule) -> None
     record.verification.append({
         "scope": "migration", "check": f"updates applied twice (at most {bound})",
         "expected": min(doubled, bound), "observed": doubled, "passed": doubled <= bound})
+    if schedule.back is not None:   # what the judge of the end saw is already checked
+        lost_there, _ = schedule.judged[schedule.move.name]
+        record.verification.append({
+            "scope": "migration", "check": "updates lost on the target (before the rollback)",
+            "expected": 0, "observed": lost_there, "passed": lost_there == 0})
+
+
+def _streams_step(state: RunState, traffic: MigrationTraffic, schedule, move: Move,
+                  acked: np.ndarray, errors: list[int]) -> dict:
+    """A move's total row: updates as compare and history read a migration's figures."""
+    lost, doubled = schedule.judged[move.name]
+    checkpoints = state.record.phase_bounds.get(f"{move.name}-checkpoints")
+    return {
+        "step": move.name, "partition": -1,
+        "acked_before": int((acked[:, 3] == move.before).sum()),
+        "acked_after": int((acked[:, 3] == move.after).sum()),
+        "lost": lost, "duplicates": doubled,
+        "translation_error": sum(errors) if errors else None,
+        "write_unavailable_ns": traffic.write_gap_ns(move.before, move.after),
+        "switch_ns": move.ended_ns - move.began_ns if move.ended_ns else 0,
+        "mirror_drain_ns": checkpoints[1] - checkpoints[0]
+        if checkpoints and checkpoints[1] else None,
+        "notes": "; ".join(move.notes)}

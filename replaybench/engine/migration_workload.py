@@ -90,7 +90,10 @@ class Migration(Strict):
     streams: StreamsMove = StreamsMove()
     mirror: Mirror = Mirror()
     cutover: Cutover = Cutover()
-    rollback: bool = False    #: then move back to the source, with a mirror in reverse
+    #: then move back to the source, with a mirror in reverse (a Kafka Streams application:
+    #: the mirror back copies, under the same names, what is written on the target after the
+    #: move, and with its changelog mirrored its group's offsets)
+    rollback: bool = False
     #: the team's own topics and consumer groups on the source, mirrored beside the run's and
     #: judged from their content (read-only, as --replay is): every record in the copy in
     #: order, and each group's synced position against the record its offset points to
@@ -106,8 +109,15 @@ class Migration(Strict):
         """The run's phases in order, as migration_schedule.py enters them (a fault's
         after_phase names one)."""
         if self.application == "kafka-streams":
-            return ["seed", "catch-up", "mirrored", *(f"cutover-{leg}" for leg in STREAMS_LEGS),
-                    "trial", "drain"]
+            # with a rollback, the mirror back starts (and finds its place) before the
+            # application starts on the target
+            legs = [*STREAMS_LEGS[:2], *(("reverse",) if self.rollback else ()),
+                    STREAMS_LEGS[2]]
+            names = ["seed", "catch-up", "mirrored", *(f"cutover-{leg}" for leg in legs),
+                     "trial"]
+            if self.rollback:
+                names += [*(f"rollback-{leg}" for leg in STREAMS_LEGS), "back"]
+            return [*names, "drain"]
         legs = ["drain", "read-up", "checkpoints"] if self.cutover.procedure == \
             "drain-then-switch" else ["checkpoints", "consumers-ahead", "drain"]
         names = ["seed", "catch-up", "mirrored", *(f"cutover-{leg}" for leg in legs), "trial"]
@@ -134,9 +144,9 @@ def _check_streams_move(m: Migration) -> None:
     if m.mirror.policy != "identity":
         raise ValueError("migration.mirror.policy: the Kafka Streams application needs "
                          "identity (it finds its changelog and input by their names)")
-    if m.rollback or m.existing_topics or m.existing_groups:
-        raise ValueError("migration.application: kafka-streams: rollback and a team's own "
-                         "topics are not part of a Kafka Streams move yet")
+    if m.existing_topics or m.existing_groups:
+        raise ValueError("migration.application: kafka-streams: a team's own topics are not "
+                         "part of a Kafka Streams move yet")
 
 
 def check_with_the_rest(spec) -> None:

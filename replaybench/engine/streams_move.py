@@ -115,6 +115,16 @@ class StreamsApplication:
         s.record.verification.extend(verdict.checks)
         return group
 
+    def lost_and_doubled(self, acked: np.ndarray) -> tuple[int, int]:
+        """Its stores now against the acknowledged writes given: (updates missing, updates
+        applied twice), as judge() counts them at the end."""
+        s = self.state
+        stores = np.concatenate([s.call(n, "dump_rows") for n in self.names()])
+        row = judge_streams(stores, np.zeros(s.spec.live.keys, np.int64), acked,
+                            {n: s.call(n, "recovery_log") for n in self.names()},
+                            s.spec.streams.processing_guarantee).group_row
+        return row["lost_updates"], row["double_applied_updates"]
+
     def close(self) -> None:
         """Their events into the record, then the JVMs closed (also when the run failed)."""
         s = self.state

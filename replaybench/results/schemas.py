@@ -258,6 +258,8 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType, str]]] = {
         ("expected_offset", _I, "group: the copy's offset of the record that offset points to"),
         ("synced_offset", _I, "group: its offset on the target, as the mirror synced it"),
         ("translation_error", _I, "group: synced - expected: positive skips, negative re-reads"),
+        ("step", _S, "the move whose mirror made the copy: cutover, or rollback (a Kafka "
+                     "Streams application moved back); empty: a run from before it was kept"),
     ],
     "platform_metrics": [
         ("metric", _S, "the query's name (engine/platform_queries.yaml): bytes_out_per_s, "
