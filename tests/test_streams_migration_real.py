@@ -18,7 +18,8 @@ pytestmark = pytest.mark.cluster
 QUICK = ["live.consumers=0", "streams.instances=1", "migration.seed_s=2",
          "migration.mirrored_s=1", "migration.trial_s=2", "live.rate_per_s=200",
          "migration.mirror.checkpoint_interval_s=2", "migration.mirror.sync_interval_s=2",
-         "migration.mirror.refresh_s=2", "migration.cutover.wait_max_s=30"]
+         "migration.mirror.refresh_s=2", "migration.cutover.wait_max_s=30",
+         "migration.back_s=1"]
 
 
 def _moved(tmp_path: Path, *overrides: str, flags: tuple[str, ...] = ()):
