@@ -29,17 +29,9 @@ def cluster_root(request, tmp_path_factory) -> Path:
     return root
 
 
-# A shared cluster idles most of the time it lives, and an idle broker costs 2.7-3.9 % of a
-# core (60 s measured), most of it the controller's no-op metadata record every 500 ms: every
-# 5 s halves that (1.5 %). Nothing the tests assert depends on it (brokers' liveness is their
-# heartbeats).
-QUIET = {"metadata.max.idle.interval.ms": "5000"}
-
-
 @pytest.fixture(scope="session")
 def kafka1(cluster_root, cache_dir):
-    with LocalKafkaCluster(cluster_root / "kafka1", 1, cache_dir=cache_dir,
-                           overrides=QUIET).start() as cluster:
+    with LocalKafkaCluster(cluster_root / "kafka1", 1, cache_dir=cache_dir).start() as cluster:
         yield cluster
 
 
@@ -48,7 +40,7 @@ def kafka3(cluster_root, cache_dir, request):
     """Per module, not per session: its two modules are all that use it, and three idle
     brokers on each of three workers (four now) held a quarter of a core for the rest of the suite."""
     root = cluster_root / f"kafka3-{request.module.__name__.rsplit('.', 1)[-1]}"
-    with LocalKafkaCluster(root, 3, cache_dir=cache_dir, overrides=QUIET).start() as cluster:
+    with LocalKafkaCluster(root, 3, cache_dir=cache_dir).start() as cluster:
         yield cluster
 
 
