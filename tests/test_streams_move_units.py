@@ -9,6 +9,7 @@ import types
 import pytest
 
 from replaybench.engine import workload
+from replaybench.engine.streams_copies import MovedCopies
 from replaybench.engine.streams_move import _resumed_from
 from replaybench.engine.streams_move_schedule import StreamsMoveSchedule
 from replaybench.verdicts import migration
@@ -75,12 +76,11 @@ def test_where_kept_state_resumed_is_its_first_restore_after_the_move():
     assert _resumed_from(events, 10) == {0: 1086}
 
 
-def _schedule(held: dict[str, dict[int, int]], original: dict, copy: dict):
-    """A schedule object with only what kept_state reads."""
-    schedule = StreamsMoveSchedule.__new__(StreamsMoveSchedule)
-    schedule.app = types.SimpleNamespace(held=held)
-    schedule._changelog = (original, copy)
-    return schedule
+def _copies(original: dict, copy: dict) -> MovedCopies:
+    """The changelog and its copy as the cutover read them."""
+    copies = MovedCopies(None, 3, mirrored=True)
+    copies.changelog = (original, copy)
+    return copies
 
 
 def test_kept_state_past_the_copys_end_or_elsewhere_in_it_is_counted():
@@ -90,11 +90,11 @@ def test_kept_state_past_the_copys_end_or_elsewhere_in_it_is_counted():
                 2: ([0, 2], [b"g", b"h"])}
     copy = {0: ([0, 1, 2], [b"a", b"b", b"c"]), 1: ([0, 1, 2], [b"d", b"e", b"f"]),
             2: ([0, 1], [b"g", b"h"])}
-    kept = _schedule({"streams-0": {0: 5, 1: 3}, "streams-1": {2: 1}}, original, copy)
+    copies = _copies(original, copy)
+    kept = copies.kept_state({"streams-0": {0: 5, 1: 3}, "streams-1": {2: 1}})
     # 0: 5 is past the copy's end (3); 1: at least-once, the same place; 2: offset 1 marks
     # one record on the source (g) and one in the copy (g): the same place
-    assert kept.kept_state() == {"partitions": 3, "not_matching_copy": 0, "beyond_copy_end": 1}
-    elsewhere = _schedule({"streams-0": {2: 2}}, original, copy)
+    assert kept == {"partitions": 3, "not_matching_copy": 0, "beyond_copy_end": 1}
     # offset 2: one record below it on the source (g), two in the copy (g, h)
-    assert elsewhere.kept_state() == {"partitions": 1, "not_matching_copy": 1,
-                                      "beyond_copy_end": 0}
+    assert copies.kept_state({"streams-0": {2: 2}}) == {"partitions": 1, "not_matching_copy": 1,
+                                                       "beyond_copy_end": 0}

@@ -81,6 +81,14 @@ class MirrorFlow:
             return False
         return latest.caught_up if behind == 0 else 0 <= latest.lag_records <= behind
 
+    def placed(self) -> dict[tuple[str, int], int] | None:
+        """Where it began to read every partition it mirrors, (topic, partition) -> offset,
+        once its consumer has said so for all of them (None: not yet). For a mirror starting
+        at the ends (auto.offset.reset: latest), whose first positions nothing records."""
+        found = self.maker.start_positions()
+        wanted = [(topic, p) for topic, _, n in self.topics for p in range(n)]
+        return {w: found[w] for w in wanted} if all(w in found for w in wanted) else None
+
     def take_samples(self) -> list[Sample]:
         out, self.samples = self.samples, []
         return out

@@ -18,13 +18,12 @@ mirrored: on the target it processes the whole copy of its input into an empty s
 back, it finds its state and offsets on the source as it left them, and processes what the
 mirror back copied.
 """
+
 from __future__ import annotations
 
 import time
-from bisect import bisect_left
 from collections.abc import Callable
 
-from replaybench.engine import topic_scan
 from replaybench.engine.group_offsets import NotYet
 from replaybench.engine.migration_schedule import (
     DRAIN_S,
@@ -41,8 +40,8 @@ from replaybench.engine.mirror_flow import MirrorFlow
 from replaybench.engine.phases import Phase, Step
 from replaybench.engine.run_parts import RunFailed
 from replaybench.engine.run_state import RunState
+from replaybench.engine.streams_copies import MovedCopies
 from replaybench.engine.streams_move import StreamsApplication
-from replaybench.verdicts import mirror_content
 
 
 class StreamsMoveSchedule:
@@ -65,8 +64,7 @@ class StreamsMoveSchedule:
         self.left: dict[str, dict[int, int]] = {}
         #: (topic, partition) -> where the mirror back began to read on the target
         self.reverse_from: dict[tuple[str, int], int] = {}
-        #: the changelog and its copy as read before the move (partition -> offsets, hashes)
-        self._changelog: tuple[dict, dict] | None = None
+        self.copies = MovedCopies(app, state.spec.live.partitions, self.mirrored_changelog)
         self._stopped: dict[str, int] = {}   #: move -> when the application stopped, ns
         self._faults_t0 = 0
         state.on_tick.append(lambda _s: sample_mirrors(state, (forward, reverse)))
@@ -81,6 +79,9 @@ class StreamsMoveSchedule:
     def useful_ns(self) -> int:
         """Useful on the target (0: not yet)."""
         return self.useful.get(self.move.name, 0)
+
+    def kept_state(self) -> dict[str, int]:
+        return self.copies.kept_state(self.app.held)
 
     def downtime_ns(self, move: Move) -> int | None:
         """Stopped where it ran -> useful where the move took it (None: never useful)."""
@@ -195,7 +196,8 @@ class StreamsMoveSchedule:
         """The mirror stopped (a stopping MirrorMaker may still sync the group's offsets),
         then the copies read as the application will find them."""
         move.flow.stop()
-        self.content += self._judge_copies(move, leaving)
+        self.content += self.copies.judge(move.name, leaving, move.to,
+                                          keep_changelog=move is self.move)
 
     def _start_application(self, move: Move) -> None:
         """Started with the same application id where the move goes. It restores there when
@@ -217,48 +219,6 @@ class StreamsMoveSchedule:
         self.state.record.event(move.ended_ns, f"{move.name}_done",
                                 switch_ns=move.ended_ns - move.began_ns)
 
-    def _judge_copies(self, move: Move, leaving: Side) -> list[dict]:
-        """Its input and (mirrored) its changelog: each copy against its original, by content
-        (back: the source's topics, the target's copied back onto their ends, against the
-        target's); its group's synced offsets against the records its committed offsets
-        point to."""
-        parts, app = self.state.spec.live.partitions, self.app
-        topics = [app.topic] + ([app.changelog] if self.mirrored_changelog else [])
-        rows: list[dict] = []
-        for topic in topics:
-            original = topic_scan.scan_hashes(leaving.config, topic, parts)
-            aborted = topic_scan.aborted_hashes(leaving.config, topic, parts, original)
-            copy = topic_scan.scan_hashes(move.to.config, topic, parts)
-            rows += mirror_content.judge_topic(topic, original, copy, aborted)
-            if topic == app.changelog and move is self.move:
-                self._changelog = (original, copy)
-            if topic == app.topic and self.mirrored_changelog:   # rebuilt: nothing synced
-                rows += mirror_content.judge_group(
-                    app.application_id, topic,
-                    leaving.offsets.committed(app.application_id, topic, parts),
-                    move.to.offsets.committed(app.application_id, topic, parts),
-                    original, copy)
-        return [{**row, "step": move.name} for row in rows]
-
-    def kept_state(self) -> dict[str, int]:
-        """The local state the instances kept (migration.streams.local_state: keep), as Kafka
-        Streams resumed it on the target: in how many partitions, in how many the offset it
-        held does not mark the same place in the copy (the records below it there are not the
-        source's records below it: transaction markers are not copied, or the mirror started
-        after compaction), and in how many it points past the copy's end."""
-        held = [(p, offset) for offsets in self.app.held.values()
-                for p, offset in offsets.items()]
-        out = {"partitions": len(held), "not_matching_copy": 0, "beyond_copy_end": 0}
-        if self._changelog is None:
-            return out
-        original, copy = self._changelog
-        for p, offset in held:
-            copy_offsets = copy.get(p, ([], []))[0]
-            out["not_matching_copy"] += _before(original.get(p, ([], [])), offset) != \
-                _before(copy.get(p, ([], [])), offset)
-            out["beyond_copy_end"] += offset > (copy_offsets[-1] + 1 if copy_offsets else 0)
-        return out
-
     # -- the mirrors ------------------------------------------------------------------------
 
     def _start_mirror(self) -> None:
@@ -276,11 +236,10 @@ class StreamsMoveSchedule:
                       until=self._reverse_placed, at_most_s=wait, on_cap=self._not_placed)]
 
     def _reverse_placed(self) -> bool:
-        found = self.reverse.maker.start_positions()
-        wanted = [(topic, p) for topic, _, n in self.reverse.topics for p in range(n)]
-        if not all(w in found for w in wanted):
+        placed = self.reverse.placed()
+        if placed is None:
             return False
-        self.reverse_from = {w: found[w] for w in wanted}
+        self.reverse_from = placed
         self.state.record.event(self.state.clock(), "mirror_placed", mirror="reverse",
                                 positions={f"{t}-{p}": o for (t, p), o in
                                            self.reverse_from.items()})
@@ -307,9 +266,3 @@ class StreamsMoveSchedule:
 
     def _capped(self, move: Move, what: str) -> Callable[[], None]:
         return capped(self.state, move, what)
-
-
-def _before(partition: tuple[list[int], list[bytes]], offset: int) -> list[bytes]:
-    """The hashes of a partition's records below an offset."""
-    offsets, hashes = partition
-    return hashes[:bisect_left(offsets, offset)]
