@@ -15,7 +15,7 @@ from replaybench.engine import actors
 from replaybench.engine.fault_schedule import FaultSchedule
 from replaybench.engine.node_placement import Placer
 from replaybench.engine.run_parts import Group, RunFailed, Topics
-from replaybench.engine.ticker import Ticker, call, get
+from replaybench.engine.ticker import ActorFailed, Ticker, call, get
 from replaybench.engine.workload import WorkloadSpec
 from replaybench.meters.clock import Clock
 from replaybench.meters.self_noise import HostSampler
@@ -77,6 +77,18 @@ class RunState:
 
     def call(self, name: str, method: str, *args):
         return call(self.handles[name], name, method, *args)
+
+    def call_each(self, names: list[str], method: str, *args) -> dict[str, Any]:
+        """The same call into several actors at once, each answer by its actor's name; an
+        actor that failed or is gone is left out."""
+        asked = {name: self.handles[name].call.remote(method, *args) for name in names}
+        answers = {}
+        for name, ref in asked.items():
+            try:
+                answers[name] = get(ref, name, method)
+            except ActorFailed:
+                continue
+        return answers
 
     def names(self, role: Role) -> list[str]:
         return [n for n, r in self.roles.items() if r is role]

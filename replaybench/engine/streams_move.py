@@ -19,7 +19,7 @@ from replaybench.engine.run_state import RunState
 from replaybench.engine.streams_engine import (
     application_properties,
     changelog_of,
-    record_history,
+    close_instances,
 )
 from replaybench.kafka.client_config import java_properties
 from replaybench.roles.kinds import Role
@@ -127,15 +127,7 @@ class StreamsApplication:
 
     def close(self) -> None:
         """Their events into the record, then the JVMs closed (also when the run failed)."""
-        s = self.state
-        for name in self.names():
-            if name not in s.handles:
-                continue
-            try:
-                record_history(s, name, s.call(name, "event_history"))
-                s.call(name, "close")
-            except Exception:  # noqa: BLE001 - an actor already gone: its JVM exits alone
-                pass
+        close_instances(self.state, self.names())
 
     def _properties(self, name: str, config: dict) -> dict[str, str]:
         return application_properties(self.state.spec.streams, self.application_id, name,

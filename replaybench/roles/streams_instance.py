@@ -30,7 +30,11 @@ MAIN_CLASS = "replaybench.streams.App"
 # One changelog record of the application's store: an 8-byte key and the 24-byte aggregate.
 CHANGELOG_RECORD_BYTES = 8 + 24
 DUMP_TIMEOUT_S = 60.0
-CLOSE_TIMEOUT_S = 40.0
+CLOSE_TIMEOUT_S = 40.0   # a clean stop: the application's own close takes up to 30 s
+#: the end of a run: nothing is judged of its stores after, so the application gets 5 s to
+#: close (then its JVM exits anyway); instances stuck in a rebalance their peer's error ended
+#: held a failed run 40 s
+TEARDOWN_CLOSE_S = 5
 JVM_HEAP = "-Xmx384m"
 # Kafka's own logging to stderr (the instance's log file), warnings and up; stdout is events.
 _LOG_CONFIG = """status = error
@@ -189,17 +193,20 @@ class StreamsInstance:
         self.recoveries.append(Recovery(lost_ns, own_loss=False))
 
     def close(self) -> None:
-        """Close the application cleanly, then remove the instance's temp dir."""
-        self._close_jvm()
+        """Close the application (at the end of a run: quickly), then remove the instance's
+        temp dir."""
+        self._close_jvm(TEARDOWN_CLOSE_S)
         shutil.rmtree(self.work_dir, ignore_errors=True)   # made in __init__
 
-    def _close_jvm(self) -> None:
-        """Ask the application to close (kill it if it does not exit in time)."""
+    def _close_jvm(self, within_s: int | None = None) -> None:
+        """Ask the application to close (None: cleanly, committing and flushing; else within
+        that many seconds), and kill it if its JVM does not exit in time."""
         if self.proc and self.proc.poll() is None:
             try:
-                self.proc.stdin.write(b"close\n")
+                self.proc.stdin.write(b"close\n" if within_s is None
+                                      else f"close {within_s}\n".encode())
                 self.proc.stdin.close()
-                self.proc.wait(CLOSE_TIMEOUT_S)
+                self.proc.wait(CLOSE_TIMEOUT_S if within_s is None else within_s + 10)
                 self._settle_archive(whole=self.proc.returncode == 0)
             except (OSError, subprocess.TimeoutExpired):
                 self.kill()

@@ -22,6 +22,8 @@ public final class App {
     private App() {
     }
 
+    private static final Duration CLEAN_CLOSE = Duration.ofSeconds(30);
+
     public static void main(String[] args) throws IOException {
         Events events = new Events(System.out);
         Properties props = new Properties();
@@ -44,13 +46,19 @@ public final class App {
             return StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
         });
         streams.start();
-        serve(streams, events);
-        streams.close(Duration.ofSeconds(30));
-        events.emit("closed");
+        Duration timeout = serve(streams, events);
+        boolean clean = streams.close(timeout);
+        events.emit("closed", "clean", clean ? 1 : 0);
+        // Exit even when the close timed out: a stream thread stuck in a rebalance it cannot
+        // finish (a member gone to ERROR) is not a daemon, and would keep the JVM up.
+        System.exit(0);
     }
 
-    /** Commands until stdin ends. */
-    private static void serve(KafkaStreams streams, Events events) throws IOException {
+    /**
+     * Commands until "close [SECONDS]" or the end of stdin; returns how long the close may
+     * take (a clean stop: 30 s, to commit and flush the stores).
+     */
+    private static Duration serve(KafkaStreams streams, Events events) throws IOException {
         BufferedReader commands = new BufferedReader(
                 new InputStreamReader(System.in, StandardCharsets.UTF_8));
         String line;
@@ -63,10 +71,12 @@ public final class App {
                 } catch (RuntimeException | IOException error) {
                     events.emit("dump_failed", "message", rootMessage(error));
                 }
-            } else if (line.equals("close")) {
-                return;
+            } else if (line.startsWith("close")) {
+                String seconds = line.substring(5).trim();
+                return seconds.isEmpty() ? CLEAN_CLOSE : Duration.ofSeconds(Long.parseLong(seconds));
             }
         }
+        return CLEAN_CLOSE;
     }
 
     private static String rootMessage(Throwable error) {
