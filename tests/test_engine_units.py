@@ -273,25 +273,38 @@ def test_a_sweep_runs_round_by_round(tmp_path, monkeypatch):
     assert seen == [("1", "0"), ("auto", "0"), ("1", "1"), ("auto", "1")]
 
 
-def test_a_private_ray_that_fails_to_start_leaves_no_folder():
-    """Its temp dir is made before ray.init; a failed init must not leave it behind."""
+def _ray_start(init_body: str) -> str:
+    """What a private Ray's start printed, ray.init replaced by `init_body` (a function of
+    **kw, with `calls` and `real` in scope), in a process of its own."""
     import subprocess
     import sys
     script = (
-        "import glob\n"
+        "import glob, os\n"
         "import ray\n"
         "from replaybench.engine.actors import ray_runtime\n"
-        "def refuse(**kw): raise RuntimeError('Failed to start GCS')\n"
-        "ray.init = refuse\n"
+        "from replaybench.errors import ClusterError\n"
+        "calls, real = [], ray.init\n"
+        f"def init(**kw):\n{init_body}\n"
+        "ray.init = init\n"
         "before = set(glob.glob('/tmp/rb-ray-*'))\n"
         "try:\n"
-        "    with ray_runtime(None):\n"
-        "        pass\n"
-        "except RuntimeError as exc:\n"
+        "    with ray_runtime(None) as info:\n"
+        "        print('started in the second folder:', info['temp_dir'] == calls[-1])\n"
+        "except ClusterError as exc:\n"
         "    print('refused:', exc)\n"
+        "print('tries:', len(calls))\n"
         "print('left:', sorted(set(glob.glob('/tmp/rb-ray-*')) - before))\n")
     # -c: this checkout's replaybench (the working directory comes first on the path)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=120, cwd=Path(__file__).resolve().parent.parent)
-    assert "refused: Failed to start GCS" in done.stdout, done.stdout + done.stderr
-    assert "left: []" in done.stdout, done.stdout
+    return done.stdout + done.stderr
+
+
+def test_a_private_ray_that_fails_to_start_is_one_line_and_leaves_no_folder():
+    """Its temp dir is made before ray.init; a failed init must not leave it behind, and the
+    run ends in one line (seen as a traceback: a raylet that did not register in time)."""
+    out = _ray_start("    calls.append(kw['_temp_dir'])\n"
+                     "    raise Exception('The current node timed out during startup.\\nmore')")
+    assert "refused: a local Ray did not start: The current node timed out during " \
+           "startup.\n" in out, out
+    assert "tries: 1" in out and "left: []" in out, out

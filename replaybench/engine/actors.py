@@ -18,6 +18,7 @@ from typing import Any
 from replaybench.clusters.cpu_budget import affinity
 from replaybench.engine import ray_auth
 from replaybench.engine.node_placement import Node
+from replaybench.errors import ClusterError
 from replaybench.meters.self_noise import HiccupMeter, ProcessCpu
 from replaybench.meters.snapshots import Snapshot
 
@@ -93,20 +94,38 @@ def ray_runtime(address: str | None) -> Iterator[dict[str, str]]:
     if ray.is_initialized():
         yield _describe(ray)
         return
-    temp_dir = None
-    try:
-        if address:
+    if address:
+        try:
             ray_auth.join(ray, address)
-        else:
-            temp_dir = tempfile.mkdtemp(prefix="rb-ray-", dir="/tmp")
+            yield {**_describe(ray), "temp_dir": "", **({"auth": auth} if auth else {})}
+        finally:
+            ray.shutdown()
+        return
+    with _private_ray(ray) as temp_dir:
+        yield {**_describe(ray), "temp_dir": temp_dir}
+
+
+@contextmanager
+def _private_ray(ray) -> Iterator[str]:
+    """A local Ray of this process's own, in a short temp dir of its own; yields the dir.
+
+    A start that fails is one line. It is not tried again: on a loaded machine its raylet once
+    did not register within Ray's own 30 s ("The current node timed out during startup"), but
+    Ray 2.60 in token mode refuses a second start in the same process (InvalidAuthToken, seen
+    in a test that tried)."""
+    temp_dir = tempfile.mkdtemp(prefix="rb-ray-", dir="/tmp")
+    try:
+        try:
             ray.init(num_cpus=os.cpu_count(), include_dashboard=False, configure_logging=False,
                      object_store_memory=256 << 20, _temp_dir=temp_dir, log_to_driver=False,
                      _node_ip_address="127.0.0.1")
-        yield {**_describe(ray), "temp_dir": temp_dir or "", **({"auth": auth} if auth else {})}
+        except Exception as exc:  # noqa: BLE001 - Ray raises bare Exceptions at start
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ClusterError(f"a local Ray did not start: {first}") from None
+        yield temp_dir
     finally:   # also when Ray failed to start: what it started stops, its folder goes
         ray.shutdown()
-        if temp_dir:
-            shutil.rmtree(temp_dir, ignore_errors=True)
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def _describe(ray) -> dict[str, str]:
