@@ -231,9 +231,11 @@ class StreamsMoveSchedule:
         its place in every partition: a record written before would never be copied back."""
         if self.reverse is None:
             return []
-        wait = self.m.cutover.wait_max_s
+        # a mirror's start, as the forward one's is in its catch-up: a JVM and two Connect
+        # herders (on a loaded machine the 30 s of a smoke run's waits were not enough)
         return [Phase("cutover-reverse", start=lambda: start_mirror(self.state, self.reverse),
-                      until=self._reverse_placed, at_most_s=wait, on_cap=self._not_placed)]
+                      until=self._reverse_placed, at_most_s=self.m.catch_up_max_s,
+                      on_cap=self._not_placed)]
 
     def _reverse_placed(self) -> bool:
         placed = self.reverse.placed()
@@ -247,7 +249,7 @@ class StreamsMoveSchedule:
 
     def _not_placed(self) -> None:
         raise RunFailed(f"the reverse mirror did not find its place in every partition within "
-                        f"migration.cutover.wait_max_s={self.m.cutover.wait_max_s:g} (its log: "
+                        f"migration.catch_up_max_s={self.m.catch_up_max_s:g} (its log: "
                         f"{self.reverse.maker.last_lines()})")
 
     def _faults_from_now(self) -> None:
