@@ -233,7 +233,7 @@ def _grant(source: ClusterHandle, target: ClusterHandle, topic: str, group: str,
     # mirrored with its input (the identity policy: the copy keeps the name)
     app = acls.StreamsNames(group, output, f"{group}-{STORE}-") \
         if m.application == "kafka-streams" else None
-    changelog = (changelog_of(group),) if app and m.streams.changelog == "mirrored" else ()
+    changelog = _mirrored_changelog(m, group)
     back, back_copies, back_groups = _mirrored_back(m, topic, group, changelog)
     on_source = acls.MigrationNames(
         topic, (topic, f"{TARGET}.{topic}"), group, back_copies,
@@ -247,6 +247,13 @@ def _grant(source: ClusterHandle, target: ClusterHandle, topic: str, group: str,
                                        monitored, drops),
             TARGET: acls.for_migration(target.security, target.client_config, on_target,
                                        monitored, drops)}
+
+
+def _mirrored_changelog(m, group: str) -> tuple[str, ...]:
+    """The Kafka Streams application's changelog when it is mirrored (its restore on the
+    other cluster reads the copy); none otherwise."""
+    return (changelog_of(group),) if m.application == "kafka-streams" and \
+        m.streams.changelog == "mirrored" else ()
 
 
 def _mirrored_back(m, topic: str, group: str, changelog: tuple[str, ...]
@@ -289,11 +296,12 @@ def _flows(spec: WorkloadSpec, source: ClusterHandle, target: ClusterHandle, top
     m, parts = spec.migration, spec.live.partitions
     src, dst = to_java(_login(source, "mirror"), SOURCE), to_java(_login(target, "mirror"), TARGET)
     mirrored, groups = {topic: parts, **existing}, (group, *m.existing_groups)
+    changelog = _mirrored_changelog(m, group)
     if m.application == "kafka-streams":
         # its changelog, and its group's offsets, only when it restores from the copy; rebuilt,
         # it must find no offsets on the target, or it would go on from them with no state
-        mirrored, groups = ({topic: parts, changelog_of(group): parts}, (group,)) \
-            if m.streams.changelog == "mirrored" else ({topic: parts}, ())
+        mirrored = {topic: parts, **{t: parts for t in changelog}}
+        groups = (group,) if changelog else ()
     forward_props = mirror_config.properties(
         mirror_config.Flow(SOURCE, TARGET, src, dst, tuple(mirrored), groups),
         m.mirror.settings())
@@ -302,7 +310,6 @@ def _flows(spec: WorkloadSpec, source: ClusterHandle, target: ClusterHandle, top
                                                 forward_props),
                          (source.client_config, target.client_config), copies)
     mirrors = {"forward": _shown(forward_props)}
-    changelog = tuple(t for t in mirrored if t == changelog_of(group))
     back, back_copies, back_groups = _mirrored_back(m, topic, group, changelog)
     if not back:
         return forward, None, mirrors

@@ -95,10 +95,7 @@ class StreamsApplication:
         record."""
         s = self.state
         names = self.names()
-        stores = np.concatenate([s.call(n, "dump_rows") for n in names])
-        verdict = judge_streams(stores, np.zeros(s.spec.live.keys, np.int64), acked,
-                                {n: s.call(n, "recovery_log") for n in names},
-                                s.spec.streams.processing_guarantee)
+        verdict = self._judged(acked)
         histories = {n: s.call(n, "event_history") for n in names}
         if self.kept:
             self.held = {n: _resumed_from(events, self.restarted[n])
@@ -118,12 +115,16 @@ class StreamsApplication:
     def lost_and_doubled(self, acked: np.ndarray) -> tuple[int, int]:
         """Its stores now against the acknowledged writes given: (updates missing, updates
         applied twice), as judge() counts them at the end."""
-        s = self.state
-        stores = np.concatenate([s.call(n, "dump_rows") for n in self.names()])
-        row = judge_streams(stores, np.zeros(s.spec.live.keys, np.int64), acked,
-                            {n: s.call(n, "recovery_log") for n in self.names()},
-                            s.spec.streams.processing_guarantee).group_row
+        row = self._judged(acked).group_row
         return row["lost_updates"], row["double_applied_updates"]
+
+    def _judged(self, acked: np.ndarray):
+        """Its stores as they are now, judged against the acknowledged writes given."""
+        s, names = self.state, self.names()
+        stores = np.concatenate([s.call(n, "dump_rows") for n in names])
+        return judge_streams(stores, np.zeros(s.spec.live.keys, np.int64), acked,
+                             {n: s.call(n, "recovery_log") for n in names},
+                             s.spec.streams.processing_guarantee)
 
     def close(self) -> None:
         """Their events into the record, then the JVMs closed (also when the run failed)."""

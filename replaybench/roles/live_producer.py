@@ -107,7 +107,8 @@ class LiveProducer:
             if i >= len(self._intended_list):          # the schedule has no more records
                 self._wait(deadline_ns - now)
             elif self._intended_list[i] <= now:
-                self._send_planned(i, bisect_right(self._intended_list, now, i))
+                self._produce_stamped(self._blob, self._keys, i,
+                                      bisect_right(self._intended_list, now, i))
                 self.producer.poll(0)
             else:
                 self._wait(min(self._intended_list[i], deadline_ns) - now)
@@ -192,10 +193,6 @@ class LiveProducer:
         self._blob, self._keys = self.values[:n].tobytes(), records.encode_keys(key_ids).tobytes()
         self._intended, self._intended_list = intended, intended.tolist()
         self._plan_lo, self._plan_hi = lo, hi
-
-    def _send_planned(self, i: int, j: int) -> None:
-        """Send planned records i..j-1 (indexes into the plan)."""
-        self._produce_stamped(self._blob, self._keys, i, j)
 
     def _produce_stamped(self, blob: bytes, keys: bytes, i: int, j: int) -> None:
         """produce() records i..j-1 of an encoded batch, the next sequence numbers, each
