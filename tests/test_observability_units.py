@@ -59,20 +59,54 @@ def test_a_fault_that_never_showed_or_never_cleared_fails():
     assert "not cleared by the end of the run" in stuck["reason"]
 
 
-def test_a_migrations_fault_is_judged_on_the_broker_of_its_side():
+def test_a_migrations_fault_is_judged_on_the_server_of_its_side():
     """A migration's servers are named by side: a freeze of target-broker-1 is read from that
-    server's `up`, not the source's; a fault on the mirror is not a broker's."""
+    server's `up`, not the source's; a fault on the mirror from the mirror's own `up` (a
+    mirror replicates no partition: the brokers' under-replicated ones do not show it)."""
     rows = [{"metric": "up", "server": server, "t_ns": t, "value": v}
             for server, values in (("source-broker-1", [1] * 30),
-                                   ("target-broker-1", [1] * 12 + [0] * 3 + [1] * 15))
-            for t, v in _series(values)]
+                                   ("target-broker-1", [1] * 12 + [0] * 3 + [1] * 15),
+                                   ("mirror", [1] * 7 + [0] * 2 + [1] * 6))
+            for t, v in _series(values)] + [
+        {"metric": "under_replicated_partitions", "server": "target-broker-1", "t_ns": t,
+         "value": v} for t, v in _series([0] * 5 + [3] * 2 + [0] * 23)]
     faults = [{"drill": 1, "action": "pause", "target": "target-broker-1", "started_ns": 10 * S},
               {"drill": 0, "action": "kill", "target": "mirror", "started_ns": 5 * S}]
-    [check] = obs.judge_run(rows, {}, faults, 30 * S)
-    assert check["subject"] == "fault 1 pause target-broker-1"
-    assert check["passed"] is True and check["delay_ns"] == 2 * S and check["cleared"] is True
+    broker, mirror = obs.judge_run(rows, {}, faults, 30 * S)
+    assert broker["subject"] == "fault 1 pause target-broker-1"
+    assert broker["passed"] is True and broker["delay_ns"] == 2 * S and broker["cleared"] is True
     source = obs.judge_run(rows, {}, [{**faults[0], "target": "source-broker-1"}], 30 * S)
     assert source[0]["passed"] is False   # the source's broker never went away
+    # the mirror's absence 2 s in; answering again after, its series then ended (stopped by
+    # the schedule, no longer scraped): cleared
+    assert mirror["subject"] == "fault 0 kill mirror"
+    assert mirror["passed"] is True and mirror["delay_ns"] == 2 * S and mirror["cleared"] is True
+    # the same mirror never seen down (the broker's under-replicated partitions at 5 s are
+    # not its): never showed
+    quiet = [r for r in rows if r["server"] != "mirror"] + [
+        {"metric": "up", "server": "mirror", "t_ns": t, "value": 1.0} for t, _ in _series([1] * 15)]
+    [_, unseen] = obs.judge_run(quiet, {}, faults, 30 * S)
+    assert unseen["passed"] is False and unseen["reason"].startswith("never showed")
+    # a mirror that never answered again before its series ended: not cleared
+    gone = [r for r in rows if r["server"] != "mirror"] + [
+        {"metric": "up", "server": "mirror", "t_ns": t, "value": v}
+        for t, v in _series([1] * 7 + [0] * 8)]
+    [_, stuck] = obs.judge_run(gone, {}, faults, 30 * S)
+    assert stuck["passed"] is False and stuck["cleared"] is False
+    # stopped by the schedule at 13 s: Prometheus still looked for a few seconds and found
+    # nothing, which is not the fault's (the event says where its series ends)
+    tail = [r for r in rows if r["server"] != "mirror"] + [
+        {"metric": "up", "server": "mirror", "t_ns": t, "value": v}
+        for t, v in _series([1] * 7 + [0] * 2 + [1] * 5 + [0] * 3)]
+    stop = {"kind": "mirror_stopped", "t_ns": 13 * S,
+            "detail": json.dumps({"mirror": "forward", "server": "mirror"})}
+    assert obs.judge_run(tail, {}, faults, 30 * S)[1]["cleared"] is False
+    [_, stopped] = obs.judge_run(tail, {}, faults, 30 * S, events=[stop])
+    assert stopped["passed"] is True and stopped["cleared"] is True
+    # a team's Prometheus not told of the mirror: not judged, and said why
+    [_, blind] = obs.judge_run([r for r in rows if r["server"] != "mirror"
+                                and r["metric"] == "up"], {}, faults, 30 * S)
+    assert blind["passed"] is None and "nothing scraped it" in blind["reason"]
 
 
 def test_a_fault_on_a_platform_without_broker_metrics_is_not_judged():

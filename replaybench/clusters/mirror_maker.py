@@ -1,6 +1,7 @@
 """A dedicated MirrorMaker 2 (`org.apache.kafka.connect.mirror.MirrorMaker`, Apache Kafka's own
 jars from Maven Central) as a process of the harness's: started with a configuration written
-here, its metrics read over HTTP (a Jolokia agent on 127.0.0.1), stopped by pid.
+here, its metrics read over HTTP (a Jolokia agent on 127.0.0.1), stopped by pid. Watched
+(--monitor), it also serves them to Prometheus, as the brokers do (jmx_exporter.py).
 
 Its positions live in its target cluster (Connect's offsets topic), so a mirror killed and
 started again with the same configuration resumes where it stopped.
@@ -14,7 +15,7 @@ import re
 import urllib.request
 from pathlib import Path
 
-from replaybench.clusters import broker_metrics, mirror_config
+from replaybench.clusters import broker_metrics, jmx_exporter, mirror_config
 from replaybench.clusters.artifacts import (
     KAFKA_VERSION,
     LOG4J_VERSION,
@@ -50,8 +51,11 @@ class MirrorMaker:
     """One dedicated MirrorMaker process running one flow, in `root` (a folder of the run's)."""
 
     def __init__(self, root: Path, cache_dir: Path, props: dict[str, str],
-                 name: str = "mirror") -> None:
+                 name: str = "mirror", exporter_port: int = 0) -> None:
+        """exporter_port: where it serves Prometheus its metrics (0: it does not), the same
+        after a restart, so that the scrape finds it again."""
         self.root, self.cache_dir, self.props, self.name = root, cache_dir, props, name
+        self.exporter_port = exporter_port
         self.config_path = root / f"{name}.properties"
         self.log_path = root / f"{name}.log"
         self.process: ServerProcess | None = None
@@ -74,6 +78,8 @@ class MirrorMaker:
         argv = [find_java().path, f"-Xms{HEAP_MB // 2}m", f"-Xmx{HEAP_MB}m", "-XX:+UseG1GC",
                 "-XX:TieredStopAtLevel=1", "-XX:CICompilerCount=1", "-XX:ParallelGCThreads=1",
                 broker_metrics.agent_option(self.cache_dir, self.metrics_port),
+                *((jmx_exporter.agent_option(self.cache_dir, self.exporter_port),)
+                  if self.exporter_port else ()),
                 f"-Dlog4j2.configurationFile={log4j}", *kafka_opts(), "-cp", f"{libs}/*", MAIN,
                 str(self.config_path), "--clusters", self.target_alias()]
         self.process = ServerProcess.spawn(argv, str(self.config_path),
@@ -86,6 +92,11 @@ class MirrorMaker:
         """The cluster it writes to: only the herders of flows into it run (`--clusters`),
         not the idle one of the reverse pair."""
         return self.props["clusters"].split(",")[1].strip()
+
+    @property
+    def exporter_address(self) -> str:
+        """host:port of its Prometheus metrics ("" when it serves none)."""
+        return f"127.0.0.1:{self.exporter_port}" if self.exporter_port else ""
 
     def alive(self) -> bool:
         return self.process is not None and self.process.alive()

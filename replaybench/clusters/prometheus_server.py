@@ -1,9 +1,16 @@
 """A real Prometheus server (Debian's `prometheus` package) started for one run: it scrapes the
 platform's own metrics endpoints on 127.0.0.1 and answers the harness's queries over its HTTP
-API (prometheus_api.py) once the run is measured. Stopped by pid."""
+API (prometheus_api.py) once the run is measured. Stopped by pid.
+
+Its targets are a file it watches (file-based service discovery, as teams register servers
+that come and go): a server the run starts late (a mirror) is scraped from its start, and one
+the run stops by design (a mirror after the cutover) leaves the file rather than show as down.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 from pathlib import Path
 
@@ -28,12 +35,14 @@ def prometheus_binary() -> Path:
 
 class PrometheusServer:
     """Scrapes `targets` (server name -> host:port serving /metrics) every `interval_s`, and
-    evaluates `alert_rules` (the text of a Prometheus rule file) as often."""
+    evaluates `alert_rules` (the text of a Prometheus rule file) as often; `scrape` and
+    `unscrape` add and remove a target while it runs."""
 
     def __init__(self, root: Path, targets: dict[str, str], interval_s: float = 1.0,
                  alert_rules: str = "") -> None:
         self.root = Path(root).resolve()
-        self.targets = dict(targets)
+        self.targets = dict(targets)   #: scraped now
+        self.scraped = dict(targets)   #: every target it was given: what the manifest lists
         self.interval_s, self.alert_rules = interval_s, alert_rules
         self.port = free_ports(1)[0]
         self.api = PrometheusApi(self.url)   #: what the harness asks it, once it is ready
@@ -50,6 +59,7 @@ class PrometheusServer:
         if self.alert_rules:
             (self.root / "alert_rules.yml").write_text(self.alert_rules)
         config.write_text(yaml.safe_dump(self._config(), sort_keys=False))
+        self._write_targets()
         # the argv names self.root (the config and the data live there): the pid's marker
         self.process = ServerProcess.spawn(
             [str(binary), f"--config.file={config}", f"--storage.tsdb.path={self.root / 'data'}",
@@ -72,9 +82,30 @@ class PrometheusServer:
         return {"global": {"scrape_interval": seconds, "evaluation_interval": seconds,
                            "scrape_timeout": seconds},
                 "rule_files": [str(self.root / "alert_rules.yml")] if self.alert_rules else [],
-                "scrape_configs": [{"job_name": "platform", "static_configs": [
-                    {"targets": [address], "labels": {"server": name}}
-                    for name, address in sorted(self.targets.items())]}]}
+                "scrape_configs": [{"job_name": "platform", "file_sd_configs": [
+                    # watched for changes; the refresh is a fallback
+                    {"files": [str(self._targets_file)], "refresh_interval": seconds}]}]}
+
+    @property
+    def _targets_file(self) -> Path:
+        return self.root / "targets.json"
+
+    def scrape(self, name: str, address: str) -> None:
+        """Scrape `address` (host:port) as server `name` from now on."""
+        self.targets[name] = self.scraped[name] = address
+        self._write_targets()
+
+    def unscrape(self, name: str) -> None:
+        """Stop scraping server `name` (stopped by design: its absence is not an outage)."""
+        self.targets.pop(name, None)
+        self._write_targets()
+
+    def _write_targets(self) -> None:
+        groups = [{"targets": [address], "labels": {"server": name}}
+                  for name, address in sorted(self.targets.items())]
+        part = self._targets_file.with_suffix(".part")
+        part.write_text(json.dumps(groups))
+        os.replace(part, self._targets_file)   # whole or not at all, as Prometheus reads it
 
     def _ready(self) -> bool:
         return self.api.ready()

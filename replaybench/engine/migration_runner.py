@@ -16,7 +16,9 @@ from replaybench.clusters.java_client_config import to_java
 from replaybench.clusters.mirror_maker import MirrorMaker, MirrorProcesses
 from replaybench.clusters.opening import ClusterChoice
 from replaybench.clusters.platform import ClusterHandle
+from replaybench.clusters.ports import free_ports
 from replaybench.clusters.process_union import ProcessUnion
+from replaybench.clusters.prometheus_server import PrometheusServer
 from replaybench.engine import (
     acls,
     actors,
@@ -94,7 +96,8 @@ def run(request, spec: WorkloadSpec, display, results_dir: Path, run_id: str, la
                      f"{m.target} ({target.info.bootstrap}), {m.cutover.procedure}"
                      + (", then back" if m.rollback else ""))
         mirrors, pinned, grants = _measure(stack, spec, request, record, source, target, root,
-                                           live_metrics.ticking(display.tick, live))
+                                           live_metrics.ticking(display.tick, live),
+                                           watch.server if watch is not None else None)
         if watch is not None:   # the run's whole window, before Prometheus stops
             watch.collect(record)
         latch.arm()
@@ -123,8 +126,10 @@ def _watched(choices: list[ClusterChoice], source: ClusterHandle, target: Cluste
 
 
 def _measure(stack: ExitStack, spec: WorkloadSpec, request, record: RunRecord,
-             source: ClusterHandle, target: ClusterHandle, root: Path, tick):
-    """tick: called with each tick's Progress (the console, and --metrics-port's figures)."""
+             source: ClusterHandle, target: ClusterHandle, root: Path, tick,
+             scraper: PrometheusServer | None):
+    """tick: called with each tick's Progress (the console, and --metrics-port's figures);
+    scraper: the run's own Prometheus, which scrapes the mirrors while they run."""
     m, live = spec.migration, spec.live
     topic, group = f"rb-{record.run_id}-orders", f"rb-{record.run_id}-app"
     admin = health.admin(source.client_config["bootstrap.servers"],
@@ -140,7 +145,7 @@ def _measure(stack: ExitStack, spec: WorkloadSpec, request, record: RunRecord,
     grants = _grant(source, target, topic, group, copy, run_topics.output_topic(record.run_id),
                     existing, spec, request.monitor, request.drop_acls)
     forward, reverse, mirrors = _flows(spec, source, target, topic, group, root, request,
-                                       existing)
+                                       existing, scraper)
     stack.callback(lambda: [f.stop() for f in (forward, reverse) if f])
     faults = FaultSchedule(list(spec.faults), _processes(source, target, forward, reverse),
                            clock, source.client_config, [topic])
@@ -289,10 +294,11 @@ def _access(info: dict, record: RunRecord, grants: dict[str, acls.RunGrants],
 
 
 def _flows(spec: WorkloadSpec, source: ClusterHandle, target: ClusterHandle, topic: str,
-           group: str, root: Path, request,
-           existing: dict[str, int]) -> tuple[MirrorFlow, MirrorFlow | None, dict]:
+           group: str, root: Path, request, existing: dict[str, int],
+           scraper: PrometheusServer | None) -> tuple[MirrorFlow, MirrorFlow | None, dict]:
     """The forward mirror (the run's topic and group, and the team's own `existing` topics,
-    name -> partitions, and groups), and with a rollback the reverse one (_mirrored_back)."""
+    name -> partitions, and groups), and with a rollback the reverse one (_mirrored_back);
+    each serving Prometheus its metrics when `scraper` watches the run."""
     m, parts = spec.migration, spec.live.partitions
     src, dst = to_java(_login(source, "mirror"), SOURCE), to_java(_login(target, "mirror"), TARGET)
     mirrored, groups = {topic: parts, **existing}, (group, *m.existing_groups)
@@ -307,8 +313,8 @@ def _flows(spec: WorkloadSpec, source: ClusterHandle, target: ClusterHandle, top
         m.mirror.settings())
     copies = [(t, copy_name(t, m.mirror.policy), n) for t, n in mirrored.items()]
     forward = MirrorFlow("forward", MirrorMaker(root / "forward", request.cache_dir,
-                                                forward_props),
-                         (source.client_config, target.client_config), copies)
+                                                forward_props, exporter_port=_port(scraper)),
+                         (source.client_config, target.client_config), copies, scraper)
     mirrors = {"forward": _shown(forward_props)}
     back, back_copies, back_groups = _mirrored_back(m, topic, group, changelog)
     if not back:
@@ -319,11 +325,17 @@ def _flows(spec: WorkloadSpec, source: ClusterHandle, target: ClusterHandle, top
         m.mirror.model_copy(update={"policy": "identity" if streams else "prefixed"}).settings(
             "latest" if streams else "earliest"))
     reverse = MirrorFlow("reverse", MirrorMaker(root / "reverse", request.cache_dir,
-                                                reverse_props, name="reverse-mirror"),
+                                                reverse_props, name="reverse-mirror",
+                                                exporter_port=_port(scraper)),
                          (target.client_config, source.client_config),
-                         [(t, c, parts) for t, c in zip(back, back_copies)])
+                         [(t, c, parts) for t, c in zip(back, back_copies)], scraper)
     mirrors["reverse"] = _shown(reverse_props)
     return forward, reverse, mirrors
+
+
+def _port(scraper: PrometheusServer | None) -> int:
+    """A free port for a mirror's Prometheus metrics when the run is watched (0: none)."""
+    return free_ports(1)[0] if scraper is not None else 0
 
 
 def copy_name(topic: str, policy: str) -> str:

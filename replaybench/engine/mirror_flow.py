@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass, field
 
 from replaybench.clusters.mirror_maker import MirrorMaker
+from replaybench.clusters.prometheus_server import PrometheusServer
 from replaybench.engine.group_offsets import NotYet, OffsetReader
 from replaybench.meters.clock import Clock
 
@@ -36,10 +37,14 @@ class Sample:
 
 class MirrorFlow:
     def __init__(self, name: str, maker: MirrorMaker, configs: tuple[dict, dict],
-                 topics: list[tuple[str, str, int]]) -> None:
+                 topics: list[tuple[str, str, int]],
+                 scraper: PrometheusServer | None = None) -> None:
         """configs: the client configs of the cluster it copies from and of the one it copies
-        to; topics: (topic, its copy's name, partitions) of every topic it mirrors."""
+        to; topics: (topic, its copy's name, partitions) of every topic it mirrors; scraper:
+        the run's Prometheus (--monitor), which scrapes the mirror while the flow runs (the
+        maker then serves Prometheus its metrics)."""
         self.name, self.maker, self.configs, self.topics = name, maker, configs, topics
+        self.scraper = scraper
         self.clock = Clock()
         self.latest: Sample | None = None
         self.samples: list[Sample] = []   #: taken since start, for the time series
@@ -50,13 +55,18 @@ class MirrorFlow:
 
     def start(self) -> None:
         self.maker.start()
+        if self.scraper is not None:
+            self.scraper.scrape(self.maker.name, self.maker.exporter_address)
         if self._thread is None:
             self._thread = threading.Thread(target=self._sample_loop, daemon=True,
                                             name=f"mirror-{self.name}")
             self._thread.start()
 
     def stop(self) -> None:
-        """Stop MirrorMaker (by pid), then the sampler."""
+        """Stop MirrorMaker (by pid), then the sampler. Its scrape goes first: stopped by
+        the schedule, it is not down (a mirror killed by a fault stays scraped, and is)."""
+        if self.scraper is not None:
+            self.scraper.unscrape(self.maker.name)
         self.stopped = True
         self.maker.stop()
         self._stop.set()

@@ -59,11 +59,14 @@ class PlatformWatch:
     """Asks a Prometheus (the run's own, or a team's) for the run's window, and judges it."""
 
     def __init__(self, api: PrometheusApi, queries: dict[str, str], described: dict,
-                 watchers: dict[str, int] | None = None) -> None:
+                 watchers: dict[str, int] | None = None,
+                 server: PrometheusServer | None = None) -> None:
         """described: for the manifest, where the series come from; watchers: the processes
-        the harness started to watch (name -> pid), whose CPU is what watching cost."""
+        the harness started to watch (name -> pid), whose CPU is what watching cost; server:
+        the run's own Prometheus, which servers the run starts later are added to (None: a
+        team's, which scrapes what the team tells it)."""
         self.api, self.queries, self.described = api, queries, described
-        self.watchers = watchers or {}
+        self.watchers, self.server = watchers or {}, server
 
     def describe(self) -> dict:
         """For the manifest: which Prometheus, what it was asked (a query named like a secret
@@ -71,7 +74,8 @@ class PlatformWatch:
         cost = {"watchers_cpu_s": {name: cpu_seconds(pid)
                                    for name, pid in self.watchers.items()}} \
             if self.watchers else {}
-        return {**self.described, "queries": redact(self.queries), **cost}
+        scraped = {"targets": dict(self.server.scraped)} if self.server else {}
+        return {**self.described, **scraped, "queries": redact(self.queries), **cost}
 
     def collect(self, record: RunRecord) -> None:
         """The run's window into record.platform_metrics, then the checks into
@@ -149,8 +153,8 @@ def _prometheus(root: Path, targets: dict[str, str],
     with PrometheusServer(root, targets, SCRAPE_INTERVAL_S, alert_rules()).start() as prometheus:
         yield PlatformWatch(prometheus.api, queries(), {
             "prometheus": prometheus.url, "scrape_interval_s": SCRAPE_INTERVAL_S,
-            "targets": dict(prometheus.targets), "alert_rules": "alert_rules.yaml"},
-            {"prometheus": prometheus.process.pid, **watchers})
+            "alert_rules": "alert_rules.yaml"},
+            {"prometheus": prometheus.process.pid, **watchers}, prometheus)
 
 
 def cpu_seconds(pid: int) -> float | None:

@@ -34,6 +34,7 @@ from replaybench.engine.migration_schedule import (
     not_caught_up,
     sample_mirrors,
     start_mirror,
+    stop_mirror,
 )
 from replaybench.engine.migration_traffic import MigrationTraffic
 from replaybench.engine.mirror_flow import MirrorFlow
@@ -195,7 +196,7 @@ class StreamsMoveSchedule:
     def _stop_mirror(self, move: Move, leaving: Side) -> None:
         """The mirror stopped (a stopping MirrorMaker may still sync the group's offsets),
         then the copies read as the application will find them."""
-        move.flow.stop()
+        stop_mirror(self.state, move.flow)
         self.content += self.copies.judge(move.name, leaving, move.to,
                                           keep_changelog=move is self.move)
 

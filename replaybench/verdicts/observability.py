@@ -6,7 +6,8 @@ series Prometheus recorded (one point a second) and the run's own events:
   incident nobody can see); on a platform whose brokers serve no metrics but whose object
   store does (Tansu on S3), the object store's bytes sent, where the restore's reads land;
 - each fault on a broker: that broker's absence (`up` 0) or under-replicated partitions showed
-  within `within_s` of the fault's start, and had cleared by the end of the run; and an alert
+  within `within_s` of the fault's start, and had cleared by the end of the run (on a
+  migration's mirror, its absence, and its scrape answering again after); and an alert
   (the rules of engine/alert_rules.yaml, or the team's own) fired within `alert_within_s`:
   would it have woken someone, and how late;
 - the live consumers' lag as a lag exporter showed it (committed offsets against end offsets)
@@ -66,12 +67,19 @@ def judge_run(rows: list[dict], phases: dict[str, tuple[int, int]], faults: list
     urp = _summed(rows, "under_replicated_partitions")
     for fault in faults:
         for target in filter(None, str(fault.get("target") or "").split(",")):
-            if not _BROKER.search(target) or not fault.get("started_ns"):
+            if not _WATCHED.search(target) or not fault.get("started_ns"):
                 continue
+            # a mirror stopped by the schedule: its scrape ends there, by design (Prometheus
+            # may look a few seconds more before it drops the target)
+            until = next((t for server, t in _stopped(events)
+                          if server == target and t >= fault["started_ns"]), None)
             up = sorted((r["t_ns"], r["value"]) for r in rows
-                        if r["metric"] == "up" and r["server"] == target)
+                        if r["metric"] == "up" and r["server"] == target
+                        and (until is None or r["t_ns"] <= until))
             name = f"fault {fault['drill']} {fault['action']} {target}"
-            shown = fault_showed(name, up, urp, fault["started_ns"], ended_ns, limits)
+            # a mirror replicates no partition of its own: only its absence can show
+            shown = fault_showed(name, up, urp if _BROKER.search(target) else [],
+                                 fault["started_ns"], ended_ns, limits)
             checks.append(shown)
             if ALERTS_QUERY in asked:   # no broker series, nothing for a broker's alert to read
                 checks.append(alert_fired(name, _alerts(rows), fault["started_ns"], limits)
@@ -106,6 +114,12 @@ def _consumers_lag(rows: list[dict], ticks: list[dict], events: list[dict],
                        MOVED)
 
 
+def _stopped(events: list[dict]) -> list[tuple[str, int]]:
+    """(server, when) of each mirror the schedule stopped, in time order."""
+    return sorted(((json.loads(e["detail"]).get("server", ""), e["t_ns"]) for e in events
+                   if e["kind"] == "mirror_stopped"), key=lambda stop: stop[1])
+
+
 _MOVES = ("consumers_left", "consumers_joined")   #: a migration's consumers, as events say
 MOVED = "the moved group's lag"
 LAG_EXPORTER = "lag-exporter"   #: a migration's: source-lag-exporter, target-lag-exporter
@@ -118,6 +132,9 @@ def _on(spans: list[tuple[int, str | None]], t_ns: int) -> str | None:
 
 #: a broker as faults name it: broker-2, or on a migration's side, target-broker-1
 _BROKER = re.compile(r"(^|-)broker-\d+$")
+#: what a fault's showing is judged for: a broker, or a migration's mirror (mirror,
+#: reverse-mirror), scraped while it runs
+_WATCHED = re.compile(r"(^|-)(broker-\d+|mirror)$")
 
 
 ALERTS_QUERY = "alerts_firing"   #: the query whose rows are the alerts that fired
@@ -198,12 +215,13 @@ def restore_showed(bytes_out: Points, baseline: tuple[int, int], storm: tuple[in
 
 def fault_showed(fault: str, up: Points, under_replicated: Points, started_ns: int,
                  run_end_ns: int, limits: Limits = DEFAULT_LIMITS) -> dict:
-    """up: the faulted broker's scrape health (1 up, 0 down); under_replicated: the cluster's
-    under-replicated partitions, summed over the brokers."""
+    """up: the faulted server's scrape health (1 up, 0 down); under_replicated: the cluster's
+    under-replicated partitions, summed over the brokers (none for a mirror)."""
     row = {"check": "fault showed in the platform's metrics", "subject": fault,
            "started_ns": started_ns}
     if not up and not under_replicated:
-        return row | _unjudged(f"no series for {fault}: the platform serves no broker metrics")
+        return row | _unjudged(f"no series for {fault}: nothing scraped it (a platform whose "
+                               "brokers serve no metrics, or a Prometheus not told of it)")
     shows = sorted([t for t, v in up if t >= started_ns and v == 0] +
                    [t for t, v in under_replicated if t >= started_ns and v > 0])
     seen = shows[0] if shows else None
