@@ -18,18 +18,23 @@ from replaybench.analysis import compare, history, interop, plan, report
 from replaybench.engine import runner, workload
 from replaybench.results import runs
 
+from tests import cli_in_process
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 RUNS = FIXTURES / "runs"
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
+def _shell(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "replaybench", *args], capture_output=True,
                           text=True, timeout=120)
 
 
+_cli = cli_in_process.run   # the rest in this process (tests/cli_in_process.py)
+
+
 def test_repetitions_of_the_same_workload_compare_clean():
     reps = sorted((RUNS / "baseline").iterdir())
-    out = _cli("compare", str(reps[0]), str(reps[2]), "--format", "markdown")
+    out = _shell("compare", str(reps[0]), str(reps[2]), "--format", "markdown")
     assert out.returncode == 0, out.stdout + out.stderr  # the most distant pair: +27 % apart
     assert "| restore_time |" in out.stdout and "REGRESSION" not in out.stdout
     table = _cli("compare", str(reps[1]), str(reps[2]))

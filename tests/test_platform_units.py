@@ -15,13 +15,18 @@ from replaybench.results import runs
 from replaybench.results.compat_results import CompatResult
 from replaybench.results.runs import Run
 
+from tests import cli_in_process
+
 RUNS = Path(__file__).resolve().parent / "fixtures" / "runs"
 COMPAT = Path(__file__).resolve().parent / "fixtures" / "compat"
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
+def _shell(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "replaybench", *args], capture_output=True,
                           text=True, timeout=120)
+
+
+_cli = cli_in_process.run   # the rest in this process (tests/cli_in_process.py)
 
 
 def test_thresholds_default_and_from_a_file(tmp_path):
@@ -189,7 +194,7 @@ def test_migration_safety_is_judged_on_the_ledger_of_runs_to_the_platform():
 
 def test_scorecard_over_stored_results_exits_1_on_a_blocker(tmp_path):
     # tests/fixtures/compat: real `replaybench compat` results of Kafka 4.3.1 and Tansu 0.6.0
-    out = _cli("scorecard", str(COMPAT), str(RUNS / "sweep"), "--html", str(tmp_path / "s.html"))
+    out = _shell("scorecard", str(COMPAT), str(RUNS / "sweep"), "--html", str(tmp_path / "s.html"))
     assert out.returncode == 1, out.stderr
     assert "s3 · tansu 0.6.0: NO-GO" in out.stdout and "local-disk · 4.3.1" in out.stdout
     page = (tmp_path / "s.html").read_text()

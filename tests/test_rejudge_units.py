@@ -15,13 +15,19 @@ from replaybench.results import store
 from replaybench.results.runs import load_run
 from replaybench.verdicts import observability as obs
 
+from tests import cli_in_process
+
 OLD_RUN = (Path(__file__).resolve().parent / "fixtures" / "runs" / "baseline"
            / "20261126T160451Z-restore-storm-6dc900")
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
+def _shell(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "replaybench", "rejudge", *args],
                           capture_output=True, text=True, timeout=120)
+
+
+def _cli(*args: str) -> cli_in_process.Result:
+    return cli_in_process.run("rejudge", *args)
 
 
 def _migration_run(tmp_path: Path, duplicates: int, bound: int) -> Path:
@@ -64,7 +70,7 @@ def test_a_run_stored_before_the_judges_inputs_were_kept_says_so(tmp_path):
     assert rows["group 0 bound by"].now == rows["interference producer p99 (overall)"].now \
         == NOT_STORED
     assert not any(r.changed for r in rows.values())
-    out = _cli(str(run_dir))
+    out = _shell(str(run_dir))
     assert out.returncode == 0 and "2 not judged again (the run did not store their inputs" \
         in out.stdout and not out.stderr
 

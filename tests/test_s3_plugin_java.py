@@ -142,6 +142,8 @@ def test_a_tiered_brokers_segments_are_objects_another_client_lists_and_a_delete
         print(f"deleted in {time.monotonic() - started:.1f} s")
 
 
+# javac and Maven Central: with the servers' tests, not the quick unit ones
+@pytest.mark.cluster
 def test_builds_and_fetches_at_once_all_get_a_whole_result_and_leave_no_half(tmp_path,
                                                                               cache_dir):
     """Test workers on a fresh machine build the plugin and fetch its jars at the same time:

@@ -152,17 +152,21 @@ def rejudge_command(paths: tuple[Path, ...], thresholds: Path | None, every: boo
 @cli.command("export-hdr")
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--role", default="producer", show_default=True)
-@click.option("--histogram", "--metric", "histogram", default="ack_intended", show_default=True,
-              help="The histogram's name, e.g. ack_intended (--metric: deprecated spelling).")
+@click.option("--histogram", default="ack_intended", show_default=True,
+              help="The histogram's name, e.g. ack_intended.")
+# the old spelling, an option of its own so that its use is seen and said
+@click.option("--metric", "old_histogram", hidden=True, help="Deprecated: --histogram.")
 @click.option("-o", "out", type=click.Path(path_type=Path), required=True,
               callback=output_file)
-def export_hdr_command(run_dir: Path, role: str, histogram: str, out: Path) -> None:
+def export_hdr_command(run_dir: Path, role: str, histogram: str, old_histogram: str | None,
+                       out: Path) -> None:
     """A stored histogram as an HdrHistogram log (one interval per phase)."""
     from replaybench.analysis import interop
     from replaybench.results import runs
-    if "--metric" in sys.argv:
+    if old_histogram is not None:
         click.echo("replaybench: export-hdr --metric is now --histogram; the old name goes in "
                    "the next release", err=True)
+        histogram = old_histogram
     count = interop.export_hdr_log(runs.load_run(run_dir), role, histogram, out)
     if not count:
         raise UsageError(f"{run_dir}: no {role} {histogram} histogram in this run")
