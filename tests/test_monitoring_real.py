@@ -107,19 +107,39 @@ def test_a_monitored_run_stores_the_brokers_series_and_sees_the_restore_and_the_
 def test_a_teams_own_prometheus_is_asked_the_teams_queries(kafka1, cache_dir, tmp_path,
                                                              ray_local):
     """--prometheus URL: a Prometheus the harness did not start (here the test's, scraping
-    replaybench's own /metrics as a team's would for a nightly run), asked the queries of the
-    team's file, on a cluster the harness cannot scrape itself (given by --bootstrap)."""
+    replaybench's own /metrics as a team's would for a nightly run, and a lag exporter), asked
+    the queries of the team's file, on a cluster the harness cannot scrape itself (given by
+    --bootstrap), which other runs and applications share."""
+    import time
+
+    from confluent_kafka import Consumer, TopicPartition
+
+    from replaybench.clusters.lag_exporter import LagExporter
     from replaybench.clusters.prometheus_server import PrometheusServer
     from replaybench.verdicts import observability
+
+    from tests.kafka_helpers import create_topic, produce_range
+    # another application on the same cluster, 60,000 records behind (30 s of the live rate)
+    idle, behind = f"idle-{time.time_ns()}", 60_000
+    create_topic(kafka1.bootstrap, idle, 1, 1)
+    produce_range(kafka1.bootstrap, idle, 0, behind, set(), {"linger.ms": 50})
+    other = Consumer({"bootstrap.servers": kafka1.bootstrap, "group.id": idle})
+    other.commit(offsets=[TopicPartition(idle, 0, 0)], asynchronous=False)
+    other.close()
     port = free_ports(1)[0]
     queries = tmp_path / "team-queries.yaml"
     queries.write_text(
         "# what this team reads a restore's activity from, under the name the check reads\n"
         "bytes_out_per_s: sum by (server) (rate(replaybench_restored_records[6s]))\n"
         "restored: replaybench_restored_records\n"
-        "clock: sum by (server) (rate(replaybench_elapsed_seconds[6s]))\n")
-    with PrometheusServer(tmp_path / "team-prometheus", {"nightly": f"127.0.0.1:{port}"},
-                          1.0).start() as team:
+        "clock: sum by (server) (rate(replaybench_elapsed_seconds[6s]))\n"
+        "consumer_group_lag: sum by (server, consumergroup) (kafka_consumergroup_lag)\n"
+        f"idle_group_lag: sum by (server, consumergroup) "
+        f"(kafka_consumergroup_lag{{consumergroup='{idle}'}})\n")
+    with LagExporter(tmp_path / "exporter", {"bootstrap.servers": kafka1.bootstrap}) as lag, \
+            PrometheusServer(tmp_path / "team-prometheus", {"nightly": f"127.0.0.1:{port}",
+                                                            "lag-exporter": lag.endpoint},
+                             1.0).start() as team:
         request = runner.RunRequest(WORKLOADS / "restore-storm.yaml", cache_dir,
                                     (*SHORT, LONGER_BASELINE), "smoke",
                                     bootstrap=kafka1.bootstrap, results_dir=tmp_path / "results",
@@ -146,6 +166,23 @@ def test_a_teams_own_prometheus_is_asked_the_teams_queries(kafka1, cache_dir, tm
         clock, (phases["baseline"]["start_ns"], phases["baseline"]["end_ns"]),
         (phases["storm"]["start_ns"], phases["storm"]["end_ns"]))
     assert clock and wrong["passed"] is False, wrong["reason"]
+    # the live consumers' lag as the team's exporter showed it, on a cluster holding other
+    # runs' tail groups and the idle application: this run's group only, close to the truth
+    lag = checks["live consumers' lag"]
+    assert lag["passed"] is True and lag["error_p95_s"] <= 10, lag["reason"]
+    # the same check over a lag source wrong on purpose: the idle application's group, read
+    # as if it were the consumers' (a dashboard on the wrong group) is far off, and fails
+    [mine] = [json.loads(e["detail"])["group"] for e in table(out.run_dir, "events")
+              if e["kind"] == "live_group"]
+    misread = [r for r in series if r["metric"] != "consumer_group_lag"] + [
+        {**r, "metric": "consumer_group_lag", "labels": json.dumps({"consumergroup": mine})}
+        for r in series if r["metric"] == "idle_group_lag"]
+    assert [r["value"] for r in misread if r["metric"] == "consumer_group_lag"][-1] == behind
+    [off] = observability.judge_run(misread, {}, [], info["ended_ns"],
+                                    ticks=table(out.run_dir, "timeseries"),
+                                    asked={"consumer_group_lag"},
+                                    events=table(out.run_dir, "events"))
+    assert off["passed"] is False and "of traffic off" in off["reason"], off["reason"]
 
 
 def _answers(endpoint: str) -> bool:

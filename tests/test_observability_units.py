@@ -230,6 +230,18 @@ def test_the_run_judges_the_live_consumers_group_only_from_the_exporter_rows():
              for role in ("consumer", "producer") for t, _ in _series([0] * 30)]
     [lag] = obs.judge_run(rows, {}, [], 30 * S, ticks=ticks, asked={"consumer_group_lag"})
     assert lag["passed"] is True and lag["error_p95_records"] == 0, lag["reason"]
+    # another run's tail group on the same cluster (left behind, 50 s of traffic behind): the
+    # run's event names its own group, and only that one is read
+    earlier = '{"consumergroup": "replaybench-tail-rb-y-live"}'
+    shared = rows + [{"metric": "consumer_group_lag", "server": "lag-exporter",
+                      "labels": earlier, "t_ns": t, "value": 50 * RATE} for t, _ in _series([0] * 30)]
+    [summed] = obs.judge_run(shared, {}, [], 30 * S, ticks=ticks, asked={"consumer_group_lag"})
+    assert summed["passed"] is False   # a run stored without the event: every tail group
+    named = [{"kind": "live_group", "t_ns": 0,
+              "detail": '{"group": "replaybench-tail-rb-x-live"}'}]
+    [own] = obs.judge_run(shared, {}, [], 30 * S, ticks=ticks, asked={"consumer_group_lag"},
+                          events=named)
+    assert own["passed"] is True and own["error_p95_records"] == 0, own["reason"]
     # a team's Prometheus not asked for the lag: not judged, not failed
     assert obs.judge_run(rows, {}, [], 30 * S, ticks=ticks, asked={"up"}) == []
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from replaybench.engine import role_builds as build
 from replaybench.engine.run_state import RunState
+from replaybench.roles import tail_consumer
 from replaybench.roles.kinds import Role
 from replaybench.roles.restore_reader import end_offsets
 from replaybench.verdicts.restore_verification import judge_live
@@ -45,6 +46,10 @@ class LiveTraffic:
                 s.spec, s.config("producer"), s.topics.live, i, keys, parts, self.appends()))
         for i in range(s.spec.live.consumers):
             s.actor(f"consumer-{i}", Role.CONSUMER, self.consumer(i, keys, parts))
+        if s.spec.live.consumers and self.consumer == self._tail_consumer:
+            # the group a lag exporter shows them in: this run's, not another run's on the
+            # same cluster (verdicts/observability.py)
+            s.record.event(s.clock(), "live_group", group=tail_consumer.group_of(s.topics.live))
 
     def _tail_consumer(self, i: int, keys: int, parts: int) -> Callable:
         s = self.state

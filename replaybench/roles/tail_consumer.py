@@ -35,6 +35,11 @@ def tail(consumer: Consumer, clock: Clock, deadline_ns: int,
             take([first] + consumer.consume(_BATCH - 1, timeout=0))
 
 
+def group_of(topic: str) -> str:
+    """The group the tail consumers of `topic` commit in, as a lag exporter shows them."""
+    return f"replaybench-tail-{topic}"
+
+
 class TailConsumer:
     METRICS = ("e2e",)
 
@@ -44,7 +49,7 @@ class TailConsumer:
         self.clock = Clock()
         self.stats = ClientStats()
         self.consumer = Consumer({**TAIL_CONSUMER_DEFAULTS, **COMMITS_AS_AN_APPLICATION,
-                                  "group.id": f"replaybench-tail-{topic}",
+                                  "group.id": group_of(topic),
                                   **client_config, **self.stats.config})
         self.state = core.StateTable(n_keys, n_partitions)
         self.hists = IntervalHistograms(self.METRICS)

@@ -103,8 +103,11 @@ def _consumers_lag(rows: list[dict], ticks: list[dict], events: list[dict],
     rate = _median(_role(ticks, "producer", "records_per_s"))
     moves = sorted((e for e in events if e["kind"] in _MOVES), key=lambda e: e["t_ns"])
     if not moves:
-        return lag_tracked(_group_lag(rows, lambda g: g.startswith(TAIL_GROUP)), truth, rate,
-                           limits)
+        # this run's group, as its event names it (a run stored before: any tail group)
+        mine = next((json.loads(e["detail"])["group"] for e in events
+                     if e["kind"] == "live_group"), None)
+        return lag_tracked(_group_lag(rows, (lambda g: g == mine) if mine else
+                                      (lambda g: g.startswith(TAIL_GROUP))), truth, rate, limits)
     group = next((json.loads(e["detail"]).get("group") for e in moves
                   if e["kind"] == "consumers_joined"), None)
     if group is None:   # stored before the events named it
