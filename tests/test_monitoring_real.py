@@ -244,6 +244,8 @@ def test_the_lag_exporter_serves_committed_against_end_offsets_and_the_shipped_a
             time.sleep(0.2)
         [again] = psutil.Process(exporter.process.pid).children()
         assert again.pid != worker.pid
+        # below what it watches (lag_exporter.NICE), the restarted worker too
+        assert psutil.Process(exporter.process.pid).nice() == again.nice() == 10
         got = _scrape(exporter.endpoint)
         for partition, committed in ((0, 3), (1, 5)):
             labels = (("consumergroup", "team-app"), ("partition", str(partition)),

@@ -309,3 +309,24 @@ def test_a_moved_groups_lag_is_read_on_the_cluster_its_consumers_read():
     summed = obs.lag_tracked(obs._group_lag(rows, lambda g: g == group),
                              [(t, 100.0) for t, _ in _series([0] * 30)], RATE)
     assert summed["passed"] is False and "more than 10 s of traffic off" in summed["reason"]
+
+
+def test_a_watchers_cpu_counts_the_workers_it_started_again():
+    """The lag exporter's supervisor reaps a worker that died and starts another: the dead
+    one's CPU still counts in what watching cost."""
+    import subprocess
+    import sys
+
+    from replaybench.engine.platform_watch import cpu_seconds
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.4: pass"
+    parent = subprocess.Popen([sys.executable, "-c",
+                               f"import subprocess, sys, time\n"
+                               f"subprocess.run([sys.executable, '-c', {burn!r}])\n"
+                               f"print('reaped', flush=True)\ntime.sleep(30)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout.readline().strip() == "reaped"
+        assert cpu_seconds(parent.pid) >= 0.4
+    finally:
+        parent.kill()
+        parent.wait()

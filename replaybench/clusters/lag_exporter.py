@@ -40,6 +40,10 @@ from replaybench.errors import ClusterError
 ANSWER_S = 1.5
 START_S = 20.0     #: the exporter process must answer a scrape within this
 RESTART_S = 1.0    #: a worker that died is started again after this
+#: below the servers and the harness it watches: while a broker is down but still in the
+#: metadata, librdkafka's admin client spins (its main and that broker's threads, ~0.35 of a
+#: core for the 10-20 s until the broker is fenced), which would take CPU from what is measured
+NICE = 10
 _GROUP = ("consumergroup", "topic", "partition")
 _UNANSWERED = (KafkaException, concurrent.futures.TimeoutError)
 
@@ -193,6 +197,7 @@ def supervise(config_path: Path, port: int) -> None:
     an assertion while brokers come and go), as a service manager would; on SIGTERM stops it
     (its own child, by pid) and exits."""
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGCHLD})
+    os.nice(NICE)   # the worker inherits it
     argv = [sys.executable, "-m", "replaybench.clusters.lag_exporter", "worker",
             str(config_path), str(port)]
     worker = subprocess.Popen(argv)

@@ -158,10 +158,14 @@ def _prometheus(root: Path, targets: dict[str, str],
 
 
 def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds of a process and its children (None: it is gone)."""
+    """User + system CPU seconds of a process and its children, those still running and those
+    it has reaped (the lag exporter's workers that died and were started again); None: it is
+    gone."""
     try:
         process = psutil.Process(pid)
-        return round(sum(sum(p.cpu_times()[:2]) for p in [process, *process.children(True)]), 2)
+        own = process.cpu_times()
+        running = sum(sum(p.cpu_times()[:2]) for p in process.children(True))
+        return round(own.user + own.system + own.children_user + own.children_system + running, 2)
     except psutil.Error:
         return None
 
