@@ -26,7 +26,7 @@ from replaybench.clusters.artifacts import (
 from replaybench.clusters.cpu_budget import affinity
 from replaybench.clusters.kafka_config import file_log4j
 from replaybench.clusters.platform import ProcessControl
-from replaybench.clusters.ports import free_ports
+from replaybench.clusters.ports import LOOPBACK, free_ports
 from replaybench.clusters.processes import ServerProcess, read_end
 from replaybench.errors import ClusterError
 
@@ -96,7 +96,7 @@ class MirrorMaker:
     @property
     def exporter_address(self) -> str:
         """host:port of its Prometheus metrics ("" when it serves none)."""
-        return f"127.0.0.1:{self.exporter_port}" if self.exporter_port else ""
+        return f"{LOOPBACK}:{self.exporter_port}" if self.exporter_port else ""
 
     def alive(self) -> bool:
         return self.process is not None and self.process.alive()

@@ -56,8 +56,9 @@ def judge_run(rows: list[dict], phases: dict[str, tuple[int, int]], faults: list
     (timeseries rows: role, t_ns, lag_records, records_per_s): what the run judged, and what
     `rejudge` judges again. asked: the queries Prometheus was asked; the alerts and the lag
     are judged only when their queries were (no row of a query asked means nothing showed).
-    events: the run's (a migration's consumers move between clusters: their lag is read
-    from the exporter of the cluster they read at the time)."""
+    events: the run's (the live consumers' group; a migration's consumers move between
+    clusters, their lag read from the exporter of the cluster they read at the time; a
+    mirror's stop, where its series end by design)."""
     checks = []
     if "storm" in phases and "baseline" in phases:
         metric = next((m for m in RESTORE_METRICS if any(r["metric"] == m for r in rows)),
@@ -67,32 +68,39 @@ def judge_run(rows: list[dict], phases: dict[str, tuple[int, int]], faults: list
     urp = _summed(rows, "under_replicated_partitions")
     for fault in faults:
         for target in filter(None, str(fault.get("target") or "").split(",")):
-            if not _WATCHED.search(target) or not fault.get("started_ns"):
-                continue
-            # a mirror stopped by the schedule: its scrape ends there, by design (Prometheus
-            # may look a few seconds more before it drops the target)
-            until = next((t for server, t in _stopped(events)
-                          if server == target and t >= fault["started_ns"]), None)
-            up = sorted((r["t_ns"], r["value"]) for r in rows
-                        if r["metric"] == "up" and r["server"] == target
-                        and (until is None or r["t_ns"] <= until))
-            broker = _BROKER.search(target) is not None
-            if not broker and not up:
-                # a mirror nobody scraped (a team's Prometheus, or a run stored before the
-                # mirrors were): nothing to judge, as runs stored then were judged
-                continue
-            name = f"fault {fault['drill']} {fault['action']} {target}"
-            # a mirror replicates no partition of its own: only its absence can show
-            shown = fault_showed(name, up, urp if broker else [], fault["started_ns"],
-                                 ended_ns, limits)
-            checks.append(shown)
-            if ALERTS_QUERY in asked:   # no broker series, nothing for a broker's alert to read
-                checks.append(alert_fired(name, _alerts(rows), fault["started_ns"], limits)
-                              if shown["passed"] is not None else
-                              {**shown, "check": ALERT_CHECK, "subject": f"{name}: alert"})
+            if _WATCHED.search(target) and fault.get("started_ns"):
+                checks += _fault_checks(rows, urp, fault, target, ended_ns, limits, asked,
+                                        events)
     if LAG_QUERY in asked and any(t["role"] == "consumer" for t in ticks):
         checks.append(_consumers_lag(rows, ticks, events, limits))
     return checks
+
+
+def _fault_checks(rows: list[dict], urp: Points, fault: dict, target: str, ended_ns: int,
+                  limits: Limits, asked: Collection[str], events: list[dict]) -> list[dict]:
+    """Whether a fault on `target` (a broker, or a migration's mirror) showed, and its alert."""
+    # a mirror stopped by the schedule: its scrape ends there, by design (Prometheus may look
+    # a few seconds more before it drops the target)
+    until = next((t for server, t in _stopped(events)
+                  if server == target and t >= fault["started_ns"]), None)
+    up = sorted((r["t_ns"], r["value"]) for r in rows
+                if r["metric"] == "up" and r["server"] == target
+                and (until is None or r["t_ns"] <= until))
+    broker = _BROKER.search(target) is not None
+    if not broker and not up:
+        # a mirror nobody scraped (a team's Prometheus, or a run stored before the mirrors
+        # were): nothing to judge, as runs stored then were judged
+        return []
+    name = f"fault {fault['drill']} {fault['action']} {target}"
+    # a mirror replicates no partition of its own: only its absence can show
+    shown = fault_showed(name, up, urp if broker else [], fault["started_ns"], ended_ns, limits)
+    if ALERTS_QUERY not in asked:
+        return [shown]
+    # no series of the server, nothing for its alert to read
+    alert = alert_fired(name, _alerts(rows), fault["started_ns"], limits) \
+        if shown["passed"] is not None else \
+        {**shown, "check": ALERT_CHECK, "subject": f"{name}: alert"}
+    return [shown, alert]
 
 
 def _consumers_lag(rows: list[dict], ticks: list[dict], events: list[dict],
