@@ -456,6 +456,47 @@ def test_a_copy_ending_with_its_originals_last_record_has_no_lag_whatever_its_of
     assert (behind.caught_up, behind.lag_records) == (False, 131)
 
 
+def test_a_mirror_is_scraped_from_when_its_metrics_answer_until_the_schedule_stops_it():
+    """A JVM still starting is not a mirror down: Prometheus is told of it once its metrics
+    port answers, and told to drop it when the schedule stops it, not before, not twice."""
+    from replaybench.engine.mirror_flow import MirrorFlow
+
+    class Maker:
+        name, exporter_address, answers = "mirror", "127.0.0.1:9", False
+
+        def exporter_answers(self) -> bool:
+            return self.answers
+
+        def stop(self) -> None:
+            pass
+
+    class Scraper:
+        def __init__(self) -> None:
+            self.said: list[tuple] = []
+
+        def scrape(self, name: str, address: str) -> None:
+            self.said.append(("scrape", name, address))
+
+        def unscrape(self, name: str) -> None:
+            self.said.append(("unscrape", name))
+
+    maker, scraper = Maker(), Scraper()
+    flow = MirrorFlow("forward", maker, ({}, {}), [], scraper)
+    flow._announce()
+    assert scraper.said == []   # starting: not answering yet
+    maker.answers = True
+    flow._announce()
+    flow._announce()
+    assert scraper.said == [("scrape", "mirror", "127.0.0.1:9")]
+    flow.stop()
+    flow._announce()   # a last look of the sampler after the stop: nothing more
+    assert scraper.said[1:] == [("unscrape", "mirror")]
+    # stopped before it ever answered: nothing to drop
+    quiet = Scraper()
+    MirrorFlow("forward", Maker(), ({}, {}), [], quiet).stop()
+    assert quiet.said == []
+
+
 def test_where_a_mirror_began_to_read_is_read_from_its_consumers_log(tmp_path):
     """A mirror back starts at the ends of the target's topics (auto.offset.reset: latest):
     its consumer's own lines say where, per partition, the latest start's winning."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import socket
 import urllib.request
 from pathlib import Path
 
@@ -97,6 +98,16 @@ class MirrorMaker:
     def exporter_address(self) -> str:
         """host:port of its Prometheus metrics ("" when it serves none)."""
         return f"{LOOPBACK}:{self.exporter_port}" if self.exporter_port else ""
+
+    def exporter_answers(self, timeout_s: float = 0.2) -> bool:
+        """Whether its Prometheus metrics port takes a connection (the agent serves it)."""
+        if not self.exporter_port:
+            return False
+        try:
+            socket.create_connection((LOOPBACK, self.exporter_port), timeout_s).close()
+            return True
+        except OSError:
+            return False
 
     def alive(self) -> bool:
         return self.process is not None and self.process.alive()

@@ -45,6 +45,8 @@ class MirrorFlow:
         maker then serves Prometheus its metrics)."""
         self.name, self.maker, self.configs, self.topics = name, maker, configs, topics
         self.scraper = scraper
+        self._scraped = False   #: told to the scraper (once its metrics first answered)
+        self._scrape_lock = threading.Lock()
         self.clock = Clock()
         self.latest: Sample | None = None
         self.samples: list[Sample] = []   #: taken since start, for the time series
@@ -55,8 +57,6 @@ class MirrorFlow:
 
     def start(self) -> None:
         self.maker.start()
-        if self.scraper is not None:
-            self.scraper.scrape(self.maker.name, self.maker.exporter_address)
         if self._thread is None:
             self._thread = threading.Thread(target=self._sample_loop, daemon=True,
                                             name=f"mirror-{self.name}")
@@ -65,9 +65,10 @@ class MirrorFlow:
     def stop(self) -> None:
         """Stop MirrorMaker (by pid), then the sampler. Its scrape goes first: stopped by
         the schedule, it is not down (a mirror killed by a fault stays scraped, and is)."""
-        if self.scraper is not None:
-            self.scraper.unscrape(self.maker.name)
-        self.stopped = True
+        with self._scrape_lock:
+            self.stopped = True
+            if self._scraped:
+                self.scraper.unscrape(self.maker.name)
         self.maker.stop()
         self._stop.set()
         if self._thread is not None:
@@ -108,6 +109,7 @@ class MirrorFlow:
         try:
             while not self._stop.wait(SAMPLE_S):
                 if self.maker.alive():
+                    self._announce()
                     try:
                         self.latest = self._sample(here, there)
                     except NotYet:
@@ -118,6 +120,16 @@ class MirrorFlow:
         finally:
             here.close()
             there.close()
+
+    def _announce(self) -> None:
+        """Scraped from when its metrics first answer, as a service registry adds a server
+        once it is ready: a JVM still starting (10 s and more on a loaded machine) is not a
+        mirror down. Once told, it stays scraped until the schedule stops it."""
+        with self._scrape_lock:
+            if self.scraper is not None and not self._scraped and not self.stopped \
+                    and self.maker.exporter_answers():
+                self.scraper.scrape(self.maker.name, self.maker.exporter_address)
+                self._scraped = True
 
     def _sample(self, here: OffsetReader, there: OffsetReader) -> Sample:
         lag, complete = 0, True
