@@ -10,13 +10,11 @@ import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
-from replaybench.clusters import cpu_budget, health, mirror_config, streams_app
+from replaybench.clusters import cpu_budget, health, streams_app
 from replaybench.clusters.cpu_budget import affinity
-from replaybench.clusters.java_client_config import to_java
-from replaybench.clusters.mirror_maker import MirrorMaker, MirrorProcesses
+from replaybench.clusters.mirror_maker import MirrorProcesses
 from replaybench.clusters.opening import ClusterChoice
 from replaybench.clusters.platform import ClusterHandle
-from replaybench.clusters.ports import free_ports
 from replaybench.clusters.process_union import ProcessUnion
 from replaybench.clusters.prometheus_server import PrometheusServer
 from replaybench.engine import (
@@ -29,6 +27,7 @@ from replaybench.engine import (
     run_topics,
 )
 from replaybench.engine import migration_clusters as clusters_of
+from replaybench.engine import migration_mirrors as mirroring
 from replaybench.engine.fault_schedule import FaultSchedule
 from replaybench.engine.group_offsets import OffsetReader
 from replaybench.engine.live_metrics import LiveMetrics
@@ -40,7 +39,7 @@ from replaybench.engine.mirror_flow import MirrorFlow
 from replaybench.engine.phases import run_schedule
 from replaybench.engine.run_parts import Topics
 from replaybench.engine.run_state import RunState
-from replaybench.engine.streams_engine import STORE, changelog_of
+from replaybench.engine.streams_engine import STORE
 from replaybench.engine.streams_move import StreamsApplication
 from replaybench.engine.streams_move_schedule import StreamsMoveSchedule
 from replaybench.engine.workload import WorkloadSpec
@@ -86,7 +85,7 @@ def run(request, spec: WorkloadSpec, display, results_dir: Path, run_id: str, la
         clusters_of.check_clusters(source, target)
         watch = stack.enter_context(platform_watch.watching_servers(
             _watched(choices, source, target, live), {
-                f"{side}-{platform_watch.LAG_EXPORTER}": _login(handle, "monitor")
+                f"{side}-{platform_watch.LAG_EXPORTER}": mirroring.login(handle, "monitor")
                 for side, handle in ((SOURCE, source), (TARGET, target))})) \
             if request.monitor else teams
         root = Path(tempfile.mkdtemp(prefix="rb-mirror-"))
@@ -141,11 +140,11 @@ def _measure(stack: ExitStack, spec: WorkloadSpec, request, record: RunRecord,
         _output_topics(source, target, run_topics.output_topic(record.run_id), spec)
     clock = Clock()
     existing = _existing_topics(source, m.existing_topics)
-    copy = copy_name(topic, m.mirror.policy)
+    copy = mirroring.copy_name(topic, m.mirror.policy)
     grants = _grant(source, target, topic, group, copy, run_topics.output_topic(record.run_id),
                     existing, spec, request.monitor, request.drop_acls)
-    forward, reverse, mirrors = _flows(spec, source, target, topic, group, root, request,
-                                       existing, scraper)
+    forward, reverse, mirrors = mirroring.flows(spec, source, target, topic, group, root,
+                                                request, existing, scraper)
     stack.callback(lambda: [f.stop() for f in (forward, reverse) if f])
     faults = FaultSchedule(list(spec.faults), _processes(source, target, forward, reverse),
                            clock, source.client_config, [topic])
@@ -238,48 +237,20 @@ def _grant(source: ClusterHandle, target: ClusterHandle, topic: str, group: str,
     # mirrored with its input (the identity policy: the copy keeps the name)
     app = acls.StreamsNames(group, output, f"{group}-{STORE}-") \
         if m.application == "kafka-streams" else None
-    changelog = _mirrored_changelog(m, group)
-    back, back_copies, back_groups = _mirrored_back(m, topic, group, changelog)
+    changelog = mirroring.mirrored_changelog(m, group)
+    back, back_copies, back_groups = mirroring.mirrored_back(m, topic, group, changelog)
     on_source = acls.MigrationNames(
         topic, (topic, f"{TARGET}.{topic}"), group, back_copies,
         (topic, *changelog, *team), (group, *m.existing_groups), TARGET if back else "",
         back_groups, app)
     on_target = acls.MigrationNames(
         topic, tuple(_read_on_target(topic, copy)), group,
-        (copy, *changelog, *(copy_name(t, m.mirror.policy) for t in team)), back,
+        (copy, *changelog, *(mirroring.copy_name(t, m.mirror.policy) for t in team)), back,
         back_groups, SOURCE, (group, *m.existing_groups), app)
     return {SOURCE: acls.for_migration(source.security, source.client_config, on_source,
                                        monitored, drops),
             TARGET: acls.for_migration(target.security, target.client_config, on_target,
                                        monitored, drops)}
-
-
-def _mirrored_changelog(m, group: str) -> tuple[str, ...]:
-    """The Kafka Streams application's changelog when it is mirrored (its restore on the
-    other cluster reads the copy); none otherwise."""
-    return (changelog_of(group),) if m.application == "kafka-streams" and \
-        m.streams.changelog == "mirrored" else ()
-
-
-def _mirrored_back(m, topic: str, group: str, changelog: tuple[str, ...]
-                   ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """With a rollback, what the mirror back copies: (topics, their copies' names, groups).
-    The run's topic, prefixed (the source's own topic is written again after the rollback, so
-    the copy needs a name of its own), and its group; a Kafka Streams application reads one
-    input and restores one changelog by name: both copied under their own names (the mirror
-    back starting at their ends, migration_schedule's reverse start), and with its changelog
-    mirrored, its group."""
-    if not m.rollback:
-        return (), (), ()
-    if m.application != "kafka-streams":
-        return (topic,), (f"{TARGET}.{topic}",), (group,)
-    back = (topic, *changelog)
-    return back, back, (group,) if changelog else ()
-
-
-def _login(handle: ClusterHandle, role: str) -> dict:
-    """A role's settings on a cluster: its own login there on sasl_ssl, the cluster's else."""
-    return {**handle.client_config, **acls.login(handle.security, role)}
 
 
 def _access(info: dict, record: RunRecord, grants: dict[str, acls.RunGrants],
@@ -291,56 +262,6 @@ def _access(info: dict, record: RunRecord, grants: dict[str, acls.RunGrants],
             info["cluster"][side]["acls"] = granted.to_manifest()
             info["cluster"][side]["access_seen"] = handles[side].access_seen(
                 record.started_ns, record.ended_ns)
-
-
-def _flows(spec: WorkloadSpec, source: ClusterHandle, target: ClusterHandle, topic: str,
-           group: str, root: Path, request, existing: dict[str, int],
-           scraper: PrometheusServer | None) -> tuple[MirrorFlow, MirrorFlow | None, dict]:
-    """The forward mirror (the run's topic and group, and the team's own `existing` topics,
-    name -> partitions, and groups), and with a rollback the reverse one (_mirrored_back);
-    each serving Prometheus its metrics when `scraper` watches the run."""
-    m, parts = spec.migration, spec.live.partitions
-    src, dst = to_java(_login(source, "mirror"), SOURCE), to_java(_login(target, "mirror"), TARGET)
-    mirrored, groups = {topic: parts, **existing}, (group, *m.existing_groups)
-    changelog = _mirrored_changelog(m, group)
-    if m.application == "kafka-streams":
-        # its changelog, and its group's offsets, only when it restores from the copy; rebuilt,
-        # it must find no offsets on the target, or it would go on from them with no state
-        mirrored = {topic: parts, **{t: parts for t in changelog}}
-        groups = (group,) if changelog else ()
-    forward_props = mirror_config.properties(
-        mirror_config.Flow(SOURCE, TARGET, src, dst, tuple(mirrored), groups),
-        m.mirror.settings())
-    copies = [(t, copy_name(t, m.mirror.policy), n) for t, n in mirrored.items()]
-    forward = MirrorFlow("forward", MirrorMaker(root / "forward", request.cache_dir,
-                                                forward_props, exporter_port=_port(scraper)),
-                         (source.client_config, target.client_config), copies, scraper)
-    mirrors = {"forward": _shown(forward_props)}
-    back, back_copies, back_groups = _mirrored_back(m, topic, group, changelog)
-    if not back:
-        return forward, None, mirrors
-    streams = m.application == "kafka-streams"
-    reverse_props = mirror_config.properties(
-        mirror_config.Flow(TARGET, SOURCE, dst, src, back, back_groups),
-        m.mirror.model_copy(update={"policy": "identity" if streams else "prefixed"}).settings(
-            "latest" if streams else "earliest"))
-    reverse = MirrorFlow("reverse", MirrorMaker(root / "reverse", request.cache_dir,
-                                                reverse_props, name="reverse-mirror",
-                                                exporter_port=_port(scraper)),
-                         (target.client_config, source.client_config),
-                         [(t, c, parts) for t, c in zip(back, back_copies)], scraper)
-    mirrors["reverse"] = _shown(reverse_props)
-    return forward, reverse, mirrors
-
-
-def _port(scraper: PrometheusServer | None) -> int:
-    """A free port for a mirror's Prometheus metrics when the run is watched (0: none)."""
-    return free_ports(1)[0] if scraper is not None else 0
-
-
-def copy_name(topic: str, policy: str) -> str:
-    """The copy's name on the target under the forward mirror's replication policy."""
-    return topic if policy == "identity" else f"{SOURCE}.{topic}"
 
 
 def _keep_logs(root: Path, run_dir: Path) -> None:
@@ -364,11 +285,6 @@ def _existing_topics(source: ClusterHandle, names: tuple[str, ...]) -> dict[str,
             raise UsageError(f"migration.existing_topics: {name}: no such topic on the source "
                              f"({source.info.bootstrap}), or it cannot be described") from None
     return found
-
-
-def _shown(props: dict[str, str]) -> dict[str, str]:
-    """MirrorMaker's configuration as the manifest records it: logins redacted."""
-    return {k: ("(redacted)" if k.endswith("sasl.jaas.config") else v) for k, v in props.items()}
 
 
 def _processes(source: ClusterHandle, target: ClusterHandle, forward: MirrorFlow,
