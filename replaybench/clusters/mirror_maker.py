@@ -12,7 +12,6 @@ from __future__ import annotations
 import http.client
 import json
 import re
-import socket
 import urllib.request
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from replaybench.clusters.artifacts import (
 from replaybench.clusters.cpu_budget import affinity
 from replaybench.clusters.kafka_config import file_log4j
 from replaybench.clusters.platform import ProcessControl
-from replaybench.clusters.ports import LOOPBACK, free_ports
+from replaybench.clusters.ports import LOOPBACK, free_ports, listening
 from replaybench.clusters.processes import ServerProcess, read_end
 from replaybench.errors import ClusterError
 
@@ -101,13 +100,7 @@ class MirrorMaker:
 
     def exporter_answers(self, timeout_s: float = 0.2) -> bool:
         """Whether its Prometheus metrics port takes a connection (the agent serves it)."""
-        if not self.exporter_port:
-            return False
-        try:
-            socket.create_connection((LOOPBACK, self.exporter_port), timeout_s).close()
-            return True
-        except OSError:
-            return False
+        return bool(self.exporter_port) and listening(self.exporter_port, timeout_s)
 
     def alive(self) -> bool:
         return self.process is not None and self.process.alive()

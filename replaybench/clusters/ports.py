@@ -1,4 +1,5 @@
-"""Loopback port allocation: free ports for servers, and a clear error for a taken one."""
+"""Loopback port allocation: free ports for servers, a clear error for a taken one, and
+whether a server listens on one yet."""
 
 from __future__ import annotations
 
@@ -15,6 +16,15 @@ LOOPBACK = "127.0.0.1"
 #: server ports are drawn from here up to the kernel's ephemeral range: above the ports Ray
 #: gives its workers (10002-19999 by default)
 LOWEST = 20_000
+
+
+def listening(port: int, timeout_s: float = 0.5) -> bool:
+    """Whether a server on 127.0.0.1 takes a connection on `port` now."""
+    try:
+        socket.create_connection((LOOPBACK, port), timeout_s).close()
+    except OSError:
+        return False
+    return True
 
 
 def free_ports(count: int) -> list[int]:

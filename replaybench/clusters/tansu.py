@@ -10,13 +10,12 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 
 from replaybench.clusters import health
 from replaybench.clusters.cpu_budget import pinned_to
-from replaybench.clusters.ports import free_ports
+from replaybench.clusters.ports import free_ports, listening
 from replaybench.clusters.processes import ServerProcess
 from replaybench.clusters.s3_server import (
     ACCESS_KEY,
@@ -168,8 +167,4 @@ class TansuCluster:
                           timeout_s, f"tansu to answer on {self.bootstrap}", alive)
 
     def _listening(self) -> bool:
-        try:
-            socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-        except OSError:
-            return False
-        return True
+        return listening(self.port)
